@@ -1,0 +1,347 @@
+"""The game state machine.
+
+Theory of operation
+-------------------
+A game has two seats (``players[0]`` is the challenger, the first queued, or the human against the
+computer) and moves through rounds.  Exactly one round is *open* while the game is ``playing``.
+Moves are simultaneous and secret: a seat's roll waits in ``pending`` until both seats have moved,
+then the round is resolved into a ``Round``, the score is updated and either the game ends or the
+next round opens.  Against the computer, the computer's roll for a round is drawn when the round
+opens and only its commitment ``sha256("<roll>:<nonce>")`` is published; the resolved round reveals
+roll and nonce.
+
+Every transition is a method that returns a list of effects (``RoundOpened``, ``Moved``,
+``RoundPlayed``, ``GameOver``) for the edge to store and broadcast, in order.  A transition either
+succeeds completely or raises before touching the state.  Time (unix milliseconds) and randomness
+(a ``random.Random``; ``secrets.SystemRandom()`` in production) come in as arguments.
+
+Transitions:
+
+=========  ==========================  ===================================================
+status     input                       result
+=========  ==========================  ===================================================
+playing    move (first seat)           ``Moved`` (humans only)
+playing    move (second seat)          ``RoundPlayed``, then ``RoundOpened`` or ``GameOver``
+playing    expire (deadline passed)    missing seats lose: ``RoundPlayed`` + as above;
+                                       both missing: ``RoundPlayed`` + ``GameOver(abandoned)``
+playing    resign                      ``GameOver(resigned)``
+finished   move with a moved round     nothing (the original answer again)
+finished   anything else               ``IllegalMove``
+=========  ==========================  ===================================================
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import random
+from typing import TypeAlias
+
+from attrs import define, field, frozen
+
+from protocol.errors import BadMessage, Forbidden, IllegalMove
+from protocol.rules import RuleSet
+
+COMPUTER = "computer"
+MAX_ROUNDS = 50
+MAX_BEST_OF = 15
+
+
+class Status(enum.Enum):
+    """Where a game is in its life."""
+
+    PLAYING = "playing"  # a round is open and moves are taken
+    FINISHED = "finished"  # over for good; ``reason`` says why
+
+
+class Reason(enum.Enum):
+    """Why a finished game ended."""
+
+    WON = "won"  # a seat reached the winning number of rounds
+    DRAWN = "drawn"  # round 50 passed with no winner
+    RESIGNED = "resigned"  # a seat gave up; the other wins
+    TIMEOUT = "timeout"  # decided by a round lost on the deadline
+    ABANDONED = "abandoned"  # neither seat moved before a deadline
+
+
+def commitment_of(roll: str, nonce: str) -> str:
+    """The published commitment to a computer roll: ``sha256("<roll>:<nonce>")`` in hex."""
+    return hashlib.sha256(f"{roll}:{nonce}".encode()).hexdigest()
+
+
+def check_best_of(value: object) -> int:
+    """Validate ``best_of``: an odd JSON integer 1..15."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadMessage("field 'best_of' must be an odd integer from 1 to 15")
+    if not 1 <= value <= MAX_BEST_OF or value % 2 == 0:
+        raise BadMessage(f"field 'best_of' must be an odd integer from 1 to 15, not {value}")
+    return value
+
+
+@frozen
+class Secret:
+    """The computer's hidden roll for the open round."""
+
+    roll: str
+    nonce: str
+
+    @property
+    def commitment(self) -> str:
+        """What is published before the round resolves."""
+        return commitment_of(self.roll, self.nonce)
+
+
+@frozen
+class Round:
+    """A resolved round; a move is ``None`` when the seat missed the deadline."""
+
+    round: int
+    moves: dict[str, str | None]
+    winner: str | None
+    commitment: str | None = None
+    nonce: str | None = None
+
+
+@frozen
+class RoundOpened:
+    """Effect: a round is open for moves."""
+
+    round: int
+    deadline: int | None
+    commitment: str | None
+
+
+@frozen
+class Moved:
+    """Effect: a human seat has moved in the open round (the roll stays secret)."""
+
+    round: int
+    player: str
+
+
+@frozen
+class RoundPlayed:
+    """Effect: a round was resolved."""
+
+    result: Round
+    score: dict[str, int]
+
+
+@frozen
+class GameOver:
+    """Effect: the game ended."""
+
+    winner: str | None
+    reason: Reason
+    score: dict[str, int]
+
+
+Effect: TypeAlias = RoundOpened | Moved | RoundPlayed | GameOver
+
+
+@define
+class Game:
+    """One game between two seats; see the module docstring for its transitions."""
+
+    id: str
+    rules: RuleSet
+    best_of: int
+    players: tuple[str, str]
+    started: int
+    epoch: str
+    round_seconds: float = 0.0
+    status: Status = Status.PLAYING
+    reason: Reason | None = None
+    winner: str | None = None
+    score: dict[str, int] = field(factory=dict)
+    round: int = 0
+    deadline: int | None = None
+    secret: Secret | None = None
+    pending: dict[str, str] = field(factory=dict)
+    rounds: list[Round] = field(factory=list)
+    finished: int | None = None
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        id: str,
+        rules: RuleSet,
+        best_of: int,
+        players: tuple[str, str],
+        now: int,
+        rng: random.Random,
+        epoch: str,
+        round_seconds: float = 0.0,
+    ) -> tuple[Game, list[Effect]]:
+        """Create a game with round 1 open; returns the game and its first ``RoundOpened``."""
+        check_best_of(best_of)
+        a, b = players
+        if a.casefold() == b.casefold():
+            raise BadMessage("a game needs two different players")
+        if a == COMPUTER:
+            raise BadMessage("the computer takes the second seat")
+        game = cls(
+            id=id,
+            rules=rules,
+            best_of=best_of,
+            players=players,
+            started=now,
+            epoch=epoch,
+            round_seconds=round_seconds,
+            score={a: 0, b: 0},
+        )
+        return game, [game._open_round(now, rng)]
+
+    # -- derived facts ---------------------------------------------------------------------
+
+    @property
+    def against_computer(self) -> bool:
+        """True when the second seat is the computer."""
+        return self.players[1] == COMPUTER
+
+    @property
+    def humans(self) -> tuple[str, ...]:
+        """The seats held by players (not the computer)."""
+        return tuple(p for p in self.players if p != COMPUTER)
+
+    @property
+    def wins_needed(self) -> int:
+        """Round wins that take the game."""
+        return (self.best_of + 1) // 2
+
+    @property
+    def commitment(self) -> str | None:
+        """The computer's commitment for the open round, if any."""
+        return self.secret.commitment if self.secret and self.status is Status.PLAYING else None
+
+    @property
+    def is_over(self) -> bool:
+        """True once the game has finished."""
+        return self.status is Status.FINISHED
+
+    def seat(self, player: str) -> str:
+        """The seat name matching ``player`` ignoring case; ``Forbidden`` when not seated."""
+        for p in self.humans:
+            if p.casefold() == player.casefold():
+                return p
+        raise Forbidden(f"{player} has no seat in game {self.id}")
+
+    def opponent(self, player: str) -> str:
+        """The other seat."""
+        a, b = self.players
+        return b if player == a else a
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def move(
+        self, player: str, roll: str, round: int | None, *, now: int, rng: random.Random
+    ) -> tuple[int, list[Effect]]:
+        """Take ``player``'s roll; returns the round it counts for and the effects."""
+        seat = self.seat(player)
+        canonical = self.rules.canonical(roll)
+        if round is not None and (isinstance(round, bool) or not isinstance(round, int)):
+            raise BadMessage("field 'round' must be an integer")
+        if round is not None and round < 1:
+            raise BadMessage(f"field 'round' must be 1 or more, not {round}")
+        target = self.round if round is None else round
+        if round is None and self.is_over:
+            raise IllegalMove(f"game {self.id} is over; send 'round' to repeat a move")
+        if target < self.round or (target == self.round and self.is_over):
+            return target, self._repeat(seat, canonical, target)
+        if target > self.round:
+            raise IllegalMove(f"round {target} is not open; the open round is {self.round}")
+        if seat in self.pending:
+            if self.pending[seat] == canonical:
+                return target, []
+            raise IllegalMove(f"you already moved in round {target}")
+        self.pending[seat] = canonical
+        effects: list[Effect] = [Moved(round=target, player=seat)]
+        if self._all_moved:
+            effects += self._resolve(timed_out=False, now=now, rng=rng)
+        return target, effects
+
+    def expire(self, round: int, *, now: int, rng: random.Random) -> list[Effect]:
+        """Fire the deadline of ``round``; nothing happens when it is stale or not yet due."""
+        if self.is_over or round != self.round or self.deadline is None or now < self.deadline:
+            return []
+        return self._resolve(timed_out=True, now=now, rng=rng)
+
+    def resign(self, player: str, *, now: int) -> list[Effect]:
+        """``player`` gives up; the other seat wins."""
+        seat = self.seat(player)
+        if self.is_over:
+            raise IllegalMove(f"game {self.id} is already over")
+        return [self._finish(Reason.RESIGNED, self.opponent(seat), now)]
+
+    # -- internals -------------------------------------------------------------------------
+
+    @property
+    def _all_moved(self) -> bool:
+        return all(h in self.pending for h in self.humans)
+
+    def _repeat(self, seat: str, roll: str, target: int) -> list[Effect]:
+        played = self.rounds[target - 1] if target <= len(self.rounds) else None
+        if played is None or played.moves.get(seat) != roll:
+            raise IllegalMove(f"round {target} is closed and you did not play {roll} in it")
+        return []
+
+    def _open_round(self, now: int, rng: random.Random) -> RoundOpened:
+        self.round += 1
+        self.pending = {}
+        self.deadline = now + int(self.round_seconds * 1000) if self.round_seconds > 0 else None
+        self.secret = None
+        if self.against_computer:
+            nonce = f"{rng.getrandbits(128):032x}"
+            self.secret = Secret(roll=rng.choice(self.rules.rolls), nonce=nonce)
+        return RoundOpened(round=self.round, deadline=self.deadline, commitment=self.commitment)
+
+    def _resolve(self, *, timed_out: bool, now: int, rng: random.Random) -> list[Effect]:
+        a, b = self.players
+        moves: dict[str, str | None] = {p: self.pending.get(p) for p in self.players}
+        secret = self.secret
+        if secret is not None:
+            moves[COMPUTER] = secret.roll
+        ra, rb = moves[a], moves[b]
+        winner: str | None
+        if ra is None and rb is None:
+            winner = None
+        elif ra is None:
+            winner = b
+        elif rb is None:
+            winner = a
+        else:
+            outcome = self.rules.outcome(ra, rb)
+            winner = a if outcome > 0 else b if outcome < 0 else None
+        if winner is not None:
+            self.score[winner] += 1
+        result = Round(
+            round=self.round,
+            moves=moves,
+            winner=winner,
+            commitment=secret.commitment if secret else None,
+            nonce=secret.nonce if secret else None,
+        )
+        self.rounds.append(result)
+        self.pending = {}
+        effects: list[Effect] = [RoundPlayed(result=result, score=dict(self.score))]
+        if ra is None and rb is None:
+            effects.append(self._finish(Reason.ABANDONED, None, now))
+        elif winner is not None and self.score[winner] >= self.wins_needed:
+            reason = Reason.TIMEOUT if timed_out and None in (ra, rb) else Reason.WON
+            effects.append(self._finish(reason, winner, now))
+        elif self.round >= MAX_ROUNDS:
+            effects.append(self._finish(Reason.DRAWN, None, now))
+        else:
+            effects.append(self._open_round(now, rng))
+        return effects
+
+    def _finish(self, reason: Reason, winner: str | None, now: int) -> GameOver:
+        self.status = Status.FINISHED
+        self.reason = reason
+        self.winner = winner
+        self.finished = now
+        self.deadline = None
+        self.secret = None
+        self.pending = {}
+        return GameOver(winner=winner, reason=reason, score=dict(self.score))

@@ -1,0 +1,252 @@
+"""Wire messages of the WebSocket protocol (SPEC §3): requests in, replies and events out.
+
+``decode_request`` turns one text frame into a typed request or raises ``BadMessage`` naming the
+bad field; the ``encode_*`` functions produce the exact bytes sent, so an event is serialized once
+and the same bytes go to every subscriber.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeAlias
+
+from attrs import frozen
+
+from protocol import PROTOCOL_VERSION
+from protocol.errors import BadMessage
+from protocol.game import check_best_of
+
+RequestId: TypeAlias = int | str
+MAX_FRAME = 65_536
+
+
+@frozen
+class Auth:
+    """Authenticate the connection as a player."""
+
+    id: RequestId
+    token: str
+
+
+@frozen
+class Subscribe:
+    """Subscribe to a topic, optionally recovering from ``since`` in ``epoch``."""
+
+    id: RequestId
+    topic: str
+    since: int | None = None
+    epoch: str | None = None
+
+
+@frozen
+class Unsubscribe:
+    """Stop receiving a topic's events."""
+
+    id: RequestId
+    topic: str
+
+
+@frozen
+class Play:
+    """Start a game: against the computer, challenge a player, or queue (``*``)."""
+
+    id: RequestId
+    opponent: str
+    best_of: int = 5
+    rules: str | None = None
+
+
+@frozen
+class Accept:
+    """Accept a challenge."""
+
+    id: RequestId
+    challenge: str
+
+
+@frozen
+class Decline:
+    """Decline a challenge."""
+
+    id: RequestId
+    challenge: str
+
+
+@frozen
+class Cancel:
+    """Leave the queue and withdraw one's open challenges."""
+
+    id: RequestId
+
+
+@frozen
+class MoveRequest:
+    """A roll for a game's round (the open round when ``round`` is absent)."""
+
+    id: RequestId
+    game: str
+    roll: str
+    round: int | None = None
+
+
+@frozen
+class Resign:
+    """Give up a game."""
+
+    id: RequestId
+    game: str
+
+
+Request: TypeAlias = (
+    Auth | Subscribe | Unsubscribe | Play | Accept | Decline | Cancel | MoveRequest | Resign
+)
+
+OPS = (
+    "auth",
+    "subscribe",
+    "unsubscribe",
+    "play",
+    "accept",
+    "decline",
+    "cancel",
+    "move",
+    "resign",
+)
+
+
+class FrameError(BadMessage):
+    """A frame that could not be read; ``request_id`` is its id when one could be read."""
+
+    def __init__(self, message: str, request_id: RequestId | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+def _str(obj: dict[str, Any], name: str, rid: RequestId, *, required: bool = True) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise FrameError(f"field {name!r} is required", rid)
+        return None
+    if not isinstance(value, str) or not value:
+        raise FrameError(f"field {name!r} must be a non-empty string", rid)
+    return value
+
+
+def _int(obj: dict[str, Any], name: str, rid: RequestId) -> int | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FrameError(f"field {name!r} must be an integer", rid)
+    return value
+
+
+def decode_request(frame: str | bytes) -> Request:
+    """Decode one text frame into a request; raise ``FrameError`` naming what is wrong."""
+    try:
+        obj = json.loads(frame)
+    except (ValueError, RecursionError) as exc:
+        raise FrameError(f"frame is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise FrameError("frame must be a JSON object")
+    rid = obj.get("id")
+    if isinstance(rid, bool) or not isinstance(rid, int | str):
+        raise FrameError("field 'id' is required and must be an integer or a string")
+    op = obj.get("type")
+    if not isinstance(op, str):
+        raise FrameError("field 'type' is required and must be a string", rid)
+    if op not in OPS:
+        raise FrameError(f"unknown op {op!r}; expected one of {', '.join(OPS)}", rid)
+    if op == "auth":
+        return Auth(rid, _req(obj, "token", rid))
+    if op == "subscribe":
+        since, epoch = _int(obj, "since", rid), _str(obj, "epoch", rid, required=False)
+        if (since is None) != (epoch is None):
+            raise FrameError("fields 'since' and 'epoch' go together", rid)
+        if since is not None and since < 0:
+            raise FrameError("field 'since' must be 0 or more", rid)
+        return Subscribe(rid, _req(obj, "topic", rid), since, epoch)
+    if op == "unsubscribe":
+        return Unsubscribe(rid, _req(obj, "topic", rid))
+    if op == "play":
+        best_of = obj.get("best_of", 5)
+        try:
+            check_best_of(best_of)
+        except BadMessage as exc:
+            raise FrameError(exc.message, rid) from None
+        return Play(rid, _req(obj, "opponent", rid), best_of, _str(obj, "rules", rid, required=False))
+    if op == "accept":
+        return Accept(rid, _req(obj, "challenge", rid))
+    if op == "decline":
+        return Decline(rid, _req(obj, "challenge", rid))
+    if op == "cancel":
+        return Cancel(rid)
+    if op == "move":
+        return MoveRequest(rid, _req(obj, "game", rid), _req(obj, "roll", rid), _int(obj, "round", rid))
+    return Resign(rid, _req(obj, "game", rid))
+
+
+def _req(obj: dict[str, Any], name: str, rid: RequestId) -> str:
+    value = _str(obj, name, rid)
+    assert value is not None
+    return value
+
+
+def _dump(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encode_welcome(server: str, session: str, heartbeat: float) -> bytes:
+    """The first frame of every connection."""
+    return _dump(
+        {
+            "type": "welcome",
+            "protocol": PROTOCOL_VERSION,
+            "server": server,
+            "session": session,
+            "heartbeat": heartbeat,
+        }
+    )
+
+
+def encode_reply(rid: RequestId | None, data: object) -> bytes:
+    """A successful reply."""
+    return _dump({"type": "reply", "id": rid, "ok": True, "data": data})
+
+
+def encode_error(rid: RequestId | None, code: str, message: str) -> bytes:
+    """An error reply."""
+    return _dump(
+        {"type": "reply", "id": rid, "ok": False, "error": {"code": code, "message": message}}
+    )
+
+
+def encode_event(topic: str, seq: int, ts: int, event: str, data: object) -> bytes:
+    """An event frame, serialized once for every subscriber."""
+    return _dump(
+        {"type": "event", "topic": topic, "seq": seq, "ts": ts, "event": event, "data": data}
+    )
+
+
+@frozen
+class Topic:
+    """A parsed topic name: ``lobby``, ``game:<id>`` or ``player:<name>``."""
+
+    kind: str
+    key: str
+
+    @property
+    def name(self) -> str:
+        """The wire spelling."""
+        return self.kind if self.kind == "lobby" else f"{self.kind}:{self.key}"
+
+
+def parse_topic(name: str) -> Topic:
+    """Parse a topic name; ``BadMessage`` for an unknown form."""
+    if name == "lobby":
+        return Topic("lobby", "")
+    kind, sep, key = name.partition(":")
+    if sep and key and kind in ("game", "player"):
+        return Topic(kind, key)
+    raise BadMessage(f"unknown topic {name!r}; expected lobby, game:<id> or player:<name>")

@@ -1,0 +1,75 @@
+"""JSON forms of games, summaries and game events (SPEC §3 "A game", "A summary", topic events)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from protocol.game import Effect, Game, GameOver, Moved, Round, RoundOpened, RoundPlayed
+
+
+def iso(ms: int | None) -> str | None:
+    """Unix milliseconds as ISO-8601 UTC with ``Z`` (millisecond precision)."""
+    if ms is None:
+        return None
+    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def round_json(r: Round) -> dict[str, Any]:
+    """One resolved round as stored in a game's ``rounds``."""
+    out: dict[str, Any] = {"round": r.round, "moves": dict(r.moves), "winner": r.winner}
+    if r.commitment is not None:
+        out["commitment"] = r.commitment
+        out["nonce"] = r.nonce
+    return out
+
+
+def summary_json(game: Game) -> dict[str, Any]:
+    """A game without its rounds, deadline, commitment and epoch."""
+    return {
+        "id": game.id,
+        "rules": game.rules.name,
+        "best_of": game.best_of,
+        "players": list(game.players),
+        "status": game.status.value,
+        "reason": game.reason.value if game.reason else None,
+        "winner": game.winner,
+        "score": dict(game.score),
+        "round": game.round,
+        "started": iso(game.started),
+        "finished": iso(game.finished),
+    }
+
+
+def game_json(game: Game) -> dict[str, Any]:
+    """The whole game as REST and snapshots show it."""
+    out = summary_json(game)
+    out["deadline"] = iso(game.deadline)
+    out["commitment"] = game.commitment
+    out["epoch"] = game.epoch
+    out["rounds"] = [round_json(r) for r in game.rounds]
+    return out
+
+
+def effect_event(effect: Effect) -> tuple[str, dict[str, Any]]:
+    """The game-topic event (name, data) that announces an effect."""
+    if isinstance(effect, RoundOpened):
+        data: dict[str, Any] = {"round": effect.round, "deadline": iso(effect.deadline)}
+        if effect.commitment is not None:
+            data["commitment"] = effect.commitment
+        return "round_open", data
+    if isinstance(effect, Moved):
+        return "moved", {"round": effect.round, "player": effect.player}
+    if isinstance(effect, RoundPlayed):
+        r = effect.result
+        data = {"round": r.round, "moves": dict(r.moves), "winner": r.winner, "score": effect.score}
+        if r.nonce is not None:
+            data["nonce"] = r.nonce
+        return "round", data
+    assert isinstance(effect, GameOver)
+    return "game_over", {
+        "winner": effect.winner,
+        "reason": effect.reason.value,
+        "score": effect.score,
+    }

@@ -1,0 +1,1 @@
+"""Persistence for rps-hub behind one small interface, ``storage.base.Storage``."""

@@ -1,0 +1,142 @@
+"""The storage interface the hub needs, its record types, and ``open_storage(url)``.
+
+Every method is one unit of work that commits before it returns.  A game is saved together with
+the game-topic events its change produced, in one transaction, so a round is durable before anyone
+is told of it and the game topic's history can be replayed from storage after a restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from attrs import frozen
+
+from protocol.errors import ProtocolError
+from protocol.game import Game
+
+
+class StorageError(ProtocolError):
+    """Storage could not do what was asked (the database is unavailable or refused)."""
+
+    code = "unavailable"
+
+
+class NameTaken(StorageError):
+    """A player name that is already registered (case-insensitively), ``computer`` included."""
+
+    code = "conflict"
+
+
+@frozen
+class PlayerRecord:
+    """A registered player (``computer`` is one too, with no token)."""
+
+    id: int
+    name: str
+    created: int  # unix ms
+
+
+@frozen
+class PlayerStats:
+    """A player's record over finished games."""
+
+    games: int
+    wins: int
+    losses: int
+    draws: int  # drawn and abandoned
+    rounds_won: int
+    rounds_lost: int
+
+
+@frozen
+class Leader:
+    """A leaderboard row."""
+
+    name: str
+    wins: int
+    games: int
+
+
+@frozen
+class StoredEvent:
+    """One event of a game's topic, as stored."""
+
+    seq: int
+    ts: int  # unix ms
+    event: str
+    data: dict[str, Any]
+
+
+@frozen
+class GamePage:
+    """A page of games, newest first, with the cursor of the next page."""
+
+    games: list[Game]
+    next: str | None
+
+
+class Storage(Protocol):
+    """What the hub needs from a database."""
+
+    async def close(self) -> None:
+        """Close every connection; pending work is committed first."""
+
+    # -- players ---------------------------------------------------------------------------
+
+    async def create_player(self, name: str, token_hash: str, created: int) -> PlayerRecord:
+        """Register a player; ``NameTaken`` when the name is taken ignoring case."""
+
+    async def player(self, name: str) -> PlayerRecord | None:
+        """The player with this name ignoring case (``computer`` included), or None."""
+
+    async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
+        """The player whose token hashes to ``token_hash``, or None."""
+
+    async def players(self, limit: int, after: str | None) -> list[PlayerRecord]:
+        """Registered players (not ``computer``) ordered by name ignoring case, after ``after``."""
+
+    async def player_stats(self, name: str) -> PlayerStats:
+        """The player's record over finished games."""
+
+    async def leaderboard(self, limit: int, *, include_computer: bool = False) -> list[Leader]:
+        """Players with a finished game, most wins first, then name ignoring case."""
+
+    # -- games -----------------------------------------------------------------------------
+
+    async def create_game(self, game: Game, events: list[StoredEvent]) -> None:
+        """Store a new game with its first events."""
+
+    async def save_game(self, game: Game, events: list[StoredEvent]) -> None:
+        """Store the game's new state, its rounds and the events the change produced."""
+
+    async def game(self, game_id: str) -> Game | None:
+        """The game with this id, or None."""
+
+    async def live_games(self) -> list[Game]:
+        """Every game still ``playing``, oldest first (to resume after a restart)."""
+
+    async def games(
+        self, *, player: str | None, status: str | None, limit: int, before: str | None
+    ) -> GamePage:
+        """Games newest first, filtered by player and status; ``before`` is an opaque cursor."""
+
+    async def events(self, game_id: str, after: int) -> list[StoredEvent]:
+        """The game topic's events with ``seq > after``, in order."""
+
+    async def last_seq(self, game_id: str) -> int:
+        """The game topic's latest ``seq`` (0 when it has none)."""
+
+
+class BadCursor(StorageError, ValueError):
+    """A pagination cursor that this storage did not make."""
+
+    code = "bad_request"
+
+
+async def open_storage(url: str) -> Storage:
+    """Open the backend a URL or path names: ``sqlite:///rel.db``, ``sqlite:////abs.db``, a path."""
+    from storage.sqlite import SQLiteStorage, sqlite_path
+
+    if url.startswith(("postgresql://", "postgres://")):
+        raise StorageError("the PostgreSQL backend is not built yet; use a SQLite path")
+    return await SQLiteStorage.open(sqlite_path(url))

@@ -21,7 +21,8 @@ Transitions:
 status     input                       result
 =========  ==========================  ===================================================
 playing    move (first seat)           ``Moved`` (humans only)
-playing    move (second seat)          ``RoundPlayed``, then ``RoundOpened`` or ``GameOver``
+playing    move (second seat)          ``Moved``, ``RoundPlayed``, then ``RoundOpened``
+                                       or ``GameOver``
 playing    expire (deadline passed)    missing seats lose: ``RoundPlayed`` + as above;
                                        both missing: ``RoundPlayed`` + ``GameOver(abandoned)``
 playing    resign                      ``GameOver(resigned)``

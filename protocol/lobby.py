@@ -41,7 +41,12 @@ class Challenge:
 
     def to_json(self) -> dict[str, object]:
         """The ``challenge`` event's data."""
-        return {"id": self.id, "from": self.challenger, "best_of": self.best_of, "rules": self.rules}
+        return {
+            "id": self.id,
+            "from": self.challenger,
+            "best_of": self.best_of,
+            "rules": self.rules,
+        }
 
 
 @frozen

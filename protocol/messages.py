@@ -130,7 +130,18 @@ def _str(obj: dict[str, Any], name: str, rid: RequestId, *, required: bool = Tru
         return None
     if not isinstance(value, str) or not value:
         raise FrameError(f"field {name!r} must be a non-empty string", rid)
+    if not _encodable(value):
+        raise FrameError(f"field {name!r} must not contain lone surrogates", rid)
     return value
+
+
+def _encodable(text: str) -> bool:
+    # A JSON escape such as "\ud800" decodes to a lone surrogate that no UTF-8 reply can carry.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _int(obj: dict[str, Any], name: str, rid: RequestId) -> int | None:
@@ -144,6 +155,12 @@ def _int(obj: dict[str, Any], name: str, rid: RequestId) -> int | None:
 
 def decode_request(frame: str | bytes) -> Request:
     """Decode one text frame into a request; raise ``FrameError`` naming what is wrong."""
+    if isinstance(frame, bytes | bytearray):
+        # json.loads would also take UTF-16/32 and surrogates encoded in UTF-8; frames are UTF-8.
+        try:
+            frame = bytes(frame).decode()
+        except UnicodeDecodeError:
+            raise FrameError("frame is not valid UTF-8") from None
     try:
         obj = json.loads(frame)
     except (ValueError, RecursionError) as exc:
@@ -153,6 +170,8 @@ def decode_request(frame: str | bytes) -> Request:
     rid = obj.get("id")
     if isinstance(rid, bool) or not isinstance(rid, int | str):
         raise FrameError("field 'id' is required and must be an integer or a string")
+    if isinstance(rid, str) and not _encodable(rid):
+        raise FrameError("field 'id' must not contain lone surrogates")
     op = obj.get("type")
     if not isinstance(op, str):
         raise FrameError("field 'type' is required and must be a string", rid)
@@ -175,7 +194,9 @@ def decode_request(frame: str | bytes) -> Request:
             check_best_of(best_of)
         except BadMessage as exc:
             raise FrameError(exc.message, rid) from None
-        return Play(rid, _req(obj, "opponent", rid), best_of, _str(obj, "rules", rid, required=False))
+        return Play(
+            rid, _req(obj, "opponent", rid), best_of, _str(obj, "rules", rid, required=False)
+        )
     if op == "accept":
         return Accept(rid, _req(obj, "challenge", rid))
     if op == "decline":
@@ -183,7 +204,9 @@ def decode_request(frame: str | bytes) -> Request:
     if op == "cancel":
         return Cancel(rid)
     if op == "move":
-        return MoveRequest(rid, _req(obj, "game", rid), _req(obj, "roll", rid), _int(obj, "round", rid))
+        return MoveRequest(
+            rid, _req(obj, "game", rid), _req(obj, "roll", rid), _int(obj, "round", rid)
+        )
     return Resign(rid, _req(obj, "game", rid))
 
 

@@ -89,9 +89,7 @@ def parse_table(text: str, name: str) -> RuleSet:
         raise InvalidRuleTable(
             f"{len(bad_pairs)} contradictory pair(s): {', '.join(bad_pairs)}", bad_pairs
         )
-    beats = {
-        a: frozenset(b for b in rolls if cells[(a, b)] == "win") for a in rolls
-    }
+    beats = {a: frozenset(b for b in rolls if cells[(a, b)] == "win") for a in rolls}
     return RuleSet(name=name, rolls=rolls, beats=beats)
 
 

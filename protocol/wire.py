@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from protocol.game import Effect, Game, GameOver, Moved, Round, RoundOpened, RoundPlayed
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso(ms: int | None) -> str | None:
     """Unix milliseconds as ISO-8601 UTC with ``Z`` (millisecond precision)."""
     if ms is None:
         return None
-    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    # Integer arithmetic: ms / 1000 as a float loses the milliseconds for far-off dates.
+    stamp = (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
 
 

@@ -1,0 +1,83 @@
+"""``create_app(config)``: the aiohttp application with everything that has a lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import WSCloseCode, web
+
+from hub import __version__, keys, rest, ws
+from hub.broker import LocalBroker
+from hub.config import Config
+from hub.fanout import Subscriptions
+from hub.metrics import Metrics
+from hub.service import GameHub
+from storage.base import open_storage
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(str(resources.files("hub") / "static"))
+
+
+def create_app(config: Config) -> web.Application:
+    """Build the hub's application; storage and the hub open in its cleanup context."""
+    app = web.Application(client_max_size=config.max_body, middlewares=[rest.errors])
+    app[keys.CONFIG] = config
+    app[keys.METRICS] = Metrics()
+    app[keys.PEERS] = set()
+    app[keys.SERVER_NAME] = f"rps-hub/{__version__}"
+    app.cleanup_ctx.append(_hub_context)
+    app.on_shutdown.append(_close_peers)
+    app.router.add_get("/ws", ws.websocket)
+    rest.add_routes(app)
+    if config.legacy_api:
+        from hub import legacy
+
+        legacy.add_routes(app)
+    app.router.add_get("/", _index)
+    if STATIC.is_dir():
+        app.router.add_static("/static/", STATIC, name="static")
+    return app
+
+
+async def _hub_context(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    storage = await open_storage(config.db)
+    subscriptions = Subscriptions()
+    broker = LocalBroker(subscriptions)
+    hub = GameHub(config, storage, broker, subscriptions, app[keys.METRICS])
+    app[keys.STORAGE] = storage
+    app[keys.HUB] = hub
+    try:
+        resumed = await hub.resume()
+        if resumed:
+            log.info("resumed %d live game(s)", resumed)
+        yield
+    finally:
+        await hub.close()
+        await broker.close()
+        await storage.close()
+
+
+async def _close_peers(app: web.Application) -> None:
+    """Shutdown: /healthz turns 503, every socket is closed with 1001."""
+    hub = app.get(keys.HUB)
+    if hub is not None:
+        hub.closing = True
+    peers = [*app[keys.PEERS]]
+    if peers:
+        await asyncio.gather(
+            *(p.flush_and_close(WSCloseCode.GOING_AWAY, "server shutdown") for p in peers),
+            return_exceptions=True,
+        )
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    index = STATIC / "index.html"
+    if not index.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(index)

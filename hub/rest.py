@@ -1,0 +1,297 @@
+"""The REST API of SPEC §4, and the JSON error middleware every route shares."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from hub import keys
+from hub.service import GameHub
+from protocol.errors import BadMessage, NotFound, ProtocolError, Unauthorized
+from protocol.game import COMPUTER, check_best_of
+from protocol.wire import game_json, iso, summary_json
+from storage.base import PlayerRecord
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "too_large": 413,
+    "rate_limited": 429,
+    "internal": 500,
+    "unavailable": 503,
+}
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "bad_request", 409: "conflict", 413: "too_large", 429: "rate_limited",
+              503: "unavailable"}  # fmt: skip
+
+
+def error_response(code: str, message: str, status: int | None = None) -> web.Response:
+    """The JSON error body of SPEC §4 with its HTTP status."""
+    body = json.dumps({"error": {"code": code, "message": message}})
+    response = web.Response(
+        status=status or STATUS[code], text=body, content_type="application/json"
+    )
+    if code == "unauthorized":
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every refusal into SPEC's JSON error; log unexpected failures, hide their details."""
+    metrics = request.app[keys.METRICS]
+    try:
+        return await handler(request)
+    except ProtocolError as exc:
+        metrics.errors.labels(exc.code).inc()
+        return error_response(exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = HTTP_CODES.get(exc.status, "internal" if exc.status >= 500 else "bad_request")
+        metrics.errors.labels(code).inc()
+        if exc.content_type == "application/json":
+            raise
+        message = {
+            404: f"no route {request.method} {request.path}",
+            405: f"method {request.method} is not allowed on {request.path}",
+            413: "the body is over 64 KiB",
+        }.get(exc.status, exc.reason)
+        return error_response(code, message, exc.status if exc.status != 405 else 405)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        metrics.errors.labels("internal").inc()
+        return error_response("internal", "internal error")
+
+
+def json_response(data: object, status: int = 200) -> web.Response:
+    """A compact JSON response."""
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o))
+
+
+async def read_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body; ``BadMessage`` for anything else."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):
+        raise BadMessage("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadMessage("the body must be a JSON object")
+    return body
+
+
+async def bearer(request: web.Request) -> PlayerRecord:
+    """The player of the ``Authorization: Bearer`` header; ``Unauthorized`` otherwise."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer <token>'")
+    return await request.app[keys.HUB].authenticate(token.strip())
+
+
+def limit_param(request: web.Request, default: int) -> int:
+    """The ``limit`` query parameter: 1..100."""
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise BadMessage(f"limit must be an integer from 1 to 100, not {raw!r}")
+    return value
+
+
+def _hub(request: web.Request) -> GameHub:
+    return request.app[keys.HUB]
+
+
+async def create_player(request: web.Request) -> web.Response:
+    """``POST /api/players``."""
+    body = await read_body(request)
+    record, token = await _hub(request).register(body.get("name"))
+    return json_response(
+        {"name": record.name, "token": token, "created": iso(record.created)}, status=201
+    )
+
+
+async def get_player(request: web.Request) -> web.Response:
+    """``GET /api/players/{name}``."""
+    hub = _hub(request)
+    record = await hub.storage.player(request.match_info["name"])
+    if record is None or record.name == COMPUTER:
+        raise NotFound(f"no player {request.match_info['name']!r}")
+    stats = await hub.storage.player_stats(record.name)
+    return json_response(
+        {
+            "name": record.name,
+            "created": iso(record.created),
+            "active": hub.is_active(record.name),
+            "games": stats.games,
+            "wins": stats.wins,
+            "losses": stats.losses,
+            "draws": stats.draws,
+            "rounds_won": stats.rounds_won,
+            "rounds_lost": stats.rounds_lost,
+        }
+    )
+
+
+def _name_cursor(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(raw.encode() + b"==").decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadMessage("'before' is not a cursor this hub made") from None
+
+
+def _make_name_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+async def list_players(request: web.Request) -> web.Response:
+    """``GET /api/players``: active players with status, or every player."""
+    hub = _hub(request)
+    limit = limit_param(request, 50)
+    after = _name_cursor(request.query.get("before"))
+    active = request.query.get("active", "").lower() in ("1", "true", "yes")
+    rows: list[dict[str, str]]
+    if active:
+        everyone = [
+            {"name": n, "status": s.value}
+            for n, s in hub.lobby.players()
+            if after is None or n.casefold() > after
+        ]
+        rows, more = everyone[:limit], len(everyone) > limit
+    else:
+        records = await hub.storage.players(limit + 1, after)
+        more = len(records) > limit
+        rows = []
+        for r in records[:limit]:
+            status = hub.lobby.status(r.name).value if hub.is_active(r.name) else "offline"
+            rows.append({"name": r.name, "status": status})
+    cursor = _make_name_cursor(rows[-1]["name"].casefold()) if more and rows else None
+    return json_response({"players": rows, "next": cursor})
+
+
+async def leaderboard(request: web.Request) -> web.Response:
+    """``GET /api/leaderboard``."""
+    leaders = await _hub(request).storage.leaderboard(limit_param(request, 10))
+    return json_response(
+        {"leaders": [{"name": row.name, "wins": row.wins, "games": row.games} for row in leaders]}
+    )
+
+
+async def list_games(request: web.Request) -> web.Response:
+    """``GET /api/games``: newest first, by player and status."""
+    hub = _hub(request)
+    limit = limit_param(request, 20)
+    player = request.query.get("player")
+    if player is not None:
+        record = await hub.storage.player(player)
+        if record is None:
+            raise NotFound(f"no player {player!r}")
+        player = record.name
+    status = request.query.get("status")
+    if status is not None and status not in ("playing", "finished"):
+        raise BadMessage(f"status must be 'playing' or 'finished', not {status!r}")
+    page = await hub.storage.games(
+        player=player, status=status, limit=limit, before=request.query.get("before")
+    )
+    return json_response({"games": [summary_json(g) for g in page.games], "next": page.next})
+
+
+async def get_game(request: web.Request) -> web.Response:
+    """``GET /api/games/{id}``."""
+    game = await _hub(request).game(request.match_info["id"])
+    return json_response(game_json(game))
+
+
+async def rules(request: web.Request) -> web.Response:
+    """``GET /api/rules``."""
+    hub = _hub(request)
+    return json_response(
+        {"default": "rps15", "rules": {name: r.to_json() for name, r in hub.rules.items()}}
+    )
+
+
+async def create_game(request: web.Request) -> web.Response:
+    """``POST /api/games``: a game against the computer."""
+    player = await bearer(request)
+    body = await read_body(request)
+    hub = _hub(request)
+    opponent = body.get("opponent", COMPUTER)
+    if not isinstance(opponent, str) or opponent.casefold() != COMPUTER:
+        raise BadMessage("over REST the opponent can only be 'computer'; use /ws to play people")
+    rules = body.get("rules")
+    if rules is not None and not isinstance(rules, str):
+        raise BadMessage("field 'rules' must be a string")
+    best_of = check_best_of(body.get("best_of", 5))
+    game = await hub.start_game((player.name, COMPUTER), hub.ruleset(rules), best_of)
+    return json_response(game_json(game), status=201)
+
+
+async def create_move(request: web.Request) -> web.Response:
+    """``POST /api/games/{id}/moves``: checks in SPEC order 401, 404, 400, 403, 400, 409."""
+    player = await bearer(request)
+    hub = _hub(request)
+    game_id = request.match_info["id"]
+    await hub.game(game_id)
+    body = await read_body(request)
+    roll = body.get("roll")
+    if not isinstance(roll, str) or not roll:
+        raise BadMessage("field 'roll' is required and must be a string")
+    round_ = body.get("round")
+    if round_ is not None and (isinstance(round_, bool) or not isinstance(round_, int)):
+        raise BadMessage("field 'round' must be an integer")
+    _, game = await hub.move(game_id, player.name, roll, round_, transport="rest")
+    return json_response(game_json(game))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: 503 while shutting down."""
+    if _hub(request).closing:
+        return error_response("unavailable", "the hub is shutting down")
+    return json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics`` in the Prometheus text format."""
+    m = request.app[keys.METRICS]
+    return web.Response(body=m.render(), headers={"Content-Type": m.content_type})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the REST routes."""
+    app.router.add_routes(
+        [
+            web.post("/api/players", create_player),
+            web.get("/api/players", list_players),
+            web.get("/api/players/{name}", get_player),
+            web.get("/api/leaderboard", leaderboard),
+            web.get("/api/games", list_games),
+            web.post("/api/games", create_game),
+            web.get("/api/games/{id}", get_game),
+            web.post("/api/games/{id}/moves", create_move),
+            web.get("/api/rules", rules),
+            web.get("/healthz", healthz),
+            web.get("/metrics", metrics),
+        ]
+    )

@@ -1,0 +1,326 @@
+"""``GET /ws``: the WebSocket endpoint of SPEC §3.
+
+One handler loop per connection: read a frame, decode it, dispatch it to the hub, queue the reply.
+Requests of one connection are handled one at a time, so replies come in request order and after
+every event the request caused (those are queued to the peer before the hub call returns).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from attrs import frozen
+
+from hub import keys
+from hub.fanout import Peer
+from hub.service import GameHub, game_topic, player_topic, stream_frame
+from protocol.errors import BadMessage, Conflict, Forbidden, ProtocolError, Unauthorized
+from protocol.game import COMPUTER
+from protocol.messages import (
+    MAX_FRAME,
+    Accept,
+    Auth,
+    Cancel,
+    Decline,
+    FrameError,
+    MoveRequest,
+    Play,
+    RequestId,
+    Resign,
+    Subscribe,
+    Unsubscribe,
+    decode_request,
+    encode_error,
+    encode_reply,
+    encode_welcome,
+    parse_topic,
+)
+from protocol.wire import game_json
+
+log = logging.getLogger(__name__)
+
+UNSUPPORTED_DATA = 1003
+POLICY_VIOLATION = 1008
+
+
+class RateLimiter:
+    """A token bucket (``rate``/s, ``burst``) that also counts refusals in a sliding window."""
+
+    __slots__ = ("_refusals", "_stamp", "_tokens", "burst", "rate", "window")
+
+    def __init__(self, rate: float, burst: int, window: float) -> None:
+        self.rate, self.burst, self.window = rate, burst, window
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+        self._refusals: list[float] = []
+
+    def allow(self) -> bool:
+        """Take a token; False when the bucket is empty."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        self._refusals = [t for t in self._refusals if now - t < self.window]
+        self._refusals.append(now)
+        return False
+
+    @property
+    def refusals(self) -> int:
+        """Refusals within the window."""
+        return len(self._refusals)
+
+
+def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
+    """An ``Origin`` header, when present, must be the hub's own origin or an allowed one."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/").lower()
+    own = f"{request.scheme}://{request.host}".lower()
+    return origin == own or origin in {a.rstrip("/").lower() for a in allowed}
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """Upgrade to a WebSocket and serve the connection until it closes."""
+    app = request.app
+    hub = app[keys.HUB]
+    config = app[keys.CONFIG]
+    if hub.closing:
+        raise web.HTTPServiceUnavailable(
+            text='{"error":{"code":"unavailable","message":"the hub is shutting down"}}',
+            content_type="application/json",
+        )
+    if not origin_allowed(request, config.allow_origin):
+        raise web.HTTPForbidden(
+            text='{"error":{"code":"forbidden","message":"origin not allowed"}}',
+            content_type="application/json",
+        )
+    # No permessage-deflate: frames are small JSON, and in aiohttp compression costs 2-3x CPU
+    # and ~190 KB per connection (see the README).
+    ws = web.WebSocketResponse(
+        heartbeat=config.heartbeat or None, max_msg_size=MAX_FRAME, compress=False
+    )
+    await ws.prepare(request)
+    peer = Peer(ws, max_frames=config.outbound_frames, max_bytes=config.outbound_bytes)
+    peer.start()
+    app[keys.PEERS].add(peer)
+    metrics = app[keys.METRICS]
+    metrics.connections.inc()
+    peer.send(encode_welcome(app[keys.SERVER_NAME], peer.session, config.heartbeat))
+    session = Session(hub, peer)
+    limiter = RateLimiter(config.rate, config.burst, config.abuse_window)
+    try:
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                if not limiter.allow():
+                    metrics.errors.labels("rate_limited").inc()
+                    if limiter.refusals >= config.abuse_limit:
+                        peer.close(POLICY_VIOLATION, "too many requests")
+                        break
+                    peer.send(encode_error(None, "rate_limited", "slow down: 20 requests/s"))
+                    continue
+                await session.handle(msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                peer.close(UNSUPPORTED_DATA, "binary frames are not accepted")
+                break
+            if peer.closing:
+                break
+    except Exception:
+        log.exception("websocket session %s failed", peer.session)
+        peer.close(WSCloseCode.INTERNAL_ERROR, "server error")
+    finally:
+        hub.disconnect(peer)
+        app[keys.PEERS].discard(peer)
+        metrics.connections.dec()
+        if not ws.closed and not peer.closing:
+            peer.close(WSCloseCode.GOING_AWAY, "bye")
+        await peer.stop()
+    return ws
+
+
+Handler = Callable[[Any], Awaitable[object]]
+
+
+class Session:
+    """The requests of one connection."""
+
+    def __init__(self, hub: GameHub, peer: Peer) -> None:
+        self.hub = hub
+        self.peer = peer
+        self._handlers: dict[type, Handler] = {
+            Auth: self.auth,
+            Subscribe: self.subscribe,
+            Unsubscribe: self.unsubscribe,
+            Play: self.play,
+            Accept: self.accept,
+            Decline: self.decline,
+            Cancel: self.cancel,
+            MoveRequest: self.move,
+            Resign: self.resign,
+        }
+
+    async def handle(self, frame: str) -> None:
+        """Decode, dispatch and reply to one frame."""
+        metrics = self.hub.metrics
+        rid: RequestId | None = None
+        try:
+            request = decode_request(frame)
+            rid = request.id
+            op = type(request).__name__.lower()
+            metrics.requests.labels("ws", op).inc()
+            data = await self._handlers[type(request)](request)
+            if isinstance(data, Followed):
+                self.peer.send(encode_reply(rid, data.data))
+                for missed in data.frames:
+                    self.peer.send(missed)
+            else:
+                self.peer.send(encode_reply(rid, data))
+        except FrameError as exc:
+            metrics.errors.labels(exc.code).inc()
+            self.peer.send(encode_error(exc.request_id, exc.code, exc.message))
+        except ProtocolError as exc:
+            metrics.errors.labels(exc.code).inc()
+            self.peer.send(encode_error(rid, exc.code, exc.message))
+
+    def _player(self) -> str:
+        if self.peer.player is None:
+            raise Unauthorized("authenticate first: send {'type': 'auth', 'token': ...}")
+        return self.peer.player
+
+    async def auth(self, request: Auth) -> dict[str, Any]:
+        """Authenticate; subscribe to the player's topic and live game."""
+        record = await self.hub.authenticate(request.token)
+        if self.peer.player is not None and self.peer.player != record.name:
+            raise Conflict(f"this connection is already authenticated as {self.peer.player}")
+        name = record.name
+        subscribed = []
+        if self.peer.player is None:
+            self.peer.player = name
+            self.hub.connect(self.peer, name)
+        stream = self.hub.player_stream(name)
+        self.hub.subscriptions.add(stream.topic, self.peer)
+        subscribed.append({"topic": stream.topic, "seq": stream.seq, "epoch": stream.epoch})
+        live = self.hub.lobby.live.get(name)
+        if live is not None:
+            seq = self.hub.live_seq(live)
+            game = await self.hub.game(live)
+            if seq is not None:
+                self.hub.subscriptions.add(game_topic(live), self.peer)
+                subscribed.append({"topic": game_topic(live), "seq": seq, "epoch": game.epoch})
+        return {"player": name, "subscribed": subscribed}
+
+    async def subscribe(self, request: Subscribe) -> Followed:
+        """Subscribe with a snapshot, or recover: the reply, then every missed event."""
+        topic = parse_topic(request.topic)
+        if topic.kind == "game":
+            return await self._subscribe_game(request, topic.key)
+        if topic.kind == "player":
+            if self.peer.player is None:
+                raise Unauthorized("player topics need an authenticated connection")
+            if self.peer.player.casefold() != topic.key.casefold():
+                raise Forbidden("a player topic is only for that player's connections")
+            stream = self.hub.player_stream(self.peer.player)
+            snapshot: object = {}
+        else:
+            stream = self.hub.lobby_stream
+            snapshot = self.hub.lobby_snapshot()
+        missed = None
+        if request.since is not None and request.epoch == stream.epoch:
+            missed = stream.since(request.since)
+        self.hub.subscriptions.add(stream.topic, self.peer)
+        return _followed(stream.topic, stream.epoch, stream.seq, snapshot, missed)
+
+    async def _subscribe_game(self, request: Subscribe, game_id: str) -> Followed:
+        hub = self.hub
+        async with hub.lock(game_id):
+            game = await hub.game(game_id)
+            seq = hub.live_seq(game_id)
+            if seq is None:
+                seq = await hub.storage.last_seq(game_id)
+            topic = game_topic(game_id)
+            missed = None
+            if request.since is not None and request.epoch == game.epoch and request.since <= seq:
+                events = await hub.storage.events(game_id, request.since)
+                missed = [stream_frame(topic, e) for e in events]
+            hub.subscriptions.add(topic, self.peer)
+            return _followed(topic, game.epoch, seq, game_json(game), missed)
+
+    async def unsubscribe(self, request: Unsubscribe) -> dict[str, Any]:
+        """Stop a topic (no error when not subscribed)."""
+        topic = parse_topic(request.topic)
+        name = topic.name
+        if topic.kind == "player" and self.peer.player is not None:
+            name = player_topic(self.peer.player)
+        self.hub.subscriptions.discard(name, self.peer)
+        return {}
+
+    async def play(self, request: Play) -> dict[str, Any]:
+        """Start a game against the computer, challenge a player, or join the queue."""
+        player = self._player()
+        opponent = request.opponent.strip()
+        if opponent.casefold() == COMPUTER:
+            ruleset = self.hub.ruleset(request.rules)
+            game = await self.hub.start_game((player, COMPUTER), ruleset, request.best_of)
+            return {"game": game.id}
+        if opponent == "*":
+            paired = await self.hub.enqueue(player, request.best_of, request.rules)
+            return {"queued": True} if paired is None else {"queued": True, "game": paired.id}
+        if opponent.casefold() == player.casefold():
+            raise BadMessage("you cannot challenge yourself")
+        challenge = await self.hub.challenge(player, opponent, request.best_of, request.rules)
+        return {"challenge": challenge}
+
+    async def accept(self, request: Accept) -> dict[str, Any]:
+        """Accept a challenge."""
+        game = await self.hub.accept(self._player(), request.challenge)
+        return {"game": game.id}
+
+    async def decline(self, request: Decline) -> dict[str, Any]:
+        """Decline a challenge."""
+        self.hub.decline(self._player(), request.challenge)
+        return {}
+
+    async def cancel(self, request: Cancel) -> dict[str, Any]:
+        """Leave the queue and withdraw own challenges."""
+        self.hub.cancel(self._player())
+        return {}
+
+    async def move(self, request: MoveRequest) -> dict[str, Any]:
+        """Move in a game."""
+        counted, _ = await self.hub.move(
+            request.game, self._player(), request.roll, request.round, transport="ws"
+        )
+        return {"round": counted}
+
+    async def resign(self, request: Resign) -> dict[str, Any]:
+        """Resign a game."""
+        await self.hub.resign(request.game, self._player())
+        return {}
+
+
+@frozen
+class Followed:
+    """A reply to be followed at once by frames (a subscription's catch-up)."""
+
+    data: dict[str, Any]
+    frames: list[bytes]
+
+
+def _followed(
+    topic: str, epoch: str, seq: int, snapshot: object, missed: list[bytes] | None
+) -> Followed:
+    recovered = missed is not None
+    data = {
+        "topic": topic,
+        "epoch": epoch,
+        "seq": seq,
+        "recovered": recovered,
+        "snapshot": None if recovered else snapshot,
+    }
+    return Followed(data, missed or [])

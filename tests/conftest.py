@@ -1,0 +1,38 @@
+"""Fixtures shared by every test package: a real hub on an ephemeral port, with a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from hub.app import create_app
+from hub.config import Config
+
+HubFactory = Callable[..., Awaitable[TestServer]]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A fresh SQLite file for the test."""
+    return tmp_path / "hub.db"
+
+
+@pytest.fixture
+async def start_hub(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], db_path: Path
+) -> AsyncIterator[HubFactory]:
+    """Start a real hub (any Config field may be overridden); it stops at the end of the test."""
+
+    async def start(**overrides: Any) -> TestServer:
+        overrides.setdefault("db", str(db_path))
+        overrides.setdefault("round_deadline", 0)
+        overrides.setdefault("grace", 0.05)
+        app: web.Application = create_app(Config(**overrides))
+        return await aiohttp_server(app)
+
+    yield start

@@ -71,7 +71,7 @@ async def _close_peers(app: web.Application) -> None:
     peers = [*app[keys.PEERS]]
     if peers:
         await asyncio.gather(
-            *(p.flush_and_close(WSCloseCode.GOING_AWAY, "server shutdown") for p in peers),
+            *(p.shutdown(WSCloseCode.GOING_AWAY, "server shutdown") for p in peers),
             return_exceptions=True,
         )
 

@@ -1,8 +1,8 @@
-"""The broker: how a published frame reaches every subscriber, in this process or (later) others.
+"""The broker: how a published payload reaches every subscriber, here or in other processes.
 
-The hub numbers and serializes each event once, then hands the frame to the broker.  The
+The hub numbers and serializes each event once, then hands the payload to the broker.  The
 in-process broker delivers straight to this process's subscriptions; a Redis broker would publish
-the frame on a channel that every hub process delivers locally, with the same interface.
+the payload on a channel that every hub process delivers locally, with the same interface.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from hub.fanout import Subscriptions
 
 
 class Broker(Protocol):
-    """Carries frames to the subscribers of a topic."""
+    """Carries payloads to the subscribers of a topic."""
 
-    def publish(self, topic: str, frame: bytes) -> None:
-        """Deliver ``frame`` to every subscriber of ``topic``, in publish order."""
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Deliver ``payload`` to every subscriber of ``topic``, in publish order."""
 
     async def close(self) -> None:
         """Release the broker's resources."""
@@ -28,9 +28,9 @@ class LocalBroker:
     def __init__(self, subscriptions: Subscriptions) -> None:
         self._subscriptions = subscriptions
 
-    def publish(self, topic: str, frame: bytes) -> None:
-        """Deliver ``frame`` to this process's subscribers of ``topic``."""
-        self._subscriptions.deliver(topic, frame)
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Deliver ``payload`` to this process's subscribers of ``topic``."""
+        self._subscriptions.deliver(topic, payload)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -1,9 +1,15 @@
-"""Fan-out: peers with bounded outbound queues, topic streams with seq/epoch, and subscriptions.
+"""Fan-out: peers, topic streams with seq/epoch, and subscriptions.
 
-An event is serialized once (``protocol.messages.encode_event``) and the same ``bytes`` object is
-appended to every subscriber's queue.  Each peer has exactly one writer task draining its queue,
-so a slow socket only ever delays itself; a peer whose queue passes the frame or byte limit is
-closed with 1013 ("slow consumer") and may reconnect and recover.
+An event is serialized once (``protocol.messages.encode_event``) and framed once as an unmasked
+WebSocket text frame (``ws_frame``); the same ``bytes`` object is then written to every
+subscriber's transport.  Writing never blocks: asyncio's transport keeps what the kernel did not
+take yet, and that backlog *is* the peer's outbound queue.  A peer whose backlog passes the frame or
+byte limit is a slow consumer: it is closed with 1013 and may reconnect and recover.  So one slow
+socket never stalls a game, and there is no task per peer nor per message.
+
+Frames go straight to the transport because the app never negotiates permessage-deflate (see
+``hub.ws``), so a text frame is only a header and the payload; aiohttp's own writer still sends
+pings, pongs and the close frame on the same transport, each write whole.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ import collections
 import contextlib
 import logging
 import secrets
+import struct
 from collections.abc import Iterable
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 
 from protocol.messages import encode_event
 
@@ -24,17 +31,24 @@ log = logging.getLogger(__name__)
 SLOW_CONSUMER = 1013
 
 
+def ws_frame(payload: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame carrying ``payload`` (RFC 6455 §5.2)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
+
+
 class Peer:
-    """One WebSocket connection: its outbound queue, writer task, subscriptions and player."""
+    """One WebSocket connection: its transport, backlog accounting, subscriptions and player."""
 
     __slots__ = (
+        "_backlog",
         "_closer",
         "_closing",
-        "_drained",
-        "_queue",
-        "_queued_bytes",
-        "_wake",
-        "_writer",
+        "_transport",
         "max_bytes",
         "max_frames",
         "player",
@@ -43,51 +57,58 @@ class Peer:
         "ws",
     )
 
-    def __init__(self, ws: web.WebSocketResponse, *, max_frames: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        *,
+        max_frames: int,
+        max_bytes: int,
+    ) -> None:
         self.ws = ws
         self.session = secrets.token_urlsafe(12)
         self.player: str | None = None
         self.topics: set[str] = set()
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        self._queue: collections.deque[bytes] = collections.deque()
-        self._queued_bytes = 0
-        self._wake = asyncio.Event()
+        self._transport = transport
+        self._backlog = 0  # frames written since the transport's buffer was last empty
         self._closing = False
-        self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
-        self._drained = asyncio.Event()
-
-    def start(self) -> None:
-        """Start the writer task."""
-        self._writer = asyncio.create_task(self._write_loop(), name=f"peer-writer-{self.session}")
 
     @property
     def closing(self) -> bool:
-        """True once the peer is being closed; nothing more is queued."""
+        """True once the peer is being closed; nothing more is written."""
         return self._closing or self.ws.closed
 
-    def send(self, data: bytes) -> None:
-        """Queue a frame without blocking; a full queue closes the peer with 1013."""
-        if self._closing:
+    def send(self, payload: bytes) -> None:
+        """Frame and write one message (a reply or a single peer's event)."""
+        self.write(ws_frame(payload))
+
+    def write(self, frame: bytes) -> None:
+        """Write a ready frame without blocking; a backlog over the limits closes with 1013."""
+        if self._closing or self.ws.closed:
             return
-        if len(self._queue) >= self.max_frames or self._queued_bytes + len(data) > self.max_bytes:
+        transport = self._transport
+        if transport.is_closing():
+            self._closing = True
+            return
+        buffered = transport.get_write_buffer_size()
+        if not buffered:
+            self._backlog = 0
+        elif buffered + len(frame) > self.max_bytes or self._backlog >= self.max_frames:
             log.info("closing slow consumer session=%s player=%s", self.session, self.player)
             self.close(SLOW_CONSUMER, "slow consumer")
             return
-        self._queue.append(data)
-        self._queued_bytes += len(data)
-        self._wake.set()
+        else:
+            self._backlog += 1
+        transport.write(frame)
 
     def close(self, code: int, message: str) -> None:
-        """Stop queueing, drop what is queued and close the socket with ``code``."""
+        """Stop writing and close the socket with ``code`` (in the background)."""
         if self._closing:
             return
         self._closing = True
-        self._queue.clear()
-        self._queued_bytes = 0
-        if self._writer is not None:
-            self._writer.cancel()
         self._closer = asyncio.create_task(
             self._close(code, message), name=f"peer-close-{self.session}"
         )
@@ -96,46 +117,16 @@ class Peer:
         with contextlib.suppress(ConnectionError, RuntimeError):  # the transport is gone
             await self.ws.close(code=code, message=message.encode())
 
-    async def flush_and_close(self, code: int, message: str) -> None:
-        """Send what is queued (briefly), then close: used at shutdown."""
-        if not self._closing and self._queue:
-            self._drained.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), 1.0)
+    async def shutdown(self, code: int, message: str) -> None:
+        """Close now and wait for the close handshake: used when the hub stops."""
         self._closing = True
-        if self._writer is not None:
-            self._writer.cancel()
         await self._close(code, message)
 
     async def stop(self) -> None:
-        """Cancel the writer task and wait for it (the socket is already closed)."""
+        """Wait for a close started by ``close`` (the reader loop has ended)."""
         self._closing = True
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
         if self._closer is not None:
             await self._closer
-
-    async def _write_loop(self) -> None:
-        queue, ws = self._queue, self.ws
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while queue:
-                    data = queue.popleft()
-                    self._queued_bytes -= len(data)
-                    await ws.send_frame(data, WSMsgType.TEXT)
-                self._drained.set()
-        except (ConnectionError, RuntimeError):
-            # The peer went away mid-write; the reader side notices and cleans up.
-            self._closing = True
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # pragma: no cover - a bug; log it and drop the peer
-            log.exception("writer for session %s failed", self.session)
-            self.close(WSCloseCode.INTERNAL_ERROR, "server error")
 
 
 class Stream:
@@ -150,14 +141,14 @@ class Stream:
         self.ring: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=history)
 
     def append(self, event: str, data: object, ts: int) -> bytes:
-        """Number and serialize an event, keep it in the ring, return its frame."""
+        """Number and serialize an event, keep it in the ring, return its payload."""
         self.seq += 1
         frame = encode_event(self.topic, self.seq, ts, event, data)
         self.ring.append((self.seq, frame))
         return frame
 
     def since(self, seq: int) -> list[bytes] | None:
-        """Frames after ``seq``, or None when some of them are no longer held."""
+        """Payloads after ``seq``, or None when some of them are no longer held."""
         if seq >= self.seq:
             return []
         if not self.ring or self.ring[0][0] > seq + 1:
@@ -190,12 +181,13 @@ class Subscriptions:
         for topic in list(peer.topics):
             self.discard(topic, peer)
 
-    def deliver(self, topic: str, frame: bytes) -> None:
-        """Queue the same frame to every subscriber of ``topic``."""
+    def deliver(self, topic: str, payload: bytes) -> None:
+        """Frame ``payload`` once and write the same bytes to every subscriber of ``topic``."""
         peers = self._by_topic.get(topic)
         if peers:
-            for peer in tuple(peers):
-                peer.send(frame)
+            frame = ws_frame(payload)
+            for peer in peers:
+                peer.write(frame)
 
     def peers(self, topic: str) -> Iterable[Peer]:
         """The subscribers of ``topic``."""

@@ -160,9 +160,9 @@ class GameHub:
         return stream
 
     def _publish(self, stream: Stream, event: str, data: object) -> None:
-        frame = stream.append(event, data, self.now())
+        payload = stream.append(event, data, self.now())
         self.metrics.events.labels(stream.topic.partition(":")[0]).inc()
-        self.broker.publish(stream.topic, frame)
+        self.broker.publish(stream.topic, payload)
 
     def lobby_snapshot(self) -> dict[str, Any]:
         """The lobby topic's snapshot."""
@@ -392,9 +392,8 @@ class GameHub:
     def _deliver(self, game_id: str, events: list[StoredEvent]) -> None:
         topic = game_topic(game_id)
         for e in events:
-            frame = stream_frame(topic, e)
             self.metrics.events.labels("game").inc()
-            self.broker.publish(topic, frame)
+            self.broker.publish(topic, event_payload(topic, e))
 
     def _finish(self, game: Game) -> None:
         self._forget(game.id)
@@ -446,6 +445,6 @@ class GameHub:
             log.exception("deadline of game %s round %s failed", game_id, round)
 
 
-def stream_frame(topic: str, event: StoredEvent) -> bytes:
-    """The frame of a stored game-topic event (the same bytes live and on replay)."""
+def event_payload(topic: str, event: StoredEvent) -> bytes:
+    """The payload of a stored game-topic event (the same bytes live and on replay)."""
     return encode_event(topic, event.seq, event.ts, event.event, event.data)

@@ -17,7 +17,7 @@ from attrs import frozen
 
 from hub import keys
 from hub.fanout import Peer
-from hub.service import GameHub, game_topic, player_topic, stream_frame
+from hub.service import GameHub, event_payload, game_topic, player_topic
 from protocol.errors import BadMessage, Conflict, Forbidden, ProtocolError, Unauthorized
 from protocol.game import COMPUTER
 from protocol.messages import (
@@ -107,8 +107,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         heartbeat=config.heartbeat or None, max_msg_size=MAX_FRAME, compress=False
     )
     await ws.prepare(request)
-    peer = Peer(ws, max_frames=config.outbound_frames, max_bytes=config.outbound_bytes)
-    peer.start()
+    transport = request.transport
+    if transport is None:  # the client went away during the handshake
+        return ws
+    peer = Peer(ws, transport, max_frames=config.outbound_frames, max_bytes=config.outbound_bytes)
     app[keys.PEERS].add(peer)
     metrics = app[keys.METRICS]
     metrics.connections.inc()
@@ -247,7 +249,7 @@ class Session:
             missed = None
             if request.since is not None and request.epoch == game.epoch and request.since <= seq:
                 events = await hub.storage.events(game_id, request.since)
-                missed = [stream_frame(topic, e) for e in events]
+                missed = [event_payload(topic, e) for e in events]
             hub.subscriptions.add(topic, self.peer)
             return _followed(topic, game.epoch, seq, game_json(game), missed)
 

@@ -1,0 +1,416 @@
+"""Wire messages: decoding requests, encoding server frames, topic names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol import PROTOCOL_VERSION
+from protocol.errors import BadMessage, ProtocolError
+from protocol.messages import (
+    OPS,
+    Accept,
+    Auth,
+    Cancel,
+    Decline,
+    FrameError,
+    MoveRequest,
+    Play,
+    Request,
+    Resign,
+    Subscribe,
+    Topic,
+    Unsubscribe,
+    decode_request,
+    encode_error,
+    encode_event,
+    encode_reply,
+    encode_welcome,
+    parse_topic,
+)
+
+
+def frame(**fields: object) -> str:
+    return json.dumps(fields)
+
+
+def decode_error(raw: str | bytes) -> FrameError:
+    with pytest.raises(FrameError) as info:
+        decode_request(raw)
+    return info.value
+
+
+def is_compact(raw: bytes) -> bool:
+    """True when ``raw`` is JSON with no insignificant whitespace."""
+    return raw == json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- decoding every op -----------------------------------------------------------------------
+
+VALID: list[tuple[dict[str, Any], Request]] = [
+    ({"type": "auth", "id": 1, "token": "t0k"}, Auth(1, "t0k")),
+    ({"type": "subscribe", "id": "a", "topic": "lobby"}, Subscribe("a", "lobby")),
+    (
+        {"type": "subscribe", "id": 2, "topic": "game:g1", "since": 4, "epoch": "e1"},
+        Subscribe(2, "game:g1", 4, "e1"),
+    ),
+    (
+        {"type": "subscribe", "id": 2, "topic": "game:g1", "since": 0, "epoch": "e1"},
+        Subscribe(2, "game:g1", 0, "e1"),
+    ),
+    ({"type": "unsubscribe", "id": 3, "topic": "player:ann"}, Unsubscribe(3, "player:ann")),
+    ({"type": "play", "id": 4, "opponent": "computer"}, Play(4, "computer", 5, None)),
+    (
+        {"type": "play", "id": 4, "opponent": "*", "best_of": 7, "rules": "rps3"},
+        Play(4, "*", 7, "rps3"),
+    ),
+    ({"type": "accept", "id": 5, "challenge": "c1"}, Accept(5, "c1")),
+    ({"type": "decline", "id": 6, "challenge": "c1"}, Decline(6, "c1")),
+    ({"type": "cancel", "id": 7}, Cancel(7)),
+    ({"type": "move", "id": 8, "game": "g1", "roll": "Rock"}, MoveRequest(8, "g1", "Rock", None)),
+    (
+        {"type": "move", "id": 8, "game": "g1", "roll": "Rock", "round": 3},
+        MoveRequest(8, "g1", "Rock", 3),
+    ),
+    ({"type": "resign", "id": 9, "game": "g1"}, Resign(9, "g1")),
+]
+
+
+@pytest.mark.parametrize(("fields", "expected"), VALID, ids=[str(f) for f, _ in VALID])
+def test_every_op_decodes_from_a_text_frame(fields: dict[str, Any], expected: Request) -> None:
+    assert decode_request(json.dumps(fields)) == expected
+
+
+@pytest.mark.parametrize(("fields", "expected"), VALID, ids=[str(f) for f, _ in VALID])
+def test_every_op_decodes_from_utf8_bytes(fields: dict[str, Any], expected: Request) -> None:
+    assert decode_request(json.dumps(fields).encode()) == expected
+
+
+def test_the_valid_cases_cover_every_op() -> None:
+    assert {fields["type"] for fields, _ in VALID} == set(OPS)
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert decode_request(frame(type="cancel", id=1, extra=[1, 2])) == Cancel(1)
+
+
+def test_null_optional_fields_count_as_absent() -> None:
+    raw = frame(type="move", id=1, game="g", roll="Rock", round=None)
+    assert decode_request(raw) == MoveRequest(1, "g", "Rock", None)
+
+
+def test_non_ascii_strings_survive_decoding() -> None:
+    raw = frame(type="play", id="zoë-1", opponent="Zoë").encode()
+    assert decode_request(raw) == Play("zoë-1", "Zoë")
+
+
+# -- refusing bad frames ---------------------------------------------------------------------
+
+INVALID: list[tuple[str, dict[str, Any], str]] = [
+    ("type missing", {"id": 1}, "'type'"),
+    ("type not a string", {"type": 3, "id": 1}, "'type'"),
+    ("unknown op", {"type": "dance", "id": 1}, "'dance'"),
+    ("token missing", {"type": "auth", "id": 1}, "'token'"),
+    ("token empty", {"type": "auth", "id": 1, "token": ""}, "'token'"),
+    ("token not a string", {"type": "auth", "id": 1, "token": 5}, "'token'"),
+    ("topic missing", {"type": "subscribe", "id": 1}, "'topic'"),
+    ("topic a list", {"type": "unsubscribe", "id": 1, "topic": ["lobby"]}, "'topic'"),
+    ("since a string", {"type": "subscribe", "id": 1, "topic": "t", "since": "3"}, "'since'"),
+    ("since a bool", {"type": "subscribe", "id": 1, "topic": "t", "since": True}, "'since'"),
+    ("since a float", {"type": "subscribe", "id": 1, "topic": "t", "since": 1.0}, "'since'"),
+    ("since without epoch", {"type": "subscribe", "id": 1, "topic": "t", "since": 3}, "'since'"),
+    ("epoch without since", {"type": "subscribe", "id": 1, "topic": "t", "epoch": "e"}, "'epoch'"),
+    (
+        "since negative",
+        {"type": "subscribe", "id": 1, "topic": "t", "since": -1, "epoch": "e"},
+        "'since'",
+    ),
+    ("epoch empty", {"type": "subscribe", "id": 1, "topic": "t", "since": 1, "epoch": ""}, "epoch"),
+    ("opponent missing", {"type": "play", "id": 1}, "'opponent'"),
+    ("best_of even", {"type": "play", "id": 1, "opponent": "*", "best_of": 4}, "'best_of'"),
+    ("best_of zero", {"type": "play", "id": 1, "opponent": "*", "best_of": 0}, "'best_of'"),
+    ("best_of 17", {"type": "play", "id": 1, "opponent": "*", "best_of": 17}, "'best_of'"),
+    ("best_of a bool", {"type": "play", "id": 1, "opponent": "*", "best_of": True}, "'best_of'"),
+    ("best_of a float", {"type": "play", "id": 1, "opponent": "*", "best_of": 5.0}, "'best_of'"),
+    ("best_of a string", {"type": "play", "id": 1, "opponent": "*", "best_of": "5"}, "'best_of'"),
+    ("best_of null", {"type": "play", "id": 1, "opponent": "*", "best_of": None}, "'best_of'"),
+    ("rules not a string", {"type": "play", "id": 1, "opponent": "*", "rules": 15}, "'rules'"),
+    ("challenge missing", {"type": "accept", "id": 1}, "'challenge'"),
+    ("challenge a number", {"type": "decline", "id": 1, "challenge": 12}, "'challenge'"),
+    ("game missing", {"type": "move", "id": 1, "roll": "Rock"}, "'game'"),
+    ("roll missing", {"type": "move", "id": 1, "game": "g"}, "'roll'"),
+    ("round a string", {"type": "move", "id": 1, "game": "g", "roll": "R", "round": "2"}, "round"),
+    ("round a float", {"type": "move", "id": 1, "game": "g", "roll": "R", "round": 2.5}, "round"),
+    ("resign game missing", {"type": "resign", "id": 1}, "'game'"),
+    ("lone surrogate", {"type": "auth", "id": 1, "token": "\ud800"}, "'token'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"), [(f, n) for _, f, n in INVALID], ids=[c for c, _, _ in INVALID]
+)
+def test_an_invalid_field_is_a_frame_error_naming_the_field(
+    fields: dict[str, Any], field: str
+) -> None:
+    error = decode_error(json.dumps(fields))
+    assert field in error.message
+    assert error.code == "bad_request"
+
+
+@pytest.mark.parametrize("fields", [f for _, f, _ in INVALID], ids=[c for c, _, _ in INVALID])
+def test_an_invalid_field_keeps_the_readable_request_id(fields: dict[str, Any]) -> None:
+    assert decode_error(json.dumps(fields)).request_id == 1
+
+
+def test_a_frame_error_is_a_bad_message() -> None:
+    assert issubclass(FrameError, BadMessage)
+
+
+def test_an_invalid_field_keeps_a_string_request_id() -> None:
+    assert decode_error(frame(type="auth", id="req-7")).request_id == "req-7"
+
+
+@pytest.mark.parametrize("raw", ["", "{", "nope", '{"type": "auth",}', "[1,", "{} {}"])
+def test_bad_json_is_a_frame_error_without_request_id(raw: str) -> None:
+    error = decode_error(raw)
+    assert error.request_id is None
+    assert "JSON" in error.message
+
+
+@pytest.mark.parametrize("raw", ["[]", "1", '"auth"', "null", "true"])
+def test_json_that_is_not_an_object_is_a_frame_error_without_request_id(raw: str) -> None:
+    assert decode_error(raw).request_id is None
+
+
+@pytest.mark.parametrize("rid", [None, True, 1.5, [1], {"a": 1}])
+def test_a_missing_or_ill_typed_id_is_a_frame_error_naming_id(rid: object) -> None:
+    error = decode_error(json.dumps({"type": "cancel", "id": rid}))
+    assert (error.request_id, "'id'" in error.message) == (None, True)
+
+
+def test_an_absent_id_is_a_frame_error_naming_id() -> None:
+    assert "'id'" in decode_error(frame(type="cancel")).message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff",
+        b'{"type":"cancel","id":"\xff"}',
+        b'{"type":"auth","id":1,"token":"\xc3"}',
+        # a surrogate encoded as if it were a code point (CESU-8): not UTF-8
+        b'{"type":"auth","id":1,"token":"\xed\xa0\x80"}',
+    ],
+)
+def test_bytes_that_are_not_utf8_are_a_frame_error(raw: bytes) -> None:
+    error = decode_error(raw)
+    assert (error.request_id, error.message) == (None, "frame is not valid UTF-8")
+
+
+def test_json_in_utf16_is_a_frame_error() -> None:
+    raw = json.dumps({"type": "cancel", "id": 1}).encode("utf-16")
+    assert decode_error(raw).request_id is None
+
+
+def test_an_id_with_a_lone_surrogate_is_a_frame_error_without_request_id() -> None:
+    error = decode_error('{"type": "cancel", "id": "\\udc80"}')
+    assert error.request_id is None
+    assert "'id'" in error.message
+
+
+def test_a_deeply_nested_frame_is_a_frame_error() -> None:
+    assert decode_error("[" * 100_000 + "]" * 100_000).request_id is None
+
+
+def test_a_huge_integer_is_a_frame_error() -> None:
+    assert decode_error('{"type":"cancel","id":' + "9" * 5000 + "}").request_id is None
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+FIELDS = ("token", "topic", "since", "epoch", "opponent", "best_of", "rules", "challenge")
+
+REQUEST_LIKE = st.fixed_dictionaries(
+    {"type": st.sampled_from([*OPS, "x"]), "id": st.one_of(st.integers(), st.text(), JSON_VALUES)},
+    optional={
+        name: st.one_of(st.text(max_size=6), st.integers(-3, 20), JSON_VALUES)
+        for name in (*FIELDS, "game", "roll", "round")
+    },
+)
+
+
+def decodes_or_frame_error(raw: str | bytes) -> None:
+    """Decoding gives a request or a FrameError, and either can be answered on the wire."""
+    try:
+        request = decode_request(raw)
+    except FrameError as exc:
+        encode_error(exc.request_id, exc.code, exc.message)
+    else:
+        encode_reply(request.id, {})
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_arbitrary_text_decodes_or_is_a_frame_error(raw: str) -> None:
+    decodes_or_frame_error(raw)
+
+
+@settings(max_examples=300)
+@given(st.binary())
+def test_arbitrary_bytes_decode_or_are_a_frame_error(raw: bytes) -> None:
+    decodes_or_frame_error(raw)
+
+
+@settings(max_examples=300)
+@given(JSON_VALUES)
+def test_arbitrary_json_values_decode_or_are_a_frame_error(value: object) -> None:
+    decodes_or_frame_error(json.dumps(value))
+
+
+@settings(max_examples=300)
+@given(REQUEST_LIKE, st.booleans())
+def test_request_like_objects_decode_or_are_a_frame_error(
+    fields: dict[str, Any], as_bytes: bool
+) -> None:
+    raw = json.dumps(fields, ensure_ascii=False)
+    decodes_or_frame_error(raw.encode("utf-8", "surrogatepass") if as_bytes else raw)
+
+
+NAMES = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=10)
+IDS = st.one_of(st.integers(), NAMES)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[dict[str, Any], Request]:
+    """A valid request and the frame fields that spell it."""
+    rid = draw(IDS)
+    op = draw(st.sampled_from(OPS))
+    if op == "auth":
+        token = draw(NAMES)
+        return {"token": token, "type": op, "id": rid}, Auth(rid, token)
+    if op in ("subscribe", "unsubscribe"):
+        topic = draw(NAMES)
+        if op == "unsubscribe":
+            return {"topic": topic, "type": op, "id": rid}, Unsubscribe(rid, topic)
+        if draw(st.booleans()):
+            since, epoch = draw(st.integers(min_value=0)), draw(NAMES)
+            fields = {"topic": topic, "since": since, "epoch": epoch, "type": op, "id": rid}
+            return fields, Subscribe(rid, topic, since, epoch)
+        return {"topic": topic, "type": op, "id": rid}, Subscribe(rid, topic)
+    if op == "play":
+        opponent, best_of = draw(NAMES), draw(st.sampled_from(range(1, 16, 2)))
+        rules = draw(st.none() | NAMES)
+        fields = {"opponent": opponent, "best_of": best_of, "type": op, "id": rid}
+        if rules is not None:
+            fields["rules"] = rules
+        return fields, Play(rid, opponent, best_of, rules)
+    if op in ("accept", "decline"):
+        challenge = draw(NAMES)
+        cls = Accept if op == "accept" else Decline
+        return {"type": op, "id": rid, "challenge": challenge}, cls(rid, challenge)
+    if op == "cancel":
+        return {"type": op, "id": rid}, Cancel(rid)
+    game = draw(NAMES)
+    if op == "resign":
+        return {"type": op, "id": rid, "game": game}, Resign(rid, game)
+    roll, round = draw(NAMES), draw(st.none() | st.integers())
+    return {"type": op, "id": rid, "game": game, "roll": roll, "round": round}, MoveRequest(
+        rid, game, roll, round
+    )
+
+
+@settings(max_examples=200)
+@given(requests())
+def test_a_valid_request_round_trips_through_its_json_frame(
+    case: tuple[dict[str, Any], Request],
+) -> None:
+    fields, expected = case
+    assert decode_request(json.dumps(fields, ensure_ascii=False).encode()) == expected
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+
+def test_welcome_is_compact_json_of_the_documented_shape() -> None:
+    raw = encode_welcome("rps-hub/0.1.0", "s1", 20)
+    assert json.loads(raw) == {
+        "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
+        "server": "rps-hub/0.1.0",
+        "session": "s1",
+        "heartbeat": 20,
+    }
+    assert is_compact(raw)
+
+
+def test_a_reply_is_compact_json_of_the_documented_shape() -> None:
+    raw = encode_reply("r1", {"round": 2})
+    assert json.loads(raw) == {"type": "reply", "id": "r1", "ok": True, "data": {"round": 2}}
+    assert is_compact(raw)
+
+
+def test_an_error_reply_is_compact_json_of_the_documented_shape() -> None:
+    raw = encode_error(None, "bad_request", "frame is not valid JSON")
+    assert json.loads(raw) == {
+        "type": "reply",
+        "id": None,
+        "ok": False,
+        "error": {"code": "bad_request", "message": "frame is not valid JSON"},
+    }
+    assert is_compact(raw)
+
+
+def test_an_event_is_compact_json_of_the_documented_shape() -> None:
+    raw = encode_event("game:g1", 3, 1_700_000_000_000, "moved", {"round": 1, "player": "ann"})
+    assert json.loads(raw) == {
+        "type": "event",
+        "topic": "game:g1",
+        "seq": 3,
+        "ts": 1_700_000_000_000,
+        "event": "moved",
+        "data": {"round": 1, "player": "ann"},
+    }
+    assert is_compact(raw)
+
+
+def test_encoded_frames_carry_non_ascii_as_utf8() -> None:
+    raw = encode_event("player:Zoë", 1, 0, "challenge", {"from": "Zoë"})
+    assert "Zoë".encode() in raw
+    assert b"\\u" not in raw
+
+
+# -- topics ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "topic"),
+    [
+        ("lobby", Topic("lobby", "")),
+        ("game:g-1", Topic("game", "g-1")),
+        ("player:Ann", Topic("player", "Ann")),
+        ("game:a:b", Topic("game", "a:b")),
+    ],
+)
+def test_parse_topic_accepts_the_three_forms(name: str, topic: Topic) -> None:
+    assert parse_topic(name) == topic
+    assert parse_topic(name).name == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", "Lobby", "lobby:x", "game", "game:", "player:", ":x", "room:x", "games:x"]
+)
+def test_parse_topic_rejects_other_forms_with_a_bad_message(name: str) -> None:
+    with pytest.raises(BadMessage) as info:
+        parse_topic(name)
+    assert info.value.code == "bad_request"
+    assert isinstance(info.value, ProtocolError)

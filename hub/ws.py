@@ -38,6 +38,7 @@ from protocol.messages import (
     encode_reply,
     encode_welcome,
     parse_topic,
+    peek_id,
 )
 from protocol.wire import game_json
 
@@ -125,7 +126,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     if limiter.refusals >= config.abuse_limit:
                         peer.close(POLICY_VIOLATION, "too many requests")
                         break
-                    peer.send(encode_error(None, "rate_limited", "slow down: 20 requests/s"))
+                    peer.send(
+                        encode_error(
+                            peek_id(msg.data), "rate_limited", "slow down: at most 20 requests/s"
+                        )
+                    )
                     continue
                 await session.handle(msg.data)
             elif msg.type is WSMsgType.BINARY:

@@ -210,6 +210,16 @@ def decode_request(frame: str | bytes) -> Request:
     return Resign(rid, _req(obj, "game", rid))
 
 
+def peek_id(frame: str | bytes) -> RequestId | None:
+    """The ``id`` of a frame that is refused unread (rate limiting), or None."""
+    try:
+        obj = json.loads(frame)
+    except (ValueError, RecursionError):
+        return None
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    return rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None
+
+
 def _req(obj: dict[str, Any], name: str, rid: RequestId) -> str:
     value = _str(obj, name, rid)
     assert value is not None

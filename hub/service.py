@@ -19,7 +19,8 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from hub.broker import Broker
@@ -27,7 +28,7 @@ from hub.config import Config
 from hub.fanout import Peer, Stream, Subscriptions
 from hub.metrics import Metrics
 from protocol.errors import BadMessage, NotFound, Unauthorized
-from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed
+from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed, Status
 from protocol.lobby import Challenge, Lobby, PlayerStatus
 from protocol.messages import encode_event
 from protocol.rules import DEFAULT_RULES, RuleSet, builtin_rules
@@ -86,7 +87,7 @@ class GameHub:
         self.closing = False
         self._games: dict[str, Game] = {}  # live games
         self._seqs: dict[str, int] = {}  # latest seq of each live game's topic
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _GameLock] = {}
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
         self._player_streams: dict[str, Stream] = {}
         self._peers: dict[str, set[Peer]] = {}  # authenticated peers by player
@@ -116,8 +117,8 @@ class GameHub:
         self._leaving.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        for lock in list(self._locks.values()):
-            async with lock:
+        for entry in list(self._locks.values()):
+            async with entry.lock:
                 pass
 
     def now(self) -> int:
@@ -171,12 +172,24 @@ class GameHub:
             "games": [summary_json(g) for g in self._games.values()],
         }
 
-    def lock(self, game_id: str) -> asyncio.Lock:
-        """The lock that orders every change to (and catch-up of) one game's topic."""
-        lock = self._locks.get(game_id)
-        if lock is None:
-            lock = self._locks[game_id] = asyncio.Lock()
-        return lock
+    @asynccontextmanager
+    async def lock(self, game_id: str) -> AsyncIterator[None]:
+        """Hold the lock that orders every change to (and catch-up of) one game's topic.
+
+        Locks exist only while a game is live or someone holds or awaits its lock, so looking up
+        unknown or finished games never grows the table.
+        """
+        entry = self._locks.get(game_id)
+        if entry is None:
+            entry = self._locks[game_id] = _GameLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if not entry.users and game_id not in self._games:
+                del self._locks[game_id]
 
     def live_seq(self, game_id: str) -> int | None:
         """The latest seq of a live game's topic (None when the game is not live here)."""
@@ -342,12 +355,23 @@ class GameHub:
             raise NotFound(f"no game {game_id!r}")
         return stored
 
+    async def _current(self, game_id: str) -> Game:
+        """The game to change; a live game dropped after a failed save is reloaded."""
+        game = await self.game(game_id)
+        if game.status is Status.PLAYING and game_id not in self._games:
+            self._games[game_id] = game
+            self._seqs[game_id] = await self.storage.last_seq(game_id)
+            self.lobby.seat(game.humans, game_id)
+            self._arm_deadline(game)
+            self.metrics.games_live.set(len(self._games))
+        return game
+
     async def move(
         self, game_id: str, player: str, roll: str, round: int | None, *, transport: str
     ) -> tuple[int, Game]:
         """Take a move; returns the round it counted for and the game as it stands."""
         async with self.lock(game_id):
-            game = await self.game(game_id)
+            game = await self._current(game_id)
             counted, effects = game.move(player, roll, round, now=self.now(), rng=self.rng)
             if effects:
                 self.metrics.moves.labels(transport).inc()
@@ -357,7 +381,7 @@ class GameHub:
     async def resign(self, game_id: str, player: str) -> Game:
         """``player`` resigns the game."""
         async with self.lock(game_id):
-            game = await self.game(game_id)
+            game = await self._current(game_id)
             effects = game.resign(player, now=self.now())
             await self._commit(game, effects)
             return game
@@ -443,6 +467,16 @@ class GameHub:
                     await self._commit(game, effects)
         except Exception:
             log.exception("deadline of game %s round %s failed", game_id, round)
+
+
+class _GameLock:
+    """A game's lock and how many tasks hold or await it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
 
 
 def event_payload(topic: str, event: StoredEvent) -> bytes:

@@ -41,7 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from client.address import ws_url
-from client.errors import ClientError, ConnectionLost
+from client.errors import ClientError, ConnectionLost, describe
 
 __all__ = ["Backoff", "ClientError", "ConnectionLost", "Event", "EventStream", "HubClient", "State"]
 
@@ -311,7 +311,7 @@ class HubClient:
                     raise
         except (OSError, TimeoutError, InvalidURI, InvalidHandshake, ConnectionClosed) as exc:
             raise ClientError(
-                "unavailable", f"cannot reach the hub at {self.url}: {_reason(exc)}"
+                "unavailable", f"cannot reach the hub at {self.url}: {describe(exc)}"
             ) from None
         try:
             welcome = json.loads(raw)
@@ -637,14 +637,6 @@ class HubClient:
         details: dict[str, Any] = {} if reason is None else {"reason": reason}
         self._set_state(State.CLOSED, **details)
         self._queue.put_nowait(None)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return str(exc) or type(exc).__name__
 
 
 def _close_reason(conn: ClientConnection | None) -> str:

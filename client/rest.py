@@ -8,7 +8,7 @@ from urllib.parse import quote
 import aiohttp
 
 from client.address import http_url
-from client.errors import ClientError
+from client.errors import ClientError, describe
 
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 
@@ -31,7 +31,7 @@ async def call(
             status = response.status
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise ClientError(
-            "unavailable", f"cannot reach the hub at {base}: {_reason(exc)}"
+            "unavailable", f"cannot reach the hub at {base}: {describe(exc)}"
         ) from None
     if not isinstance(data, dict):
         raise ClientError("unavailable", f"{base} is not an rps-hub server (HTTP {status})")
@@ -41,14 +41,6 @@ async def call(
             raise ClientError(str(error.get("code")), str(error.get("message")))
         raise ClientError("unavailable", f"{base} answered HTTP {status}")
     return data
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return exc.os_error.strerror or str(exc.os_error)
-    return str(exc) or type(exc).__name__
 
 
 async def register(server: str, name: str) -> tuple[str, str]:

@@ -1,0 +1,321 @@
+"""What the terminal shows of a game and of the lobby, built from snapshots and events.
+
+Both views are idempotent: a snapshot after a reconnect, or a REST copy of a game that overlaps the
+events already shown, prints only what was not printed yet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from client.keys import RollKeys
+from client.terminal import Terminal
+
+REASONS = {
+    "resigned": "resigned",
+    "timeout": "decided on time",
+    "abandoned": "nobody moved in time",
+    "drawn": "no winner after 50 rounds",
+}
+
+
+def parse_time(stamp: object) -> float | None:
+    """An ISO-8601 time from the hub as unix seconds (None stays None)."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class GameView:
+    """One game as a seat (``me``) or a spectator (``me`` is None) sees it."""
+
+    def __init__(
+        self, term: Terminal, me: str | None, keys_for: Callable[[str], RollKeys | None]
+    ) -> None:
+        self.term = term
+        self.me = me
+        self.keys_for = keys_for
+        self.id: str | None = None
+        self.players: list[str] = []
+        self.rules = ""
+        self.best_of = 0
+        self.score: dict[str, int] = {}
+        self.round = 0
+        self.deadline: float | None = None
+        self.moved_round = 0
+        self.shown: set[int] = set()
+        self.over = False
+        self.winner: str | None = None
+        self.reason: str | None = None
+        self.keys: RollKeys | None = None
+        self._warned = 0
+
+    @property
+    def opponent(self) -> str:
+        """The other seat, from ``me``'s side."""
+        others = [p for p in self.players if p != self.me]
+        return others[0] if others else "?"
+
+    def _who(self, name: str) -> str:
+        return "you" if name == self.me else name
+
+    def _order(self) -> list[str]:
+        if self.me in self.players:
+            return [self.me, *[p for p in self.players if p != self.me]]
+        return list(self.players)
+
+    def score_text(self) -> str:
+        """``you 2-1 computer``."""
+        a, b = [*self._order(), "?", "?"][:2]
+        return f"{self._who(a)} {self.score.get(a, 0)}-{self.score.get(b, 0)} {self._who(b)}"
+
+    def load(self, game: dict[str, Any]) -> None:
+        """Take a whole game (snapshot, REST or ``game_started``), printing what is new."""
+        first = self.id is None
+        self.id = str(game.get("id"))
+        self.players = [str(p) for p in game.get("players", [])]
+        self.rules = str(game.get("rules", ""))
+        self.best_of = int(game.get("best_of", 0))
+        if first:
+            self.keys = self.keys_for(self.rules)
+            self._header()
+        for r in game.get("rounds", []) or []:
+            if isinstance(r, dict):
+                self._round(r, game_score=None)
+        self.score = {str(k): int(v) for k, v in (game.get("score") or {}).items()}
+        if game.get("status") == "finished":
+            self._over(game.get("winner"), str(game.get("reason")), self.score)
+            return
+        rnd = int(game.get("round") or 0)
+        if rnd > self.round:
+            self.round = rnd
+            self.deadline = parse_time(game.get("deadline"))
+            self._warned = 0
+            self._open()
+
+    def _header(self) -> None:
+        t = self.term
+        a, b = [*self._order(), "?", "?"][:2]
+        need = (self.best_of + 1) // 2
+        t.say(
+            t.style(f"Game {self.id}: {a} vs {b}", "bold")
+            + f" · {self.rules} · best of {self.best_of} (first to {need})"
+        )
+        if self.me is not None and self.keys is not None:
+            for line in self.keys.menu():
+                t.say("  " + line)
+            t.say(t.style("Type a key or a roll's name; 'resign' gives up, 'quit' leaves.", "dim"))
+
+    def _open(self) -> None:
+        if self.me is None:
+            left = self._left()
+            self.term.say(f"Round {self.round} is open" + (f" ({left})" if left else ""))
+
+    def _left(self) -> str:
+        if self.deadline is None:
+            return ""
+        return f"{max(0, round(self.deadline - time.time()))}s left"
+
+    def handle(self, name: str, data: dict[str, Any]) -> None:
+        """Apply one event of the game's topic."""
+        t = self.term
+        if name == "round_open":
+            rnd = int(data.get("round", 0))
+            if rnd > self.round:
+                self.round = rnd
+                self.deadline = parse_time(data.get("deadline"))
+                self._warned = 0
+                self._open()
+        elif name == "moved":
+            player = str(data.get("player"))
+            if player != self.me and int(data.get("round", 0)) >= self.round:
+                t.say(t.style(f"{player} has moved in round {data.get('round')}", "dim"))
+        elif name == "round":
+            self._round(data, game_score=data.get("score"))
+        elif name == "game_over":
+            score = data.get("score") or self.score
+            self._over(data.get("winner"), str(data.get("reason")), score)
+
+    def _round(self, r: dict[str, Any], game_score: object) -> None:
+        n = int(r.get("round", 0))
+        if isinstance(game_score, dict):
+            self.score = {str(k): int(v) for k, v in game_score.items()}
+        if n in self.shown:
+            return
+        self.shown.add(n)
+        moves = r.get("moves") or {}
+        winner = r.get("winner")
+        t = self.term
+        parts = []
+        for p in self._order():
+            roll = moves.get(p)
+            parts.append(f"{self._who(p)} {roll if roll else '(no move)'}")
+        if winner is None:
+            outcome = t.style("a tie", "yellow")
+        elif winner == self.me:
+            outcome = t.style("you win the round", "green")
+        elif self.me is not None:
+            outcome = t.style(f"{winner} wins the round", "red")
+        else:
+            outcome = t.style(f"{winner} wins the round", "bold")
+        line = f"Round {n}: {', '.join(parts)} — {outcome}."
+        if isinstance(game_score, dict):
+            line += f" {self.score_text()}"
+        t.say(line)
+
+    def _over(self, winner: object, reason: str, score: object) -> None:
+        if self.over:
+            return
+        self.over = True
+        self.winner = winner if isinstance(winner, str) else None
+        self.reason = reason
+        if isinstance(score, dict):
+            self.score = {str(k): int(v) for k, v in score.items()}
+        t = self.term
+        why = REASONS.get(reason)
+        if self.winner is None:
+            text = "The game is drawn" if reason == "drawn" else "The game ended without a winner"
+            style = "yellow"
+        elif self.winner == self.me:
+            text, style = "You won the game", "green"
+        elif self.me is not None:
+            text, style = f"{self.winner} won the game", "red"
+        else:
+            text, style = f"{self.winner} won the game", "bold"
+        if reason == "resigned" and self.winner is not None:
+            loser = next((p for p in self.players if p != self.winner), "?")
+            why = "you resigned" if loser == self.me else f"{loser} resigned"
+        suffix = f" ({why})" if why else ""
+        t.say(t.style(f"{text}: {self.score_text()}{suffix}.", style, "bold"))
+
+    def prompt(self) -> str:
+        """The bottom line: round, time left, and what is expected."""
+        if self.over or self.round == 0:
+            return ""
+        left = self._left()
+        head = f"Round {self.round}" + (f" · {left}" if left else "")
+        if self.me is None:
+            return ""
+        if self.moved_round >= self.round:
+            return f"{head} · waiting for {self.opponent}… "
+        keys = f" ({self.keys.key_range} or a name)" if self.keys else ""
+        return f"{head} · your roll{keys}: "
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the open round's deadline."""
+        if self.deadline is None or self.over:
+            return None
+        return self.deadline - time.time()
+
+    def warn_due(self) -> int | None:
+        """In plain mode: the mark (10 or 5 s) to announce now, once each."""
+        left = self.seconds_left()
+        if left is None or self.moved_round >= self.round:
+            return None
+        for mark in (5, 10):
+            if left <= mark and self._warned != mark and (self._warned == 0 or mark < self._warned):
+                self._warned = mark
+                return mark
+        return None
+
+
+class LobbyView:
+    """Active players, live games and the leaderboard."""
+
+    def __init__(self) -> None:
+        self.players: dict[str, str] = {}
+        self.games: dict[str, dict[str, Any]] = {}
+        self.leaders: list[dict[str, Any]] = []
+        self.note = ""
+
+    def load(self, snapshot: dict[str, Any]) -> None:
+        """Replace everything with a snapshot of the ``lobby`` topic."""
+        self.players = {
+            str(p["name"]): str(p.get("status", "idle"))
+            for p in snapshot.get("players", [])
+            if isinstance(p, dict) and "name" in p
+        }
+        self.games = {
+            str(g["id"]): g for g in snapshot.get("games", []) if isinstance(g, dict) and "id" in g
+        }
+
+    def apply(self, name: str, data: dict[str, Any]) -> str | None:
+        """Apply one lobby event; return a one-line account of it (None for no change)."""
+        who = str(data.get("name", ""))
+        if name == "player_joined":
+            self.players[who] = str(data.get("status", "idle"))
+            return f"+ {who} joined ({self.players[who]})"
+        if name == "player_left":
+            self.players.pop(who, None)
+            return f"- {who} left"
+        if name == "player_status":
+            self.players[who] = str(data.get("status", "idle"))
+            return f"  {who} is {self.players[who]}"
+        game_id = str(data.get("id", ""))
+        if name in ("game_started", "game_updated"):
+            known = game_id in self.games
+            self.games[game_id] = data
+            if name == "game_started" and not known:
+                return f"* game {game_id} started: {self.game_line(data)}"
+            return f"  game {game_id}: {self.game_line(data)}"
+        if name == "game_finished":
+            self.games.pop(game_id, None)
+            winner = data.get("winner")
+            result = f"{winner} won" if winner else "no winner"
+            return f"* game {game_id} over, {result}: {self.game_line(data)}"
+        return None
+
+    @staticmethod
+    def game_line(game: dict[str, Any]) -> str:
+        """``ann 2-1 bob · rps15 · best of 5 · round 4``."""
+        players = [str(p) for p in game.get("players", [])] + ["?", "?"]
+        a, b = players[:2]
+        score = game.get("score") or {}
+        return (
+            f"{a} {score.get(a, 0)}-{score.get(b, 0)} {b} · {game.get('rules')}"
+            f" · best of {game.get('best_of')} · round {game.get('round')}"
+        )
+
+    def render(self, term: Terminal, title: str, width: int = 80, height: int = 24) -> list[str]:
+        """The whole lobby screen, at most ``height`` lines of at most ``width`` columns."""
+        lines = [term.style(title[:width], "bold")]
+        if self.note:
+            lines.append(term.style(self.note[:width], "yellow"))
+        lines.append("")
+        lines.append(term.style(f"Players ({len(self.players)} active)", "bold"))
+        cells = [f"{n[:16]:<16} {s:<8}" for n, s in sorted(self.players.items(), key=_fold)]
+        per_row = max(1, width // 27)
+        rows = [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
+        shown_leaders = min(len(self.leaders), 5)
+        budget = height - 8 - shown_leaders - min(len(self.games), 6)
+        budget = max(1, budget)
+        for row in rows[:budget]:
+            lines.append(("  " + "  ".join(row)).rstrip()[:width])
+        if len(rows) > budget:
+            lines.append(f"  … and {len(cells) - budget * per_row} more")
+        if not cells:
+            lines.append("  (nobody)")
+        lines.append(term.style(f"Live games ({len(self.games)})", "bold"))
+        for game_id, game in list(self.games.items())[:6]:
+            lines.append(f"  {game_id[:12]:<12} {self.game_line(game)}"[:width])
+        if len(self.games) > 6:
+            lines.append(f"  … and {len(self.games) - 6} more")
+        if not self.games:
+            lines.append("  (none)")
+        lines.append(term.style("Leaders", "bold"))
+        for i, leader in enumerate(self.leaders[:5], 1):
+            text = f"  {i}. {leader.get('name')!s:<20} {leader.get('wins')} wins"
+            lines.append((text + f" in {leader.get('games')} games")[:width])
+        if not self.leaders:
+            lines.append("  (no finished games yet)")
+        return lines[:height]
+
+
+def _fold(item: tuple[str, str]) -> str:
+    return item[0].casefold()

@@ -60,8 +60,12 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Replace el's children; the control that had the focus (by its data-key) keeps it.
 function fill(el, children) {
+  const active = document.activeElement;
+  const key = el.contains(active) ? active.dataset.key : undefined;
   el.replaceChildren(...children.filter((c) => c));
+  if (key) el.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
 }
 
 function byName(a, b) {
@@ -381,7 +385,7 @@ function gameLink(game, detail) {
   const label = `${a} ${game.score[a] ?? 0}, ${b} ${game.score[b] ?? 0}`;
   return h(
     "a",
-    { href: `#/game/${encodeURIComponent(game.id)}`, class: "game-link", "aria-label": `Open game ${a} versus ${b}, score ${label}` },
+    { href: `#/game/${encodeURIComponent(game.id)}`, class: "game-link", "data-key": `game:${game.id}`, "aria-label": `Open game ${a} versus ${b}, score ${label}` },
     h("span", { class: "vs" }, h("b", {}, a), h("span", { class: "score" }, scoreText(game)), h("b", {}, b)),
     h("span", { class: "detail" }, detail),
   );
@@ -417,7 +421,7 @@ function renderLobby() {
         "li",
         { "data-player": name },
         canChallenge
-          ? h("button", { type: "button", class: "player", "aria-label": `Challenge ${name} (${status})`, onclick: () => challenge(name) }, label, badge)
+          ? h("button", { type: "button", class: "player", "data-key": `player:${name}`, "aria-label": `Challenge ${name} (${status})`, onclick: () => challenge(name) }, label, badge)
           : h("div", { class: "player" }, label, badge),
       );
     }),
@@ -548,8 +552,8 @@ function renderPlayPanel() {
         { class: "challenge", "data-challenge": c.id },
         h("span", {}, h("b", {}, c.from), ` challenges you: ${c.rules}, best of ${c.best_of}`),
         h("span", { class: "actions" },
-          h("button", { type: "button", "aria-label": `Accept the challenge from ${c.from}`, onclick: () => answerChallenge(c.id, true) }, "Accept"),
-          h("button", { type: "button", class: "secondary", "aria-label": `Decline the challenge from ${c.from}`, onclick: () => answerChallenge(c.id, false) }, "Decline"),
+          h("button", { type: "button", "data-key": `accept:${c.id}`, "aria-label": `Accept the challenge from ${c.from}`, onclick: () => answerChallenge(c.id, true) }, "Accept"),
+          h("button", { type: "button", class: "secondary", "data-key": `decline:${c.id}`, "aria-label": `Decline the challenge from ${c.from}`, onclick: () => answerChallenge(c.id, false) }, "Decline"),
         ),
       ),
     ),
@@ -705,6 +709,7 @@ async function verifyRound(r) {
 async function sendMove(roll) {
   const game = state.game;
   const round = game.round;
+  if (state.myMove?.round === round || !conn.ready) return;
   state.myMove = { round, roll };
   renderGame();
   try {
@@ -736,12 +741,12 @@ function renderGame() {
     $("game-title").textContent = state.gameError ? "Game not found" : "Loading the game…";
     $("game-state").textContent = state.gameError;
     for (const id of ["game-meta", "scoreboard"]) $(id).replaceChildren();
-    for (const id of ["move-panel", "commit-line"]) $(id).hidden = true;
-    fill($("rounds").tBodies[0], []);
+    for (const id of ["move-panel", "commit-line", "rounds-section"]) $(id).hidden = true;
     return;
   }
   const [a, b] = game.players;
   $("game-view").dataset.status = game.status;
+  $("rounds-section").hidden = false;
   $("game-title").textContent = `${a} vs ${b}`;
   $("game-meta").textContent = `${game.rules} · best of ${game.best_of} (first to ${(game.best_of + 1) / 2})`;
   fill($("scoreboard"), game.players.map((p) => seatCard(game, p)));
@@ -810,8 +815,10 @@ function renderMovePanel(game) {
         {
           type: "button",
           class: `roll${moved && state.myMove.roll === roll ? " chosen" : ""}`,
-          disabled: moved || !conn.ready,
+          // aria-disabled rather than disabled: the focus stays on the button for the next round.
+          "aria-disabled": moved || !conn.ready ? "true" : null,
           "data-roll": roll,
+          "data-key": `roll:${roll}`,
           "aria-label": `Play ${roll}`,
           title: beats[roll] ? `${roll} beats ${beats[roll].join(", ")}` : roll,
           onclick: () => sendMove(roll),
@@ -829,11 +836,13 @@ function renderRounds() {
   const [a, b] = game.players;
   const vsComputer = game.players.includes(COMPUTER);
   fill($("rounds-head"), [
-    h("th", { scope: "col" }, "Round"),
+    h("th", { scope: "col" }, h("span", { "aria-hidden": "true" }, "#"), h("span", { class: "visually-hidden" }, "Round")),
     h("th", { scope: "col" }, a),
     h("th", { scope: "col" }, b),
     h("th", { scope: "col" }, "Winner"),
-    vsComputer ? h("th", { scope: "col" }, "Computer's commitment") : null,
+    vsComputer
+      ? h("th", { scope: "col", title: "The computer's roll checked in this browser against the SHA-256 commitment it published before the round" }, "Check")
+      : null,
   ]);
   const rows = [...game.rounds].sort((x, y) => y.round - x.round).map((r) =>
     h(
@@ -853,8 +862,8 @@ function renderRounds() {
 function verdictCell(r) {
   const verdict = state.verdicts.get(r.round);
   const title = r.commitment ? `sha256("${r.moves[COMPUTER]}:${r.nonce}") should be ${r.commitment}` : "";
-  if (verdict === true) return h("td", { class: "verified", title }, "✓ verified");
-  if (verdict === false) return h("td", { class: "mismatch", title }, "✗ mismatch");
+  if (verdict === true) return h("td", { class: "verified", title }, "✓", h("span", { class: "verdict" }, " verified"));
+  if (verdict === false) return h("td", { class: "mismatch", title }, "✗", h("span", { class: "verdict" }, " mismatch"));
   if (verdict === null) return h("td", { class: "unverified", title }, "cannot check here");
   return h("td", { title }, "checking…");
 }

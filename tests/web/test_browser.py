@@ -56,6 +56,16 @@ async def play_round(
         await player.request("move", game=game_id, roll=roll, round=n)
 
 
+async def fits_sideways(page: Page) -> bool:
+    """Whether the page and its round table fit the viewport's width."""
+    return bool(
+        await page.evaluate(
+            """() => [document.documentElement, document.querySelector('.table-wrap')]
+                .every((el) => el.scrollWidth <= el.clientWidth)"""
+        )
+    )
+
+
 def round_row(page: Page, n: int) -> Any:
     """The row of round ``n`` in the game view's table."""
     return page.locator(f"#rounds tbody tr[data-round='{n}']")
@@ -81,7 +91,9 @@ async def test_a_player_registers_and_plays_the_computer_to_the_end_by_clicking(
     played = 0
     while True:
         await expect(
-            page.locator("#game-view[data-status='finished'], #rolls button:enabled").first
+            page.locator(
+                "#game-view[data-status='finished'], #rolls button:not([aria-disabled])"
+            ).first
         ).to_be_visible()
         if await page.locator("#game-view").get_attribute("data-status") == "finished":
             break
@@ -107,6 +119,8 @@ async def test_a_player_registers_and_plays_the_computer_to_the_end_by_clicking(
     await expect(page.locator("#rounds td.verified")).to_have_count(played)
     await expect(page.locator("#rounds td.mismatch")).to_have_count(0)
     await page.screenshot(path=screenshot_path("finished-game.png"), full_page=True)
+    await page.set_viewport_size({"width": 375, "height": 740})
+    assert await fits_sideways(page), "the game view needs no sideways scrolling on a phone"
 
 
 async def test_a_spectator_sees_each_round_of_a_game_between_two_scripted_players(
@@ -211,7 +225,7 @@ async def test_a_player_accepts_a_challenge_and_wins_by_clicking(
 ) -> None:
     server = await start_hub(round_deadline=30)
     bob = await scripted(server, "bob")
-    page = await open_page(hub_url(server))
+    page = await open_page(hub_url(server), width=375, height=740)
     await sign_up(page, "alice")
 
     await bob.request("play", opponent="alice", best_of=1)
@@ -229,6 +243,8 @@ async def test_a_player_accepts_a_challenge_and_wins_by_clicking(
     await expect(round_row(page, 1)).to_have_text(re.compile(rf"1\s*{LOSER}\s*{WINNER}\s*alice"))
     await expect(page.locator("#game-state")).to_have_text(f"Finished: alice won, 0{DASH}1.")
     await expect(page.locator("#round-result")).to_contain_text("you win the round")
+    assert await fits_sideways(page), "the game view needs no sideways scrolling on a phone"
+    await page.screenshot(path=screenshot_path("game-phone.png"), full_page=True)
 
 
 async def test_a_player_declines_a_challenge(
@@ -346,9 +362,16 @@ async def test_the_lobby_shows_players_live_games_leaders_and_recent_games(
 
     await page.set_viewport_size({"width": 375, "height": 740})
     await expect(page.get_by_role("button", name="Play the computer")).to_be_in_viewport()
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 375, "no sideways scrolling on a phone"
+    assert await fits_sideways(page), "the lobby needs no sideways scrolling on a phone"
     await page.screenshot(path=screenshot_path("lobby-phone.png"), full_page=True)
 
     await page.locator(f"#recent-games a[href='#/game/{finished}']").click()
     await expect(round_row(page, 1)).to_have_text(re.compile(rf"1\s*{WINNER}\s*{LOSER}\s*alice"))
+
+
+async def test_a_link_to_an_unknown_game_says_so(start_hub: StartHub, open_page: OpenPage) -> None:
+    server = await start_hub()
+    page = await open_page(hub_url(server, "/#/game/nope"))
+    await expect(page.get_by_role("heading", name="Game not found")).to_be_visible()
+    await expect(page.locator("#game-state")).to_have_text("There is no game “nope” on this hub.")
+    await expect(page.locator("#rounds-section")).to_be_hidden()

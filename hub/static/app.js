@@ -5,6 +5,7 @@
 
 const TOKEN_KEY = "rps-hub.token";
 const NAME_KEY = "rps-hub.name";
+const SEEN_KEY = "rps-hub.seen"; // sessionStorage: how far this tab read its player topic
 const COMPUTER = "computer";
 const BEST_OF = [1, 3, 5, 7, 9, 11, 13, 15];
 
@@ -184,6 +185,7 @@ function onEvent(msg) {
   }
   t.last = msg.seq;
   if (typeof msg.ts === "number") state.clockOffset = msg.ts - Date.now();
+  if (msg.topic === `player:${state.me}`) rememberSeen(t);
   if (msg.topic === "lobby") applyLobbyEvent(msg.event, msg.data);
   else if (msg.topic.startsWith("player:")) applyPlayerEvent(msg.event, msg.data);
   else if (msg.topic === `game:${state.gameId}`) applyGameEvent(msg.event, msg.data);
@@ -269,6 +271,11 @@ async function authenticate() {
   state.me = data.player;
   localStorage.setItem(NAME_KEY, data.player);
   const mine = `player:${data.player}`;
+  const seen = JSON.parse(sessionStorage.getItem(SEEN_KEY) ?? "null");
+  if (!conn.topics.has(mine) && seen?.player === data.player) {
+    // A reload: recover what arrived for us while the page was away.
+    Object.assign(track(mine), { epoch: seen.epoch, last: seen.last });
+  }
   for (const sub of data.subscribed ?? []) {
     if (sub.topic !== mine) continue;
     const t = track(mine);
@@ -278,10 +285,14 @@ async function authenticate() {
       Object.assign(t, { epoch: sub.epoch, last: sub.seq });
     }
   }
-  track(mine);
+  rememberSeen(track(mine));
   renderIdentity();
   renderLobby();
   renderGame();
+}
+
+function rememberSeen(t) {
+  sessionStorage.setItem(SEEN_KEY, JSON.stringify({ player: state.me, epoch: t.epoch, last: t.last }));
 }
 
 function forgetToken() {
@@ -289,6 +300,7 @@ function forgetToken() {
   state.me = null;
   localStorage.removeItem(TOKEN_KEY);
   localStorage.removeItem(NAME_KEY);
+  sessionStorage.removeItem(SEEN_KEY);
   renderIdentity();
 }
 
@@ -523,16 +535,18 @@ function myLiveGame() {
 function renderPlayPanel() {
   $("play-panel").hidden = !state.me;
   if (!state.me) return;
-  const busy = state.outgoing !== null;
-  $("play-computer").disabled = busy;
-  $("join-queue").disabled = busy;
+  // After a reload the lobby still says we are queued, though this page did not queue us.
+  const queued = state.players.get(state.me) === "queued";
+  const waiting = state.outgoing ?? (queued ? { kind: "queue" } : null);
+  $("play-computer").disabled = waiting !== null;
+  $("join-queue").disabled = waiting !== null;
 
   const parts = [];
-  if (state.outgoing?.kind === "queue") {
+  if (waiting?.kind === "queue") {
     parts.push(h("span", {}, "Waiting in the queue for an opponent… "));
     parts.push(h("button", { type: "button", onclick: cancelWaiting }, "Leave the queue"));
-  } else if (state.outgoing?.kind === "challenge") {
-    parts.push(h("span", {}, `Challenge sent to ${state.outgoing.to}; waiting for an answer… `));
+  } else if (waiting?.kind === "challenge") {
+    parts.push(h("span", {}, `Challenge sent to ${waiting.to}; waiting for an answer… `));
     parts.push(h("button", { type: "button", onclick: cancelWaiting }, "Withdraw"));
   } else if (state.note) {
     parts.push(h("span", {}, state.note));
@@ -721,12 +735,26 @@ async function sendMove(roll) {
   }
 }
 
+let resignArmed = null; // the timer while "Resign" waits for its confirming second click
+
 async function resign() {
+  if (!resignArmed) {
+    $("resign").textContent = "Click again to resign";
+    resignArmed = setTimeout(disarmResign, 4000);
+    return;
+  }
+  disarmResign();
   try {
     await request("resign", { game: state.game.id });
   } catch (err) {
     $("round-result").textContent = `Could not resign: ${err.message}`;
   }
+}
+
+function disarmResign() {
+  clearTimeout(resignArmed);
+  resignArmed = null;
+  $("resign").textContent = "Resign";
 }
 
 function amSeated(game) {

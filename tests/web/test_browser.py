@@ -375,3 +375,50 @@ async def test_a_link_to_an_unknown_game_says_so(start_hub: StartHub, open_page:
     await expect(page.get_by_role("heading", name="Game not found")).to_be_visible()
     await expect(page.locator("#game-state")).to_have_text("There is no game “nope” on this hub.")
     await expect(page.locator("#rounds-section")).to_be_hidden()
+
+
+async def test_resigning_takes_two_clicks_and_ends_the_game(
+    start_hub: StartHub, open_page: OpenPage
+) -> None:
+    server = await start_hub()
+    page = await open_page(hub_url(server))
+    await sign_up(page, "alice")
+    await page.get_by_role("button", name="Play the computer").click()
+    resign = page.get_by_role("button", name="Resign")
+    await resign.click()
+    await expect(page.get_by_role("button", name="Click again to resign")).to_be_visible()
+    await expect(page.locator("#game-view")).to_have_attribute("data-status", "playing")
+    await page.get_by_role("button", name="Click again to resign").click()
+    await expect(page.locator("#game-state")).to_have_text(
+        f"Finished: computer won (resignation), 0{DASH}0."
+    )
+
+
+async def test_a_reloaded_page_still_shows_that_its_player_is_queued(
+    start_hub: StartHub, open_page: OpenPage
+) -> None:
+    server = await start_hub(grace=5)
+    page = await open_page(hub_url(server))
+    await sign_up(page, "alice")
+    await page.get_by_role("button", name="Join the queue").click()
+    await expect(page.locator("#play-status")).to_contain_text("Waiting in the queue")
+    await page.reload()
+    await expect(page.locator("#play-status")).to_contain_text("Waiting in the queue")
+    await page.get_by_role("button", name="Leave the queue").click()
+    await expect(page.locator("#players li[data-player='alice'] .status")).to_have_text("idle")
+    await expect(page.get_by_role("button", name="Join the queue")).to_be_enabled()
+
+
+async def test_a_challenge_sent_while_the_page_was_away_is_shown_when_it_returns(
+    start_hub: StartHub, open_page: OpenPage, scripted: Join
+) -> None:
+    server = await start_hub(grace=5)
+    bob = await scripted(server, "bob")
+    page = await open_page(hub_url(server))
+    await sign_up(page, "alice")
+    await page.goto("about:blank")
+    await bob.request("play", opponent="alice", best_of=7)
+    await page.goto(hub_url(server))
+    await expect(page.locator("#challenges li")).to_contain_text(
+        "bob challenges you: rps15, best of 7"
+    )

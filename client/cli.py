@@ -162,10 +162,9 @@ def _state_line(item: Event) -> str | None:
     state = item.get("state")
     if state == "reconnecting":
         delay = float(item.get("delay", 0))
-        return (
-            f"connection lost ({item.get('reason')}); reconnecting in {delay:.1f}s"
-            f" (attempt {item.get('attempt')})…"
-        )
+        if item.get("attempt") == 1:
+            return f"connection lost ({item.get('reason')}); reconnecting…"
+        return f"still reconnecting: attempt {item.get('attempt')} in {delay:.1f}s…"
     if state == "connected":
         return "reconnected; catching up"
     return None

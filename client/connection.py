@@ -577,6 +577,8 @@ class HubClient:
                     reason = self._close_reason
                     continue
                 self._set_state(State.CONNECTED)
+                for cursor in list(self._cursors.values()):
+                    self._drain(cursor)  # the catch-up, after the item that says we are back
                 break
 
     async def _resync(self, conn: ClientConnection) -> None:
@@ -604,8 +606,6 @@ class HubClient:
                 raise result
             if isinstance(result, BaseException) and not isinstance(result, ClientError):
                 raise result
-        for cursor in list(self._cursors.values()):
-            self._drain(cursor)
 
     def _lost(self) -> None:
         self._holding = False

@@ -4,93 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from client import rest
-from client.connection import Backoff, Event, HubClient, State
+from client.connection import Event, HubClient, State
 from client.errors import ClientError
-from tests.client.proxy import Proxy
+from tests.client.support import (
+    TIMEOUT,
+    Clients,
+    ProxyFactory,
+    is_event,
+    is_state,
+    until,
+    url_of,
+)
 from tests.conftest import HubFactory
-
-TIMEOUT = 10
-FAST = Backoff(initial=0.02, cap=0.1)
-
-
-def url_of(server: TestServer) -> str:
-    return f"http://{server.host}:{server.port}"
-
-
-async def until(client: HubClient, done: Callable[[Event], bool]) -> list[Event]:
-    """Read the client's stream up to and including the first item for which ``done`` is true."""
-    seen: list[Event] = []
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            item = await client.next_event()
-            seen.append(item)
-            if done(item):
-                return seen
-
-
-def is_event(event: str, **data: Any) -> Callable[[Event], bool]:
-    def match(item: Event) -> bool:
-        return (
-            item.get("type") == "event"
-            and item.get("event") == event
-            and all(item["data"].get(k) == v for k, v in data.items())
-        )
-
-    return match
-
-
-def is_state(state: str) -> Callable[[Event], bool]:
-    return lambda item: item.get("type") == "state" and item.get("state") == state
-
-
-class Clients:
-    """Clients opened by a test, closed at its end (before the hub stops)."""
-
-    def __init__(self) -> None:
-        self.opened: list[HubClient] = []
-
-    async def player(
-        self, url: str, name: str, via: str | None = None, **options: Any
-    ) -> HubClient:
-        _, token = await rest.register(url, name)
-        client = await HubClient.connect(via or url, token=token, backoff=FAST, **options)
-        self.opened.append(client)
-        return client
-
-    async def spectator(self, url: str) -> HubClient:
-        client = await HubClient.connect(url, backoff=FAST)
-        self.opened.append(client)
-        return client
-
-
-@pytest.fixture
-async def clients(start_hub: HubFactory) -> AsyncIterator[Clients]:
-    opened = Clients()
-    yield opened
-    for client in opened.opened:
-        await client.close()
-
-
-@pytest.fixture
-async def proxies() -> AsyncIterator[Callable[[TestServer], Any]]:
-    made: list[Proxy] = []
-
-    async def make(server: TestServer) -> Proxy:
-        proxy = Proxy(str(server.host), int(server.port or 0))
-        await proxy.start()
-        made.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in made:
-        await proxy.close()
 
 
 async def start_duel(ann: HubClient, bob: HubClient) -> str:
@@ -171,7 +100,7 @@ async def test_a_taken_name_cannot_be_registered_again_in_another_case(
 
 
 async def test_a_dropped_connection_says_reconnecting_then_connected(
-    start_hub: HubFactory, clients: Clients, proxies: Any
+    start_hub: HubFactory, clients: Clients, proxies: ProxyFactory
 ) -> None:
     server = await start_hub()
     proxy = await proxies(server)
@@ -184,7 +113,7 @@ async def test_a_dropped_connection_says_reconnecting_then_connected(
 
 
 async def test_a_round_played_while_the_connection_was_down_is_replayed_once_in_order(
-    start_hub: HubFactory, clients: Clients, proxies: Any
+    start_hub: HubFactory, clients: Clients, proxies: ProxyFactory
 ) -> None:
     server = await start_hub()
     url = url_of(server)
@@ -216,7 +145,7 @@ async def test_a_round_played_while_the_connection_was_down_is_replayed_once_in_
 
 
 async def test_a_move_sent_while_reconnecting_goes_out_once_the_client_is_back(
-    start_hub: HubFactory, clients: Clients, proxies: Any
+    start_hub: HubFactory, clients: Clients, proxies: ProxyFactory
 ) -> None:
     server = await start_hub()
     proxy = await proxies(server)
@@ -232,7 +161,7 @@ async def test_a_move_sent_while_reconnecting_goes_out_once_the_client_is_back(
 
 
 async def test_a_topic_the_hub_can_no_longer_replay_comes_back_as_a_snapshot(
-    start_hub: HubFactory, clients: Clients, proxies: Any
+    start_hub: HubFactory, clients: Clients, proxies: ProxyFactory
 ) -> None:
     server = await start_hub(history=2)
     url = url_of(server)
@@ -268,7 +197,7 @@ async def test_subscribing_again_to_a_followed_topic_repeats_no_event(
 
 
 async def test_a_client_told_not_to_reconnect_closes_and_ends_its_stream(
-    start_hub: HubFactory, clients: Clients, proxies: Any
+    start_hub: HubFactory, clients: Clients, proxies: ProxyFactory
 ) -> None:
     server = await start_hub()
     proxy = await proxies(server)

@@ -1,0 +1,113 @@
+"""What only the SQLite backend does: URLs and paths, refusing files it cannot use, its pragmas."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage.base import StorageError, open_storage
+from storage.sqlite import MIGRATIONS, SQLiteStorage, sqlite_path
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("hub.db", "hub.db"),
+        ("data/hub.db", "data/hub.db"),
+        ("/abs/x.db", "/abs/x.db"),
+        ("sqlite:///relative.db", "relative.db"),
+        ("sqlite:///sub/dir.db", "sub/dir.db"),
+        ("sqlite:////abs/x.db", "/abs/x.db"),
+        ("SQLite:////abs/x.db", "/abs/x.db"),
+        ("sqlite://", ":memory:"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_sqlite_path_reads_paths_and_sqlalchemy_urls(url: str, path: str) -> None:
+    assert sqlite_path(url) == path
+
+
+@pytest.mark.parametrize("url", ["mysql://host/db", "sqlite://host/x.db"])
+def test_sqlite_path_refuses_other_urls_in_one_line(url: str) -> None:
+    with pytest.raises(StorageError) as info:
+        sqlite_path(url)
+    assert "\n" not in str(info.value)
+
+
+async def test_opening_in_a_missing_directory_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "hub.db"
+    with pytest.raises(StorageError) as info:
+        await SQLiteStorage.open(str(path))
+    assert str(info.value) == (
+        f"cannot open database {path}: directory {path.parent} does not exist; create it first"
+    )
+
+
+async def test_opening_a_directory_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(StorageError) as info:
+        await SQLiteStorage.open(str(tmp_path))
+    assert (
+        str(info.value) == f"cannot open database {tmp_path}: it is a directory; name a file in it"
+    )
+
+
+async def test_opening_a_file_that_is_not_a_database_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"these are not the tables you are looking for\n" * 100)
+    with pytest.raises(StorageError) as info:
+        await SQLiteStorage.open(str(path))
+    assert str(info.value).startswith(f"cannot open database {path}: ")
+    assert "\n" not in str(info.value)
+
+
+async def test_a_schema_newer_than_this_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(StorageError) as info:
+        await SQLiteStorage.open(str(path))
+    assert "upgrade rps-hub" in str(info.value)
+
+
+async def test_a_new_file_is_in_wal_mode_at_the_latest_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    storage = await SQLiteStorage.open(str(path))
+    await storage.close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+    finally:
+        db.close()
+
+
+async def test_opening_again_does_not_migrate_again(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    for _ in range(2):
+        storage = await SQLiteStorage.open(str(path))
+        await storage.close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT COUNT(*) FROM players").fetchone() == (1,)
+    finally:
+        db.close()
+
+
+async def test_open_storage_opens_a_sqlite_url(tmp_path: Path) -> None:
+    storage = await open_storage(f"sqlite:///{tmp_path}/hub.db")
+    try:
+        assert await storage.player("computer") is not None
+    finally:
+        await storage.close()
+    assert (tmp_path / "hub.db").is_file()
+
+
+async def test_an_in_memory_database_works() -> None:
+    storage = await open_storage("sqlite://")
+    try:
+        assert await storage.player("computer") is not None
+    finally:
+        await storage.close()

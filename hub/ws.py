@@ -104,8 +104,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         )
     # No permessage-deflate: frames are small JSON, and in aiohttp compression costs 2-3x CPU
     # and ~190 KB per connection (see the README).
+    # aiohttp refuses a message of max_msg_size bytes itself; SPEC allows "at most" MAX_FRAME.
     ws = web.WebSocketResponse(
-        heartbeat=config.heartbeat or None, max_msg_size=MAX_FRAME, compress=False
+        heartbeat=config.heartbeat or None, max_msg_size=MAX_FRAME + 1, compress=False
     )
     await ws.prepare(request)
     transport = request.transport

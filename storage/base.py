@@ -96,7 +96,7 @@ class Storage(Protocol):
         """Registered players (not ``computer``) ordered by name ignoring case, after ``after``."""
 
     async def player_stats(self, name: str) -> PlayerStats:
-        """The player's record over finished games."""
+        """The player's record: games over finished games, rounds over all their games."""
 
     async def leaderboard(self, limit: int, *, include_computer: bool = False) -> list[Leader]:
         """Players with a finished game, most wins first, then name ignoring case."""

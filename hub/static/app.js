@@ -113,7 +113,8 @@ function onClose(ws) {
   if (conn.ws !== ws) return;
   conn.ws = null;
   conn.ready = false;
-  for (const waiter of conn.pending.values()) waiter.reject(hubError("unavailable", "disconnected"));
+  for (const waiter of conn.pending.values())
+    waiter.reject(hubError("unavailable", "disconnected"));
   conn.pending.clear();
   for (const t of conn.topics.values()) t.pending = false;
   const delay = Math.min(10_000, 500 * 2 ** conn.attempt) * (0.75 + Math.random() * 0.5);
@@ -264,7 +265,9 @@ async function authenticate() {
   } catch (err) {
     if (err.code === "unauthorized") {
       forgetToken();
-      showIdentityError("This hub does not know the name saved in this browser any more; pick a name.");
+      showIdentityError(
+        "This hub does not know the name saved in this browser any more; pick a name.",
+      );
     }
     return;
   }
@@ -292,7 +295,10 @@ async function authenticate() {
 }
 
 function rememberSeen(t) {
-  sessionStorage.setItem(SEEN_KEY, JSON.stringify({ player: state.me, epoch: t.epoch, last: t.last }));
+  sessionStorage.setItem(
+    SEEN_KEY,
+    JSON.stringify({ player: state.me, epoch: t.epoch, last: t.last }),
+  );
 }
 
 function forgetToken() {
@@ -386,7 +392,11 @@ async function loadRules() {
   fill(
     select,
     Object.keys(state.rules.rules).map((name) =>
-      h("option", { value: name, selected: name === state.rules.default }, `${name} (${state.rules.rules[name].rolls.length} rolls)`),
+      h(
+        "option",
+        { value: name, selected: name === state.rules.default },
+        `${name} (${state.rules.rules[name].rolls.length} rolls)`,
+      ),
     ),
   );
   renderGame();
@@ -397,8 +407,19 @@ function gameLink(game, detail) {
   const label = `${a} ${game.score[a] ?? 0}, ${b} ${game.score[b] ?? 0}`;
   return h(
     "a",
-    { href: `#/game/${encodeURIComponent(game.id)}`, class: "game-link", "data-key": `game:${game.id}`, "aria-label": `Open game ${a} versus ${b}, score ${label}` },
-    h("span", { class: "vs" }, h("b", {}, a), h("span", { class: "score" }, scoreText(game)), h("b", {}, b)),
+    {
+      href: `#/game/${encodeURIComponent(game.id)}`,
+      class: "game-link",
+      "data-key": `game:${game.id}`,
+      "aria-label": `Open game ${a} versus ${b}, score ${label}`,
+    },
+    h(
+      "span",
+      { class: "vs" },
+      h("b", {}, a),
+      h("span", { class: "score" }, scoreText(game)),
+      h("b", {}, b),
+    ),
     h("span", { class: "detail" }, detail),
   );
 }
@@ -433,7 +454,18 @@ function renderLobby() {
         "li",
         { "data-player": name },
         canChallenge
-          ? h("button", { type: "button", class: "player", "data-key": `player:${name}`, "aria-label": `Challenge ${name} (${status})`, onclick: () => challenge(name) }, label, badge)
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "player",
+                "data-key": `player:${name}`,
+                "aria-label": `Challenge ${name} (${status})`,
+                onclick: () => challenge(name),
+              },
+              label,
+              badge,
+            )
           : h("div", { class: "player" }, label, badge),
       );
     }),
@@ -445,7 +477,11 @@ function renderLobby() {
   fill(
     $("live-games"),
     games.map((g) =>
-      h("li", { "data-game": g.id }, gameLink(g, `round ${g.round} · ${g.rules} · best of ${g.best_of}`)),
+      h(
+        "li",
+        { "data-game": g.id },
+        gameLink(g, `round ${g.round} · ${g.rules} · best of ${g.best_of}`),
+      ),
     ),
   );
   $("games-count").textContent = games.length ? `(${games.length})` : "";
@@ -466,7 +502,8 @@ async function play(opponent) {
     const data = await request("play", { opponent, ...playOptions() });
     if (data.game) openGame(data.game);
     else if (data.queued) state.outgoing = { kind: "queue" };
-    else if (data.challenge) state.outgoing = { kind: "challenge", id: data.challenge, to: opponent };
+    else if (data.challenge)
+      state.outgoing = { kind: "challenge", id: data.challenge, to: opponent };
   } catch (err) {
     state.note = `Could not start: ${err.message}`;
   }
@@ -554,7 +591,11 @@ function renderPlayPanel() {
   const live = myLiveGame();
   if (live && live.id !== state.gameId) {
     const [a, b] = live.players;
-    parts.push(h("span", {}, " You are playing "), h("a", { href: `#/game/${encodeURIComponent(live.id)}` }, `${a} vs ${b}`), ".");
+    parts.push(
+      h("span", {}, " You are playing "),
+      h("a", { href: `#/game/${encodeURIComponent(live.id)}` }, `${a} vs ${b}`),
+      ".",
+    );
   }
   fill($("play-status"), parts);
 
@@ -565,9 +606,30 @@ function renderPlayPanel() {
         "li",
         { class: "challenge", "data-challenge": c.id },
         h("span", {}, h("b", {}, c.from), ` challenges you: ${c.rules}, best of ${c.best_of}`),
-        h("span", { class: "actions" },
-          h("button", { type: "button", "data-key": `accept:${c.id}`, "aria-label": `Accept the challenge from ${c.from}`, onclick: () => answerChallenge(c.id, true) }, "Accept"),
-          h("button", { type: "button", class: "secondary", "data-key": `decline:${c.id}`, "aria-label": `Decline the challenge from ${c.from}`, onclick: () => answerChallenge(c.id, false) }, "Decline"),
+        h(
+          "span",
+          { class: "actions" },
+          h(
+            "button",
+            {
+              type: "button",
+              "data-key": `accept:${c.id}`,
+              "aria-label": `Accept the challenge from ${c.from}`,
+              onclick: () => answerChallenge(c.id, true),
+            },
+            "Accept",
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "secondary",
+              "data-key": `decline:${c.id}`,
+              "aria-label": `Decline the challenge from ${c.from}`,
+              onclick: () => answerChallenge(c.id, false),
+            },
+            "Decline",
+          ),
         ),
       ),
     ),
@@ -686,7 +748,12 @@ function applyGameEvent(name, data) {
       break;
     }
     case "game_over":
-      Object.assign(game, { status: "finished", winner: data.winner, reason: data.reason, score: data.score });
+      Object.assign(game, {
+        status: "finished",
+        winner: data.winner,
+        reason: data.reason,
+        score: data.score,
+      });
       game.deadline = null;
       game.commitment = null;
       $("round-result").textContent = `${state.lastRound} Game over.`.trim();
@@ -700,7 +767,9 @@ function applyGameEvent(name, data) {
 function announceRound(r) {
   const [a, b] = state.game.players;
   const roll = (p) => r.moves[p] ?? "no move";
-  const who = r.winner ? `${r.winner === state.me ? "you win" : `${r.winner} wins`} the round` : "a tie";
+  const who = r.winner
+    ? `${r.winner === state.me ? "you win" : `${r.winner} wins`} the round`
+    : "a tie";
   state.lastRound = `Round ${r.round}: ${a} ${roll(a)}, ${b} ${roll(b)} — ${who}. Score ${scoreText(state.game)}.`;
   $("round-result").textContent = state.lastRound;
 }
@@ -776,8 +845,12 @@ function renderGame() {
   $("game-view").dataset.status = game.status;
   $("rounds-section").hidden = false;
   $("game-title").textContent = `${a} vs ${b}`;
-  $("game-meta").textContent = `${game.rules} · best of ${game.best_of} (first to ${(game.best_of + 1) / 2})`;
-  fill($("scoreboard"), game.players.map((p) => seatCard(game, p)));
+  $("game-meta").textContent =
+    `${game.rules} · best of ${game.best_of} (first to ${(game.best_of + 1) / 2})`;
+  fill(
+    $("scoreboard"),
+    game.players.map((p) => seatCard(game, p)),
+  );
 
   const playing = game.status === "playing";
   const vsComputer = game.players.includes(COMPUTER);
@@ -802,8 +875,14 @@ function seatCard(game, player) {
     "div",
     { class: classes.join(" "), "data-seat": player },
     h("span", { class: "seat-name" }, player, player === state.me ? " (you)" : ""),
-    h("span", { class: "seat-score", "aria-label": `${player} has ${game.score[player] ?? 0}` }, game.score[player] ?? 0),
-    state.moved.has(player) && game.status === "playing" ? h("span", { class: "moved" }, "has moved") : null,
+    h(
+      "span",
+      { class: "seat-score", "aria-label": `${player} has ${game.score[player] ?? 0}` },
+      game.score[player] ?? 0,
+    ),
+    state.moved.has(player) && game.status === "playing"
+      ? h("span", { class: "moved" }, "has moved")
+      : null,
   );
 }
 
@@ -816,7 +895,10 @@ function renderGameState() {
   } else if (!game.deadline) {
     text = `Round ${game.round} — no deadline.`;
   } else {
-    const left = Math.max(0, Math.ceil((Date.parse(game.deadline) - Date.now() - state.clockOffset) / 1000));
+    const left = Math.max(
+      0,
+      Math.ceil((Date.parse(game.deadline) - Date.now() - state.clockOffset) / 1000),
+    );
     text = left > 0 ? `Round ${game.round} — ${left} s left.` : `Round ${game.round} — time is up.`;
     $("game-state").classList.toggle("urgent", left <= 5);
   }
@@ -864,34 +946,53 @@ function renderRounds() {
   const [a, b] = game.players;
   const vsComputer = game.players.includes(COMPUTER);
   fill($("rounds-head"), [
-    h("th", { scope: "col" }, h("span", { "aria-hidden": "true" }, "#"), h("span", { class: "visually-hidden" }, "Round")),
+    h(
+      "th",
+      { scope: "col" },
+      h("span", { "aria-hidden": "true" }, "#"),
+      h("span", { class: "visually-hidden" }, "Round"),
+    ),
     h("th", { scope: "col" }, a),
     h("th", { scope: "col" }, b),
     h("th", { scope: "col" }, "Winner"),
     vsComputer
-      ? h("th", { scope: "col", title: "The computer's roll checked in this browser against the SHA-256 commitment it published before the round" }, "Check")
+      ? h(
+          "th",
+          {
+            scope: "col",
+            title:
+              "The computer's roll checked in this browser against the SHA-256 commitment it published before the round",
+          },
+          "Check",
+        )
       : null,
   ]);
-  const rows = [...game.rounds].sort((x, y) => y.round - x.round).map((r) =>
-    h(
-      "tr",
-      { "data-round": r.round, class: r.winner ? (r.winner === a ? "won-a" : "won-b") : "tie" },
-      h("td", {}, r.round),
-      h("td", {}, r.moves[a] ?? "— missed"),
-      h("td", {}, r.moves[b] ?? "— missed"),
-      h("td", {}, r.winner ?? "tie"),
-      vsComputer ? verdictCell(r) : null,
-    ),
-  );
+  const rows = [...game.rounds]
+    .sort((x, y) => y.round - x.round)
+    .map((r) =>
+      h(
+        "tr",
+        { "data-round": r.round, class: r.winner ? (r.winner === a ? "won-a" : "won-b") : "tie" },
+        h("td", {}, r.round),
+        h("td", {}, r.moves[a] ?? "— missed"),
+        h("td", {}, r.moves[b] ?? "— missed"),
+        h("td", {}, r.winner ?? "tie"),
+        vsComputer ? verdictCell(r) : null,
+      ),
+    );
   fill($("rounds").tBodies[0], rows);
   $("rounds-empty").hidden = rows.length > 0;
 }
 
 function verdictCell(r) {
   const verdict = state.verdicts.get(r.round);
-  const title = r.commitment ? `sha256("${r.moves[COMPUTER]}:${r.nonce}") should be ${r.commitment}` : "";
-  if (verdict === true) return h("td", { class: "verified", title }, "✓", h("span", { class: "verdict" }, " verified"));
-  if (verdict === false) return h("td", { class: "mismatch", title }, "✗", h("span", { class: "verdict" }, " mismatch"));
+  const title = r.commitment
+    ? `sha256("${r.moves[COMPUTER]}:${r.nonce}") should be ${r.commitment}`
+    : "";
+  if (verdict === true)
+    return h("td", { class: "verified", title }, "✓", h("span", { class: "verdict" }, " verified"));
+  if (verdict === false)
+    return h("td", { class: "mismatch", title }, "✗", h("span", { class: "verdict" }, " mismatch"));
   if (verdict === null) return h("td", { class: "unverified", title }, "cannot check here");
   return h("td", { title }, "checking…");
 }
@@ -922,7 +1023,10 @@ function tick() {
 }
 
 function init() {
-  fill($("best-of"), BEST_OF.map((n) => h("option", { value: n, selected: n === 5 }, n)));
+  fill(
+    $("best-of"),
+    BEST_OF.map((n) => h("option", { value: n, selected: n === 5 }, n)),
+  );
   $("name-form").addEventListener("submit", (e) => {
     e.preventDefault();
     register($("name-input").value.trim());

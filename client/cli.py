@@ -196,6 +196,11 @@ class Player:
         try:
             return await self._run()
         finally:
+            if self.client is not None and (self.queued or self.challenge):
+                # Leaving while waiting: take the ticket or the challenge back at once.
+                with contextlib.suppress(ClientError, TimeoutError):
+                    async with asyncio.timeout(2):
+                        await self.client.cancel()
             for task in self.tasks:
                 task.cancel()
             for task in list(self.tasks):

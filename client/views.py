@@ -289,8 +289,8 @@ class LobbyView:
             lines.append(term.style(self.note[:width], "yellow"))
         lines.append("")
         lines.append(term.style(f"Players ({len(self.players)} active)", "bold"))
-        cells = [f"{n[:16]:<16} {s:<8}" for n, s in sorted(self.players.items(), key=_fold)]
-        per_row = max(1, width // 27)
+        cells = [f"{n[:14]:<14} {s:<7}" for n, s in sorted(self.players.items(), key=_fold)]
+        per_row = max(1, (width - 2) // 24)
         rows = [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
         shown_leaders = min(len(self.leaders), 5)
         budget = height - 8 - shown_leaders - min(len(self.games), 6)

@@ -207,3 +207,20 @@ def test_json_mode_prints_each_event_as_one_json_line(
     assert [i["event"] for i in items if i["type"] == "event"][-1] == "game_over"
     assert items[-1]["type"] == "record"
     assert "\x1b" not in "".join(lines)
+
+
+def test_a_declined_challenge_ends_the_challengers_session_with_exit_status_1(
+    hub: HubProcess, tmp_path: Path, children: list[pexpect.spawn]
+) -> None:
+    bob = spawn(["play", "--server", hub.url, "--name", "bob", "--opponent", "*"], tmp_path)
+    children.append(bob)
+    bob.expect("Waiting for an opponent")
+    ann = spawn(["play", "--server", hub.url, "--name", "ann", "--opponent", "bob"], tmp_path)
+    children.append(ann)
+    bob.expect(r"Accept ann's challenge\? \[y/n\]")
+    bob.sendline("maybe")
+    bob.expect("Answer y or n.")
+    bob.sendline("n")
+    bob.expect("Declined ann's challenge.")
+    ann.expect("rps-hub: bob declined your challenge")
+    assert finish(ann) == 1

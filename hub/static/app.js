@@ -35,6 +35,7 @@ const state = {
 const conn = {
   ws: null,
   ready: false, // welcome received
+  lost: false, // a connection closed (or failed) and none has been welcomed since
   nextId: 1,
   pending: new Map(), // request id -> {resolve, reject}
   topics: new Map(), // topic -> {epoch, last, pending}; only topics whose events we apply
@@ -113,6 +114,7 @@ function onClose(ws) {
   if (conn.ws !== ws) return;
   conn.ws = null;
   conn.ready = false;
+  conn.lost = true;
   for (const waiter of conn.pending.values())
     waiter.reject(hubError("unavailable", "disconnected"));
   conn.pending.clear();
@@ -147,6 +149,7 @@ function request(op, fields = {}) {
 function onFrame(msg) {
   if (msg.type === "welcome") {
     conn.ready = true;
+    conn.lost = false;
     conn.attempt = 0;
     renderBanner();
     renderGame();
@@ -1001,7 +1004,7 @@ function verdictCell(r) {
 // Banner, identity, the clock
 
 function renderBanner() {
-  const down = !conn.ready;
+  const down = !conn.ready && conn.lost; // the first connect of a page load shows no banner
   $("banner").hidden = !down;
   if (!down) return;
   const wait = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));

@@ -122,6 +122,9 @@ async def test_a_player_registers_and_plays_the_computer_to_the_end_by_clicking(
     await page.set_viewport_size({"width": 375, "height": 740})
     assert await fits_sideways(page), "the game view needs no sideways scrolling on a phone"
 
+    await page.reload()  # the rounds now come from the game's snapshot
+    await expect(page.locator("#rounds td.verified")).to_have_count(played)
+
 
 async def test_a_spectator_sees_each_round_of_a_game_between_two_scripted_players(
     start_hub: StartHub, open_page: OpenPage, scripted: Join
@@ -313,6 +316,7 @@ async def test_the_page_reconnects_and_recovers_the_rounds_it_missed(
 
     proxy.cut()
     await expect(page.locator("#banner")).to_contain_text("Disconnected from the hub")
+    await page.screenshot(path=screenshot_path("disconnected.png"))
     await play_round(game_id, (alice, LOSER), (bob, WINNER), 2)
     await play_round(game_id, (alice, "Paper"), (bob, "Paper"), 3)
     await bob.close()  # leaves the lobby while the page is away

@@ -148,8 +148,13 @@ class Stream:
         return frame
 
     def since(self, seq: int) -> list[bytes] | None:
-        """Payloads after ``seq``, or None when some of them are no longer held."""
-        if seq >= self.seq:
+        """Payloads after ``seq``, or None when some of them are no longer held.
+
+        A ``seq`` beyond the latest was never sent in this epoch: not recoverable either.
+        """
+        if seq > self.seq:
+            return None
+        if seq == self.seq:
             return []
         if not self.ring or self.ring[0][0] > seq + 1:
             return None

@@ -121,6 +121,11 @@ class Peer:
         assert [(f.get("topic"), f.get("event")) for f in frames] == list(expected), frames
         return frames
 
+    async def assert_quiet(self) -> None:
+        """Nothing is pending: the reply to a harmless request is the very next frame."""
+        _, frames = await self.request("unsubscribe", topic="game:-")
+        assert frames == [], frames
+
     async def closed(self) -> tuple[int | None, list[Frame]]:
         """Read until the hub closes the connection: its close code and the frames before it."""
         frames: list[Frame] = []

@@ -463,7 +463,7 @@ class Player:
                 self.lines.popleft()
                 self._spawn(self._send(("resign", view.id or "", "", 0)))
                 continue
-            if playing and view is not None and view.moved_round < view.round:
+            if view is not None and view.can_move:
                 self.lines.popleft()
                 self._move(view, text)
                 continue

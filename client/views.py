@@ -49,6 +49,7 @@ class GameView:
         self.round = 0
         self.deadline: float | None = None
         self.moved_round = 0
+        self.resolved = 0  # the last round with a result: no prompt until the next opens
         self.shown: set[int] = set()
         self.over = False
         self.winner: str | None = None
@@ -144,6 +145,7 @@ class GameView:
 
     def _round(self, r: dict[str, Any], game_score: object) -> None:
         n = int(r.get("round", 0))
+        self.resolved = max(self.resolved, n)
         if isinstance(game_score, dict):
             self.score = {str(k): int(v) for k, v in game_score.items()}
         if n in self.shown:
@@ -194,9 +196,15 @@ class GameView:
         suffix = f" ({why})" if why else ""
         t.say(t.style(f"{text}: {self.score_text()}{suffix}.", style, "bold"))
 
+    @property
+    def can_move(self) -> bool:
+        """A round is open and the seat has not moved in it."""
+        open_round = not self.over and self.round > 0 and self.resolved < self.round
+        return open_round and self.moved_round < self.round
+
     def prompt(self) -> str:
         """The bottom line: round, time left, and what is expected."""
-        if self.over or self.round == 0:
+        if self.over or self.round == 0 or self.resolved >= self.round:
             return ""
         left = self._left()
         head = f"Round {self.round}" + (f" · {left}" if left else "")
@@ -216,7 +224,7 @@ class GameView:
     def warn_due(self) -> int | None:
         """In plain mode: the mark (10 or 5 s) to announce now, once each."""
         left = self.seconds_left()
-        if left is None or self.moved_round >= self.round:
+        if left is None or self.moved_round >= self.round or self.resolved >= self.round:
             return None
         for mark in (5, 10):
             if left <= mark and self._warned != mark and (self._warned == 0 or mark < self._warned):

@@ -263,8 +263,9 @@ class Session:
         """Stop a topic (no error when not subscribed)."""
         topic = parse_topic(request.topic)
         name = topic.name
-        if topic.kind == "player" and self.peer.player is not None:
-            name = player_topic(self.peer.player)
+        player = self.peer.player
+        if topic.kind == "player" and player and topic.key.casefold() == player.casefold():
+            name = player_topic(player)  # one's own topic, in any case
         self.hub.subscriptions.discard(name, self.peer)
         return {}
 

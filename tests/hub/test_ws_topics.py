@@ -128,6 +128,29 @@ async def test_unsubscribe_stops_events(start_hub: HubFactory, clients: Clients)
     await watcher.assert_quiet()
 
 
+async def test_unsubscribing_another_players_topic_leaves_ones_own(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    bob = await clients.player(server, "bob")
+    assert await ann.ok("unsubscribe", topic="player:bob") == {}
+    challenge = (await bob.ok("play", opponent="ann"))["challenge"]
+    (event,) = await ann.events(("player:ann", "challenge"))
+    assert event["data"]["id"] == challenge
+
+
+async def test_unsubscribing_ones_own_topic_in_any_case_stops_it(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    bob = await clients.player(server, "bob")
+    assert await ann.ok("unsubscribe", topic="player:ANN") == {}
+    await bob.ok("play", opponent="ann")
+    await ann.assert_quiet()
+
+
 async def test_unsubscribing_a_topic_never_subscribed_is_fine(
     start_hub: HubFactory, clients: Clients
 ) -> None:

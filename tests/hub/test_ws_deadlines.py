@@ -1,0 +1,116 @@
+"""Round deadlines (SPEC §1): a missed move loses the round; both missing abandons the game.
+
+The hubs here give each round 0.3 s; the tests wait for the events the deadline causes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.conftest import HubFactory
+from tests.hub.wsclient import Clients, Frame, start_pvp
+
+DEADLINE = 0.3
+
+
+def when(iso: str) -> datetime:
+    """An ISO-8601 UTC time with ``Z``."""
+    assert iso.endswith("Z")
+    return datetime.fromisoformat(iso[:-1] + "+00:00")
+
+
+async def test_round_open_announces_the_deadline(start_hub: HubFactory, clients: Clients) -> None:
+    server = await start_hub(round_deadline=30)
+    ann = await clients.player(server, "ann")
+    bob = await clients.player(server, "bob")
+    before = datetime.now(UTC)
+    challenge = (await ann.ok("play", opponent="bob"))["challenge"]
+    _, frames = await bob.request("accept", challenge=challenge)
+    opened: Frame = frames[-1]
+    assert opened["event"] == "round_open"
+    seconds = (when(opened["data"]["deadline"]) - before).total_seconds()
+    assert 29 < seconds < 31
+    assert frames[-2]["data"]["deadline"] == opened["data"]["deadline"]
+
+
+async def test_a_seat_that_misses_the_deadline_loses_the_round_with_a_null_move(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub(round_deadline=DEADLINE)
+    ann = await clients.player(server, "ann")
+    bob = await clients.player(server, "bob")
+    game_id = await start_pvp(ann, bob, best_of=3)
+    topic = f"game:{game_id}"
+    await ann.ok("move", game=game_id, roll="Rock")
+    _, played, opened = await bob.events((topic, "moved"), (topic, "round"), (topic, "round_open"))
+    assert played["data"] == {
+        "round": 1,
+        "moves": {"ann": "Rock", "bob": None},
+        "winner": "ann",
+        "score": {"ann": 1, "bob": 0},
+    }
+    assert opened["data"]["round"] == 2
+    assert opened["data"]["deadline"] is not None
+    assert await ann.events((topic, "round"), (topic, "round_open")) == [played, opened]
+    # The round closed without bob's move: sending one now is too late.
+    assert (await bob.error("move", game=game_id, roll="Paper", round=1))["code"] == "conflict"
+
+
+async def test_a_game_decided_by_a_missed_deadline_ends_in_timeout(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub(round_deadline=DEADLINE)
+    watcher = await clients.spectator(server)
+    await watcher.ok("subscribe", topic="lobby")
+    ann = await clients.player(server, "ann")
+    bob = await clients.player(server, "bob")
+    game_id = await start_pvp(ann, bob, best_of=1)
+    topic = f"game:{game_id}"
+    await bob.ok("move", game=game_id, roll="Paper")
+    played, over = await bob.events((topic, "round"), (topic, "game_over"))
+    assert played["data"]["moves"] == {"ann": None, "bob": "Paper"}
+    assert over["data"] == {"winner": "bob", "reason": "timeout", "score": {"ann": 0, "bob": 1}}
+    finished = await watcher.event("lobby", "game_finished")
+    assert (finished["data"]["reason"], finished["data"]["winner"]) == ("timeout", "bob")
+
+
+async def test_a_round_both_seats_miss_ends_the_game_abandoned(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub(round_deadline=DEADLINE)
+    watcher = await clients.spectator(server)
+    await watcher.ok("subscribe", topic="lobby")
+    ann = await clients.player(server, "ann")
+    bob = await clients.player(server, "bob")
+    game_id = await start_pvp(ann, bob)
+    topic = f"game:{game_id}"
+    for seat in (ann, bob):
+        played, over = await seat.events((topic, "round"), (topic, "game_over"))
+        assert played["data"] == {
+            "round": 1,
+            "moves": {"ann": None, "bob": None},
+            "winner": None,
+            "score": {"ann": 0, "bob": 0},
+        }
+        assert over["data"] == {
+            "winner": None,
+            "reason": "abandoned",
+            "score": {"ann": 0, "bob": 0},
+        }
+    finished = await watcher.event("lobby", "game_finished")
+    assert (finished["data"]["reason"], finished["data"]["winner"]) == ("abandoned", None)
+    # Both are free again.
+    assert "game" in await ann.ok("play", opponent="computer")
+
+
+async def test_missing_the_deadline_against_the_computer_gives_it_the_round(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub(round_deadline=DEADLINE)
+    ann = await clients.player(server, "ann")
+    game_id = (await ann.ok("play", opponent="computer", best_of=1))["game"]
+    topic = f"game:{game_id}"
+    played, over = await ann.events((topic, "round"), (topic, "game_over"))
+    assert played["data"]["moves"]["ann"] is None
+    assert played["data"]["winner"] == "computer"
+    assert over["data"]["reason"] == "timeout"

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import keys
+from hub import __version__, keys, openapi
 from hub.service import GameHub
 from protocol.errors import BadMessage, NotFound, ProtocolError, Unauthorized
 from protocol.game import COMPUTER, check_best_of
@@ -54,6 +54,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every refusal into SPEC's JSON error; log unexpected failures, hide their details."""
     metrics = request.app[keys.METRICS]
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    metrics.requests.labels("rest", f"{request.method} {route}").inc()
     try:
         return await handler(request)
     except ProtocolError as exc:
@@ -272,6 +275,12 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+async def openapi_document(request: web.Request) -> web.Response:
+    """``GET /api/openapi.json``: the legacy routes are described when they are served."""
+    legacy = request.app[keys.CONFIG].legacy_api
+    return json_response(openapi.document(__version__, legacy=legacy))
+
+
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics`` in the Prometheus text format."""
     m = request.app[keys.METRICS]
@@ -293,5 +302,6 @@ def add_routes(app: web.Application) -> None:
             web.get("/api/rules", rules),
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
+            web.get("/api/openapi.json", openapi_document),
         ]
     )

@@ -173,13 +173,14 @@ async def serve(config: Config) -> int:
         )
         await runner.cleanup()
         return 2
-    port = runner.addresses[0][1] if runner.addresses else config.port  # real port for --port 0
-    print(f"rps-hub {__version__} serving on http://{config.host}:{port}/", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Before the line below: whoever reads it may send SIGTERM at once.
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    port = runner.addresses[0][1] if runner.addresses else config.port  # real port for --port 0
+    print(f"rps-hub {__version__} serving on http://{config.host}:{port}/", flush=True)
     await stop.wait()
     log.info("shutting down")
     await runner.cleanup()

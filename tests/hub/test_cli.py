@@ -1,0 +1,173 @@
+"""The ``rps-hub`` command (``python -m hub``) run as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / "protocol" / "data"
+TIMEOUT = 20
+SERVING = re.compile(r"serving on (http://[^/\s]+/)")
+
+Run = Callable[..., Awaitable[asyncio.subprocess.Process]]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any ``RPS_HUB_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RPS_HUB_")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+async def run(tmp_path: Path) -> AsyncIterator[Run]:
+    """Start ``python -m hub ARGS`` in ``tmp_path``; every process is gone after the test."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hub",
+            *args,
+            cwd=tmp_path,
+            env=env if env is not None else clean_env(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def finish(proc: asyncio.subprocess.Process) -> tuple[int, str, str]:
+    """Wait for the process to exit; its code, stdout and stderr."""
+    async with asyncio.timeout(TIMEOUT):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def serving_url(proc: asyncio.subprocess.Process) -> str:
+    """The base URL that ``serve`` prints once it listens."""
+    assert proc.stdout is not None
+    async with asyncio.timeout(TIMEOUT):
+        line = (await proc.stdout.readline()).decode()
+    found = SERVING.search(line)
+    assert found, line
+    return found.group(1)
+
+
+async def get_json(url: str) -> tuple[int, object]:
+    """One GET; its status and JSON body."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session,
+        session.get(url) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def stop(proc: asyncio.subprocess.Process) -> int:
+    """SIGTERM, then the exit code."""
+    proc.send_signal(signal.SIGTERM)
+    code, _, _ = await finish(proc)
+    return code
+
+
+# -- check-rules --------------------------------------------------------------------------
+
+
+async def test_check_rules_prints_the_nine_bad_pairs_of_the_inconsistent_table_and_exits_1(
+    run: Run,
+) -> None:
+    code, out, _ = await finish(
+        await run("check-rules", str(DATA / "battle-table-inconsistent.csv"))
+    )
+    assert code == 1
+    pairs = {frozenset(line.split(" vs ")) for line in out.splitlines()}
+    assert len(out.splitlines()) == 9
+    assert pairs == {
+        frozenset(p.split("-"))
+        for p in (
+            "Human-Tree", "Human-Snake", "Human-Scissors", "Snake-Tree", "Scissors-Tree",
+            "Scissors-Snake", "Fire-Tree", "Fire-Human", "Fire-Snake",
+        )
+    }  # fmt: skip
+
+
+async def test_check_rules_accepts_the_battle_table_with_exit_0(run: Run) -> None:
+    code, _, _ = await finish(await run("check-rules", str(DATA / "battle-table.csv")))
+    assert code == 0
+
+
+# -- serve --------------------------------------------------------------------------------
+
+
+async def test_serve_on_a_busy_port_prints_one_line_and_exits_2(run: Run) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = await finish(await run("serve", "--port", str(port), "--db", "hub.db"))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert str(port) in err
+
+
+async def test_serve_with_a_database_that_cannot_be_opened_prints_one_line_and_exits_2(
+    run: Run,
+) -> None:
+    code, _, err = await finish(await run("serve", "--port", "0", "--db", "/nonexistent-dir/x.db"))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "/nonexistent-dir" in err
+
+
+async def test_serve_reads_its_port_and_database_from_the_environment(
+    run: Run, tmp_path: Path
+) -> None:
+    db = tmp_path / "from-env.db"
+    proc = await run("serve", env=clean_env(RPS_HUB_PORT="0", RPS_HUB_DB=str(db)))
+    url = await serving_url(proc)
+    assert not url.endswith(":8080/")
+    assert await get_json(url + "healthz") == (200, {"status": "ok"})
+    assert db.exists()
+    assert await stop(proc) == 0
+
+
+async def test_serve_stops_with_exit_0_on_sigterm(run: Run) -> None:
+    proc = await run("serve", "--port", "0", "--db", "hub.db")
+    await serving_url(proc)
+    assert await stop(proc) == 0
+
+
+async def test_a_relative_sqlite_url_creates_the_database_in_the_working_directory(
+    run: Run, tmp_path: Path
+) -> None:
+    proc = await run("serve", "--port", "0", "--db", "sqlite:///rel.db")
+    await serving_url(proc)
+    assert (tmp_path / "rel.db").is_file()
+    assert await stop(proc) == 0
+
+
+async def test_the_legacy_api_is_switched_on_from_the_environment(run: Run) -> None:
+    proc = await run("serve", env=clean_env(RPS_HUB_PORT="0", RPS_HUB_LEGACY_API="yes"))
+    url = await serving_url(proc)
+    status, rolls = await get_json(url + "api/game/rolls")
+    assert status == 200
+    assert isinstance(rolls, list) and len(rolls) == 15
+    assert await stop(proc) == 0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
+import aiohttp
+
 from tests.conftest import HubFactory
-from tests.hub.wsclient import player
+from tests.hub.wsclient import Clients, player
 
 
 async def test_a_game_against_the_computer_reveals_rolls_that_match_their_commitments(
@@ -43,3 +45,37 @@ async def test_a_game_against_the_computer_reveals_rolls_that_match_their_commit
                     over = True
     finally:
         await ann.close()
+
+
+async def test_a_spectator_can_verify_every_commitment_and_the_stored_rounds_keep_them(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    game_id = (await ann.ok("play", opponent="computer", best_of=3, rules="rpsls"))["game"]
+    topic = f"game:{game_id}"
+    spectator = await clients.spectator(server)
+    snapshot = (await spectator.ok("subscribe", topic=topic))["snapshot"]
+    commitment = snapshot["commitment"]
+    assert len(commitment) == 64
+    revealed = []
+    while True:
+        _, frames = await ann.request("move", game=game_id, roll="Spock")
+        watched = await spectator.events(*[(f["topic"], f["event"]) for f in frames])
+        assert watched == frames
+        assert [f["event"] for f in frames[:2]] == ["moved", "round"]
+        assert frames[0]["data"] == {"round": len(revealed) + 1, "player": "ann"}
+        result = frames[1]["data"]
+        roll, nonce = result["moves"]["computer"], result["nonce"]
+        assert hashlib.sha256(f"{roll}:{nonce}".encode()).hexdigest() == commitment
+        revealed.append((commitment, nonce))
+        if frames[2]["event"] == "game_over":
+            break
+        commitment = frames[2]["data"]["commitment"]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(server.make_url(f"/api/games/{game_id}")) as resp,
+    ):
+        game = await resp.json()
+    assert [(r["commitment"], r["nonce"]) for r in game["rounds"]] == revealed
+    assert game["commitment"] is None

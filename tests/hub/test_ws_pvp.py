@@ -444,3 +444,73 @@ async def test_a_declined_challenge_can_be_made_again(
     second = (await ann.ok("play", opponent="bob"))["challenge"]
     assert second != first
     assert (await bob.ok("accept", challenge=second))["game"]
+
+
+async def test_every_connection_of_a_seat_follows_the_game(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    phone = await clients.player(server, "ann", token=ann.token)
+    bob = await clients.player(server, "bob")
+    game_id = await start_pvp(ann, bob)
+    topic = f"game:{game_id}"
+    await phone.events(("player:ann", "game_started"), (topic, "round_open"))
+    _, frames = await phone.request("move", game=game_id, roll="Rock")
+    assert await ann.events((topic, "moved")) == frames
+    assert await bob.events((topic, "moved")) == frames
+
+
+async def test_queueing_twice_never_pairs_a_player_with_themselves(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    assert await ann.ok("play", opponent="*") == {"queued": True}
+    assert await ann.ok("play", opponent="*") == {"queued": True}
+    bob = await clients.player(server, "bob")
+    reply, _ = await bob.request("play", opponent="*")
+    assert reply["data"]["queued"] is True
+    assert "game" in reply["data"]
+
+
+async def test_starting_another_game_takes_a_player_out_of_the_queue(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    await ann.ok("play", opponent="*")
+    await ann.ok("play", opponent="computer")
+    bob = await clients.player(server, "bob")
+    assert await bob.ok("play", opponent="*") == {"queued": True}
+
+
+async def test_play_with_a_bad_best_of_or_unknown_rules_is_a_bad_request(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    await clients.player(server, "bob")
+    for opponent in ("computer", "bob", "*"):
+        for best_of in (4, 0, 17, "5", True, 5.0):
+            error = await ann.error("play", opponent=opponent, best_of=best_of)
+            assert error["code"] == "bad_request", (opponent, best_of)
+            assert "'best_of'" in error["message"]
+        error = await ann.error("play", opponent=opponent, rules="chess")
+        assert error["code"] == "bad_request", opponent
+        assert "rps15" in error["message"]
+    # Nothing was started, queued or challenged.
+    assert await ann.ok("play", opponent="computer") != {}
+
+
+async def test_a_roll_not_in_the_rules_is_refused_and_changes_nothing(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    bob = await clients.player(server, "bob")
+    game_id = await start_pvp(ann, bob, rules="rps3")
+    error = await ann.error("move", game=game_id, roll="Spock")
+    assert error["code"] == "bad_request"
+    await bob.assert_quiet()
+    assert await ann.ok("move", game=game_id, roll="Rock") == {"round": 1}

@@ -362,3 +362,18 @@ async def test_a_players_own_topic_recovers_missed_challenges(
     assert data["recovered"] is True
     (event,) = await again.events(("player:bob", "challenge"))
     assert event["data"]["id"] == challenge
+
+
+async def test_recovering_at_the_latest_seq_sends_nothing_more(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    bob = await clients.player(server, "bob")
+    game_id = await start_pvp(ann, bob)
+    topic = f"game:{game_id}"
+    spectator = await clients.spectator(server)
+    data = await spectator.ok("subscribe", topic=topic)
+    again = await spectator.ok("subscribe", topic=topic, since=data["seq"], epoch=data["epoch"])
+    assert (again["recovered"], again["seq"], again["snapshot"]) == (True, 1, None)
+    await spectator.assert_quiet()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub import __version__
+from hub import __version__, keys
 from hub.config import Config
 from protocol.errors import InvalidRuleTable, ProtocolError
 from protocol.rules import parse_table
@@ -183,5 +183,7 @@ async def serve(config: Config) -> int:
     print(f"rps-hub {__version__} serving on http://{config.host}:{port}/", flush=True)
     await stop.wait()
     log.info("shutting down")
+    # /healthz answers 503 and new WebSockets are refused from the first moment of the stop.
+    runner.app[keys.HUB].closing = True
     await runner.cleanup()
     return 0

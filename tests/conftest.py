@@ -1,4 +1,4 @@
-"""Fixtures shared by every test package: a real hub on an ephemeral port, with a real SQLite file."""
+"""Fixtures shared by every test package: a real hub on an ephemeral port and a real SQLite file."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub import __version__, keys
+from hub import __version__
 from hub.config import Config
 from protocol.errors import InvalidRuleTable, ProtocolError
 from protocol.rules import parse_table
@@ -154,6 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 async def serve(config: Config) -> int:
     """Run the hub until SIGINT or SIGTERM; 2 when the port or database cannot be had."""
+    from hub import keys
     from hub.app import create_app
 
     runner = web.AppRunner(create_app(config), handle_signals=False)

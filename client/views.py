@@ -14,6 +14,8 @@ from typing import Any
 from client.keys import RollKeys
 from client.terminal import Terminal
 
+WIDTH = 80  # the narrowest terminal the views are written for
+
 REASONS = {
     "resigned": "resigned",
     "timeout": "decided on time",
@@ -159,16 +161,18 @@ class GameView:
             roll = moves.get(p)
             parts.append(f"{self._who(p)} {roll if roll else '(no move)'}")
         if winner is None:
-            outcome = t.style("a tie", "yellow")
+            plain, style = "a tie", "yellow"
         elif winner == self.me:
-            outcome = t.style("you win the round", "green")
-        elif self.me is not None:
-            outcome = t.style(f"{winner} wins the round", "red")
+            plain, style = "you win the round", "green"
         else:
-            outcome = t.style(f"{winner} wins the round", "bold")
-        line = f"Round {n}: {', '.join(parts)} — {outcome}."
+            plain, style = f"{winner} wins the round", "red" if self.me is not None else "bold"
+        head = f"Round {n}: {', '.join(parts)} — "
+        line = f"{head}{t.style(plain, style)}."
         if isinstance(game_score, dict):
-            line += f" {self.score_text()}"
+            score = self.score_text()
+            # Keep each line within 80 columns: a long line puts the score on its own.
+            fits = len(head) + len(plain) + 2 + len(score) <= WIDTH
+            line += f" {score}" if fits else f"\n  {score}"
         t.say(line)
 
     def _over(self, winner: object, reason: str, score: object) -> None:
@@ -290,7 +294,7 @@ class LobbyView:
             f" · best of {game.get('best_of')} · round {game.get('round')}"
         )
 
-    def render(self, term: Terminal, title: str, width: int = 80, height: int = 24) -> list[str]:
+    def render(self, term: Terminal, title: str, width: int = WIDTH, height: int = 24) -> list[str]:
         """The whole lobby screen, at most ``height`` lines of at most ``width`` columns."""
         lines = [term.style(title[:width], "bold")]
         if self.note:

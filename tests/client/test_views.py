@@ -101,3 +101,20 @@ def test_a_crowded_lobby_fits_80_columns_and_24_lines() -> None:
     assert len(lines) <= 24
     assert all(len(line) <= 80 for line in lines)
     assert any("more" in line for line in lines)
+
+
+def test_a_round_result_with_long_names_stays_within_80_columns() -> None:
+    term, out = plain()
+    view = GameView(term, "zed", lambda rules: RollKeys(["Lightning", "Water"]))
+    long_game = {
+        **game([]),
+        "players": ["zed", "computer"],
+        "score": {"zed": 0, "computer": 1},
+    }
+    view.load(long_game)
+    result = {"round": 2, "moves": {"zed": "Lightning", "computer": "Water"}, "winner": "computer"}
+    view.handle("round", {**result, "score": {"zed": 0, "computer": 2}})
+    lines = out.getvalue().splitlines()
+    assert any("computer wins the round" in line for line in lines)
+    assert any("0-2" in line for line in lines)
+    assert all(len(line) <= 80 for line in lines), lines

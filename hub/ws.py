@@ -152,26 +152,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-Handler = Callable[[Any], Awaitable[object]]
-
-
 class Session:
     """The requests of one connection."""
+
+    __slots__ = ("hub", "peer")
 
     def __init__(self, hub: GameHub, peer: Peer) -> None:
         self.hub = hub
         self.peer = peer
-        self._handlers: dict[type, Handler] = {
-            Auth: self.auth,
-            Subscribe: self.subscribe,
-            Unsubscribe: self.unsubscribe,
-            Play: self.play,
-            Accept: self.accept,
-            Decline: self.decline,
-            Cancel: self.cancel,
-            MoveRequest: self.move,
-            Resign: self.resign,
-        }
 
     async def handle(self, frame: str) -> None:
         """Decode, dispatch and reply to one frame."""
@@ -182,7 +170,7 @@ class Session:
             rid = request.id
             op = type(request).__name__.lower()
             metrics.requests.labels("ws", op).inc()
-            data = await self._handlers[type(request)](request)
+            data = await HANDLERS[type(request)](self, request)
             if isinstance(data, Followed):
                 self.peer.send(encode_reply(rid, data.data))
                 for missed in data.frames:
@@ -311,6 +299,20 @@ class Session:
         """Resign a game."""
         await self.hub.resign(request.game, self._player())
         return {}
+
+
+# One dispatch table for every connection (a per-connection one of bound methods costs ~1 KB each).
+HANDLERS: dict[type, Callable[[Session, Any], Awaitable[object]]] = {
+    Auth: Session.auth,
+    Subscribe: Session.subscribe,
+    Unsubscribe: Session.unsubscribe,
+    Play: Session.play,
+    Accept: Session.accept,
+    Decline: Session.decline,
+    Cancel: Session.cancel,
+    MoveRequest: Session.move,
+    Resign: Session.resign,
+}
 
 
 @frozen

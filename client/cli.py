@@ -170,6 +170,17 @@ def _state_line(item: Event) -> str | None:
     return None
 
 
+def _on_state(term: Terminal, item: Event) -> int | None:
+    """Say a change of the connection; the exit code 1 when the hub is lost for good."""
+    if item.get("state") == "closed":
+        print(f"rps-hub: lost the hub: {item.get('reason')}", file=sys.stderr)
+        return 1
+    line = _state_line(item)
+    if line:
+        term.say(term.style(line, "yellow"))
+    return None
+
+
 # -- play ---------------------------------------------------------------------------------------
 
 
@@ -330,13 +341,7 @@ class Player:
             _print_json(self.term, item)
         kind = item.get("type")
         if kind == "state":
-            if item.get("state") == "closed":
-                print(f"rps-hub: lost the hub: {item.get('reason')}", file=sys.stderr)
-                return 1
-            line = _state_line(item)
-            if line:
-                self.term.say(self.term.style(line, "yellow"))
-            return None
+            return _on_state(self.term, item)
         topic = str(item.get("topic", ""))
         data = item.get("data")
         data = data if isinstance(data, dict) else {}
@@ -561,12 +566,8 @@ async def watch(args: argparse.Namespace, term: Terminal) -> int:
             payload = item.get("data") if isinstance(item.get("data"), dict) else {}
             assert isinstance(payload, dict)
             if kind == "state":
-                if item.get("state") == "closed":
-                    print(f"rps-hub: lost the hub: {item.get('reason')}", file=sys.stderr)
+                if _on_state(term, item) is not None:
                     return 1
-                line = _state_line(item)
-                if line:
-                    term.say(term.style(line, "yellow"))
             elif kind == "snapshot" and item.get("topic") == topic:
                 view.load(payload)
             elif kind == "event" and item.get("topic") == topic:

@@ -235,6 +235,9 @@ class GameHub:
             return
         self._withdraw(self.lobby.leave(player))
         self._statuses.pop(player, None)
+        # Forget the player's topic history so memory follows active players, not every player
+        # ever seen; a later subscriber gets a new epoch, i.e. a snapshot instead of a replay.
+        self._player_streams.pop(player, None)
         self._publish(self.lobby_stream, "player_left", {"name": player})
 
     def is_active(self, name: str) -> bool:

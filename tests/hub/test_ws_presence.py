@@ -171,3 +171,21 @@ async def test_rest_alone_never_makes_a_player_active(
     await watcher.assert_quiet()
     snapshot = (await watcher.ok("subscribe", topic="lobby"))["snapshot"]
     assert snapshot["players"] == []
+
+
+async def test_a_player_who_left_comes_back_to_a_new_epoch_of_their_private_topic(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    watcher = await clients.spectator(server)
+    await watcher.ok("subscribe", topic="lobby")
+    ann = await clients.player(server, "ann")
+    before = await ann.ok("subscribe", topic="player:ann")
+    await ann.close()
+    await watcher.events(("lobby", "player_joined"), ("lobby", "player_left"))
+    again = await clients.player(server, "ann", token=ann.token)
+    after = await again.ok(
+        "subscribe", topic="player:ann", since=before["seq"], epoch=before["epoch"]
+    )
+    assert after["epoch"] != before["epoch"]
+    assert (after["recovered"], after["snapshot"]) == (False, {})

@@ -204,8 +204,9 @@ class Session:
         subscribed.append({"topic": stream.topic, "seq": stream.seq, "epoch": stream.epoch})
         live = self.hub.lobby.live.get(name)
         if live is not None:
-            seq = self.hub.live_seq(live)
             game = await self.hub.game(live)
+            # Read the seq and subscribe with no await in between, so no event falls in a gap.
+            seq = self.hub.live_seq(live)
             if seq is not None:
                 self.hub.subscriptions.add(game_topic(live), self.peer)
                 subscribed.append({"topic": game_topic(live), "seq": seq, "epoch": game.epoch})

@@ -217,7 +217,10 @@ def peek_id(frame: str | bytes) -> RequestId | None:
     except (ValueError, RecursionError):
         return None
     rid = obj.get("id") if isinstance(obj, dict) else None
-    return rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None
+    if isinstance(rid, bool) or not isinstance(rid, int | str):
+        return None
+    # The same ids as decode_request reads: a lone surrogate cannot go back in a UTF-8 reply.
+    return rid if isinstance(rid, int) or _encodable(rid) else None
 
 
 def _req(obj: dict[str, Any], name: str, rid: RequestId) -> str:

@@ -31,6 +31,7 @@ from protocol.messages import (
     encode_reply,
     encode_welcome,
     parse_topic,
+    peek_id,
 )
 
 
@@ -220,6 +221,23 @@ def test_an_id_with_a_lone_surrogate_is_a_frame_error_without_request_id() -> No
     error = decode_error('{"type": "cancel", "id": "\\udc80"}')
     assert error.request_id is None
     assert "'id'" in error.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "rid"),
+    [
+        ('{"id": 7}', 7),
+        ('{"id": "a"}', "a"),
+        ('{"id": "\\udc80"}', None),
+        ('{"id": true}', None),
+        ("[1]", None),
+        ("{", None),
+    ],
+)
+def test_peeking_at_a_refused_frame_finds_only_an_id_a_reply_can_carry(
+    raw: str, rid: object
+) -> None:
+    assert peek_id(raw) == rid
 
 
 def test_a_deeply_nested_frame_is_a_frame_error() -> None:

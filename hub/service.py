@@ -92,7 +92,8 @@ class GameHub:
         self._player_streams: dict[str, Stream] = {}
         self._peers: dict[str, set[Peer]] = {}  # authenticated peers by player
         self._leaving: dict[str, asyncio.TimerHandle] = {}
-        self._statuses: dict[str, PlayerStatus] = {}
+        self._statuses: dict[str, PlayerStatus] = {}  # each active player's last published status
+        self._summaries: dict[str, dict[str, Any]] = {}  # each live game's last published summary
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifetime --------------------------------------------------------------------------
@@ -104,6 +105,7 @@ class GameHub:
             self._games[game.id] = game
             self._seqs[game.id] = await self.storage.last_seq(game.id)
             self.lobby.seat(game.humans, game.id)
+            self._summaries[game.id] = summary_json(game)
             self._arm_deadline(game)
         self.metrics.games_live.set(len(self._games))
         return len(games)
@@ -160,16 +162,26 @@ class GameHub:
             stream = self._player_streams[name] = Stream(player_topic(name), self.config.history)
         return stream
 
-    def _publish(self, stream: Stream, event: str, data: object) -> None:
+    def _publish(self, stream: Stream, event: str, data: Any) -> None:
         payload = stream.append(event, data, self.now())
+        if stream is self.lobby_stream and event in ("game_started", "game_updated"):
+            self._summaries[data["id"]] = data
+        elif stream is self.lobby_stream and event == "game_finished":
+            self._summaries.pop(data["id"], None)
         self.metrics.events.labels(stream.topic.partition(":")[0]).inc()
         self.broker.publish(stream.topic, payload)
 
     def lobby_snapshot(self) -> dict[str, Any]:
-        """The lobby topic's snapshot."""
+        """The lobby topic's snapshot: what its events have said so far, never ahead of them.
+
+        While a change is being stored the lobby and the game already hold its outcome (a seat,
+        a score, a finished game), but its events are not out yet; a snapshot built from them
+        would not match the events that follow it.
+        """
+        players = sorted(self._statuses.items(), key=lambda item: item[0].casefold())
         return {
-            "players": [{"name": n, "status": s.value} for n, s in self.lobby.players()],
-            "games": [summary_json(g) for g in self._games.values()],
+            "players": [{"name": n, "status": s.value} for n, s in players],
+            "games": list(self._summaries.values()),
         }
 
     @asynccontextmanager

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import aiohttp
+
 from tests.conftest import HubFactory
 from tests.hub.wsclient import Clients, Frame, Peer, register, start_pvp
 
@@ -377,3 +383,38 @@ async def test_recovering_at_the_latest_seq_sends_nothing_more(
     again = await spectator.ok("subscribe", topic=topic, since=data["seq"], epoch=data["epoch"])
     assert (again["recovered"], again["seq"], again["snapshot"]) == (True, 1, None)
     await spectator.assert_quiet()
+
+
+async def test_a_lobby_snapshot_never_runs_ahead_of_the_lobby_events(
+    start_hub: HubFactory, clients: Clients, db_path: Path
+) -> None:
+    server = await start_hub()
+    ann = await clients.player(server, "ann")
+    game_id = (await ann.ok("play", opponent="computer"))["game"]
+    # Another writer holds SQLite's write lock, so the hub waits to store ann's resignation.
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        resigned = await ann.send("resign", game=game_id)
+        async with aiohttp.ClientSession() as http, asyncio.timeout(5):
+            status = "playing"
+            while status == "playing":  # until the hub holds the outcome it cannot store yet
+                async with http.get(server.make_url(f"/api/games/{game_id}")) as resp:
+                    status = (await resp.json())["status"]
+        spectator = await clients.spectator(server)
+        data = await spectator.ok("subscribe", topic="lobby")
+    finally:
+        blocker.rollback()
+        blocker.close()
+    snapshot = data["snapshot"]
+    assert [(g["id"], g["status"]) for g in snapshot["games"]] == [(game_id, "playing")]
+    assert snapshot["players"] == [{"name": "ann", "status": "playing"}]
+    finished, status_changed = await spectator.events(
+        ("lobby", "game_finished"), ("lobby", "player_status")
+    )
+    assert (finished["seq"], finished["data"]["reason"]) == (data["seq"] + 1, "resigned")
+    assert status_changed["data"] == {"name": "ann", "status": "idle"}
+    frame = await ann.recv()
+    while frame["type"] != "reply":  # the resignation's events come first
+        frame = await ann.recv()
+    assert (frame["id"], frame["ok"]) == (resigned, True)

@@ -223,8 +223,7 @@ async def list_games(request: web.Request) -> web.Response:
 
 async def get_game(request: web.Request) -> web.Response:
     """``GET /api/games/{id}``."""
-    game = await _hub(request).game(request.match_info["id"])
-    return json_response(game_json(game))
+    return json_response(await _hub(request).game_view(request.match_info["id"]))
 
 
 async def rules(request: web.Request) -> web.Response:
@@ -264,8 +263,8 @@ async def create_move(request: web.Request) -> web.Response:
     round_ = body.get("round")
     if round_ is not None and (isinstance(round_, bool) or not isinstance(round_, int)):
         raise BadMessage("field 'round' must be an integer")
-    _, game = await hub.move(game_id, player.name, roll, round_, transport="rest")
-    return json_response(game_json(game))
+    await hub.move(game_id, player.name, roll, round_, transport="rest")
+    return json_response(await hub.game_view(game_id))
 
 
 async def healthz(request: web.Request) -> web.Response:

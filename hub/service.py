@@ -370,6 +370,13 @@ class GameHub:
             raise NotFound(f"no game {game_id!r}")
         return stored
 
+    async def game_view(self, game_id: str) -> dict[str, Any]:
+        """A game's JSON as stored and announced, never showing a change still being saved."""
+        if game_id not in self._games:
+            return game_json(await self.game(game_id))  # stored state, committed
+        async with self.lock(game_id):
+            return game_json(await self.game(game_id))
+
     async def _current(self, game_id: str) -> Game:
         """The game to change; a live game dropped after a failed save is reloaded."""
         game = await self.game(game_id)

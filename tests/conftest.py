@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -36,3 +38,12 @@ async def start_hub(
         return await aiohttp_server(app)
 
     yield start
+
+
+async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    """Wait (5 s at most) until ``check()`` is true, for state that no event announces."""
+    async with asyncio.timeout(5):
+        for delay in itertools.chain([0.0, 0.001, 0.005], itertools.repeat(0.01)):
+            if await check():
+                return
+            await asyncio.sleep(delay)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from tests.conftest import HubFactory
+from hub import keys
+from tests.conftest import HubFactory, eventually
 from tests.hub.restclient import Rest, session
 from tests.hub.seed import store_won_game
 from tests.hub.wsclient import Peer, player, ws_url
@@ -601,3 +604,33 @@ async def test_the_openapi_document_describes_the_legacy_routes_when_they_are_se
     served = _served(server)
     assert ("POST", "/api/game/play_round") in served
     assert served == _documented(document)
+
+
+async def test_a_game_read_waits_for_a_move_that_is_still_being_stored(
+    rest: Rest, db_path: Path
+) -> None:
+    hub = rest.server.app[keys.HUB]
+    token = await rest.register("ann")
+    game_id = (await rest.ok("POST", "/api/games", {"rules": "rps3"}, token=token))["id"]
+    # Another writer holds SQLite's write lock, so the hub cannot store ann's move yet.
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        move = asyncio.create_task(
+            rest.ok("POST", f"/api/games/{game_id}/moves", {"roll": "Rock"}, token=token)
+        )
+
+        async def resolved() -> bool:  # the core resolved the round; it is not stored yet
+            return bool((await hub.game(game_id)).rounds)
+
+        await eventually(resolved)
+        read = asyncio.create_task(rest.ok("GET", f"/api/games/{game_id}"))
+        # A read answered from unsaved memory comes back in milliseconds; this one must wait.
+        done, _ = await asyncio.wait({read}, timeout=0.5)
+        assert not done
+    finally:
+        blocker.rollback()
+        blocker.close()
+    seen, moved = await read, await move
+    assert [r["round"] for r in seen["rounds"]] == [1]
+    assert moved["rounds"] == seen["rounds"]

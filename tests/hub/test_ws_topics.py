@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
-import aiohttp
-
-from tests.conftest import HubFactory
+from hub import keys
+from tests.conftest import HubFactory, eventually
 from tests.hub.wsclient import Clients, Frame, Peer, register, start_pvp
 
 
@@ -396,11 +394,12 @@ async def test_a_lobby_snapshot_never_runs_ahead_of_the_lobby_events(
     try:
         blocker.execute("BEGIN IMMEDIATE")
         resigned = await ann.send("resign", game=game_id)
-        async with aiohttp.ClientSession() as http, asyncio.timeout(5):
-            status = "playing"
-            while status == "playing":  # until the hub holds the outcome it cannot store yet
-                async with http.get(server.make_url(f"/api/games/{game_id}")) as resp:
-                    status = (await resp.json())["status"]
+        hub = server.app[keys.HUB]
+
+        async def over() -> bool:  # the hub holds the outcome it cannot store yet
+            return (await hub.game(game_id)).is_over
+
+        await eventually(over)
         spectator = await clients.spectator(server)
         data = await spectator.ok("subscribe", topic="lobby")
     finally:

@@ -72,6 +72,11 @@ class RateLimiter:
         return False
 
     @property
+    def advice(self) -> str:
+        """What a refused client is told."""
+        return f"slow down: at most {self.rate:g} requests/s, bursts of {self.burst}"
+
+    @property
     def refusals(self) -> int:
         """Refusals within the window."""
         return len(self._refusals)
@@ -127,11 +132,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     if limiter.refusals >= config.abuse_limit:
                         peer.close(POLICY_VIOLATION, "too many requests")
                         break
-                    peer.send(
-                        encode_error(
-                            peek_id(msg.data), "rate_limited", "slow down: at most 20 requests/s"
-                        )
-                    )
+                    peer.send(encode_error(peek_id(msg.data), "rate_limited", limiter.advice))
                     continue
                 await session.handle(msg.data)
             elif msg.type is WSMsgType.BINARY:

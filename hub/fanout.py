@@ -49,6 +49,7 @@ class Peer:
         "_closer",
         "_closing",
         "_transport",
+        "close_code",
         "max_bytes",
         "max_frames",
         "player",
@@ -75,6 +76,7 @@ class Peer:
         self._backlog = 0  # frames written since the transport's buffer was last empty
         self._closing = False
         self._closer: asyncio.Task[None] | None = None
+        self.close_code: int | None = None  # why the hub closed it, when it did
 
     @property
     def closing(self) -> bool:
@@ -109,6 +111,7 @@ class Peer:
         if self._closing:
             return
         self._closing = True
+        self.close_code = code
         self._closer = asyncio.create_task(
             self._close(code, message), name=f"peer-close-{self.session}"
         )

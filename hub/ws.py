@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from attrs import frozen
 
 from hub import keys
-from hub.fanout import Peer
+from hub.fanout import SLOW_CONSUMER, Peer
 from hub.service import GameHub, event_payload, game_topic, player_topic
 from protocol.errors import BadMessage, Conflict, Forbidden, ProtocolError, Unauthorized
 from protocol.game import COMPUTER
@@ -147,6 +147,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         hub.disconnect(peer)
         app[keys.PEERS].discard(peer)
         metrics.connections.dec()
+        if peer.close_code == SLOW_CONSUMER:
+            metrics.closed_slow.inc()
         if not ws.closed and not peer.closing:
             peer.close(WSCloseCode.GOING_AWAY, "bye")
         await peer.stop()

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import WSMsgType
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, eventually
 from tests.hub.wsclient import Clients, Peer, start_pvp, ws_url
 
 MAX_FRAME = 65_536
@@ -289,3 +289,26 @@ async def test_a_slow_reader_is_closed_with_1013_while_others_get_every_event(
     assert data["recovered"] is True
     frames = [await again.recv() for _ in range(1221 - last)]
     assert [f["seq"] for f in frames] == list(range(last + 1, 1222))
+
+
+async def test_closing_a_slow_consumer_is_counted_in_the_metrics(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub(outbound_frames=100, outbound_bytes=64 * 1024, rate=1e6, burst=10**6)
+    watcher = await clients.spectator(server)
+    lobby = await watcher.ok("subscribe", topic="lobby")
+    ann = await clients.player(server, "ann")
+    for _ in range(300):
+        await ann.ok("play", opponent="*")
+        await ann.ok("cancel")
+    slow = await clients.spectator(server, max_queue=1)
+    for _ in range(REPLAYS):
+        await slow.send("subscribe", topic="lobby", since=0, epoch=lobby["epoch"])
+    code, _ = await slow.closed()
+    assert code == 1013
+
+    async def counted() -> bool:
+        async with aiohttp.ClientSession() as http, http.get(server.make_url("/metrics")) as resp:
+            return "rps_hub_slow_consumers_closed_total 1.0" in await resp.text()
+
+    await eventually(counted)

@@ -19,9 +19,6 @@ a restart can never show a gap.  The schema version is ``PRAGMA user_version``: 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -30,11 +27,9 @@ from typing import Any
 
 import aiosqlite
 
-from protocol.errors import BadMessage
-from protocol.game import COMPUTER, Game, Reason, Round, Secret, Status
-from protocol.rules import builtin_rules
+from protocol.game import COMPUTER, Game, Round
+from storage import sql
 from storage.base import (
-    BadCursor,
     GamePage,
     Leader,
     NameTaken,
@@ -124,36 +119,15 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
-_GAME_FIELDS = [
-    "id",
-    "rules",
-    "best_of",
-    "player_a",
-    "player_b",
-    "status",
-    "reason",
-    "winner",
-    "score_a",
-    "score_b",
-    "round",
-    "deadline",
-    "round_seconds",
-    "secret_roll",
-    "secret_nonce",
-    "pending",
-    "epoch",
-    "started",
-    "finished",
-]
-_GAME_COLUMNS = ", ".join(_GAME_FIELDS)
+_GAME_COLUMNS = ", ".join(sql.GAME_FIELDS)
 _SELECT_GAMES = f"SELECT {_GAME_COLUMNS} FROM games"
 _INSERT_GAME = (
     f"INSERT INTO games ({_GAME_COLUMNS}, seq)"
-    f" VALUES ({', '.join(':' + f for f in _GAME_FIELDS)}, :seq)"
+    f" VALUES ({', '.join(':' + f for f in sql.GAME_FIELDS)}, :seq)"
 )
 # A save without events keeps the stored seq (:seq is None then).
 _UPDATE_GAME = (
-    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in _GAME_FIELDS if f != 'id')},"
+    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in sql.GAME_FIELDS if f != 'id')},"
     " seq = COALESCE(:seq, seq) WHERE id = :id"
 )
 _INSERT_ROUND = (
@@ -252,12 +226,12 @@ class SQLiteStorage:
     async def create_player(self, name: str, token_hash: str, created: int) -> PlayerRecord:
         """Register a player; ``NameTaken`` when the name is taken ignoring case."""
         async with self._unit(f"register {name}", write=True) as db:
-            taken = await _one(db, "SELECT name FROM players WHERE name_key = ?", (_key(name),))
+            taken = await _one(db, "SELECT name FROM players WHERE name_key = ?", (sql.key(name),))
             if taken is not None:
                 raise NameTaken(f"the name {taken['name']} is taken; choose another")
             async with db.execute(
                 "INSERT INTO players (name, name_key, token_hash, created) VALUES (?, ?, ?, ?)",
-                (name, _key(name), token_hash, created),
+                (name, sql.key(name), token_hash, created),
             ) as cursor:
                 player_id = cursor.lastrowid
         assert player_id is not None
@@ -267,9 +241,9 @@ class SQLiteStorage:
         """The player with this name ignoring case (``computer`` included), or None."""
         async with self._unit("look up a player", write=False) as db:
             row = await _one(
-                db, "SELECT id, name, created FROM players WHERE name_key = ?", (_key(name),)
+                db, "SELECT id, name, created FROM players WHERE name_key = ?", (sql.key(name),)
             )
-        return None if row is None else _player_record(row)
+        return None if row is None else sql.player_record(row)
 
     async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
         """The player whose token hashes to ``token_hash``, or None."""
@@ -277,18 +251,18 @@ class SQLiteStorage:
             row = await _one(
                 db, "SELECT id, name, created FROM players WHERE token_hash = ?", (token_hash,)
             )
-        return None if row is None else _player_record(row)
+        return None if row is None else sql.player_record(row)
 
     async def players(self, limit: int, after: str | None) -> list[PlayerRecord]:
         """Registered players (not ``computer``) ordered by name ignoring case, after ``after``."""
-        _check_limit(limit)
+        sql.check_limit(limit)
         async with self._unit("list players", write=False) as db:
             rows = await db.execute_fetchall(
                 "SELECT id, name, created FROM players"
                 " WHERE name_key <> ? AND name_key > ? ORDER BY name_key LIMIT ?",
-                (COMPUTER, _key(after or ""), limit),
+                (COMPUTER, sql.key(after or ""), limit),
             )
-        return [_player_record(row) for row in rows]
+        return [sql.player_record(row) for row in rows]
 
     async def player_stats(self, name: str) -> PlayerStats:
         """The player's finished games; rounds won and lost over all the player's games."""
@@ -323,7 +297,7 @@ class SQLiteStorage:
 
     async def leaderboard(self, limit: int, *, include_computer: bool = False) -> list[Leader]:
         """Players with a finished game, most wins first, then name ignoring case."""
-        _check_limit(limit)
+        sql.check_limit(limit)
         async with self._unit("read the leaderboard", write=False) as db:
             rows = await db.execute_fetchall(
                 """SELECT name, SUM(won) AS wins, COUNT(*) AS games FROM (
@@ -345,17 +319,19 @@ class SQLiteStorage:
 
     async def create_game(self, game: Game, events: list[StoredEvent]) -> None:
         """Store a new game with its first events."""
-        event_rows = _event_rows(game.id, events)
+        event_rows = sql.event_rows(game.id, events)
         async with self._unit(f"create game {game.id}", write=True) as db:
-            await db.execute(_INSERT_GAME, _game_row(game, events))
+            await db.execute(_INSERT_GAME, sql.game_row(game, events))
             await _insert_rounds(db, game, game.rounds)
             await db.executemany(_INSERT_EVENT, event_rows)
 
     async def save_game(self, game: Game, events: list[StoredEvent]) -> None:
         """Store the game's new state, its rounds and the events the change produced."""
-        event_rows = _event_rows(game.id, events)
+        event_rows = sql.event_rows(game.id, events)
         async with self._unit(f"save game {game.id}", write=True) as db:
-            async with db.execute(_UPDATE_GAME, _game_row(game, events, keep_seq=True)) as cursor:
+            async with db.execute(
+                _UPDATE_GAME, sql.game_row(game, events, keep_seq=True)
+            ) as cursor:
                 if cursor.rowcount != 1:
                     raise StorageError(f"cannot save game {game.id}: it was never created")
             stored = await _one(
@@ -390,30 +366,29 @@ class SQLiteStorage:
         self, *, player: str | None, status: str | None, limit: int, before: str | None
     ) -> GamePage:
         """Games newest first, filtered by player and status; ``before`` is an opaque cursor."""
-        _check_limit(limit)
+        sql.check_limit(limit)
         where: list[str] = []
         params: dict[str, Any] = {"limit": limit + 1}
         if player is not None:
             where.append("(player_a = :player OR player_b = :player)")
             params["player"] = player
         if status is not None:
-            if status not in {s.value for s in Status}:
-                raise BadMessage(f"field 'status' must be playing or finished, not {status!r}")
+            sql.check_status(status)
             where.append("status = :status")
             params["status"] = status
         if before is not None:
-            params["started"], params["id"] = _decode_cursor(before)
+            params["started"], params["id"] = sql.decode_cursor(before)
             where.append("(started, id) < (:started, :id)")
-        sql = _SELECT_GAMES
+        query = _SELECT_GAMES
         if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started DESC, id DESC LIMIT :limit"
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY started DESC, id DESC LIMIT :limit"
         async with self._unit("list games", write=False) as db:
-            games = await _load_games(db, await db.execute_fetchall(sql, params))
+            games = await _load_games(db, await db.execute_fetchall(query, params))
         if len(games) <= limit:
             return GamePage(games=games, next=None)
         games = games[:limit]
-        return GamePage(games=games, next=_encode_cursor(games[-1].started, games[-1].id))
+        return GamePage(games=games, next=sql.encode_cursor(games[-1].started, games[-1].id))
 
     async def events(self, game_id: str, after: int) -> list[StoredEvent]:
         """The game topic's events with ``seq > after``, in order."""
@@ -423,7 +398,7 @@ class SQLiteStorage:
                 " WHERE game_id = ? AND seq > ? ORDER BY seq",
                 (game_id, after),
             )
-        return [_stored_event(row) for row in rows]
+        return [sql.stored_event(row) for row in rows]
 
     async def last_seq(self, game_id: str) -> int:
         """The game topic's latest ``seq`` (0 when it has none)."""
@@ -483,76 +458,9 @@ async def _one(
     return row
 
 
-def _key(name: str) -> str:
-    """The form a name is unique and ordered in."""
-    return name.casefold()
-
-
-def _check_limit(limit: int) -> None:
-    # SQLite reads a negative LIMIT as "no limit", which would turn a bug into a full scan.
-    if limit < 1:
-        raise BadMessage(f"field 'limit' must be 1 or more, not {limit}")
-
-
-def _player_record(row: sqlite3.Row) -> PlayerRecord:
-    """A ``players`` row as a record."""
-    return PlayerRecord(id=row["id"], name=row["name"], created=row["created"])
-
-
-def _stored_event(row: sqlite3.Row) -> StoredEvent:
-    """A ``game_events`` row as a record."""
-    return StoredEvent(
-        seq=row["seq"], ts=row["ts"], event=row["event"], data=json.loads(row["data"])
-    )
-
-
-def _event_rows(game_id: str, events: Iterable[StoredEvent]) -> list[tuple[Any, ...]]:
-    """Events as ``game_events`` rows, serialized before the transaction begins."""
-    return [
-        (game_id, e.seq, e.ts, e.event, json.dumps(e.data, separators=(",", ":"))) for e in events
-    ]
-
-
-def _game_row(
-    game: Game, events: Sequence[StoredEvent], *, keep_seq: bool = False
-) -> dict[str, Any]:
-    """A game's ``games`` row as named parameters; ``seq`` is the last event's (None keeps it)."""
-    a, b = game.players
-    seq: int | None = events[-1].seq if events else (None if keep_seq else 0)
-    return {
-        "id": game.id,
-        "rules": game.rules.name,
-        "best_of": game.best_of,
-        "player_a": a,
-        "player_b": b,
-        "status": game.status.value,
-        "reason": game.reason.value if game.reason else None,
-        "winner": game.winner,
-        "score_a": game.score.get(a, 0),
-        "score_b": game.score.get(b, 0),
-        "round": game.round,
-        "deadline": game.deadline,
-        "round_seconds": game.round_seconds,
-        "secret_roll": game.secret.roll if game.secret else None,
-        "secret_nonce": game.secret.nonce if game.secret else None,
-        "pending": json.dumps(game.pending, sort_keys=True),
-        "epoch": game.epoch,
-        "started": game.started,
-        "finished": game.finished,
-        "seq": seq,
-    }
-
-
 async def _insert_rounds(db: aiosqlite.Connection, game: Game, rounds: Iterable[Round]) -> None:
     """Insert resolved rounds, moves in seat order."""
-    a, b = game.players
-    await db.executemany(
-        _INSERT_ROUND,
-        [
-            (game.id, r.round, r.moves.get(a), r.moves.get(b), r.winner, r.commitment, r.nonce)
-            for r in rounds
-        ],
-    )
+    await db.executemany(_INSERT_ROUND, sql.round_rows(game, rounds))
 
 
 async def _load_games(db: aiosqlite.Connection, rows: Iterable[sqlite3.Row]) -> list[Game]:
@@ -568,68 +476,4 @@ async def _load_games(db: aiosqlite.Connection, rows: Iterable[sqlite3.Row]) -> 
         ids,
     ):
         rounds[r["game_id"]].append(r)
-    return [_game(row, rounds[row["id"]]) for row in rows]
-
-
-def _game(row: sqlite3.Row, round_rows: Iterable[sqlite3.Row]) -> Game:
-    """A ``games`` row and its ``rounds`` rows as the ``Game`` they were saved from."""
-    rules = builtin_rules().get(row["rules"])
-    if rules is None:
-        raise StorageError(f"game {row['id']} uses unknown rules {row['rules']!r}")
-    a, b = row["player_a"], row["player_b"]
-    secret = None
-    if row["secret_roll"] is not None:
-        secret = Secret(roll=row["secret_roll"], nonce=row["secret_nonce"])
-    return Game(
-        id=row["id"],
-        rules=rules,
-        best_of=row["best_of"],
-        players=(a, b),
-        started=row["started"],
-        epoch=row["epoch"],
-        round_seconds=row["round_seconds"],
-        status=Status(row["status"]),
-        reason=Reason(row["reason"]) if row["reason"] is not None else None,
-        winner=row["winner"],
-        score={a: row["score_a"], b: row["score_b"]},
-        round=row["round"],
-        deadline=row["deadline"],
-        secret=secret,
-        pending=json.loads(row["pending"]),
-        rounds=[
-            Round(
-                round=r["round"],
-                moves={a: r["move_a"], b: r["move_b"]},
-                winner=r["winner"],
-                commitment=r["commitment"],
-                nonce=r["nonce"],
-            )
-            for r in round_rows
-        ],
-        finished=row["finished"],
-    )
-
-
-# -- cursors --------------------------------------------------------------------------------
-
-
-def _encode_cursor(started: int, game_id: str) -> str:
-    """The opaque cursor of the page after the game ``(started, game_id)``."""
-    raw = f"{started}:{game_id}".encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, str]:
-    """The ``(started, id)`` a cursor from ``_encode_cursor`` holds; ``BadCursor`` otherwise."""
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        started, game_id = raw.decode("utf-8").split(":", 1)
-        value = int(started), game_id
-    except (ValueError, binascii.Error) as exc:
-        raise BadCursor(
-            f"cursor {cursor!r} is not one this server made; start from page 1"
-        ) from exc
-    # Only the exact spelling we hand out is accepted, so cursors stay opaque.
-    if _encode_cursor(*value) != cursor:
-        raise BadCursor(f"cursor {cursor!r} is not one this server made; start from page 1")
-    return value
+    return [sql.game(row, rounds[row["id"]]) for row in rows]

@@ -1,0 +1,188 @@
+"""What the SQL backends share: games as rows and back, name keys, limits and page cursors.
+
+Both backends store the same tables, so a game is turned into a ``games`` row (and its rounds and
+events into rows) here, and rebuilt from any row that reads columns by name (``sqlite3.Row`` and
+``asyncpg.Record`` both do).  The opaque cursor format lives here too, so a cursor means the same
+page on every backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from protocol.errors import BadMessage
+from protocol.game import Game, Reason, Round, Secret, Status
+from protocol.rules import builtin_rules
+from storage.base import BadCursor, PlayerRecord, StorageError, StoredEvent
+
+GAME_FIELDS = [
+    "id",
+    "rules",
+    "best_of",
+    "player_a",
+    "player_b",
+    "status",
+    "reason",
+    "winner",
+    "score_a",
+    "score_b",
+    "round",
+    "deadline",
+    "round_seconds",
+    "secret_roll",
+    "secret_nonce",
+    "pending",
+    "epoch",
+    "started",
+    "finished",
+]
+
+
+class Row(Protocol):
+    """A database row whose columns are read by name."""
+
+    def __getitem__(self, key: str, /) -> Any:
+        """The value of column ``key``."""
+
+
+def key(name: str) -> str:
+    """The form a name is unique and ordered in."""
+    return name.casefold()
+
+
+def check_limit(limit: int) -> None:
+    """Refuse a page size below 1 (SQLite would read a negative LIMIT as "no limit")."""
+    if limit < 1:
+        raise BadMessage(f"field 'limit' must be 1 or more, not {limit}")
+
+
+def check_status(status: str) -> None:
+    """Refuse a status filter that is not a game status."""
+    if status not in {s.value for s in Status}:
+        raise BadMessage(f"field 'status' must be playing or finished, not {status!r}")
+
+
+def player_record(row: Row) -> PlayerRecord:
+    """A ``players`` row as a record."""
+    return PlayerRecord(id=row["id"], name=row["name"], created=row["created"])
+
+
+def stored_event(row: Row) -> StoredEvent:
+    """A ``game_events`` row as a record."""
+    return StoredEvent(
+        seq=row["seq"], ts=row["ts"], event=row["event"], data=json.loads(row["data"])
+    )
+
+
+def event_rows(game_id: str, events: Iterable[StoredEvent]) -> list[tuple[Any, ...]]:
+    """Events as ``(game_id, seq, ts, event, data)`` rows, serialized before a transaction."""
+    return [
+        (game_id, e.seq, e.ts, e.event, json.dumps(e.data, separators=(",", ":"))) for e in events
+    ]
+
+
+def game_row(
+    game: Game, events: Sequence[StoredEvent], *, keep_seq: bool = False
+) -> dict[str, Any]:
+    """A game's ``games`` row by column; ``seq`` is the last event's (None keeps the stored one)."""
+    a, b = game.players
+    seq: int | None = events[-1].seq if events else (None if keep_seq else 0)
+    return {
+        "id": game.id,
+        "rules": game.rules.name,
+        "best_of": game.best_of,
+        "player_a": a,
+        "player_b": b,
+        "status": game.status.value,
+        "reason": game.reason.value if game.reason else None,
+        "winner": game.winner,
+        "score_a": game.score.get(a, 0),
+        "score_b": game.score.get(b, 0),
+        "round": game.round,
+        "deadline": game.deadline,
+        "round_seconds": game.round_seconds,
+        "secret_roll": game.secret.roll if game.secret else None,
+        "secret_nonce": game.secret.nonce if game.secret else None,
+        "pending": json.dumps(game.pending, sort_keys=True),
+        "epoch": game.epoch,
+        "started": game.started,
+        "finished": game.finished,
+        "seq": seq,
+    }
+
+
+def round_rows(game: Game, rounds: Iterable[Round]) -> list[tuple[Any, ...]]:
+    """Resolved rounds as ``(game_id, round, move_a, move_b, winner, commitment, nonce)`` rows."""
+    a, b = game.players
+    return [
+        (game.id, r.round, r.moves.get(a), r.moves.get(b), r.winner, r.commitment, r.nonce)
+        for r in rounds
+    ]
+
+
+def game(row: Row, rounds: Iterable[Row]) -> Game:
+    """A ``games`` row and its ``rounds`` rows as the ``Game`` they were saved from."""
+    rules = builtin_rules().get(row["rules"])
+    if rules is None:
+        raise StorageError(f"game {row['id']} uses unknown rules {row['rules']!r}")
+    a, b = row["player_a"], row["player_b"]
+    secret = None
+    if row["secret_roll"] is not None:
+        secret = Secret(roll=row["secret_roll"], nonce=row["secret_nonce"])
+    return Game(
+        id=row["id"],
+        rules=rules,
+        best_of=row["best_of"],
+        players=(a, b),
+        started=row["started"],
+        epoch=row["epoch"],
+        round_seconds=row["round_seconds"],
+        status=Status(row["status"]),
+        reason=Reason(row["reason"]) if row["reason"] is not None else None,
+        winner=row["winner"],
+        score={a: row["score_a"], b: row["score_b"]},
+        round=row["round"],
+        deadline=row["deadline"],
+        secret=secret,
+        pending=json.loads(row["pending"]),
+        rounds=[
+            Round(
+                round=r["round"],
+                moves={a: r["move_a"], b: r["move_b"]},
+                winner=r["winner"],
+                commitment=r["commitment"],
+                nonce=r["nonce"],
+            )
+            for r in rounds
+        ],
+        finished=row["finished"],
+    )
+
+
+# -- cursors --------------------------------------------------------------------------------
+
+
+def encode_cursor(started: int, game_id: str) -> str:
+    """The opaque cursor of the page after the game ``(started, game_id)``."""
+    raw = f"{started}:{game_id}".encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The ``(started, id)`` a cursor from ``encode_cursor`` holds; ``BadCursor`` otherwise."""
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        started, game_id = raw.decode("utf-8").split(":", 1)
+        value = int(started), game_id
+    except (ValueError, binascii.Error) as exc:
+        raise BadCursor(
+            f"cursor {cursor!r} is not one this server made; start from page 1"
+        ) from exc
+    # Only the exact spelling we hand out is accepted, so cursors stay opaque.
+    if encode_cursor(*value) != cursor:
+        raise BadCursor(f"cursor {cursor!r} is not one this server made; start from page 1")
+    return value

@@ -134,9 +134,12 @@ class BadCursor(StorageError, ValueError):
 
 
 async def open_storage(url: str) -> Storage:
-    """Open the backend a URL or path names: ``sqlite:///rel.db``, ``sqlite:////abs.db``, a path."""
+    """Open the backend a URL or path names: ``postgresql://…`` (or ``postgres://…``), else SQLite:
+    ``sqlite:///rel.db``, ``sqlite:////abs.db``, a path.  Backends are imported only when used."""
+    if url.lower().startswith(("postgresql://", "postgres://")):
+        from storage.postgres import PostgresStorage
+
+        return await PostgresStorage.open(url)
     from storage.sqlite import SQLiteStorage, sqlite_path
 
-    if url.startswith(("postgresql://", "postgres://")):
-        raise StorageError("the PostgreSQL backend is not built yet; use a SQLite path")
     return await SQLiteStorage.open(sqlite_path(url))

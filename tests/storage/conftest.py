@@ -1,7 +1,8 @@
 """Fixtures for the storage contract suite: one ``storage`` per backend.
 
-A backend here is a place that data lives (a SQLite file, later a PostgreSQL schema) and a way to
-open a ``Storage`` on it, so a test can close a storage and open the same data again.
+A backend here is a place that data lives (a SQLite file, a fresh PostgreSQL schema) and a way to
+open a ``Storage`` on it, so a test can close a storage and open the same data again.  The
+PostgreSQL tests need the real server (``tests/postgres.py``) and fail when it does not answer.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import pytest
 from attrs import frozen
 
 from storage.base import Storage
+from storage.postgres import PostgresStorage
 from storage.sqlite import SQLiteStorage
+from tests.postgres import fresh_schema, schema_url
 
-# Add "postgresql" here (and a backend class below) when that backend is built.
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 class Backend(Protocol):
@@ -39,12 +41,27 @@ class SQLiteBackend:
         return await SQLiteStorage.open(str(self.path))
 
 
+@frozen
+class PostgresBackend:
+    """A schema of its own on the real PostgreSQL server."""
+
+    url: str
+
+    async def open(self) -> Storage:
+        """Open the schema (migrating it the first time)."""
+        return await PostgresStorage.open(self.url)
+
+
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """A fresh, empty backend of each kind."""
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """A fresh, empty backend of each kind (a PostgreSQL schema is dropped afterwards)."""
     if request.param == "sqlite":
-        return SQLiteBackend(tmp_path / "hub.db")
-    raise AssertionError(f"no fixture for backend {request.param}")
+        yield SQLiteBackend(tmp_path / "hub.db")
+    elif request.param == "postgres":
+        async with fresh_schema() as schema:
+            yield PostgresBackend(schema_url(schema))
+    else:
+        raise AssertionError(f"no fixture for backend {request.param}")
 
 
 @pytest.fixture

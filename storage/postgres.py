@@ -34,7 +34,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -184,8 +184,12 @@ def postgres_dsn(url: str) -> tuple[str, str | None]:
             f"database URL {_redacted(url)}: schema {schema!r} must be letters, digits and _"
             " (not starting with a digit, 63 at most)"
         )
-    rest = urlencode([(name, value) for name, value in params if name != "schema"])
-    return urlunsplit(parts._replace(query=rest)), schema
+    # The other parameters go to asyncpg as they were written (it reads unknown ones as settings).
+    base, _, query = url.partition("?")
+    rest = [
+        item for item in query.split("&") if item and unquote(item.split("=", 1)[0]) != "schema"
+    ]
+    return base + ("?" + "&".join(rest) if rest else ""), schema
 
 
 def _whole(

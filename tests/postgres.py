@@ -22,12 +22,13 @@ async def admin() -> asyncpg.Connection:
     try:
         return await asyncpg.connect(SERVER, timeout=10)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        pytest.fail(
-            f"PostgreSQL is not answering at {SERVER} ({exc}); start it with"
-            " `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
-            " or point RPS_HUB_TEST_POSTGRES at one",
-            pytrace=False,
-        )
+        problem = str(exc) or type(exc).__name__
+    pytest.fail(
+        f"PostgreSQL is not answering at {SERVER} ({problem}); start it with"
+        " `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+        " or point RPS_HUB_TEST_POSTGRES at one",
+        pytrace=False,
+    )
 
 
 def schema_url(schema: str) -> str:

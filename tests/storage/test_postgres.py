@@ -1,0 +1,264 @@
+"""What only the PostgreSQL backend does: URLs, open errors, migrations, saves from two hubs.
+
+Everything the backends share is in ``test_contract.py``; these tests need the real server too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from protocol.game import COMPUTER
+from storage.base import NameTaken, StorageError, open_storage
+from storage.postgres import MIGRATIONS, PostgresStorage, postgres_dsn
+from tests.postgres import SERVER, admin, fresh_schema, schema_url
+from tests.storage.test_contract import T0, Table, assert_same_game, register
+
+
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    """A fresh, empty schema of the test server."""
+    async with fresh_schema() as name:
+        yield name
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to the test server, to look behind the storage's back."""
+    conn = await admin()
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+# -- URLs --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "dsn", "schema"),
+    [
+        ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db", None),
+        ("postgres://u:pw@h/db", "postgres://u:pw@h/db", None),
+        ("POSTGRESQL://h/db?schema=hub", "POSTGRESQL://h/db", "hub"),
+        (
+            "postgresql://h/db?sslmode=disable&schema=t_1",
+            "postgresql://h/db?sslmode=disable",
+            "t_1",
+        ),
+        ("postgresql:///db?host=/run/postgresql", "postgresql:///db?host=/run/postgresql", None),
+        ("postgresql:///db?schema=s&host=%2Frun", "postgresql:///db?host=%2Frun", "s"),
+    ],
+)
+def test_a_url_gives_the_dsn_for_asyncpg_and_the_schema_apart(
+    url: str, dsn: str, schema: str | None
+) -> None:
+    assert postgres_dsn(url) == (dsn, schema)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://h/db?schema=has-dash",
+        "postgresql://h/db?schema=1st",
+        "postgresql://h/db?schema=",
+        'postgresql://h/db?schema=a"b',
+        "postgresql://h/db?schema=a&schema=b",
+        "mysql://h/db",
+    ],
+)
+def test_a_bad_url_is_refused_in_one_line(url: str) -> None:
+    with pytest.raises(StorageError) as info:
+        postgres_dsn(url)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "PostgreSQL"])
+async def test_open_storage_opens_postgresql_urls_with_this_backend(
+    schema: str, scheme: str
+) -> None:
+    url = schema_url(schema).replace("postgresql", scheme, 1)
+    storage = await open_storage(url)
+    try:
+        assert isinstance(storage, PostgresStorage)
+        assert await storage.player("computer") is not None
+    finally:
+        await storage.close()
+
+
+async def test_each_schema_holds_its_own_data(schema: str) -> None:
+    async with fresh_schema() as other:
+        first = await PostgresStorage.open(schema_url(schema))
+        second = await PostgresStorage.open(SERVER, schema=other)
+        try:
+            await first.create_player("Alice", "h1", T0)
+            assert await second.player("Alice") is None
+            await second.create_player("Alice", "h2", T0)
+            assert await first.player_by_token("h2") is None
+        finally:
+            await first.close()
+            await second.close()
+
+
+# -- opening -----------------------------------------------------------------------------------
+
+
+async def test_an_unreachable_server_is_one_line_without_the_password() -> None:
+    url = "postgresql://postgres:s3cret@127.0.0.1:1/test"
+    with pytest.raises(StorageError) as info:
+        await open_storage(url)
+    message = str(info.value)
+    assert message.startswith("cannot open database postgresql://postgres:***@127.0.0.1:1/test: ")
+    assert "cannot reach the server" in message
+    assert "\n" not in message and "s3cret" not in message
+    assert info.value.code == "unavailable"
+
+
+async def test_a_database_that_does_not_exist_is_one_line() -> None:
+    url = SERVER.rsplit("/", 1)[0] + "/no_such_database_here"
+    with pytest.raises(StorageError) as info:
+        await open_storage(url)
+    assert str(info.value).endswith('database "no_such_database_here" does not exist')
+    assert "\n" not in str(info.value)
+
+
+async def test_a_refused_login_is_one_line() -> None:
+    url = SERVER.replace("postgres@", "no_such_role@", 1)
+    with pytest.raises(StorageError) as info:
+        await open_storage(url)
+    assert 'role "no_such_role" does not exist' in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+# -- migrations --------------------------------------------------------------------------------
+
+
+async def versions(db: asyncpg.Connection, schema: str) -> list[int]:
+    """The migrations recorded in ``schema``."""
+    rows = await db.fetch(f'SELECT version FROM "{schema}".schema_migrations ORDER BY version')
+    return [row["version"] for row in rows]
+
+
+async def test_opening_again_migrates_nothing_and_keeps_the_data(
+    schema: str, db: asyncpg.Connection
+) -> None:
+    first = await PostgresStorage.open(schema_url(schema))
+    alice = await first.create_player("Alice", "h1", T0)
+    await first.close()
+    again = await PostgresStorage.open(schema_url(schema))
+    try:
+        assert await again.player("alice") == alice
+    finally:
+        await again.close()
+    assert await versions(db, schema) == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_hubs_opening_a_missing_schema_at_once_create_and_migrate_it_once(
+    schema: str, db: asyncpg.Connection
+) -> None:
+    await db.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    opened = await asyncio.gather(*(PostgresStorage.open(SERVER, schema=schema) for _ in range(5)))
+    try:
+        assert await versions(db, schema) == list(range(1, len(MIGRATIONS) + 1))
+        computers = await db.fetchval(
+            f'SELECT COUNT(*) FROM "{schema}".players WHERE name_key = $1', COMPUTER
+        )
+        assert computers == 1
+        await opened[0].create_player("Alice", "h1", T0)
+        with pytest.raises(NameTaken):
+            await opened[4].create_player("ALICE", "h2", T0)
+    finally:
+        for storage in opened:
+            await storage.close()
+
+
+async def test_a_schema_newer_than_this_hub_is_refused_in_one_line(
+    schema: str, db: asyncpg.Connection
+) -> None:
+    await (await PostgresStorage.open(schema_url(schema))).close()
+    newer = len(MIGRATIONS) + 1
+    await db.execute(f'INSERT INTO "{schema}".schema_migrations VALUES ($1, 0)', newer)
+    with pytest.raises(StorageError) as info:
+        await PostgresStorage.open(schema_url(schema))
+    assert f"schema version {newer} is newer" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+# -- two hubs on one database ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def two_hubs(schema: str) -> AsyncIterator[tuple[PostgresStorage, PostgresStorage]]:
+    """Two storages on one schema, as two hub processes would have."""
+    first = await PostgresStorage.open(schema_url(schema))
+    second = await PostgresStorage.open(schema_url(schema))
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_concurrent_saves_of_one_game_from_two_hubs_keep_one_and_refuse_the_other(
+    two_hubs: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    first, second = two_hubs
+    await register(first, "Alice", "bob")
+    table = await Table.start(first, ("Alice", "bob"), best_of=1)
+    # Both hubs resolve the same round differently and save it with the same next seqs.
+    branches = []
+    for roll in ("Rock", "Paper"):
+        game = copy.deepcopy(table.game)
+        game.move("Alice", roll, None, now=T0 + 1, rng=table.rng)
+        _, effects = game.move("bob", "Scissors", None, now=T0 + 2, rng=table.rng)
+        branch = copy.copy(table)
+        branch.game = game
+        branches.append((game, branch.events(effects)))
+    results = await asyncio.gather(
+        first.save_game(*branches[0]),
+        second.save_game(*branches[1]),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "StorageError"]
+    kept, events = branches[0] if results[0] is None else branches[1]
+    assert_same_game(await first.game("g1"), kept)
+    assert await second.events("g1", 1) == events
+    assert await first.last_seq("g1") == events[-1].seq
+
+
+async def test_a_save_waits_for_another_hubs_transaction_on_the_same_game(
+    two_hubs: tuple[PostgresStorage, PostgresStorage], schema: str, db: asyncpg.Connection
+) -> None:
+    first, _ = two_hubs
+    await register(first, "Alice")
+    table = await Table.start(first, ("Alice", COMPUTER))
+    _, effects = table.game.move("Alice", "Rock", None, now=T0 + 1, rng=table.rng)
+    async with db.transaction():
+        await db.execute(f'SELECT 1 FROM "{schema}".games WHERE id = $1 FOR UPDATE', "g1")
+        save = asyncio.create_task(first.save_game(table.game, table.events(effects)))
+        await asyncio.sleep(0.2)
+        assert not save.done()
+    await asyncio.wait_for(save, 5)
+    assert_same_game(await first.game("g1"), table.game)
+
+
+async def test_many_games_saved_at_once_through_two_hubs_all_commit(
+    two_hubs: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    first, second = two_hubs
+    names = [f"p{i:02}" for i in range(12)]
+    await register(first, *names)
+    tables = await asyncio.gather(
+        *(
+            Table.start((first, second)[i % 2], (name, COMPUTER), id=f"g{i:02}", seed=i)
+            for i, name in enumerate(names)
+        )
+    )
+    await asyncio.gather(*(t.win() for t in tables))
+    for t in tables:
+        assert_same_game(await second.game(t.game.id), t.game)
+        assert [e.seq for e in await first.events(t.game.id, 0)] == list(range(1, t.seq + 1))

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--db",
         default=_env("db", "rps-hub.db"),
-        help="a SQLite file path or URL (sqlite:///rel.db, sqlite:////abs.db)",
+        help="a SQLite file path or URL (sqlite:///rel.db, sqlite:////abs.db) or postgresql://…",
     )
     serve.add_argument(
         "--round-deadline",

@@ -161,7 +161,8 @@ async def serve(config: Config) -> int:
     try:
         await runner.setup()
     except ProtocolError as exc:
-        print(f"rps-hub: cannot open database {config.db}: {exc.message}", file=sys.stderr)
+        # The storage's message names the database (any password masked) and what to do.
+        print(f"rps-hub: {exc.message}", file=sys.stderr)
         await runner.cleanup()
         return 2
     site = web.TCPSite(runner, config.host, config.port)

@@ -60,8 +60,7 @@ async def test_a_game_decided_by_a_missed_deadline_ends_in_timeout(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub(round_deadline=DEADLINE)
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     bob = await clients.player(server, "bob")
     game_id = await start_pvp(ann, bob, best_of=1)
@@ -78,8 +77,7 @@ async def test_a_round_both_seats_miss_ends_the_game_abandoned(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub(round_deadline=DEADLINE)
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     bob = await clients.player(server, "bob")
     game_id = await start_pvp(ann, bob)

@@ -12,8 +12,7 @@ async def test_joining_and_leaving_are_announced_in_the_lobby(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub()
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "Ann")
     (joined,) = await watcher.events(("lobby", "player_joined"))
     assert joined["data"] == {"name": "Ann", "status": "idle"}
@@ -28,8 +27,7 @@ async def test_a_reconnect_within_the_grace_period_emits_no_leave_or_join(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub(grace=0.5)
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     await watcher.events(("lobby", "player_joined"))
     await ann.close()
@@ -47,8 +45,7 @@ async def test_closing_one_of_two_connections_keeps_the_player_active(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub(grace=0.2)
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     await clients.player(server, "ann", token=ann.token)
     await watcher.events(("lobby", "player_joined"))
@@ -77,8 +74,7 @@ async def test_leaving_takes_the_player_out_of_the_queue(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub()
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     await ann.ok("play", opponent="*")
     await watcher.events(("lobby", "player_joined"), ("lobby", "player_status"))
@@ -92,8 +88,7 @@ async def test_cancel_leaves_the_queue_and_withdraws_challenges(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub()
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     bob = await clients.player(server, "bob")
     challenge = (await ann.ok("play", opponent="bob"))["challenge"]
@@ -116,8 +111,7 @@ async def test_a_player_who_leaves_keeps_their_seat(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub()
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     bob = await clients.player(server, "bob")
     game_id = await start_pvp(ann, bob)
@@ -134,8 +128,7 @@ async def test_playing_the_computer_shows_as_playing_in_the_lobby(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub()
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     game_id = (await ann.ok("play", opponent="computer", best_of=1))["game"]
     _, started, status = await watcher.events(
@@ -153,8 +146,7 @@ async def test_rest_alone_never_makes_a_player_active(
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub()
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     token = await register(server, "ann")
     async with (
         aiohttp.ClientSession() as session,
@@ -177,8 +169,7 @@ async def test_a_player_who_left_comes_back_to_a_new_epoch_of_their_private_topi
     start_hub: HubFactory, clients: Clients
 ) -> None:
     server = await start_hub()
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     before = await ann.ok("subscribe", topic="player:ann")
     await ann.close()

@@ -145,8 +145,7 @@ async def test_shutdown_closes_every_socket_with_1001_and_healthz_answers_503(
 ) -> None:
     server = await start_hub()
     ann = await clients.player(server, "ann")
-    spectator = await clients.spectator(server)
-    await spectator.ok("subscribe", topic="lobby")
+    spectator = await clients.lobby(server)
     assert (await get(server, "/healthz")) == (200, {"status": "ok"})
     # The shutdown phase of the app (what the runner does before cleanup), with the
     # listener still open so the hub can be asked during it.

@@ -122,8 +122,7 @@ async def test_an_unknown_game_is_not_found(start_hub: HubFactory, clients: Clie
 
 async def test_unsubscribe_stops_events(start_hub: HubFactory, clients: Clients) -> None:
     server = await start_hub()
-    watcher = await clients.spectator(server)
-    await watcher.ok("subscribe", topic="lobby")
+    watcher = await clients.lobby(server)
     await clients.player(server, "ann")
     await watcher.events(("lobby", "player_joined"))
     assert await watcher.ok("unsubscribe", topic="lobby") == {}

@@ -174,6 +174,12 @@ class Clients:
         self._peers.append(peer)
         return peer
 
+    async def lobby(self, server: Any) -> Peer:
+        """A spectator subscribed to the lobby (its reply read)."""
+        peer = await self.spectator(server)
+        await peer.ok("subscribe", topic="lobby")
+        return peer
+
     async def player(self, server: Any, name: str, token: str | None = None) -> Peer:
         """A connection authenticated as ``name`` (registered first unless ``token`` is given)."""
         if token is None:

@@ -74,7 +74,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             405: f"method {request.method} is not allowed on {request.path}",
             413: "the body is over 64 KiB",
         }.get(exc.status, exc.reason)
-        return error_response(code, message, exc.status if exc.status != 405 else 405)
+        return error_response(code, message, exc.status)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         metrics.errors.labels("internal").inc()
@@ -83,7 +83,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def json_response(data: object, status: int = 200) -> web.Response:
     """A compact JSON response."""
-    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o))
+    return web.json_response(data, status=status)
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:

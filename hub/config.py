@@ -7,7 +7,7 @@ from attrs import frozen
 
 @frozen
 class Config:
-    """Everything ``create_app`` needs; defaults are SPEC §5's."""
+    """Everything ``create_app`` needs; defaults are SPEC §3-§5's."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -16,8 +16,16 @@ class Config:
     grace: float = 10.0
     heartbeat: float = 20.0
     allow_origin: tuple[str, ...] = ()
+    # Host names a loopback-bound hub also serves (besides loopback names), against DNS rebinding.
+    allow_host: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For names the client (addresses or CIDR networks).
+    trusted_proxy: tuple[str, ...] = ()
     legacy_api: bool = False
-    # Protection limits (SPEC §3); tests and benchmarks may tune them.
+    # On SIGTERM: seconds /healthz answers 503 while everything else is still served.
+    drain: float = 0.0
+    # Per-hub cap on open connections (HTTP and WebSocket); 503 beyond it.
+    max_connections: int = 10_000
+    # Protection limits per WebSocket connection (SPEC §3); tests and benchmarks may tune them.
     rate: float = 20.0
     burst: int = 40
     abuse_limit: int = 100
@@ -26,3 +34,15 @@ class Config:
     outbound_bytes: int = 1 << 20
     history: int = 1000
     max_body: int = 64 * 1024
+    # Seconds a peer has to complete a close before its transport is aborted.
+    close_timeout: float = 10.0
+    # Limits per client address (SPEC §4); loopback peers that are not proxies are exempt.
+    rest_rate: float = 20.0
+    rest_burst: int = 40
+    registrations_per_hour: int = 10
+    ws_per_address: int = 50
+    # Seconds for a request's headers to arrive; idle keep-alive connections close after the other.
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 75.0
+    # A legacy game (no round deadline) left without a move this long ends abandoned.
+    legacy_idle: float = 600.0

@@ -84,7 +84,8 @@ class GameHub:
         self.clock = clock
         self.lobby = Lobby()
         self.lobby_stream = Stream("lobby", config.history)
-        self.closing = False
+        self.closing = False  # stopping: new work is refused
+        self.draining = False  # told to stop: /healthz says 503, everything else is still served
         self._games: dict[str, Game] = {}  # live games
         self._seqs: dict[str, int] = {}  # latest seq of each live game's topic
         self._locks: dict[str, _GameLock] = {}

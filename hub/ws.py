@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from attrs import frozen
@@ -82,14 +83,31 @@ class RateLimiter:
         return len(self._refusals)
 
 
+DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
 def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
-    """An ``Origin`` header, when present, must be the hub's own origin or an allowed one."""
+    """An ``Origin`` header, when present, must name the request's own host or be allowed."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
     origin = origin.rstrip("/").lower()
-    own = f"{request.scheme}://{request.host}".lower()
-    return origin == own or origin in {a.rstrip("/").lower() for a in allowed}
+    if origin in {a.rstrip("/").lower() for a in allowed}:
+        return True
+    # TLS often ends at a proxy, so the scheme the page saw says nothing about this hop: only
+    # the host and port are compared, a missing port being the default of the origin's scheme.
+    try:
+        seen = urlsplit(origin)
+        host = urlsplit(f"//{request.host}")
+        default = DEFAULT_PORTS.get(seen.scheme)
+        return (
+            default is not None
+            and seen.hostname is not None
+            and seen.hostname == (host.hostname or "").lower()
+            and (seen.port or default) == (host.port or default)
+        )
+    except ValueError:  # a port out of range or an unbalanced IPv6 bracket
+        return False
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:

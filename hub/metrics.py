@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from protocol.messages import OPS
+
 
 class Metrics:
     """The hub's counters and gauges."""
@@ -17,6 +19,8 @@ class Metrics:
         self.requests = Counter(
             "rps_hub_requests", "Requests handled", ["transport", "op"], registry=r
         )
+        # Resolved once: looking a child up by its labels on every request costs a lock and a hash.
+        self.ws_requests = {op: self.requests.labels("ws", op) for op in OPS}
         self.errors = Counter("rps_hub_errors", "Error replies by code", ["code"], registry=r)
         self.games_started = Counter(
             "rps_hub_games_started", "Games started", ["opponent"], registry=r

@@ -32,8 +32,9 @@ STATUS = {
     "unavailable": 503,
 }
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "bad_request", 409: "conflict", 413: "too_large", 429: "rate_limited",
-              503: "unavailable"}  # fmt: skip
+              405: "bad_request", 409: "conflict", 413: "too_large", 415: "bad_request",
+              429: "rate_limited", 503: "unavailable"}  # fmt: skip
+JSON = "application/json"
 
 
 def error_response(code: str, message: str, status: int | None = None) -> web.Response:
@@ -53,12 +54,25 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every refusal into SPEC's JSON error; log unexpected failures, hide their details."""
+    try:
+        response = await _answer(request, handler)
+    except web.HTTPException as exc:
+        _end_broken_body(request, exc)
+        raise
+    _end_broken_body(request, response)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[keys.METRICS]
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
     metrics.requests.labels("rest", f"{request.method} {route}").inc()
     try:
         return await handler(request)
+    except web.RequestPayloadError:
+        metrics.errors.labels("bad_request").inc()
+        return error_response("bad_request", "the body could not be decoded; check its encoding")
     except ProtocolError as exc:
         metrics.errors.labels(exc.code).inc()
         return error_response(exc.code, exc.message)
@@ -67,12 +81,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         code = HTTP_CODES.get(exc.status, "internal" if exc.status >= 500 else "bad_request")
         metrics.errors.labels(code).inc()
-        if exc.content_type == "application/json":
+        if exc.content_type == JSON:
             raise
         message = {
             404: f"no route {request.method} {request.path}",
             405: f"method {request.method} is not allowed on {request.path}",
             413: "the body is over 64 KiB",
+            415: f"send the body as JSON with 'Content-Type: {JSON}'",
         }.get(exc.status, exc.reason)
         return error_response(code, message, exc.status)
     except Exception:
@@ -81,13 +96,36 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response("internal", "internal error")
 
 
+def _end_broken_body(request: web.Request, response: web.StreamResponse) -> None:
+    """Close the connection of a body that failed to decode (bad gzip, broken chunks).
+
+    After the handler aiohttp reads whatever is left of the body and logs a traceback when that
+    fails; the stream is marked ended instead, and the connection closed, since the parser that
+    failed cannot find the next request on it.  A body that fails only after this point still
+    gets aiohttp's traceback: that needs the rest of the body to arrive later than the answer.
+    """
+    if request.content.exception() is None or response.prepared:
+        return
+    request.content.feed_eof()
+    response.force_close()
+
+
 def json_response(data: object, status: int = 200) -> web.Response:
     """A compact JSON response."""
     return web.json_response(data, status=status)
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body; ``BadMessage`` for anything else."""
+    """The request's JSON object body; ``BadMessage`` for anything else.
+
+    Only ``application/json`` is read: a page on another site can send ``text/plain`` and form
+    bodies without a CORS preflight, never JSON.  No body at all is just not a JSON object.
+    """
+    max_body = request.app[keys.CONFIG].max_body
+    if request.content_length is not None and request.content_length > max_body:
+        raise web.HTTPRequestEntityTooLarge(max_body, request.content_length)
+    if request.body_exists and request.content_type.lower() != JSON:
+        raise web.HTTPUnsupportedMediaType()
     raw = await request.read()
     try:
         body = json.loads(raw) if raw else None

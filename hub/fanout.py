@@ -69,7 +69,8 @@ class Peer:
         self.ws = ws
         self.session = secrets.token_urlsafe(12)
         self.player: str | None = None
-        self.topics: set[str] = set()
+        # Each topic with the seq after which every event was sent on this connection.
+        self.topics: dict[str, int] = {}
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self._transport = transport
@@ -170,10 +171,17 @@ class Subscriptions:
     def __init__(self) -> None:
         self._by_topic: dict[str, set[Peer]] = collections.defaultdict(set)
 
-    def add(self, topic: str, peer: Peer) -> None:
-        """Subscribe ``peer`` to ``topic``."""
-        self._by_topic[topic].add(peer)
-        peer.topics.add(topic)
+    def add(self, topic: str, peer: Peer, seq: int = 0) -> None:
+        """Subscribe ``peer`` to ``topic``, every event after ``seq`` being sent to it.
+
+        Subscribing again keeps the lower of the two seqs: both stay true.
+        """
+        start = peer.topics.get(topic)
+        if start is None:
+            self._by_topic[topic].add(peer)
+            peer.topics[topic] = seq
+        elif seq < start:
+            peer.topics[topic] = seq
 
     def discard(self, topic: str, peer: Peer) -> None:
         """Unsubscribe ``peer`` from ``topic`` (no error when it was not subscribed)."""
@@ -182,7 +190,7 @@ class Subscriptions:
             peers.discard(peer)
             if not peers:
                 del self._by_topic[topic]
-        peer.topics.discard(topic)
+        peer.topics.pop(topic, None)
 
     def drop(self, peer: Peer) -> None:
         """Remove ``peer`` from every topic."""

@@ -221,7 +221,7 @@ class Session:
             self.peer.player = name
             self.hub.connect(self.peer, name)
         stream = self.hub.player_stream(name)
-        self.hub.subscriptions.add(stream.topic, self.peer)
+        self.hub.subscriptions.add(stream.topic, self.peer, stream.seq)
         subscribed.append({"topic": stream.topic, "seq": stream.seq, "epoch": stream.epoch})
         live = self.hub.lobby.live.get(name)
         if live is not None:
@@ -229,7 +229,7 @@ class Session:
             # Read the seq and subscribe with no await in between, so no event falls in a gap.
             seq = self.hub.live_seq(live)
             if seq is not None:
-                self.hub.subscriptions.add(game_topic(live), self.peer)
+                self.hub.subscriptions.add(game_topic(live), self.peer, seq)
                 subscribed.append({"topic": game_topic(live), "seq": seq, "epoch": game.epoch})
         return {"player": name, "subscribed": subscribed}
 
@@ -250,8 +250,11 @@ class Session:
             snapshot = self.hub.lobby_snapshot()
         missed = None
         if request.since is not None and request.epoch == stream.epoch:
-            missed = stream.since(request.since)
-        self.hub.subscriptions.add(stream.topic, self.peer)
+            held = stream.since(request.since)
+            if held is not None:
+                replay = _replay(self.peer.topics.get(stream.topic), request.since, stream.seq)
+                missed = None if replay is None else held if replay else []
+        self._subscribed(stream.topic, request.since, stream.seq, missed)
         return _followed(stream.topic, stream.epoch, stream.seq, snapshot, missed)
 
     async def _subscribe_game(self, request: Subscribe, game_id: str) -> Followed:
@@ -263,11 +266,21 @@ class Session:
                 seq = await hub.storage.last_seq(game_id)
             topic = game_topic(game_id)
             missed = None
-            if request.since is not None and request.epoch == game.epoch and request.since <= seq:
-                events = await hub.storage.events(game_id, request.since)
-                missed = [event_payload(topic, e) for e in events]
-            hub.subscriptions.add(topic, self.peer)
+            since = request.since
+            if since is not None and request.epoch == game.epoch and since <= seq:
+                replay = _replay(self.peer.topics.get(topic), since, seq)
+                if replay:
+                    events = await hub.storage.events(game_id, since)
+                    missed = [event_payload(topic, e) for e in events]
+                elif replay is not None:
+                    missed = []
+            self._subscribed(topic, since, seq, missed)
             return _followed(topic, game.epoch, seq, game_json(game), missed)
+
+    def _subscribed(self, topic: str, since: int | None, seq: int, missed: object) -> None:
+        """Record the subscription: after a replay every event after ``since`` is sent."""
+        start = since if missed is not None and since is not None else seq
+        self.hub.subscriptions.add(topic, self.peer, start)
 
     async def unsubscribe(self, request: Unsubscribe) -> dict[str, Any]:
         """Stop a topic (no error when not subscribed)."""
@@ -344,6 +357,21 @@ class Followed:
 
     data: dict[str, Any]
     frames: list[bytes]
+
+
+def _replay(start: int | None, since: int, seq: int) -> bool | None:
+    """Whether a subscription recovering from a held ``since`` replays; None for a snapshot.
+
+    ``start`` is the seq at which the connection was already subscribed (None when it was not):
+    every event after it was sent live, so none is sent again (False: recovered, nothing to
+    send).  Events between ``since`` and a start behind the latest seq cannot be replayed
+    either: they would arrive after newer ones, and a client dropping old seqs would lose them.
+    """
+    if start is None or since < start == seq:
+        return True
+    if since >= start:
+        return False
+    return None
 
 
 def _followed(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, web
 
-from hub import __version__, keys, rest, ws
+from hub import __version__, guard, keys, rest, ws
 from hub.broker import LocalBroker
 from hub.config import Config
 from hub.fanout import Subscriptions
@@ -25,8 +25,10 @@ STATIC = Path(str(resources.files("hub") / "static"))
 
 def create_app(config: Config) -> web.Application:
     """Build the hub's application; storage and the hub open in its cleanup context."""
-    app = web.Application(client_max_size=config.max_body, middlewares=[rest.errors])
+    app = web.Application(client_max_size=config.max_body, middlewares=[guard.guard, rest.errors])
     app[keys.CONFIG] = config
+    app[guard.GUARD] = guard.Guard(config)
+    app.on_response_prepare.append(guard.security_headers)
     app[keys.METRICS] = Metrics()
     app[keys.PEERS] = set()
     app[keys.SERVER_NAME] = f"rps-hub/{__version__}"

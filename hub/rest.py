@@ -306,8 +306,9 @@ async def create_move(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """``GET /healthz``: 503 while shutting down."""
-    if _hub(request).closing:
+    """``GET /healthz``: 503 while draining or shutting down."""
+    hub = _hub(request)
+    if hub.closing or hub.draining:
         return error_response("unavailable", "the hub is shutting down")
     return json_response({"status": "ok"})
 

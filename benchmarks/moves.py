@@ -1,0 +1,363 @@
+"""Durable moves: rps-hub beside a bare durable-move reference server, interleaved in one run.
+
+For each N (concurrent players) and each server, the script starts the server as a subprocess on
+a free 127.0.0.1 port and N WebSocket players (``websockets``, spread over worker processes).
+Every player plays the computer flat out — rps3, best of 15, a new game when one ends — and
+answers each ``round_open`` with a move for that round at once.  Over a measured window it reports
+
+- **µs CPU/move**: server utime+stime (``/proc``, all threads) ÷ rounds resolved in the window;
+- **moves/s**: rounds resolved (a ``round`` event received) per second of the window;
+- **p50/p99 ms**: time from sending a move to receiving its ``round`` event.
+
+Servers: ``hub`` (``python -m hub serve`` on a temporary SQLite file, deadline/grace/heartbeat
+off), ``hub-pg`` (the same on PostgreSQL, ``--pg URL``, a fresh schema per run) and ``reference``
+(``moves_reference.py``: aiohttp + SQLite WAL, group commit).  A move refused as ``rate_limited``
+(the hub allows 20 requests/s per connection) is retried after 50 ms and counted.
+
+Usage: ``.venv/bin/python benchmarks/moves.py [--players 10 100 1000] [--servers hub reference]
+[--seconds 10] [--pg postgresql://127.0.0.1/test] [--json out.json] [--plot out.png]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from fanout import (
+    cpu_seconds,
+    die_with_parent,
+    free_port,
+    no_nan,
+    percentile,
+    raise_nofile,
+    stop_server,
+    wait_listening,
+)
+from websockets.asyncio.client import connect
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONNECT_KW: dict[str, Any] = {"ping_interval": None, "open_timeout": 60, "max_size": 1 << 20}
+ROLLS = ("Rock", "Paper", "Scissors")
+PLAY = {"type": "play", "opponent": "computer", "best_of": 15, "rules": "rps3"}
+
+
+# -- players (in worker processes) --------------------------------------------------------------
+
+
+class Player:
+    """One connection playing the computer as fast as rounds resolve."""
+
+    def __init__(self, url: str, token: str | None, window: list[float]) -> None:
+        self.url, self.token, self.window = url, token, window
+        self.sent: dict[int, float] = {}
+        self.latencies: list[float] = []
+        self.moves = 0
+        self.rate_limited = 0
+        self.errors: list[str] = []
+        self.next_id = 0
+        self.game: str | None = None
+
+    async def send(self, ws: Any, obj: dict[str, Any]) -> None:
+        self.next_id += 1
+        obj["id"] = self.next_id
+        await ws.send(json.dumps(obj))
+
+    async def request(
+        self, ws: Any, pending: dict[int, dict[str, Any]], obj: dict[str, Any]
+    ) -> None:
+        """Send a request and remember it, so a ``rate_limited`` answer can be retried."""
+        await self.send(ws, obj)
+        pending[self.next_id] = obj
+
+    async def run(self, stop_at: float) -> None:
+        rng = random.Random()
+        async with connect(self.url, **CONNECT_KW) as ws:
+            await ws.recv()  # welcome
+            await self.send(ws, {"type": "auth", "token": self.token or "reference"})
+            pending: dict[int, dict[str, Any]] = {}
+            await self.request(ws, pending, dict(PLAY))
+            async for raw in ws:
+                now = time.time()
+                msg = json.loads(raw)
+                kind = msg.get("type")
+                if kind == "event":
+                    topic, name, data = msg["topic"], msg["event"], msg["data"]
+                    if not topic.startswith("game:"):
+                        continue
+                    if name == "round_open":
+                        if now >= stop_at:
+                            return
+                        n = data["round"]
+                        move = {"type": "move", "game": topic[5:], "roll": rng.choice(ROLLS),
+                                "round": n}  # fmt: skip
+                        self.sent[n] = time.time()
+                        await self.request(ws, pending, move)
+                    elif name == "round":
+                        t0 = self.sent.pop(data["round"], None)
+                        if t0 is not None and self.window[0] <= now < self.window[1]:
+                            self.moves += 1
+                            self.latencies.append((now - t0) * 1000)
+                    elif name == "game_over":
+                        self.sent.clear()
+                        if now >= stop_at:
+                            return
+                        await self.request(ws, pending, dict(PLAY))
+                elif kind == "reply":
+                    request = pending.pop(msg["id"], None)
+                    if msg["ok"]:
+                        continue
+                    code = msg["error"]["code"]
+                    if code == "rate_limited" and request is not None:
+                        self.rate_limited += 1
+                        await asyncio.sleep(0.05)
+                        if request["type"] == "move":
+                            self.sent[request["round"]] = time.time()
+                        await self.request(ws, pending, request)
+                    elif len(self.errors) < 3:
+                        self.errors.append(f"{code}: {msg['error']['message']}")
+
+
+async def worker_run(url: str, tokens: list[str | None], start: float, seconds: float,
+                     warmup: float) -> dict[str, Any]:  # fmt: skip
+    window = [start + warmup, start + warmup + seconds]
+    players = [Player(url, t, window) for t in tokens]
+    stop_at = window[1] + 0.5
+
+    async def one(p: Player) -> None:
+        try:
+            await p.run(stop_at)
+        except Exception as exc:
+            p.errors.append(repr(exc))
+
+    await asyncio.gather(*(one(p) for p in players))
+    return {
+        "moves": sum(p.moves for p in players),
+        "latencies": [x for p in players for x in p.latencies],
+        "rate_limited": sum(p.rate_limited for p in players),
+        "errors": [e for p in players for e in p.errors][:3],
+    }
+
+
+def worker_main(conn: Connection, url: str, tokens: list[str | None], start: float,
+                seconds: float, warmup: float) -> None:  # fmt: skip
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn.send(asyncio.run(worker_run(url, tokens, start, seconds, warmup)))
+
+
+# -- servers --------------------------------------------------------------------------------------
+
+
+def start_server(kind: str, port: int, tmp: Path, pg: str) -> subprocess.Popen[bytes]:
+    common = ["--round-deadline", "0", "--grace", "0", "--heartbeat", "0", "--log-level", "WARNING"]
+    if kind == "hub":
+        cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port),
+               "--db", str(tmp / f"hub-{port}.db"), *common]  # fmt: skip
+    elif kind == "hub-pg":
+        schema = f"bench_{secrets.token_hex(4)}"
+        sep = "&" if "?" in pg else "?"
+        cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port),
+               "--db", f"{pg}{sep}schema={schema}", *common]  # fmt: skip
+    else:
+        cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
+               "--db", str(tmp / f"ref-{port}.db")]  # fmt: skip
+    log = open(tmp / f"{kind}-{port}.log", "wb")  # noqa: SIM115 - handed to the child
+    try:
+        return subprocess.Popen(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+        )
+    finally:
+        log.close()
+
+
+async def register(base: str, n: int) -> list[str | None]:
+    tokens: list[str | None] = []
+    tag = secrets.token_hex(3)
+    async with aiohttp.ClientSession() as http:
+        for i in range(n):
+            async with http.post(f"{base}/api/players", json={"name": f"mv{tag}{i:04d}"}) as r:
+                if r.status != 201:
+                    raise RuntimeError(f"POST /api/players: {r.status} {await r.text()}")
+                tokens.append((await r.json())["token"])
+    return tokens
+
+
+@dataclass
+class Result:
+    server: str
+    players: int
+    seconds: float = 0.0
+    moves: int = 0
+    cpu_s: float = 0.0
+    us_per_move: float = math.nan
+    moves_per_s: float = math.nan
+    p50_ms: float = math.nan
+    p99_ms: float = math.nan
+    rate_limited: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> Result:
+    res = Result(kind, n, seconds=args.seconds)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(kind, port, tmp, args.pg)
+    try:
+        await wait_listening(proc, port, patience=30)
+        tokens = await register(base, n) if kind.startswith("hub") else [None] * n
+        ctx = mp.get_context("spawn")
+        nw = max(1, min(args.workers, n))
+        start = time.time() + 2.0 + n / 500  # time for the workers to start and connect
+        handles = []
+        for i in range(nw):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=worker_main, daemon=True, args=(
+                child, base.replace("http", "ws", 1) + "/ws", tokens[i::nw], start,
+                args.seconds, args.warmup,
+            ))  # fmt: skip
+            p.start()
+            child.close()
+            handles.append((parent, p))
+        await asyncio.sleep(max(0.0, start + args.warmup - time.time()))
+        cpu0 = cpu_seconds(proc.pid)
+        await asyncio.sleep(args.seconds)
+        res.cpu_s = cpu_seconds(proc.pid) - cpu0
+        loop = asyncio.get_running_loop()
+        reports = []
+        for parent, p in handles:
+            if await loop.run_in_executor(None, parent.poll, 60):
+                reports.append(parent.recv())
+            else:
+                res.notes.append("a worker did not report")
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+        lat = sorted(x for r in reports for x in r["latencies"])
+        res.moves = sum(r["moves"] for r in reports)
+        res.rate_limited = sum(r["rate_limited"] for r in reports)
+        errors = [e for r in reports for e in r["errors"]]
+        if errors:
+            res.notes.append(f"errors, e.g. {errors[:2]}")
+        if res.moves:
+            res.us_per_move = res.cpu_s / res.moves * 1e6
+            res.moves_per_s = res.moves / args.seconds
+            res.p50_ms, res.p99_ms = percentile(lat, 0.50), percentile(lat, 0.99)
+    finally:
+        stop_server(proc)
+    return res
+
+
+def fmt(x: float, digits: int = 1) -> str:
+    return "n/a" if math.isnan(x) else f"{x:,.{digits}f}"
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| server | players | µs CPU/move | moves/s | p50 ms | p99 ms | rate-limited |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.server} | {r.players:,} | {fmt(r.us_per_move, 0)} | {fmt(r.moves_per_s, 0)} "
+            f"| {fmt(r.p50_ms)} | {fmt(r.p99_ms)} | {r.rate_limited} |"
+        )
+    by = {(r.server, r.players): r for r in results}
+    for n in sorted({r.players for r in results}):
+        ref = by.get(("reference", n))
+        for kind in ("hub", "hub-pg"):
+            hub = by.get((kind, n))
+            if hub and ref and ref.us_per_move > 0 and ref.moves_per_s > 0:
+                lines.append(
+                    f"\n{kind} at {n:,} players: CPU/move {hub.us_per_move / ref.us_per_move:.2f}x "
+                    f"the reference, moves/s {hub.moves_per_s / ref.moves_per_s:.2f}x"
+                )
+    return "\n".join(lines)
+
+
+def plot(results: list[Result], path: Path) -> None:
+    import matplotlib  # optional: only for --plot
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for kind in dict.fromkeys(r.server for r in results):
+        rows = sorted((r for r in results if r.server == kind), key=lambda r: r.players)
+        xs = [r.players for r in rows]
+        axes[0].plot(xs, [r.us_per_move for r in rows], marker="o", label=kind)
+        axes[1].plot(xs, [r.moves_per_s for r in rows], marker="o", label=kind)
+        axes[2].plot(xs, [r.p99_ms for r in rows], marker="o", label=kind)
+    for ax, title in zip(axes, ("server µs CPU per move", "moves/s", "p99 move → round, ms"),
+                         strict=True):  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("concurrent players")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+async def amain(args: argparse.Namespace) -> list[Result]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rps-moves-") as tmp:
+        for n in args.players:
+            for kind in args.servers:
+                r = await bench_one(kind, n, args, Path(tmp))
+                print(f"  {kind:9} players={n:<5} {fmt(r.us_per_move, 0)} µs/move, "
+                      f"{fmt(r.moves_per_s, 0)} moves/s, p50 {fmt(r.p50_ms)} ms, "
+                      f"p99 {fmt(r.p99_ms)} ms, rate-limited {r.rate_limited} "
+                      f"{'; '.join(r.notes)}", file=sys.stderr, flush=True)  # fmt: skip
+                results.append(r)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--players", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--servers", nargs="+", default=["hub", "reference"],
+                        choices=["hub", "hub-pg", "reference"])  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before the window")
+    parser.add_argument("--workers", type=int, default=2, help="client processes")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--plot", type=Path, help="a PNG of the results (needs matplotlib)")
+    args = parser.parse_args()
+    raise_nofile()
+    print(f"moves benchmark, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+          file=sys.stderr)  # fmt: skip
+    try:
+        results = asyncio.run(amain(args))
+    except KeyboardInterrupt:
+        return 130
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "cpus": os.cpu_count(),
+            "results": [no_nan(asdict(r)) for r in results],
+        }, indent=2))  # fmt: skip
+    if args.plot:
+        plot(results, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""The reference for ``moves.py``: a bare aiohttp server that stores every round durably.
+
+It is the floor a hub's move path is measured against (ANCHORS, "durable moves"): aiohttp with
+``compress=False``, SQLite in WAL mode with ``synchronous=NORMAL``, and **group commit** — every
+save waiting at the moment goes to the writer thread in one hop and commits in one transaction
+(a savepoint per save, so one failing save fails alone); nobody is answered before the commit.
+
+It speaks just enough of the hub's wire protocol (SPEC §3) for the benchmark's players:
+
+- ``auth`` replies ``{"player": ...}`` (any token is taken: identity is not what is measured);
+- ``play`` against the computer stores a game and replies ``{"game": id}``, then ``round_open``;
+- ``move`` resolves the round against a committed random computer roll
+  (``sha256("<roll>:<nonce>")``, like the hub), stores the round and the game's score, then sends
+  ``round`` and ``round_open`` (or ``game_over``) and the reply ``{"round": n}``.
+
+Each frame is serialized once.  Run: ``python benchmarks/moves_reference.py --port P --db FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import secrets
+import signal
+import sqlite3
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+ROLLS = ("Rock", "Paper", "Scissors")
+BEATS = {"Rock": "Scissors", "Paper": "Rock", "Scissors": "Paper"}
+
+WRITER: web.AppKey[GroupCommit] = web.AppKey("writer", object)  # type: ignore[arg-type]
+
+
+def dump(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS games (
+    id TEXT PRIMARY KEY, player TEXT NOT NULL, best_of INTEGER NOT NULL,
+    score_player INTEGER NOT NULL, score_computer INTEGER NOT NULL, round INTEGER NOT NULL,
+    status TEXT NOT NULL, started INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rounds (
+    game TEXT NOT NULL, round INTEGER NOT NULL, player_roll TEXT NOT NULL,
+    computer_roll TEXT NOT NULL, nonce TEXT NOT NULL, winner TEXT,
+    PRIMARY KEY (game, round)
+);
+"""
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+class GroupCommit:
+    """One writer thread; whatever waits when it is free is committed in one transaction."""
+
+    def __init__(self, path: str) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="writer")
+        self._db = self._pool.submit(self._open, path).result()
+        self._waiting: list[tuple[list[Statement], asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+        self.batches = 0
+        self.saves = 0
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        return db
+
+    async def save(self, statements: list[Statement]) -> None:
+        """Store ``statements`` as one unit; returns once they are committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((statements, future))
+        self._wake.set()
+        await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._waiting = self._waiting, []
+            if not batch:
+                continue
+            results = await loop.run_in_executor(self._pool, self._write, [s for s, _ in batch])
+            self.batches += 1
+            self.saves += len(batch)
+            for (_, future), error in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+    def _write(self, units: list[list[Statement]]) -> list[Exception | None]:
+        db = self._db
+        results: list[Exception | None] = []
+        db.execute("BEGIN IMMEDIATE")
+        for statements in units:
+            db.execute("SAVEPOINT s")
+            try:
+                for sql, params in statements:
+                    db.execute(sql, params)
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK TO s")
+                results.append(exc)
+            else:
+                results.append(None)
+            db.execute("RELEASE s")
+        db.execute("COMMIT")
+        return results
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._pool.submit(self._db.close).result()
+        self._pool.shutdown()
+
+
+class Game:
+    __slots__ = ("best_of", "commitment", "id", "nonce", "player", "roll", "round", "score")
+
+    def __init__(self, player: str, best_of: int) -> None:
+        self.id = secrets.token_urlsafe(9)
+        self.player = player
+        self.best_of = best_of
+        self.round = 1
+        self.score = [0, 0]
+        self.roll = self.nonce = self.commitment = ""
+        self.commit()
+
+    def commit(self) -> None:
+        """The computer's roll for the open round, fixed and committed before any move."""
+        self.roll = secrets.choice(ROLLS)
+        self.nonce = secrets.token_hex(16)
+        self.commitment = hashlib.sha256(f"{self.roll}:{self.nonce}".encode()).hexdigest()
+
+
+def event(topic: str, seq: int, name: str, data: object) -> bytes:
+    ts = int(time.time() * 1000)
+    return dump(
+        {"type": "event", "topic": topic, "seq": seq, "ts": ts, "event": name, "data": data}
+    )
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False, max_msg_size=65537)
+    await ws.prepare(request)
+    writer = request.app[WRITER]
+    send = ws.send_frame
+    await send(dump({"type": "welcome", "protocol": 1, "server": "reference", "session": "s"}),
+               WSMsgType.TEXT)  # fmt: skip
+    player = "anon"
+    games: dict[str, tuple[Game, list[int]]] = {}
+    async for msg in ws:
+        if msg.type is not WSMsgType.TEXT:
+            break
+        req = json.loads(msg.data)
+        rid, op = req.get("id"), req.get("type")
+        if op == "auth":
+            player = secrets.token_hex(4)
+            await send(dump({"type": "reply", "id": rid, "ok": True, "data": {"player": player}}),
+                       WSMsgType.TEXT)  # fmt: skip
+        elif op == "play":
+            game = Game(player, int(req.get("best_of", 5)))
+            seq = [0]
+            games[game.id] = (game, seq)
+            await writer.save([(
+                "INSERT INTO games VALUES (?, ?, ?, 0, 0, 1, 'playing', ?)",
+                (game.id, player, game.best_of, int(time.time() * 1000)),
+            )])  # fmt: skip
+            await send(dump({"type": "reply", "id": rid, "ok": True, "data": {"game": game.id}}),
+                       WSMsgType.TEXT)  # fmt: skip
+            seq[0] += 1
+            topic = f"game:{game.id}"
+            await send(event(topic, seq[0], "round_open",
+                             {"round": 1, "deadline": None, "commitment": game.commitment}),
+                       WSMsgType.TEXT)  # fmt: skip
+        elif op == "move":
+            game, seq = games[req["game"]]
+            mine, theirs = req["roll"], game.roll
+            n = game.round
+            winner = None
+            if BEATS[mine] == theirs:
+                winner, game.score[0] = game.player, game.score[0] + 1
+            elif BEATS[theirs] == mine:
+                winner, game.score[1] = "computer", game.score[1] + 1
+            need = game.best_of // 2 + 1
+            over = max(game.score) >= need
+            nonce = game.nonce
+            if not over:
+                game.round += 1
+                game.commit()
+            await writer.save([
+                ("INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?)",
+                 (game.id, n, mine, theirs, nonce, winner)),
+                ("UPDATE games SET score_player = ?, score_computer = ?, round = ?, status = ? "
+                 "WHERE id = ?",
+                 (game.score[0], game.score[1], game.round, "finished" if over else "playing",
+                  game.id)),
+            ])  # fmt: skip
+            topic = f"game:{game.id}"
+            score = {game.player: game.score[0], "computer": game.score[1]}
+            seq[0] += 1
+            await send(event(topic, seq[0], "round", {
+                "round": n, "moves": {game.player: mine, "computer": theirs},
+                "winner": winner, "score": score, "nonce": nonce,
+            }), WSMsgType.TEXT)  # fmt: skip
+            seq[0] += 1
+            if over:
+                await send(event(topic, seq[0], "game_over",
+                                 {"winner": winner, "reason": "won", "score": score}),
+                           WSMsgType.TEXT)  # fmt: skip
+                del games[game.id]
+            else:
+                await send(event(topic, seq[0], "round_open",
+                                 {"round": game.round, "deadline": None,
+                                  "commitment": game.commitment}),
+                           WSMsgType.TEXT)  # fmt: skip
+            await send(dump({"type": "reply", "id": rid, "ok": True, "data": {"round": n}}),
+                       WSMsgType.TEXT)  # fmt: skip
+        else:
+            await send(dump({"type": "reply", "id": rid, "ok": False,
+                             "error": {"code": "bad_request", "message": "unknown op"}}),
+                       WSMsgType.TEXT)  # fmt: skip
+    return ws
+
+
+async def main(port: int, db: str) -> None:
+    app = web.Application()
+
+    async def writer_ctx(app: web.Application) -> Any:
+        app[WRITER] = GroupCommit(db)
+        yield
+        await app[WRITER].close()
+
+    app.cleanup_ctx.append(writer_ctx)
+    app.router.add_get("/ws", websocket)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="durable-move reference server")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db", required=True)
+    args = parser.parse_args()
+    asyncio.run(main(args.port, args.db))

@@ -37,7 +37,7 @@ YES = ("y", "yes")
 NO = ("n", "no")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``play``, ``watch`` and ``lobby`` to an ``rps-hub`` subparsers object."""
     play = subparsers.add_parser(
         "play",

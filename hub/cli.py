@@ -1,93 +1,250 @@
-"""The ``rps-hub`` command: ``serve``, ``check-rules``, and the terminal client's commands."""
+"""The ``rps-hub`` command: ``serve``, ``check-rules``, and the terminal client's commands.
+
+Only ``serve`` reads ``RPS_HUB_*`` variables, and only after its command line is parsed: a value
+given on the command line wins, then the variable, then the default. A variable is checked by the
+same function as its option, so a bad one is a usage error that names it (SPEC §5).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import ipaddress
 import logging
+import math
 import os
-import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
-from aiohttp import web
+from attrs import frozen
 
 from hub import __version__
 from hub.config import Config
-from protocol.errors import InvalidRuleTable, ProtocolError
+from protocol.errors import InvalidRuleTable
 from protocol.rules import parse_table
 
-log = logging.getLogger("hub")
-
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get("RPS_HUB_" + name.upper().replace("-", "_"), default)
+class UsageError(Exception):
+    """A bad option or ``RPS_HUB_*`` value; the message names it."""
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line and exit 2."""
+        self.exit(2, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
+# -- values: one check per option, shared by the flag and its variable --------------------------
+
+
+def _text(text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def _port(text: str) -> int:
     try:
-        return float(raw)
+        value = int(text)
     except ValueError:
-        raise SystemExit(f"rps-hub: RPS_HUB_{name.upper()} must be a number, not {raw!r}") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds, 0 or more")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def _level(text: str) -> str:
+    value = text.strip().upper()
+    if value not in LEVELS:
+        choices = ", ".join(level.lower() for level in LEVELS)
+        raise argparse.ArgumentTypeError(f"{text!r} is not a log level; use one of {choices}")
+    return value
+
+
+def _proxy(text: str) -> str:
+    value = text.strip()
+    try:
+        if "/" in value:
+            return str(ipaddress.ip_network(value, strict=False))
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IP address or network (such as 10.0.0.5 or 10.0.0.0/8)"
+        ) from None
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a boolean; use 1/true/yes/on or 0/false/no/off"
+    )
+
+
+@frozen
+class Option:
+    """One ``serve`` option: its flag, how its value is checked, its default and its help."""
+
+    flag: str
+    check: Callable[[str], Any]
+    default: Any
+    help: str
+    many: bool = False  # repeatable; the variable holds a comma- or space-separated list
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        """The attribute name argparse gives the value."""
+        return self.flag[2:].replace("-", "_")
+
+    @property
+    def variable(self) -> str:
+        """The ``RPS_HUB_*`` variable that stands in for the flag."""
+        return "RPS_HUB_" + self.dest.upper()
+
+    def from_environment(self, raw: str) -> Any:
+        """The variable's value, checked like the flag's; ``UsageError`` naming the variable."""
+        try:
+            if self.many:
+                return tuple(self.check(item) for item in raw.replace(",", " ").split())
+            return self.check(raw)
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"{self.variable}: {exc}") from None
+
+
+SERVE_OPTIONS = (
+    Option("--host", _text, "127.0.0.1", "the address to listen on (default 127.0.0.1)"),
+    Option("--port", _port, 8080, "the port to listen on, 0 for any free one (default 8080)"),
+    Option(
+        "--db",
+        _text,
+        "rps-hub.db",
+        "a SQLite file path or URL (sqlite:///rel.db, sqlite:////abs.db) or postgresql://…",
+    ),
+    Option("--round-deadline", _seconds, 30.0, "seconds per round, 0 for none (default 30)"),
+    Option(
+        "--grace", _seconds, 10.0, "seconds a player stays active after the last connection closes"
+    ),
+    Option("--heartbeat", _seconds, 20.0, "seconds between WebSocket pings (default 20)"),
+    Option(
+        "--allow-origin",
+        _text,
+        (),
+        "another origin allowed to open WebSockets (repeatable)",
+        many=True,
+        metavar="URL",
+    ),
+    Option(
+        "--allow-host",
+        _text,
+        (),
+        "another Host name a hub on a loopback address serves (repeatable)",
+        many=True,
+        metavar="HOST",
+    ),
+    Option(
+        "--trusted-proxy",
+        _proxy,
+        (),
+        "a proxy address or network whose X-Forwarded-For names the client (repeatable)",
+        many=True,
+        metavar="ADDR",
+    ),
+    Option(
+        "--legacy-api", _boolean, False, "also answer the course's original /api/game/... routes"
+    ),
+    Option(
+        "--max-connections",
+        _count,
+        10_000,
+        "open connections the hub holds at most; 503 beyond (default 10000)",
+        metavar="N",
+    ),
+    Option(
+        "--drain",
+        _seconds,
+        0.0,
+        "on SIGTERM, seconds /healthz answers 503 while everything is still served (default 0)",
+        metavar="S",
+    ),
+    Option(
+        "--header-timeout",
+        _seconds,
+        10.0,
+        "seconds a new connection has to send its request headers (default 10)",
+        metavar="S",
+    ),
+    Option(
+        "--keepalive-timeout",
+        _seconds,
+        75.0,
+        "seconds an idle keep-alive connection stays open (default 75)",
+        metavar="S",
+    ),
+    Option("--log-level", _level, "INFO", "debug, info (default), warning, error or critical"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    """The argument parser of every subcommand; it reads no environment variable."""
+    parser = Parser(
         prog="rps-hub", description="A real-time WebSocket hub for Rock-Paper-Scissors games."
     )
     parser.add_argument("--version", action="version", version=f"rps-hub {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the hub (every option also reads RPS_HUB_<OPTION>)")
-    serve.add_argument("--host", default=_env("host", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(_env("port", "8080") or 8080))
-    serve.add_argument(
-        "--db",
-        default=_env("db", "rps-hub.db"),
-        help="a SQLite file path or URL (sqlite:///rel.db, sqlite:////abs.db) or postgresql://…",
+    serve = sub.add_parser(
+        "serve",
+        help="run the hub (every option also reads RPS_HUB_<OPTION>)",
+        description="Run the hub. Every option also reads RPS_HUB_<OPTION> (upper case, - as _);"
+        " a list takes commas or spaces, a boolean 1/true/yes/on or 0/false/no/off.",
     )
-    serve.add_argument(
-        "--round-deadline",
-        type=float,
-        default=_env_float("round_deadline", 30.0),
-        help="seconds per round, 0 for none (default 30)",
-    )
-    serve.add_argument(
-        "--grace",
-        type=float,
-        default=_env_float("grace", 10.0),
-        help="seconds a player stays active after the last connection closes (default 10)",
-    )
-    serve.add_argument(
-        "--heartbeat",
-        type=float,
-        default=_env_float("heartbeat", 20.0),
-        help="seconds between WebSocket pings (default 20)",
-    )
-    env_origins = (_env("allow_origin") or "").replace(",", " ").split()
-    serve.add_argument(
-        "--allow-origin",
-        action="append",
-        default=None,
-        metavar="URL",
-        help="another origin allowed to open WebSockets (repeatable)",
-    )
-    serve.set_defaults(env_origins=env_origins)
-    serve.add_argument(
-        "--legacy-api",
-        action="store_true",
-        default=(_env("legacy_api") or "").lower() in TRUE,
-        help="also answer the course's original /api/game/... routes",
-    )
-    serve.add_argument("--log-level", default=_env("log_level", "INFO"))
+    for option in SERVE_OPTIONS:
+        if option.check is _boolean:
+            serve.add_argument(
+                option.flag, action=argparse.BooleanOptionalAction, default=None, help=option.help
+            )
+        else:
+            serve.add_argument(
+                option.flag,
+                type=option.check,
+                action="append" if option.many else "store",
+                default=None,
+                metavar=option.metavar,
+                help=option.help,
+            )
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("check-rules", help="validate a battle-table CSV")
@@ -103,7 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``rps-hub`` and ``python -m hub``."""
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        print(f"rps-hub {args.command}: {exc}", file=sys.stderr)
+        return 2
     return code
 
 
@@ -128,64 +289,38 @@ def _check_rules(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config(args: argparse.Namespace) -> Config:
-    origins = args.allow_origin if args.allow_origin is not None else args.env_origins
-    return Config(
-        host=args.host,
-        port=args.port,
-        db=args.db,
-        round_deadline=args.round_deadline,
-        grace=args.grace,
-        heartbeat=args.heartbeat,
-        allow_origin=tuple(origins),
-        legacy_api=args.legacy_api,
-    )
+def serve_settings(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Every ``serve`` option's value: the flag's, else its variable's, else the default."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for option in SERVE_OPTIONS:
+        given = getattr(args, option.dest, None)
+        raw = environ.get(option.variable)
+        if given is not None:
+            values[option.dest] = tuple(given) if option.many else given
+        elif raw is not None:
+            values[option.dest] = option.from_environment(raw)
+        else:
+            values[option.dest] = option.default
+    return values
+
+
+def config_of(settings: Mapping[str, Any]) -> Config:
+    """The hub's ``Config`` from ``serve_settings``."""
+    return Config(**{k: v for k, v in settings.items() if k != "log_level"})
 
 
 def _serve(args: argparse.Namespace) -> int:
+    settings = serve_settings(args)
+    config = config_of(settings)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings["log_level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from hub.server import run
+
     try:
-        return asyncio.run(serve(_config(args)))
+        return asyncio.run(run(config))
     except KeyboardInterrupt:
         return 0
-
-
-async def serve(config: Config) -> int:
-    """Run the hub until SIGINT or SIGTERM; 2 when the port or database cannot be had."""
-    from hub import keys
-    from hub.app import create_app
-
-    runner = web.AppRunner(create_app(config), handle_signals=False)
-    try:
-        await runner.setup()
-    except ProtocolError as exc:
-        # The storage's message names the database (any password masked) and what to do.
-        print(f"rps-hub: {exc.message}", file=sys.stderr)
-        await runner.cleanup()
-        return 2
-    site = web.TCPSite(runner, config.host, config.port)
-    try:
-        await site.start()
-    except OSError as exc:
-        print(
-            f"rps-hub: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        await runner.cleanup()
-        return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    # Before the line below: whoever reads it may send SIGTERM at once.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    port = runner.addresses[0][1] if runner.addresses else config.port  # real port for --port 0
-    print(f"rps-hub {__version__} serving on http://{config.host}:{port}/", flush=True)
-    await stop.wait()
-    log.info("shutting down")
-    # /healthz answers 503 and new WebSockets are refused from the first moment of the stop.
-    runner.app[keys.HUB].closing = True
-    await runner.cleanup()
-    return 0

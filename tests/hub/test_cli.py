@@ -14,6 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from hub.cli import build_parser, config_of, serve_settings
+from hub.config import Config
+
 DATA = Path(__file__).resolve().parents[2] / "protocol" / "data"
 TIMEOUT = 20
 SERVING = re.compile(r"serving on (http://[^/\s]+/)")
@@ -171,3 +174,131 @@ async def test_the_legacy_api_is_switched_on_from_the_environment(run: Run) -> N
     assert status == 200
     assert isinstance(rolls, list) and len(rolls) == 15
     assert await stop(proc) == 0
+
+
+# -- usage errors (SPEC §5: one line naming the option or variable, exit 2, no traceback) -------
+
+
+def assert_usage_error(code: int, err: str, name: str) -> None:
+    """Exit 2 and one stderr line that names ``name``, never a traceback."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert name in err
+
+
+async def test_a_bad_port_in_the_environment_does_not_concern_check_rules(run: Run) -> None:
+    proc = await run(
+        "check-rules", str(DATA / "battle-table.csv"), env=clean_env(RPS_HUB_PORT="abc")
+    )
+    code, _, err = await finish(proc)
+    assert (code, err) == (0, "")
+
+
+async def test_a_bad_grace_in_the_environment_does_not_concern_lobby_help(run: Run) -> None:
+    code, out, err = await finish(await run("lobby", "--help", env=clean_env(RPS_HUB_GRACE="x")))
+    assert (code, err) == (0, "")
+    assert "--server" in out
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RPS_HUB_PORT", "abc"),
+        ("RPS_HUB_PORT", "70000"),
+        ("RPS_HUB_GRACE", "x"),
+        ("RPS_HUB_ROUND_DEADLINE", "-1"),
+        ("RPS_HUB_HEARTBEAT", "nan"),
+        ("RPS_HUB_LEGACY_API", "maybe"),
+        ("RPS_HUB_LOG_LEVEL", "LOUD"),
+        ("RPS_HUB_MAX_CONNECTIONS", "0"),
+        ("RPS_HUB_DRAIN", "soon"),
+        ("RPS_HUB_TRUSTED_PROXY", "10.0.0.1 not-an-address"),
+        ("RPS_HUB_HEADER_TIMEOUT", "-3"),
+        ("RPS_HUB_KEEPALIVE_TIMEOUT", "inf"),
+    ],
+)
+async def test_serve_with_a_bad_environment_value_names_the_variable_in_one_line_and_exits_2(
+    run: Run, variable: str, value: str
+) -> None:
+    env = clean_env(**{"RPS_HUB_PORT": "0", variable: value})
+    code, _, err = await finish(await run("serve", "--db", "hub.db", env=env))
+    assert_usage_error(code, err, variable)
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["--log-level", "LOUD"], "--log-level"),
+        (["--port", "abc"], "--port"),
+        (["--trusted-proxy", "10.0.0.300"], "--trusted-proxy"),
+        (["--trusted-proxy", "10.0.0.0/33"], "--trusted-proxy"),
+        (["--max-connections", "0"], "--max-connections"),
+        (["--drain", "-1"], "--drain"),
+        (["--allow-host", ""], "--allow-host"),
+        (["--no-such-option"], "--no-such-option"),
+    ],
+)
+async def test_serve_with_a_bad_option_names_it_in_one_line_and_exits_2(
+    run: Run, args: list[str], name: str
+) -> None:
+    code, _, err = await finish(await run("serve", "--port", "0", "--db", "hub.db", *args))
+    assert_usage_error(code, err, name)
+
+
+async def test_no_legacy_api_switches_off_what_the_environment_switched_on(run: Run) -> None:
+    env = clean_env(RPS_HUB_PORT="0", RPS_HUB_LEGACY_API="1")
+    proc = await run("serve", "--no-legacy-api", env=env)
+    url = await serving_url(proc)
+    status, body = await get_json(url + "api/game/rolls")
+    assert status == 404
+    assert isinstance(body, dict) and body["error"]["code"] == "not_found"
+    assert await stop(proc) == 0
+
+
+async def test_a_false_boolean_in_the_environment_leaves_the_legacy_api_off(run: Run) -> None:
+    proc = await run("serve", env=clean_env(RPS_HUB_PORT="0", RPS_HUB_LEGACY_API="off"))
+    url = await serving_url(proc)
+    status, _ = await get_json(url + "api/game/rolls")
+    assert status == 404
+    assert await stop(proc) == 0
+
+
+def test_serve_flags_and_variables_reach_the_config_with_the_flag_winning() -> None:
+    args = build_parser().parse_args(
+        [
+            "serve",
+            *("--allow-host", "hub.example", "--allow-host", "b.example"),
+            *("--trusted-proxy", "10.1.2.3/8", "--max-connections", "5", "--drain", "2.5"),
+            "--no-legacy-api",
+        ]
+    )
+    environ = {
+        "RPS_HUB_ALLOW_HOST": "ignored.example",
+        "RPS_HUB_TRUSTED_PROXY": "192.168.1.1",
+        "RPS_HUB_ALLOW_ORIGIN": "https://a.example, https://b.example",
+        "RPS_HUB_LEGACY_API": "yes",
+        "RPS_HUB_HEADER_TIMEOUT": "0.5",
+        "RPS_HUB_KEEPALIVE_TIMEOUT": "3",
+        "RPS_HUB_PORT": "0",
+    }
+    assert config_of(serve_settings(args, environ)) == Config(
+        port=0,
+        allow_host=("hub.example", "b.example"),
+        trusted_proxy=("10.0.0.0/8",),
+        max_connections=5,
+        drain=2.5,
+        legacy_api=False,
+        allow_origin=("https://a.example", "https://b.example"),
+        header_timeout=0.5,
+        keepalive_timeout=3.0,
+    )
+
+
+def test_a_trusted_proxy_variable_takes_addresses_and_networks_separated_by_commas_or_spaces() -> (
+    None
+):
+    args = build_parser().parse_args(["serve"])
+    environ = {"RPS_HUB_TRUSTED_PROXY": "10.0.0.5, 172.16.0.0/12 ::1"}
+    settings = serve_settings(args, environ)
+    assert settings["trusted_proxy"] == ("10.0.0.5", "172.16.0.0/12", "::1")

@@ -12,6 +12,8 @@ import asyncio
 import json
 import random
 import secrets
+import sys
+import urllib.error
 import urllib.request
 
 import websockets
@@ -120,4 +122,9 @@ if __name__ == "__main__":
     parser.add_argument("--opponent", default="computer", help="computer, or * for the queue")
     parser.add_argument("--best-of", type=int, default=5)
     parser.add_argument("--rules", default="")
-    asyncio.run(main(parser.parse_args()))
+    try:
+        asyncio.run(main(parser.parse_args()))
+    except urllib.error.HTTPError as exc:  # the hub's JSON error, such as 409 for a taken name
+        sys.exit(f"{exc.code}: {json.load(exc)['error']['message']}")
+    except urllib.error.URLError as exc:
+        sys.exit(f"cannot reach the hub: {exc.reason}")

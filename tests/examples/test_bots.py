@@ -165,3 +165,20 @@ async def test_a_bot_cut_off_mid_game_recovers_the_round_it_missed_and_finishes(
     stored = await rest(f"{hub_url}/api/games/{game}")
     assert stored["status"] == "finished"
     assert stored["rounds"][1]["moves"]["cutbot"] is not None  # it moved in the round it missed
+
+
+@pytest.mark.parametrize("bot", sorted(BOTS))
+async def test_a_bot_given_a_taken_name_exits_1_with_one_line_saying_so(
+    hub_url: str, bot: str
+) -> None:
+    await rest(f"{hub_url}/api/players", "POST", {"name": "taken"})
+    code, out, err = await run_bot(bot, hub_url, "TAKEN")
+    assert (code, out, len(err.splitlines())) == (1, "", 1)
+    assert "taken" in err
+
+
+@pytest.mark.parametrize("bot", sorted(BOTS))
+async def test_a_bot_that_cannot_reach_its_hub_exits_1_with_one_line_saying_so(bot: str) -> None:
+    code, out, err = await run_bot(bot, "http://127.0.0.1:9", "lonely")
+    assert (code, out, len(err.splitlines())) == (1, "", 1)
+    assert "cannot reach" in err

@@ -8,6 +8,7 @@ nginx or openssl is not installed.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import re
@@ -136,10 +137,15 @@ async def front(
             await proc.communicate()
 
 
-async def call(front: Front, method: str, path: str, body: object = None) -> tuple[int, Any]:
-    """One REST call through nginx over TLS; the status and the JSON body."""
+async def call(
+    front: Front, method: str, path: str, body: object = None, *, source: str = "127.0.0.1"
+) -> tuple[int, Any]:
+    """One REST call through nginx over TLS from address ``source``; the status and JSON body."""
     async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session,
+        aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=TIMEOUT),
+            connector=aiohttp.TCPConnector(local_addr=(source, 0)),
+        ) as session,
         session.request(
             method,
             f"https://127.0.0.1:{front.https_port}{path}",
@@ -195,3 +201,30 @@ async def test_plain_http_is_redirected_to_https_by_the_documented_nginx(front: 
         ) as answer,
     ):
         assert (answer.status, answer.headers["Location"]) == (301, f"https://{NAME}/api/rules")
+
+
+def outside_address() -> str | None:
+    """This machine's address on its default route, when it has one that is not loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+async def test_each_client_behind_the_documented_nginx_has_its_own_registration_allowance(
+    front: Front,
+) -> None:
+    # nginx names each client in X-Forwarded-For, and the hub reads it because --trusted-proxy
+    # names nginx; without that, every client would count as nginx's own loopback address.
+    outside = outside_address()
+    if outside is None:
+        pytest.skip("this machine has no address besides loopback")
+    for i in range(10):
+        status, _ = await call(front, "POST", "/api/players", {"name": f"a{i}"}, source=outside)
+        assert status == 201
+    refused, _ = await call(front, "POST", "/api/players", {"name": "a10"}, source=outside)
+    other, _ = await call(front, "POST", "/api/players", {"name": "b0"})
+    assert (refused, other) == (429, 201)

@@ -262,7 +262,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[GUARD]
     host = request.headers.get(hdrs.HOST)
     if state.check_host and not host_allowed(host, state.allowed_hosts):
-        name = (host or "").rpartition(":")[0] or host
+        name = ((host or "").rpartition(":")[0] or host or "")[:100]
         return _refuse(
             request,
             "forbidden",

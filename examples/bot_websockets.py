@@ -38,6 +38,7 @@ class Bot:
         self.rolls = rules["rules"][args.rules or rules["default"]]["rolls"]
         self.cursors = {}  # topic -> [epoch, last seq handled]
         self.game, self.played, self.result = None, {}, None
+        self.asked = False  # whether ``play`` was sent: it must be sent once only
 
     async def call(self, ws, op, **fields):
         """Send a request; handle frames until its reply, and return the reply's data."""
@@ -71,7 +72,7 @@ class Bot:
         elif event == "game_over" and frame["topic"] == f"game:{self.game}":
             self.result = data
 
-    async def session(self, url, first):
+    async def session(self, url):
         """One connection: authenticate, resume every topic, play until the game is over."""
         async with websockets.connect(url) as ws:
             await ws.recv()  # welcome
@@ -79,9 +80,9 @@ class Bot:
                 if joined["topic"].startswith("game:"):
                     self.game = joined["topic"].removeprefix("game:")
                 # Joined while we were away (paired from the queue): replay it from the start.
-                start = joined["seq"] if first else 0
+                start = 0 if self.asked else joined["seq"]
                 self.cursors.setdefault(joined["topic"], [joined["epoch"], start])
-            for topic, (epoch, seq) in [] if first else list(self.cursors.items()):
+            for topic, (epoch, seq) in list(self.cursors.items()) if self.asked else []:
                 got = await self.call(ws, "subscribe", topic=topic, since=seq, epoch=epoch)
                 if got["recovered"]:
                     continue  # what we missed follows the reply
@@ -91,8 +92,8 @@ class Bot:
                     self.result = game  # it ended while we were away
                 elif game:
                     await self.move(ws, game["round"])
-            if first:
-                a = self.args
+            if not self.asked:
+                self.asked, a = True, self.args
                 reply = await self.call(
                     ws, "play", opponent=a.opponent, best_of=a.best_of, rules=a.rules or None
                 )
@@ -102,16 +103,16 @@ class Bot:
 
 
 async def main(args):
-    bot, attempt = Bot(args), 0
-    url = "ws" + args.server.rstrip("/").removeprefix("http") + "/ws"  # https -> wss
+    bot, failures = Bot(args), 0
+    url = "ws" + args.server.removeprefix("http") + "/ws"  # https -> wss
     while bot.result is None:
         try:
-            await bot.session(url, first=attempt == 0)
+            await bot.session(url)
         except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake) as exc:
-            if attempt >= 60:
+            failures += 1
+            if failures > 60:
                 raise SystemExit(f"gave up reconnecting: {exc}") from None
-            await asyncio.sleep(min(5, 0.2 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1))
-        attempt += 1
+            await asyncio.sleep(min(5, 0.2 * 2 ** min(failures, 5)) * random.uniform(0.5, 1))
     print(f"game {bot.game} finished: {bot.result['reason']}, winner {bot.result['winner']}")
 
 

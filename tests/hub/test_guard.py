@@ -142,6 +142,20 @@ async def test_the_11th_registration_within_an_hour_from_one_address_is_rate_lim
     assert await rest.error("GET", "/api/players/p10") == (404, "not_found")
 
 
+async def test_a_registration_over_the_allowance_says_to_retry_within_the_hour(
+    start_hub: HubFactory, http: aiohttp.ClientSession
+) -> None:
+    server = await start_hub(trusted_proxy=PROXY)
+    rest = Rest(http, server)
+    for n in range(10):
+        await rest.ok("POST", "/api/players", {"name": f"p{n}"}, headers=forwarded(CLIENT))
+    headers = {**forwarded(CLIENT), "Content-Type": "application/json"}
+    url = server.make_url("/api/players")
+    async with http.post(url, data='{"name": "p10"}', headers=headers) as response:
+        assert response.status == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 3600
+
+
 async def test_a_refused_registration_does_not_use_the_hourly_allowance(
     start_hub: HubFactory, http: aiohttp.ClientSession
 ) -> None:

@@ -582,6 +582,44 @@ async def watch(args: argparse.Namespace, term: Terminal) -> int:
 # -- lobby --------------------------------------------------------------------------------------
 
 
+class Refresh:
+    """Runs ``fetch`` in the background, one run at a time.
+
+    Asked again while a run is under way, it runs once more after it: a burst of finished games
+    costs two leaderboard requests, not one each, and nothing is kept once a run ends.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[None]]) -> None:
+        self.fetch = fetch
+        self.task: asyncio.Task[None] | None = None
+        self.again = False
+
+    def request(self) -> None:
+        """Run ``fetch`` now, or once more after the run under way."""
+        if self.task is not None:
+            self.again = True
+            return
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                self.again = False
+                await self.fetch()
+                if not self.again:
+                    return
+        finally:
+            self.task = None
+
+    async def stop(self) -> None:
+        """Cancel a run under way."""
+        task = self.task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def lobby(args: argparse.Namespace, term: Terminal) -> int:
     """Follow the lobby until interrupted (or ``q`` on a terminal)."""
     client = await HubClient.connect(args.server)
@@ -596,7 +634,8 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
         with contextlib.suppress(ClientError):
             inbox.put_nowait(("leaders", await rest.leaderboard(args.server, 5)))
 
-    tasks: list[asyncio.Task[None]] = []
+    refresh = Refresh(leaders)
+    pumping: asyncio.Task[None] | None = None
     try:
         data = await client.subscribe("lobby")
         snapshot = data.get("snapshot") or {}
@@ -606,7 +645,7 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
         title = f"rps-hub lobby · {http_url(args.server)}"
         if args.json:
             _print_json(term, {"type": "snapshot", **data, "data": snapshot})
-        tasks.append(asyncio.create_task(pump()))
+        pumping = asyncio.create_task(pump())
         if term.interactive:
             term.prompt = "q + Enter quits: "
             term.start(lambda line: inbox.put_nowait(("line", line)))
@@ -630,7 +669,7 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
                 continue
             if args.json:
                 _print_json(term, item)
-            line = _lobby_item(view, item, tasks, leaders)
+            line = _lobby_item(view, item, refresh.request)
             if line == "closed":
                 print(f"rps-hub: lost the hub: {item.get('reason')}", file=sys.stderr)
                 return 1
@@ -639,20 +678,16 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
             elif line:
                 term.say(line)
     finally:
-        for task in tasks:
-            task.cancel()
+        await refresh.stop()
+        if pumping is not None:
+            pumping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await pumping
         term.stop()
         await client.close()
 
 
-def _lobby_item(
-    view: LobbyView,
-    item: Event,
-    tasks: list[asyncio.Task[None]],
-    leaders: Callable[[], Awaitable[None]],
-) -> str | None:
+def _lobby_item(view: LobbyView, item: Event, refresh: Callable[[], None]) -> str | None:
     kind = item.get("type")
     data = item.get("data") if isinstance(item.get("data"), dict) else {}
     assert isinstance(data, dict)
@@ -668,7 +703,7 @@ def _lobby_item(
         return None
     name = str(item.get("event"))
     if name == "game_finished":
-        tasks.append(asyncio.ensure_future(leaders()))
+        refresh()
     return view.apply(name, data)
 
 

@@ -390,7 +390,8 @@ async def test_a_malformed_json_body_is_a_bad_request(rest: Rest) -> None:
     token = await rest.register("ann")
     game = await new_game(rest, token)
     path = f"/api/games/{game['id']}/moves"
-    answer = await rest.error("POST", path, data='{"roll": ', token=token)
+    json_type = {"Content-Type": "application/json"}
+    answer = await rest.error("POST", path, data='{"roll": ', token=token, headers=json_type)
     assert answer == (400, "bad_request")
 
 

@@ -12,12 +12,13 @@ Schema = dict[str, Any]
 ERRORS = {
     400: ("bad_request", "A malformed body, parameter or roll (405 answers with this code too)"),
     401: ("unauthorized", "No valid `Authorization: Bearer <token>`"),
-    403: ("forbidden", "Not your seat"),
+    403: ("forbidden", "Not your seat, or a Host this loopback hub does not serve"),
     404: ("not_found", "No such player, game or route"),
     405: ("bad_request", "The route does not take this method"),
     409: ("conflict", "Contradicts the current state"),
     413: ("too_large", "The body is over 64 KiB"),
-    429: ("rate_limited", "Too many requests"),
+    415: ("bad_request", "The body is not `Content-Type: application/json`"),
+    429: ("rate_limited", "Too many requests from this address; `Retry-After` says when to retry"),
     500: ("internal", "An unexpected failure"),
     503: ("unavailable", "Shutting down, or the database is unavailable"),
 }
@@ -430,12 +431,16 @@ def document(version: str, *, legacy: bool = False) -> dict[str, Any]:
         }
         for status, (code, text) in ERRORS.items()
     }
-    # Any route can meet a wrong method, a failure or a shutdown; any body can be too large.
+    responses["E429"]["headers"] = {
+        "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+    }
+    # Any route can meet a foreign Host, a per-address limit, a wrong method, a failure or a
+    # shutdown; any body can be too large or of another type.
     for operations in paths.values():
         for operation in operations.values():
-            operation["responses"].update(_errors(405, 500, 503))
+            operation["responses"].update(_errors(403, 405, 429, 500, 503))
             if "requestBody" in operation:
-                operation["responses"].update(_errors(413))
+                operation["responses"].update(_errors(413, 415))
     return {
         "openapi": "3.1.0",
         "info": {

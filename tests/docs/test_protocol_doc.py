@@ -25,31 +25,10 @@ from hub.app import create_app
 from hub.config import Config
 from protocol import PROTOCOL_VERSION
 from protocol.messages import OPS
+from tests.docs.markdown import tables
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "protocol.md"
-
-Table = tuple[list[str], list[list[str]]]
-
-
-def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
-
-
-def tables(text: str) -> Iterator[Table]:
-    """Every Markdown table of ``text``: its header cells and its rows' cells."""
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        if lines[i].startswith("|") and i + 1 < len(lines) and re.match(r"\|\s*-", lines[i + 1]):
-            header, rows = _cells(lines[i]), []
-            i += 2
-            while i < len(lines) and lines[i].startswith("|"):
-                rows.append(_cells(lines[i]))
-                i += 1
-            yield header, rows
-        else:
-            i += 1
 
 
 def column(first_header: str) -> list[tuple[str, list[str]]]:

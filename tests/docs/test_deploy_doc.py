@@ -1,14 +1,22 @@
-"""docs/deploy.md against the code: the metrics it tells operators to watch are those exported."""
+"""docs/deploy.md against the code: its metrics and alert rules, its systemd unit and settings."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from hub.metrics import Metrics
 from tests.docs.markdown import tables
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 
 def exported() -> dict[str, str]:
@@ -34,3 +42,42 @@ def test_every_metric_the_alert_rules_use_is_exported() -> None:
     assert rules, "docs/deploy.md shows no alert rules"
     used = set(re.findall(r"\brps_hub_\w+", rules.group(1)))
     assert used and used - set(exported()) == set()
+
+
+def unit() -> str:
+    """The systemd unit docs/deploy.md shows."""
+    found = re.search(r"```ini\n(.*?)```", DEPLOY.read_text("utf-8"), re.DOTALL)
+    assert found, "docs/deploy.md shows no systemd unit"
+    return found.group(1)
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="needs systemd-analyze")
+def test_systemd_finds_nothing_wrong_in_the_unit(tmp_path: Path) -> None:
+    path = tmp_path / "rps-hub.service"
+    rps_hub = Path(sys.executable).with_name("rps-hub")
+    path.write_text(unit().replace("/opt/rps-hub/bin/rps-hub", str(rps_hub)))
+    checked = subprocess.run(
+        [str(SYSTEMD_ANALYZE), "verify", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert (checked.returncode, checked.stderr) == (0, "")
+
+
+async def test_the_hub_serves_with_the_settings_the_unit_gives_it(tmp_path: Path) -> None:
+    settings = dict(re.findall(r"^Environment=(RPS_HUB_\w+)=(.*)$", unit(), re.MULTILINE))
+    assert settings, "the unit sets no RPS_HUB_* variable"
+    settings.update(RPS_HUB_PORT="0", RPS_HUB_DB=str(tmp_path / "hub.db"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RPS_HUB_")} | settings
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "serve", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            line = (await proc.stdout.readline()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        async with asyncio.timeout(30):
+            _, err = await proc.communicate()
+    assert "serving on http://127.0.0.1:" in line, err.decode()

@@ -261,6 +261,7 @@ class Listener:
         self.slow = Quiet(logging.INFO)
         self.failed = Quiet(logging.WARNING)
         self._servers: list[asyncio.AbstractServer] = []
+        self._previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None = None
         handle = server.request_handler
 
         async def arrived(request: web.BaseRequest) -> web.StreamResponse:
@@ -293,6 +294,7 @@ class Listener:
     async def start(self, socks: list[socket.socket]) -> None:
         """Serve on ``socks``; failed accepts (out of descriptors) are logged quietly."""
         loop = asyncio.get_running_loop()
+        self._previous = loop.get_exception_handler()
         loop.set_exception_handler(self._loop_error)
         for sock in socks:
             self._servers.append(await loop.create_server(self, sock=sock))
@@ -301,13 +303,17 @@ class Listener:
         # asyncio reports every failed accept() (EMFILE) with a traceback, many times a second.
         if str(context.get("message", "")).startswith("socket.accept() out of system resource"):
             self.failed("cannot accept connections: %s; retrying", context.get("exception"))
-            return
-        loop.default_exception_handler(context)
+        elif self._previous is not None:
+            self._previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
 
     def close(self) -> None:
         """Stop accepting; refusals still waiting are cut short."""
         for server in self._servers:
             server.close()
+        if self._servers:
+            asyncio.get_running_loop().set_exception_handler(self._previous)
         for refusal in list(self.refusals):
             if refusal.transport is not None:
                 refusal.transport.abort()

@@ -7,6 +7,7 @@ hub that does not know them and shows what it does instead.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import resource
 import signal
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from yarl import URL
 
+from hub.server import Listener, bind
 from tests.conftest import eventually
 from tests.hub import test_cli
 from tests.hub.test_cli import TIMEOUT, Run, clean_env, finish, get_json, serving_url
@@ -307,3 +310,31 @@ async def test_a_second_sigterm_ends_the_drain_early_and_says_so(run: Run) -> No
     code, _, err = await finish(proc)
     assert code == 0
     assert "ended the drain early" in err
+
+
+# -- the log ------------------------------------------------------------------------------------
+
+
+async def test_failed_accepts_as_asyncio_reports_them_make_one_log_line_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runner = web.AppRunner(web.Application())
+    await runner.setup()
+    assert runner.server is not None
+    listener = Listener(runner.server, cap=5, header_timeout=1.0)
+    await listener.start(bind("127.0.0.1", 0))
+    loop = asyncio.get_running_loop()
+    try:
+        for _ in range(100):  # what asyncio reports for each accept() that fails with EMFILE
+            loop.call_exception_handler(
+                {
+                    "message": "socket.accept() out of system resource",
+                    "exception": OSError(errno.EMFILE, "Too many open files"),
+                }
+            )
+    finally:
+        listener.close()
+        await runner.cleanup()
+    assert [r.getMessage() for r in caplog.records] == [
+        "cannot accept connections: [Errno 24] Too many open files; retrying"
+    ]

@@ -34,6 +34,8 @@ class PlayerRecord:
     id: int
     name: str
     created: int  # unix ms
+    # False for players the legacy API made (and the computer): nothing can act for them by token.
+    has_token: bool
 
 
 @frozen
@@ -50,11 +52,13 @@ class PlayerStats:
 
 @frozen
 class Leader:
-    """A leaderboard row."""
+    """A leaderboard row, with the player's id and registration time (the legacy API shows them)."""
 
     name: str
     wins: int
     games: int
+    id: int
+    created: int  # unix ms
 
 
 @frozen
@@ -76,21 +80,26 @@ class GamePage:
 
 
 class Storage(Protocol):
-    """What the hub needs from a database."""
+    """What the hub needs from a database.
+
+    A lookup by a key that no row can hold (text PostgreSQL cannot store, such as a NUL byte or a
+    lone surrogate) finds nothing, on every backend alike, instead of failing.
+    """
 
     async def close(self) -> None:
         """Close every connection; pending work is committed first."""
 
     # -- players ---------------------------------------------------------------------------
 
-    async def create_player(self, name: str, token_hash: str, created: int) -> PlayerRecord:
-        """Register a player; ``NameTaken`` when the name is taken ignoring case."""
+    async def create_player(self, name: str, token_hash: str | None, created: int) -> PlayerRecord:
+        """Register a player (without a token when ``token_hash`` is None); ``NameTaken`` when
+        the name is taken ignoring case."""
 
     async def player(self, name: str) -> PlayerRecord | None:
         """The player with this name ignoring case (``computer`` included), or None."""
 
     async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
-        """The player whose token hashes to ``token_hash``, or None."""
+        """The player whose token hashes to ``token_hash``, or None (never a player without one)."""
 
     async def players(self, limit: int, after: str | None) -> list[PlayerRecord]:
         """Registered players (not ``computer``) ordered by name ignoring case, after ``after``."""

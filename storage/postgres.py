@@ -144,6 +144,7 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
+_PLAYER_COLUMNS = "id, name, created, token_hash IS NOT NULL AS has_token"
 _GAME_COLUMNS = ", ".join(sql.GAME_FIELDS)
 _SELECT_GAMES = f"SELECT {_GAME_COLUMNS} FROM games"
 _INSERT_GAME = (
@@ -285,8 +286,9 @@ class PostgresStorage:
     # -- players ---------------------------------------------------------------------------
 
     @_whole
-    async def create_player(self, name: str, token_hash: str, created: int) -> PlayerRecord:
-        """Register a player; ``NameTaken`` when the name is taken ignoring case."""
+    async def create_player(self, name: str, token_hash: str | None, created: int) -> PlayerRecord:
+        """Register a player (without a token when ``token_hash`` is None); ``NameTaken`` when
+        the name is taken ignoring case."""
         async with self._unit(f"register {name}", write=True) as db:
             # ON CONFLICT waits for a racing registration of the name, then yields to it.
             player_id = await db.fetchval(
@@ -302,23 +304,31 @@ class PostgresStorage:
                     "SELECT name FROM players WHERE name_key = $1", sql.key(name)
                 )
                 raise NameTaken(f"the name {taken} is taken; choose another")
-        return PlayerRecord(id=player_id, name=name, created=created)
+        return PlayerRecord(
+            id=player_id, name=name, created=created, has_token=token_hash is not None
+        )
 
     @_whole
     async def player(self, name: str) -> PlayerRecord | None:
         """The player with this name ignoring case (``computer`` included), or None."""
+        if not sql.storable(name):
+            return None
         async with self._unit("look up a player", write=False) as db:
             row = await db.fetchrow(
-                "SELECT id, name, created FROM players WHERE name_key = $1", sql.key(name)
+                f"SELECT {_PLAYER_COLUMNS} FROM players WHERE name_key = $1", sql.key(name)
             )
         return None if row is None else sql.player_record(row)
 
     @_whole
     async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
-        """The player whose token hashes to ``token_hash``, or None."""
+        """The player whose token hashes to ``token_hash``, or None (never a player without one)."""
+        if not sql.storable(token_hash):
+            return None
         async with self._unit("look up a token", write=False) as db:
             row = await db.fetchrow(
-                "SELECT id, name, created FROM players WHERE token_hash = $1", token_hash
+                f"SELECT {_PLAYER_COLUMNS} FROM players"
+                " WHERE token_hash IS NOT NULL AND token_hash = $1",
+                token_hash,
             )
         return None if row is None else sql.player_record(row)
 
@@ -328,7 +338,7 @@ class PostgresStorage:
         sql.check_limit(limit)
         async with self._unit("list players", write=False) as db:
             rows = await db.fetch(
-                "SELECT id, name, created FROM players"
+                f"SELECT {_PLAYER_COLUMNS} FROM players"
                 " WHERE name_key <> $1 AND name_key > $2 ORDER BY name_key LIMIT $3",
                 COMPUTER,
                 sql.key(after or ""),
@@ -339,6 +349,8 @@ class PostgresStorage:
     @_whole
     async def player_stats(self, name: str) -> PlayerStats:
         """The player's finished games; rounds won and lost over all the player's games."""
+        if not sql.storable(name):
+            return PlayerStats(0, 0, 0, 0, 0, 0)
         async with self._unit(f"count the games of {name}", write=False) as db:
             games = await db.fetchrow(
                 """SELECT COUNT(*) AS games,
@@ -372,25 +384,28 @@ class PostgresStorage:
         """Players with a finished game, most wins first, then name ignoring case."""
         sql.check_limit(limit)
         async with self._unit("read the leaderboard", write=False) as db:
+            # One query with the players' rows, so the legacy top scores need no lookup per leader.
             rows = await db.fetch(
-                """SELECT MIN(name) AS name, COUNT(*) FILTER (WHERE won) AS wins,
-                          COUNT(*) AS games
-                   FROM (
-                       SELECT player_a AS name, lower(winner) = lower(player_a) AS won
-                       FROM games WHERE status = 'finished'
-                       UNION ALL
-                       SELECT player_b AS name, lower(winner) = lower(player_b) AS won
-                       FROM games WHERE status = 'finished'
-                   ) AS seats
-                   WHERE $1 OR lower(name) <> $2
-                   GROUP BY lower(name)
-                   ORDER BY wins DESC, lower(name), MIN(name)
+                """SELECT p.id, p.name, p.created, s.wins, s.games FROM (
+                       SELECT lower(name) AS name_key, COUNT(*) FILTER (WHERE won) AS wins,
+                              COUNT(*) AS games
+                       FROM (
+                           SELECT player_a AS name, lower(winner) = lower(player_a) AS won
+                           FROM games WHERE status = 'finished'
+                           UNION ALL
+                           SELECT player_b AS name, lower(winner) = lower(player_b) AS won
+                           FROM games WHERE status = 'finished'
+                       ) AS seats
+                       WHERE $1 OR lower(name) <> $2
+                       GROUP BY lower(name)
+                   ) AS s JOIN players AS p ON p.name_key = s.name_key
+                   ORDER BY s.wins DESC, p.name_key
                    LIMIT $3""",
                 include_computer,
                 COMPUTER,
                 limit,
             )
-        return [Leader(name=row["name"], wins=row["wins"], games=row["games"]) for row in rows]
+        return [sql.leader(row) for row in rows]
 
     # -- games -----------------------------------------------------------------------------
 
@@ -423,6 +438,8 @@ class PostgresStorage:
     @_whole
     async def game(self, game_id: str) -> Game | None:
         """The game with this id, or None."""
+        if not sql.storable(game_id):
+            return None
         async with self._unit(f"read game {game_id}", write=False) as db:
             games = await _load_games(db, await db.fetch(_SELECT_GAMES + " WHERE id = $1", game_id))
         return games[0] if games else None
@@ -458,6 +475,8 @@ class PostgresStorage:
         if before is not None:
             started, game_id = sql.decode_cursor(before)
             where.append(f"(started, id) < ({param(started)}, {param(game_id)})")
+        if player is not None and not sql.storable(player):
+            return GamePage(games=[], next=None)
         query = _SELECT_GAMES
         if where:
             query += " WHERE " + " AND ".join(where)
@@ -472,6 +491,8 @@ class PostgresStorage:
     @_whole
     async def events(self, game_id: str, after: int) -> list[StoredEvent]:
         """The game topic's events with ``seq > after``, in order."""
+        if not sql.storable(game_id):
+            return []
         async with self._unit(f"read the events of game {game_id}", write=False) as db:
             rows = await db.fetch(
                 "SELECT seq, ts, event, data FROM game_events"
@@ -484,6 +505,8 @@ class PostgresStorage:
     @_whole
     async def last_seq(self, game_id: str) -> int:
         """The game topic's latest ``seq`` (0 when it has none)."""
+        if not sql.storable(game_id):
+            return 0
         async with self._unit(f"read the seq of game {game_id}", write=False) as db:
             seq = await db.fetchval("SELECT seq FROM games WHERE id = $1", game_id)
         return 0 if seq is None else int(seq)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from protocol.errors import BadMessage
 from protocol.game import Game, Reason, Round, Secret, Status
 from protocol.rules import builtin_rules
-from storage.base import BadCursor, PlayerRecord, StorageError, StoredEvent
+from storage.base import BadCursor, Leader, PlayerRecord, StorageError, StoredEvent
 
 GAME_FIELDS = [
     "id",
@@ -54,6 +54,18 @@ def key(name: str) -> str:
     return name.casefold()
 
 
+def storable(text: str) -> bool:
+    """True when every backend can store ``text``: UTF-8 without NUL (PostgreSQL's text refuses
+    NUL, and neither backend takes a lone surrogate); a lookup by any other key finds nothing."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_limit(limit: int) -> None:
     """Refuse a page size below 1 (SQLite would read a negative LIMIT as "no limit")."""
     if limit < 1:
@@ -68,7 +80,16 @@ def check_status(status: str) -> None:
 
 def player_record(row: Row) -> PlayerRecord:
     """A ``players`` row as a record."""
-    return PlayerRecord(id=row["id"], name=row["name"], created=row["created"])
+    return PlayerRecord(
+        id=row["id"], name=row["name"], created=row["created"], has_token=bool(row["has_token"])
+    )
+
+
+def leader(row: Row) -> Leader:
+    """A leaderboard row (with the player's ``id`` and ``created``) as a record."""
+    return Leader(
+        name=row["name"], wins=row["wins"], games=row["games"], id=row["id"], created=row["created"]
+    )
 
 
 def stored_event(row: Row) -> StoredEvent:
@@ -183,6 +204,6 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
             f"cursor {cursor!r} is not one this server made; start from page 1"
         ) from exc
     # Only the exact spelling we hand out is accepted, so cursors stay opaque.
-    if encode_cursor(*value) != cursor:
+    if not storable(value[1]) or encode_cursor(*value) != cursor:
         raise BadCursor(f"cursor {cursor!r} is not one this server made; start from page 1")
     return value

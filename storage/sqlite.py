@@ -119,6 +119,7 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
+_PLAYER_COLUMNS = "id, name, created, token_hash IS NOT NULL AS has_token"
 _GAME_COLUMNS = ", ".join(sql.GAME_FIELDS)
 _SELECT_GAMES = f"SELECT {_GAME_COLUMNS} FROM games"
 _INSERT_GAME = (
@@ -223,8 +224,9 @@ class SQLiteStorage:
 
     # -- players ---------------------------------------------------------------------------
 
-    async def create_player(self, name: str, token_hash: str, created: int) -> PlayerRecord:
-        """Register a player; ``NameTaken`` when the name is taken ignoring case."""
+    async def create_player(self, name: str, token_hash: str | None, created: int) -> PlayerRecord:
+        """Register a player (without a token when ``token_hash`` is None); ``NameTaken`` when
+        the name is taken ignoring case."""
         async with self._unit(f"register {name}", write=True) as db:
             taken = await _one(db, "SELECT name FROM players WHERE name_key = ?", (sql.key(name),))
             if taken is not None:
@@ -235,21 +237,30 @@ class SQLiteStorage:
             ) as cursor:
                 player_id = cursor.lastrowid
         assert player_id is not None
-        return PlayerRecord(id=player_id, name=name, created=created)
+        return PlayerRecord(
+            id=player_id, name=name, created=created, has_token=token_hash is not None
+        )
 
     async def player(self, name: str) -> PlayerRecord | None:
         """The player with this name ignoring case (``computer`` included), or None."""
+        if not sql.storable(name):
+            return None
         async with self._unit("look up a player", write=False) as db:
             row = await _one(
-                db, "SELECT id, name, created FROM players WHERE name_key = ?", (sql.key(name),)
+                db, f"SELECT {_PLAYER_COLUMNS} FROM players WHERE name_key = ?", (sql.key(name),)
             )
         return None if row is None else sql.player_record(row)
 
     async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
-        """The player whose token hashes to ``token_hash``, or None."""
+        """The player whose token hashes to ``token_hash``, or None (never a player without one)."""
+        if not sql.storable(token_hash):
+            return None
         async with self._unit("look up a token", write=False) as db:
             row = await _one(
-                db, "SELECT id, name, created FROM players WHERE token_hash = ?", (token_hash,)
+                db,
+                f"SELECT {_PLAYER_COLUMNS} FROM players"
+                " WHERE token_hash IS NOT NULL AND token_hash = ?",
+                (token_hash,),
             )
         return None if row is None else sql.player_record(row)
 
@@ -258,7 +269,7 @@ class SQLiteStorage:
         sql.check_limit(limit)
         async with self._unit("list players", write=False) as db:
             rows = await db.execute_fetchall(
-                "SELECT id, name, created FROM players"
+                f"SELECT {_PLAYER_COLUMNS} FROM players"
                 " WHERE name_key <> ? AND name_key > ? ORDER BY name_key LIMIT ?",
                 (COMPUTER, sql.key(after or ""), limit),
             )
@@ -266,6 +277,8 @@ class SQLiteStorage:
 
     async def player_stats(self, name: str) -> PlayerStats:
         """The player's finished games; rounds won and lost over all the player's games."""
+        if not sql.storable(name):
+            return PlayerStats(0, 0, 0, 0, 0, 0)
         async with self._unit(f"count the games of {name}", write=False) as db:
             games = await _one(
                 db,
@@ -299,21 +312,25 @@ class SQLiteStorage:
         """Players with a finished game, most wins first, then name ignoring case."""
         sql.check_limit(limit)
         async with self._unit("read the leaderboard", write=False) as db:
+            # One query with the players' rows, so the legacy top scores need no lookup per leader.
             rows = await db.execute_fetchall(
-                """SELECT name, SUM(won) AS wins, COUNT(*) AS games FROM (
-                       SELECT player_a AS name, winner IS player_a AS won
-                       FROM games WHERE status = 'finished'
-                       UNION ALL
-                       SELECT player_b AS name, winner IS player_b AS won
-                       FROM games WHERE status = 'finished'
-                   )
-                   WHERE :all OR name <> :computer
-                   GROUP BY name COLLATE NOCASE
-                   ORDER BY wins DESC, name COLLATE NOCASE, name
+                """SELECT p.id, p.name, p.created, s.wins, s.games FROM (
+                       SELECT lower(name) AS name_key, SUM(won) AS wins, COUNT(*) AS games
+                       FROM (
+                           SELECT player_a AS name, winner IS player_a AS won
+                           FROM games WHERE status = 'finished'
+                           UNION ALL
+                           SELECT player_b AS name, winner IS player_b AS won
+                           FROM games WHERE status = 'finished'
+                       )
+                       WHERE :all OR name <> :computer
+                       GROUP BY name COLLATE NOCASE
+                   ) AS s JOIN players AS p ON p.name_key = s.name_key
+                   ORDER BY s.wins DESC, p.name_key
                    LIMIT :limit""",
                 {"all": include_computer, "computer": COMPUTER, "limit": limit},
             )
-        return [Leader(name=row["name"], wins=row["wins"], games=row["games"]) for row in rows]
+        return [sql.leader(row) for row in rows]
 
     # -- games -----------------------------------------------------------------------------
 
@@ -346,6 +363,8 @@ class SQLiteStorage:
 
     async def game(self, game_id: str) -> Game | None:
         """The game with this id, or None."""
+        if not sql.storable(game_id):
+            return None
         async with self._unit(f"read game {game_id}", write=False) as db:
             games = await _load_games(
                 db, await db.execute_fetchall(_SELECT_GAMES + " WHERE id = ?", (game_id,))
@@ -379,6 +398,8 @@ class SQLiteStorage:
         if before is not None:
             params["started"], params["id"] = sql.decode_cursor(before)
             where.append("(started, id) < (:started, :id)")
+        if player is not None and not sql.storable(player):
+            return GamePage(games=[], next=None)
         query = _SELECT_GAMES
         if where:
             query += " WHERE " + " AND ".join(where)
@@ -392,6 +413,8 @@ class SQLiteStorage:
 
     async def events(self, game_id: str, after: int) -> list[StoredEvent]:
         """The game topic's events with ``seq > after``, in order."""
+        if not sql.storable(game_id):
+            return []
         async with self._unit(f"read the events of game {game_id}", write=False) as db:
             rows = await db.execute_fetchall(
                 "SELECT seq, ts, event, data FROM game_events"
@@ -402,6 +425,8 @@ class SQLiteStorage:
 
     async def last_seq(self, game_id: str) -> int:
         """The game topic's latest ``seq`` (0 when it has none)."""
+        if not sql.storable(game_id):
+            return 0
         async with self._unit(f"read the seq of game {game_id}", write=False) as db:
             row = await _one(db, "SELECT seq FROM games WHERE id = ?", (game_id,))
         return 0 if row is None else int(row["seq"])

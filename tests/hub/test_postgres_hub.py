@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import HubFactory
 from tests.hub.restclient import Rest, session
 from tests.hub.test_cli import Run, clean_env, finish, get_json, run, serving_url, stop
+from tests.hub.wsclient import Clients
 from tests.postgres import fresh_schema, schema_url
 
 __all__ = ["run"]  # the fixture, used by the command-line tests below
@@ -66,3 +67,23 @@ async def test_serve_runs_on_a_postgresql_url_from_the_environment(run: Run, db_
     url = await serving_url(proc)
     assert await get_json(url + "healthz") == (200, {"status": "ok"})
     assert await stop(proc) == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/games/a%00b", "/api/players/a%00b", "/api/games?player=a%00b"]
+)
+async def test_a_nul_byte_in_a_name_or_id_is_not_found_as_on_sqlite(
+    start_hub: HubFactory, db_url: str, path: str
+) -> None:
+    server = await start_hub(db=db_url)
+    async with session() as s:
+        assert await Rest(s, server).error("GET", path) == (404, "not_found")
+
+
+async def test_a_move_in_a_game_whose_id_holds_a_nul_byte_is_not_found(
+    start_hub: HubFactory, db_url: str, clients: Clients
+) -> None:
+    server = await start_hub(db=db_url)
+    ann = await clients.player(server, "ann")
+    error = await ann.error("move", game="a\x00b", roll="Rock")
+    assert error["code"] == "not_found"

@@ -22,6 +22,7 @@ from storage.base import (
     StorageError,
     StoredEvent,
 )
+from storage.sql import encode_cursor
 
 RPS3 = builtin_rules()["rps3"]
 RPS15 = builtin_rules()["rps15"]
@@ -183,6 +184,29 @@ async def test_a_player_is_found_by_token_hash(storage: Storage) -> None:
     found = await storage.player_by_token("hash-bob")
     assert found is not None and found.name == "bob"
     assert await storage.player_by_token("hash-nobody") is None
+
+
+async def test_a_player_registered_without_a_token_holds_none(storage: Storage) -> None:
+    await register(storage, "Alice")
+    legacy = await storage.create_player("Dana", None, T0)
+    assert legacy.has_token is False
+    assert await storage.player("dana") == legacy
+    alice = await storage.player("alice")
+    assert alice is not None and alice.has_token is True
+
+
+async def test_many_players_without_a_token_can_be_registered(storage: Storage) -> None:
+    for name in ("Dana", "Eve", "Finn"):
+        await storage.create_player(name, None, T0)
+    assert [p.name for p in await storage.players(10, None)] == ["Dana", "Eve", "Finn"]
+
+
+@pytest.mark.parametrize("token_hash", ["", "None", "null"])
+async def test_no_token_hash_finds_a_player_without_a_token(
+    storage: Storage, token_hash: str
+) -> None:
+    await storage.create_player("Dana", None, T0)
+    assert await storage.player_by_token(token_hash) is None
 
 
 async def test_players_are_listed_by_name_ignoring_case_in_pages_without_the_computer(
@@ -405,25 +429,41 @@ async def test_player_stats_of_a_player_without_games_are_zero(storage: Storage)
     assert await storage.player_stats("Alice") == PlayerStats(0, 0, 0, 0, 0, 0)
 
 
+def scores(leaders: list[Leader]) -> list[tuple[str, int, int]]:
+    """Each leader as ``(name, wins, games)``."""
+    return [(leader.name, leader.wins, leader.games) for leader in leaders]
+
+
 async def test_the_leaderboard_orders_by_wins_then_name_ignoring_case_without_the_computer(
     storage: Storage,
 ) -> None:
     await league(storage)
-    assert await storage.leaderboard(10) == [
-        Leader("dave", 2, 2),
-        Leader("alice", 1, 5),
-        Leader("Bob", 1, 3),
-        Leader("erin", 0, 1),
+    assert scores(await storage.leaderboard(10)) == [
+        ("dave", 2, 2),
+        ("alice", 1, 5),
+        ("Bob", 1, 3),
+        ("erin", 0, 1),
     ]
 
 
 async def test_the_leaderboard_with_the_computer_includes_it(storage: Storage) -> None:
     await league(storage)
-    assert await storage.leaderboard(4, include_computer=True) == [
-        Leader(COMPUTER, 2, 5),
-        Leader("dave", 2, 2),
-        Leader("alice", 1, 5),
-        Leader("Bob", 1, 3),
+    assert scores(await storage.leaderboard(4, include_computer=True)) == [
+        (COMPUTER, 2, 5),
+        ("dave", 2, 2),
+        ("alice", 1, 5),
+        ("Bob", 1, 3),
+    ]
+
+
+async def test_each_leader_carries_the_players_id_and_registration_time(
+    storage: Storage,
+) -> None:
+    await league(storage)
+    leaders = await storage.leaderboard(10, include_computer=True)
+    records = [await storage.player(leader.name) for leader in leaders]
+    assert [(leader.id, leader.name, leader.created) for leader in leaders] == [
+        (r.id, r.name, r.created) for r in records if r is not None
     ]
 
 
@@ -499,6 +539,28 @@ async def test_games_of_a_player_without_games_are_an_empty_page(storage: Storag
     await history(storage)
     page = await storage.games(player="nobody", status=None, limit=5, before=None)
     assert (page.games, page.next) == ([], None)
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "a\ud800b", "\x00"])
+async def test_a_key_no_row_can_hold_is_found_nowhere(storage: Storage, key: str) -> None:
+    await register(storage, "Alice")
+    await Table.start(storage, ("Alice", COMPUTER))
+    assert await storage.player(key) is None
+    assert await storage.player_by_token(key) is None
+    assert await storage.player_stats(key) == PlayerStats(0, 0, 0, 0, 0, 0)
+    assert await storage.game(key) is None
+    assert await storage.events(key, 0) == []
+    assert await storage.last_seq(key) == 0
+    page = await storage.games(player=key, status=None, limit=5, before=None)
+    assert (page.games, page.next) == ([], None)
+
+
+@pytest.mark.parametrize("game_id", ["a\x00b", "\x00"])
+async def test_a_cursor_naming_an_id_no_row_can_hold_is_a_bad_cursor(
+    storage: Storage, game_id: str
+) -> None:
+    with pytest.raises(BadCursor):
+        await storage.games(player=None, status=None, limit=5, before=encode_cursor(T0, game_id))
 
 
 @pytest.mark.parametrize("cursor", ["", "x", "!!!!", "bm9jb2xvbg", "MTIzNDU", "YWJjOmRlZg"])

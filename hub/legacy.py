@@ -26,7 +26,7 @@ from hub.service import GameHub
 from protocol.errors import BadMessage, NotFound, ProtocolError
 from protocol.game import COMPUTER, Game
 from protocol.rules import DEFAULT_RULES
-from storage.base import PlayerRecord
+from storage.base import Leader, PlayerRecord
 
 BEST_OF = 5  # the course's game ends when a side reaches 3 round wins
 # Rolls are not stored rows here; one fixed stamp keeps their JSON the same across restarts.
@@ -42,7 +42,7 @@ def naive_iso(ms: int) -> str:
     return (_EPOCH + timedelta(milliseconds=ms)).isoformat()
 
 
-def player_json(record: PlayerRecord) -> dict[str, Any]:
+def player_json(record: PlayerRecord | Leader) -> dict[str, Any]:
     """The course's Player."""
     return {"id": record.id, "created": naive_iso(record.created), "name": record.name}
 
@@ -85,18 +85,34 @@ async def _player(hub: GameHub, name: str) -> PlayerRecord:
     return record
 
 
+async def _legacy_user(hub: GameHub, name: str) -> PlayerRecord | None:
+    """The user ``name`` if the legacy API made it (it holds no token), else None.
+
+    These routes authenticate nobody, so a player with a token, whose record and seat only their
+    token may change, is no user of theirs.
+    """
+    record = await hub.storage.player(name)
+    if record is None or record.has_token or record.name == COMPUTER:
+        return None
+    return record
+
+
 async def create_user(request: web.Request) -> web.Response:
-    """``PUT /api/game/users {"user"}``: register; the course had no tokens, so none is shown."""
+    """``PUT /api/game/users {"user"}``: register a player without a token (the course had none)."""
     body = await read_body(request)
     name = _text(body, "user").strip()
     with _as_bad_input():
-        record, _token = await _hub(request).register(name)
+        record = await _hub(request).register_tokenless(name)
     return json_response(player_json(record))
 
 
 async def find_user(request: web.Request) -> web.Response:
-    """``GET /api/game/users/{user}``."""
-    return json_response(player_json(await _player(_hub(request), request.match_info["user"])))
+    """``GET /api/game/users/{user}``: 404 too for a player with a token (not a legacy user)."""
+    name = request.match_info["user"]
+    record = await _legacy_user(_hub(request), name)
+    if record is None:
+        raise NotFound(f"no legacy user {name!r}; PUT /api/game/users to create one")
+    return json_response(player_json(record))
 
 
 async def create_game(request: web.Request) -> web.Response:
@@ -160,14 +176,8 @@ def _moves(
 
 async def top_scores(request: web.Request) -> web.Response:
     """``GET /api/game/top_scores``: up to 10 players by games won, the computer included."""
-    hub = _hub(request)
-    leaders = await hub.storage.leaderboard(10, include_computer=True)
-    return json_response(
-        [
-            {"player": player_json(await _player(hub, row.name)), "score": row.wins}
-            for row in leaders
-        ]
-    )
+    leaders = await _hub(request).storage.leaderboard(10, include_computer=True)
+    return json_response([{"player": player_json(row), "score": row.wins} for row in leaders])
 
 
 async def play_round(request: web.Request) -> web.Response:
@@ -177,9 +187,12 @@ async def play_round(request: web.Request) -> web.Response:
     game_id = _text(body, "game_id")
     if not _is_uuid(game_id):
         raise BadMessage(f"game_id {game_id!r} is not an id from POST /api/game/games")
-    user = await hub.storage.player(_text(body, "user"))
-    if user is None or user.name == COMPUTER:
-        raise BadMessage(f"no user with name {body['user']!r}; PUT /api/game/users first")
+    user = await _legacy_user(hub, _text(body, "user"))
+    if user is None:
+        raise BadMessage(
+            f"no legacy user {body['user']!r}; PUT /api/game/users first (players registered"
+            " through POST /api/players play through the new API with their token)"
+        )
     roll = hub.ruleset(DEFAULT_RULES).canonical(_text(body, "roll"))
     with _as_bad_input():
         game = await _game(request.app, hub, game_id, user.name)

@@ -132,11 +132,14 @@ class GameHub:
 
     async def register(self, name: object) -> tuple[PlayerRecord, str]:
         """Register a player; returns the record and its token (shown once)."""
-        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-            raise BadMessage("field 'name' must be 1-32 characters of A-Z a-z 0-9 _ -")
         token = secrets.token_urlsafe(32)
-        record = await self.storage.create_player(name, hash_token(token), self.now())
+        record = await self.storage.create_player(_name(name), hash_token(token), self.now())
         return record, token
+
+    async def register_tokenless(self, name: object) -> PlayerRecord:
+        """Register a player without a token (the legacy API's users: nothing acts for them
+        by token, and the legacy routes act for nobody else)."""
+        return await self.storage.create_player(_name(name), None, self.now())
 
     async def authenticate(self, token: object) -> PlayerRecord:
         """The player a token belongs to; ``Unauthorized`` otherwise."""
@@ -490,6 +493,13 @@ class GameHub:
                     await self._commit(game, effects)
         except Exception:
             log.exception("deadline of game %s round %s failed", game_id, round)
+
+
+def _name(name: object) -> str:
+    """A valid player name; ``BadMessage`` otherwise."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise BadMessage("field 'name' must be 1-32 characters of A-Z a-z 0-9 _ -")
+    return name
 
 
 class _GameLock:

@@ -152,12 +152,29 @@ SERVE_OPTIONS = (
         _text,
         "rps-hub.db",
         "a SQLite file path or URL (sqlite:///rel.db, sqlite:////abs.db) or postgresql://…",
+        metavar="PATH_OR_URL",
     ),
-    Option("--round-deadline", _seconds, 30.0, "seconds per round, 0 for none (default 30)"),
     Option(
-        "--grace", _seconds, 10.0, "seconds a player stays active after the last connection closes"
+        "--round-deadline",
+        _seconds,
+        30.0,
+        "seconds per round, 0 for none (default 30)",
+        metavar="S",
     ),
-    Option("--heartbeat", _seconds, 20.0, "seconds between WebSocket pings (default 20)"),
+    Option(
+        "--grace",
+        _seconds,
+        10.0,
+        "seconds a player stays active after the last connection closes (default 10)",
+        metavar="S",
+    ),
+    Option(
+        "--heartbeat",
+        _seconds,
+        20.0,
+        "seconds between WebSocket pings (default 20)",
+        metavar="S",
+    ),
     Option(
         "--allow-origin",
         _text,
@@ -213,7 +230,13 @@ SERVE_OPTIONS = (
         "seconds an idle keep-alive connection stays open (default 75)",
         metavar="S",
     ),
-    Option("--log-level", _level, "INFO", "debug, info (default), warning, error or critical"),
+    Option(
+        "--log-level",
+        _level,
+        "INFO",
+        "debug, info (default), warning, error or critical",
+        metavar="LEVEL",
+    ),
 )
 
 

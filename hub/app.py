@@ -66,16 +66,24 @@ async def _hub_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_peers(app: web.Application) -> None:
-    """Shutdown: /healthz turns 503, every socket is closed with 1001."""
+    """Shutdown: /healthz turns 503; sockets close with 1001, aborted past the close timeout."""
     hub = app.get(keys.HUB)
     if hub is not None:
         hub.closing = True
     peers = [*app[keys.PEERS]]
-    if peers:
-        await asyncio.gather(
-            *(p.shutdown(WSCloseCode.GOING_AWAY, "server shutdown") for p in peers),
-            return_exceptions=True,
-        )
+    if not peers:
+        return
+    try:
+        # Each close bounds itself; this bound holds even if one did not.
+        async with asyncio.timeout(app[keys.CONFIG].close_timeout + 1):
+            await asyncio.gather(
+                *(p.shutdown(WSCloseCode.GOING_AWAY, "server shutdown") for p in peers),
+                return_exceptions=True,
+            )
+    except TimeoutError:
+        log.warning("aborting connections that did not close in time")
+        for p in peers:
+            p.abort()
 
 
 async def _index(request: web.Request) -> web.StreamResponse:

@@ -3,9 +3,19 @@
 An event is serialized once (``protocol.messages.encode_event``) and framed once as an unmasked
 WebSocket text frame (``ws_frame``); the same ``bytes`` object is then written to every
 subscriber's transport.  Writing never blocks: asyncio's transport keeps what the kernel did not
-take yet, and that backlog *is* the peer's outbound queue.  A peer whose backlog passes the frame or
-byte limit is a slow consumer: it is closed with 1013 and may reconnect and recover.  So one slow
-socket never stalls a game, and there is no task per peer nor per message.
+take yet, and that backlog, with what the kernel holds for the socket, *is* the peer's outbound
+queue.  A peer whose queue passes the frame or byte limit is a slow consumer: it is closed with
+1013 and may reconnect and recover.  So one slow socket never stalls a game, and there is no task
+per peer nor per message.
+
+Counting the kernel's share costs a system call (``SIOCOUTQ``), so a peer keeps an upper bound of
+its queue instead: what was queued when it was last measured plus everything written since.  Only
+when that bound passes a limit is the queue measured again; a peer that keeps up is measured about
+once per ``max_frames`` frames.  The kernel does not know frames: its share is counted in frames
+of the average size of those written since the last measurement.
+
+Every close is bounded: a peer that has not completed its close ``close_timeout`` seconds after
+it began is aborted, and so is one whose handler ended with the socket still flushing.
 
 Frames go straight to the transport because the app never negotiates permessage-deflate (see
 ``hub.ws``), so a text frame is only a header and the payload; aiohttp's own writer still sends
@@ -19,16 +29,44 @@ import collections
 import contextlib
 import logging
 import secrets
+import socket
 import struct
+import sys
 from collections.abc import Iterable
 
 from aiohttp import web
 
-from protocol.messages import encode_event
+from protocol.messages import MAX_FRAME, encode_event
 
 log = logging.getLogger(__name__)
 
 SLOW_CONSUMER = 1013
+
+if sys.platform == "linux":
+    import fcntl
+    import termios
+
+    _INT = struct.Struct("i")
+    _ZERO = bytes(_INT.size)
+
+    def kernel_queue(fd: int) -> int:
+        """Bytes the kernel holds for a socket that the peer has not acknowledged (SIOCOUTQ)."""
+        try:
+            return int(_INT.unpack(fcntl.ioctl(fd, termios.TIOCOUTQ, _ZERO))[0])
+        except OSError:  # closed meanwhile
+            return 0
+
+else:  # pragma: no cover - the kernel's share cannot be read; Peer caps it instead
+
+    def kernel_queue(fd: int) -> int:
+        """Unknown on this system: ``Peer`` caps the socket's send buffer instead."""
+        return 0
+
+
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets the connection
+
+# Where the kernel's queue cannot be read, the most it may hold for one socket.
+CAPPED_SNDBUF = 64 * 1024
 
 
 def ws_frame(payload: bytes) -> bytes:
@@ -42,14 +80,19 @@ def ws_frame(payload: bytes) -> bytes:
 
 
 class Peer:
-    """One WebSocket connection: its transport, backlog accounting, subscriptions and player."""
+    """One WebSocket connection: its transport, queue accounting, subscriptions and player."""
 
     __slots__ = (
-        "_backlog",
+        "_bytes",
         "_closer",
         "_closing",
+        "_deadline",
+        "_fd",
+        "_frames",
+        "_protocol",
         "_transport",
         "close_code",
+        "close_timeout",
         "max_bytes",
         "max_frames",
         "player",
@@ -61,10 +104,12 @@ class Peer:
     def __init__(
         self,
         ws: web.WebSocketResponse,
+        request: web.BaseRequest,
         transport: asyncio.Transport,
         *,
         max_frames: int,
         max_bytes: int,
+        close_timeout: float,
     ) -> None:
         self.ws = ws
         self.session = secrets.token_urlsafe(12)
@@ -73,10 +118,21 @@ class Peer:
         self.topics: dict[str, int] = {}
         self.max_frames = max_frames
         self.max_bytes = max_bytes
+        self.close_timeout = close_timeout
+        self._protocol = request.protocol
         self._transport = transport
-        self._backlog = 0  # frames written since the transport's buffer was last empty
+        sock = transport.get_extra_info("socket")
+        self._fd: int = sock.fileno() if sock is not None else -1
+        if sys.platform != "linux" and sock is not None:  # pragma: no cover
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CAPPED_SNDBUF)
+        # The hub bounds this socket's queue itself.  aiohttp's own writes (close, ping, pong)
+        # wait for the transport to drain, with no bound: so flow control must never pause it.
+        transport.set_write_buffer_limits(high=max_bytes + 2 * MAX_FRAME)
+        self._frames = 0  # upper bounds of the queue (transport and kernel) in frames...
+        self._bytes = 0  # ...and in bytes: as last measured, plus everything written since
         self._closing = False
         self._closer: asyncio.Task[None] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
         self.close_code: int | None = None  # why the hub closed it, when it did
 
     @property
@@ -89,48 +145,91 @@ class Peer:
         self.write(ws_frame(payload))
 
     def write(self, frame: bytes) -> None:
-        """Write a ready frame without blocking; a backlog over the limits closes with 1013."""
+        """Write a ready frame without blocking; a queue over the limits closes with 1013."""
         if self._closing or self.ws.closed:
             return
         transport = self._transport
         if transport.is_closing():
             self._closing = True
             return
-        buffered = transport.get_write_buffer_size()
-        if not buffered:
-            self._backlog = 0
-        elif buffered + len(frame) > self.max_bytes or self._backlog >= self.max_frames:
+        n = len(frame)
+        full = self._frames >= self.max_frames or self._bytes + n > self.max_bytes
+        if full and not self._fits(n):
             log.info("closing slow consumer session=%s player=%s", self.session, self.player)
             self.close(SLOW_CONSUMER, "slow consumer")
             return
-        else:
-            self._backlog += 1
+        self._frames += 1
+        self._bytes += n
         transport.write(frame)
 
+    def _fits(self, n: int) -> bool:
+        """Measure the queue; whether ``n`` more bytes fit (the bounds are reset either way)."""
+        queued = self._transport.get_write_buffer_size() + kernel_queue(self._fd)
+        if queued and self._bytes:
+            # -(-a // b) rounds up: a few bytes still queued are part of a whole frame.
+            self._frames = min(self._frames, -(-queued * self._frames // self._bytes))
+        else:
+            self._frames = 0
+        self._bytes = queued
+        return self._frames < self.max_frames and queued + n <= self.max_bytes
+
     def close(self, code: int, message: str) -> None:
-        """Stop writing and close the socket with ``code`` (in the background)."""
+        """Stop writing and close the socket with ``code`` (in the background, bounded)."""
         if self._closing:
             return
         self._closing = True
         self.close_code = code
+        self._abort_in(self.close_timeout)
         self._closer = asyncio.create_task(
             self._close(code, message), name=f"peer-close-{self.session}"
         )
 
     async def _close(self, code: int, message: str) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):  # the transport is gone
-            await self.ws.close(code=code, message=message.encode())
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await self.ws.close(code=code, message=message.encode())
+        except TimeoutError:
+            log.info("aborting session=%s: close not completed in time", self.session)
+            self.abort()
+        except (ConnectionError, RuntimeError):  # the transport is gone
+            pass
+
+    def _abort_in(self, seconds: float) -> None:
+        if self._deadline is None:
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.call_later(seconds, self.abort)
+
+    def abort(self) -> None:
+        """Drop the connection now, whatever is still unsent (nothing once it is gone)."""
+        if self._protocol.transport is None:  # the connection is already lost
+            return
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None:
+            # A reset, so the kernel drops its queue too instead of keeping it for a client
+            # that does not read.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        self._transport.abort()
 
     async def shutdown(self, code: int, message: str) -> None:
-        """Close now and wait for the close handshake: used when the hub stops."""
-        self._closing = True
-        await self._close(code, message)
+        """Close (unless already closing) and wait for it: used when the hub stops."""
+        self.close(code, message)
+        await self.stop()
 
     async def stop(self) -> None:
-        """Wait for a close started by ``close`` (the reader loop has ended)."""
+        """Wait for a close in progress; a socket still flushing is aborted at its deadline.
+
+        Whoever closed the WebSocket (the hub, or aiohttp on the client's close or a bad frame),
+        asyncio keeps the socket until its buffer is sent: to a client that does not read, never.
+        """
         self._closing = True
         if self._closer is not None:
             await self._closer
+        if self._protocol.transport is not None and self._transport.get_write_buffer_size():
+            self._abort_in(self.close_timeout)
+        elif self._deadline is not None:  # closed cleanly: nothing left to abort
+            self._deadline.cancel()
+            self._deadline = None
 
 
 class Stream:

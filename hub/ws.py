@@ -128,14 +128,25 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # No permessage-deflate: frames are small JSON, and in aiohttp compression costs 2-3x CPU
     # and ~190 KB per connection (see the README).
     # aiohttp refuses a message of max_msg_size bytes itself; SPEC allows "at most" MAX_FRAME.
+    # ``timeout``: how long aiohttp waits for the client's close frame after sending its own.
     ws = web.WebSocketResponse(
-        heartbeat=config.heartbeat or None, max_msg_size=MAX_FRAME + 1, compress=False
+        heartbeat=config.heartbeat or None,
+        max_msg_size=MAX_FRAME + 1,
+        compress=False,
+        timeout=config.close_timeout,
     )
     await ws.prepare(request)
     transport = request.transport
     if transport is None:  # the client went away during the handshake
         return ws
-    peer = Peer(ws, transport, max_frames=config.outbound_frames, max_bytes=config.outbound_bytes)
+    peer = Peer(
+        ws,
+        request,
+        transport,
+        max_frames=config.outbound_frames,
+        max_bytes=config.outbound_bytes,
+        close_timeout=config.close_timeout,
+    )
     app[keys.PEERS].add(peer)
     metrics = app[keys.METRICS]
     metrics.connections.inc()

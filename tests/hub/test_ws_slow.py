@@ -5,11 +5,20 @@ Also the WebSocket request metrics, which count these connections' requests by w
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import os
+import socket
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
-from tests.conftest import HubFactory
+from hub import keys
+from tests.conftest import HubFactory, eventually
 from tests.hub.wsclient import Clients
 
 
@@ -32,3 +41,217 @@ async def test_websocket_requests_are_counted_by_their_wire_op(
     for op, count in [("auth", 1), ("play", 1), ("move", 1), ("subscribe", 1)]:
         assert f'rps_hub_requests_total{{op="{op}",transport="ws"}} {count:.1f}' in text, op
     assert "moverequest" not in text
+
+
+# -- a client that never reads ---------------------------------------------------------------
+
+TCP_CLOSE = 7  # tcpi_state of a socket whose connection was reset
+HISTORY = 990  # lobby events a replay of the whole ring sends (~130 bytes each)
+
+
+def masked(text: str) -> bytes:
+    """A client's (masked) WebSocket text frame."""
+    payload = text.encode()
+    n = len(payload)
+    head = bytes((0x81, 0x80 | n)) if n < 126 else struct.pack("!BBH", 0x81, 0x80 | 126, n)
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class Stuck:
+    """A raw TCP WebSocket client with a tiny receive buffer that stops reading after the upgrade.
+
+    The hub's frames to it pile up in its kernel (a few KB), then in the hub's kernel, then in
+    the hub's transport: nothing the client does lets them drain.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @classmethod
+    async def open(cls, server: Any) -> Stuck:
+        """Connect, upgrade and read only the response's headers."""
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (server.host, server.port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        await loop.sock_sendall(
+            sock,
+            f"GET /ws HTTP/1.1\r\nHost: {server.host}:{server.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode(),
+        )
+        head = b""
+        async with asyncio.timeout(5):
+            while b"\r\n\r\n" not in head:
+                head += await loop.sock_recv(sock, 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(sock)
+
+    async def send(self, op: str, **fields: Any) -> None:
+        """Send one request (its reply is never read)."""
+        frame = masked(json.dumps({"type": op, "id": 1, **fields}))
+        await asyncio.get_running_loop().sock_sendall(self.sock, frame)
+
+    @property
+    def reset(self) -> bool:
+        """True once the hub has aborted the connection (it could never close it cleanly)."""
+        info = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)
+        return info[0] == TCP_CLOSE
+
+    def close(self) -> None:
+        """Drop the socket."""
+        self.sock.close()
+
+
+@pytest.fixture
+async def stuck() -> AsyncIterator[Callable[[Any], Awaitable[Stuck]]]:
+    """Open clients that never read; every one is closed at the end of the test."""
+    opened: list[Stuck] = []
+
+    async def open_(server: Any) -> Stuck:
+        client = await Stuck.open(server)
+        opened.append(client)
+        return client
+
+    yield open_
+    for client in opened:
+        client.close()
+
+
+def sample(text: str, name: str) -> float | None:
+    """The value of one sample line of a metrics exposition, None when absent."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+async def released(server: Any) -> bool:
+    """No WebSocket connection is left: none in the app, the gauge at 0."""
+    gauge = sample(await metrics_text(server), "rps_hub_websocket_connections")
+    return not server.app[keys.PEERS] and gauge == 0
+
+
+async def slow_closed(server: Any) -> bool:
+    """One connection was closed as a slow consumer (counted once its handler ended)."""
+    return sample(await metrics_text(server), "rps_hub_slow_consumers_closed_total") == 1
+
+
+async def churn(player: Any, pairs: int) -> None:
+    """``pairs`` x (queue, cancel): two lobby events each."""
+    for _ in range(pairs):
+        await player.ok("play", opponent="*")
+        await player.ok("cancel")
+
+
+async def lobby_history(server: Any, clients: Clients) -> dict[str, Any]:
+    """Fill the lobby's ring (1,000 events); the fields of a subscribe that replays 990 of them."""
+    ann = await clients.player(server, "ann")
+    watcher = await clients.lobby(server)
+    await churn(ann, 500)
+    data = await watcher.ok("subscribe", topic="lobby")
+    return {"topic": "lobby", "since": data["seq"] - HISTORY, "epoch": data["epoch"]}
+
+
+async def closed_within(server: Any, player: Any, events: int) -> bool:
+    """Publish up to ``events`` lobby events; True once the hub has let go of the non-reader."""
+    for _ in range(events // 20):
+        await churn(player, 10)
+        if not any(p.close_code is None for p in server.app[keys.PEERS] if p.player is None):
+            return True
+    return False
+
+
+async def test_a_client_that_never_reads_is_closed_once_the_kernel_and_hub_hold_its_frame_limit(
+    start_hub: HubFactory, clients: Clients, stuck: Any
+) -> None:
+    server = await start_hub(
+        outbound_frames=100, outbound_bytes=1 << 30, close_timeout=0.5, heartbeat=0, rate=1e6,
+        burst=10**6,
+    )  # fmt: skip
+    ann = await clients.player(server, "ann")
+    client = await stuck(server)
+    await client.send("subscribe", topic="lobby")
+    # 100 frames, plus what a 4 KB receive buffer took: the hub's kernel used to hide thousands.
+    assert await closed_within(server, ann, 600)
+    await eventually(lambda: slow_closed(server))
+
+
+async def test_a_client_that_never_reads_is_closed_once_the_kernel_and_hub_hold_its_byte_limit(
+    start_hub: HubFactory, clients: Clients, stuck: Any
+) -> None:
+    server = await start_hub(
+        outbound_frames=10**6, outbound_bytes=16 * 1024, close_timeout=0.5, heartbeat=0,
+        rate=1e6, burst=10**6,
+    )  # fmt: skip
+    ann = await clients.player(server, "ann")
+    client = await stuck(server)
+    await client.send("subscribe", topic="lobby")
+    # Lobby events are ~130 bytes: 16 KB is ~130 of them, the kernel used to hide megabytes.
+    assert await closed_within(server, ann, 600)
+    await eventually(lambda: slow_closed(server))
+
+
+async def test_a_slow_consumer_closed_by_fan_out_is_released_with_the_heartbeat_off(
+    start_hub: HubFactory, clients: Clients, stuck: Any
+) -> None:
+    server = await start_hub(
+        outbound_frames=100, outbound_bytes=64 * 1024, close_timeout=0.5, heartbeat=0,
+        rate=1e6, burst=10**6,
+    )  # fmt: skip
+    ann = await clients.player(server, "ann")
+    client = await stuck(server)
+    await client.send("subscribe", topic="lobby")
+    # The lobby's events close it while its handler waits for a frame that never comes.
+    assert await closed_within(server, ann, 30_000)
+    await clients.close()  # only the non-reader is left
+    await eventually(lambda: slow_closed(server))
+    await eventually(lambda: released(server))
+
+
+async def test_a_peer_that_does_not_complete_the_close_is_aborted(
+    start_hub: HubFactory, clients: Clients, stuck: Any
+) -> None:
+    server = await start_hub(
+        outbound_frames=100, outbound_bytes=64 * 1024, close_timeout=0.5, heartbeat=0,
+        rate=1e6, burst=10**6,
+    )  # fmt: skip
+    replay = await lobby_history(server, clients)
+    client = await stuck(server)
+    for _ in range(40):
+        await client.send("unsubscribe", topic="lobby")  # so that each subscribe replays
+        await client.send("subscribe", **replay)
+    await eventually(lambda: slow_closed(server))
+
+    async def reset() -> bool:
+        return client.reset
+
+    await eventually(reset)
+
+
+async def test_shutdown_completes_with_a_client_that_never_reads(
+    start_hub: HubFactory, clients: Clients, stuck: Any
+) -> None:
+    # Limits out of reach: the client is never closed as slow, only by the shutdown.
+    server = await start_hub(
+        outbound_frames=10**9, outbound_bytes=1 << 30, close_timeout=0.5, heartbeat=0,
+        rate=1e6, burst=10**6,
+    )  # fmt: skip
+    replay = await lobby_history(server, clients)
+    client = await stuck(server)
+    for _ in range(40):  # ~5 MB: past the hub's kernel send buffer (4 MB at most)
+        await client.send("unsubscribe", topic="lobby")  # so that each subscribe replays
+        await client.send("subscribe", **replay)
+
+    async def handled() -> bool:
+        text = await metrics_text(server)
+        return sample(text, 'rps_hub_requests_total{op="subscribe",transport="ws"}') == 42
+
+    await eventually(handled)
+    await clients.close()
+    async with asyncio.timeout(30):
+        await server.close()
+    assert not server.app[keys.PEERS]

@@ -10,6 +10,13 @@ next round opens.  Against the computer, the computer's roll for a round is draw
 opens and only its commitment ``sha256("<roll>:<nonce>")`` is published; the resolved round reveals
 roll and nonce.
 
+Two clocks can end a round.  A round's *deadline* (``round_seconds`` after it opens) makes a seat
+that has not moved lose the round.  A game's *idle limit* (``idle_seconds`` after the latest round
+opened or move was taken; legacy games, which have no deadline, use it) ends the game
+``abandoned`` with its open round unplayed.  ``due`` is the earlier of the two: when the edge
+calls ``expire``.  ``resume`` restarts both from now after a restart, so time the hub was down
+never counts against a seat; the round, its commitment and its pending moves stay.
+
 Every transition is a method that returns a list of effects (``RoundOpened``, ``Moved``,
 ``RoundPlayed``, ``GameOver``) for the edge to store and broadcast, in order.  A transition either
 succeeds completely or raises before touching the state.  Time (unix milliseconds) and randomness
@@ -25,6 +32,8 @@ playing    move (second seat)          ``Moved``, ``RoundPlayed``, then ``RoundO
                                        or ``GameOver``
 playing    expire (deadline passed)    missing seats lose: ``RoundPlayed`` + as above;
                                        both missing: ``RoundPlayed`` + ``GameOver(abandoned)``
+playing    expire (idle limit passed)  ``GameOver(abandoned)``, the open round unplayed
+playing    resume                      nothing (fresh deadline and idle limit from now)
 playing    resign                      ``GameOver(resigned)``
 finished   move with a moved round     nothing (the original answer again)
 finished   anything else               ``IllegalMove``
@@ -62,7 +71,7 @@ class Reason(enum.Enum):
     DRAWN = "drawn"  # round 50 passed with no winner
     RESIGNED = "resigned"  # a seat gave up; the other wins
     TIMEOUT = "timeout"  # decided by a round lost on the deadline
-    ABANDONED = "abandoned"  # neither seat moved before a deadline
+    ABANDONED = "abandoned"  # neither seat moved before a deadline, or the game was left idle
 
 
 def commitment_of(roll: str, nonce: str) -> str:
@@ -151,6 +160,7 @@ class Game:
     started: int
     epoch: str
     round_seconds: float = 0.0
+    idle_seconds: float = 0.0  # 0: no idle limit
     status: Status = Status.PLAYING
     reason: Reason | None = None
     winner: str | None = None
@@ -161,6 +171,7 @@ class Game:
     pending: dict[str, str] = field(factory=dict)
     rounds: list[Round] = field(factory=list)
     finished: int | None = None
+    idle_until: int | None = None  # unix ms; the game ends abandoned if nobody moves by then
 
     @classmethod
     def start(
@@ -174,6 +185,7 @@ class Game:
         rng: random.Random,
         epoch: str,
         round_seconds: float = 0.0,
+        idle_seconds: float = 0.0,
     ) -> tuple[Game, list[Effect]]:
         """Create a game with round 1 open; returns the game and its first ``RoundOpened``."""
         check_best_of(best_of)
@@ -190,6 +202,7 @@ class Game:
             started=now,
             epoch=epoch,
             round_seconds=round_seconds,
+            idle_seconds=idle_seconds,
             score={a: 0, b: 0},
         )
         return game, [game._open_round(now, rng)]
@@ -215,6 +228,12 @@ class Game:
     def commitment(self) -> str | None:
         """The computer's commitment for the open round, if any."""
         return self.secret.commitment if self.secret and self.status is Status.PLAYING else None
+
+    @property
+    def due(self) -> int | None:
+        """When ``expire`` next has something to do: the deadline or the idle limit, if earlier."""
+        times = [t for t in (self.deadline, self.idle_until) if t is not None]
+        return min(times) if times else None
 
     @property
     def is_over(self) -> bool:
@@ -257,16 +276,31 @@ class Game:
                 return target, []
             raise IllegalMove(f"you already moved in round {target}")
         self.pending[seat] = canonical
+        self._touch(now)
         effects: list[Effect] = [Moved(round=target, player=seat)]
         if self._all_moved:
             effects += self._resolve(timed_out=False, now=now, rng=rng)
         return target, effects
 
     def expire(self, round: int, *, now: int, rng: random.Random) -> list[Effect]:
-        """Fire the deadline of ``round``; nothing happens when it is stale or not yet due."""
-        if self.is_over or round != self.round or self.deadline is None or now < self.deadline:
+        """Fire what is due in ``round`` (the deadline first, else the idle limit); nothing
+        happens when the round is stale or nothing is due yet."""
+        if self.is_over or round != self.round:
             return []
-        return self._resolve(timed_out=True, now=now, rng=rng)
+        if self.deadline is not None and now >= self.deadline:
+            return self._resolve(timed_out=True, now=now, rng=rng)
+        if self.idle_until is not None and now >= self.idle_until:
+            return [self._finish(Reason.ABANDONED, None, now)]
+        return []
+
+    def resume(self, *, now: int) -> None:
+        """Restart the open round's deadline and the idle limit from ``now`` (after a restart:
+        time the hub was down never counts); the round, its commitment and moves stay."""
+        if self.is_over:
+            return
+        if self.deadline is not None:
+            self.deadline = now + int(self.round_seconds * 1000)
+        self._touch(now)
 
     def resign(self, player: str, *, now: int) -> list[Effect]:
         """``player`` gives up; the other seat wins."""
@@ -287,10 +321,16 @@ class Game:
             raise IllegalMove(f"round {target} is closed and you did not play {roll} in it")
         return []
 
+    def _touch(self, now: int) -> None:
+        """Someone acted (or the game resumed): the idle limit counts from ``now``."""
+        if self.idle_seconds > 0:
+            self.idle_until = now + int(self.idle_seconds * 1000)
+
     def _open_round(self, now: int, rng: random.Random) -> RoundOpened:
         self.round += 1
         self.pending = {}
         self.deadline = now + int(self.round_seconds * 1000) if self.round_seconds > 0 else None
+        self._touch(now)
         self.secret = None
         if self.against_computer:
             nonce = f"{rng.getrandbits(128):032x}"
@@ -343,6 +383,7 @@ class Game:
         self.winner = winner
         self.finished = now
         self.deadline = None
+        self.idle_until = None
         self.secret = None
         self.pending = {}
         return GameOver(winner=winner, reason=reason, score=dict(self.score))

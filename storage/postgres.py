@@ -142,6 +142,13 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TRIGGER game_events_follow BEFORE INSERT ON game_events
             FOR EACH ROW EXECUTE FUNCTION game_events_follow()""",
     ],
+    [
+        # A game left without a move for idle_seconds (0: never) after idle_until ends abandoned.
+        """ALTER TABLE games
+            ADD COLUMN idle_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+            ADD COLUMN idle_until BIGINT""",
+        sql.LEGACY_IDLE_BACKFILL,
+    ],
 ]
 
 _PLAYER_COLUMNS = "id, name, created, token_hash IS NOT NULL AS has_token"

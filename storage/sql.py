@@ -39,6 +39,8 @@ GAME_FIELDS = [
     "epoch",
     "started",
     "finished",
+    "idle_seconds",
+    "idle_until",
 ]
 
 
@@ -47,6 +49,13 @@ class Row(Protocol):
 
     def __getitem__(self, key: str, /) -> Any:
         """The value of column ``key``."""
+
+
+# Games the legacy API started before games had an idle limit: live, against the computer, without
+# deadlines, under a uuid (other games' ids are 12 characters).  Migrations give them SPEC's limit.
+LEGACY_IDLE_BACKFILL = """UPDATE games SET idle_seconds = 600
+    WHERE status = 'playing' AND player_b = 'computer' AND round_seconds = 0
+      AND id LIKE '________-____-____-____-____________'"""
 
 
 def key(name: str) -> str:
@@ -132,6 +141,8 @@ def game_row(
         "epoch": game.epoch,
         "started": game.started,
         "finished": game.finished,
+        "idle_seconds": game.idle_seconds,
+        "idle_until": game.idle_until,
         "seq": seq,
     }
 
@@ -181,6 +192,8 @@ def game(row: Row, rounds: Iterable[Row]) -> Game:
             for r in rounds
         ],
         finished=row["finished"],
+        idle_seconds=row["idle_seconds"],
+        idle_until=row["idle_until"],
     )
 
 

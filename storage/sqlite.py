@@ -117,6 +117,12 @@ MIGRATIONS: list[list[str]] = [
                 SELECT RAISE(ABORT, 'each game event must take the next seq of its topic');
             END""",
     ],
+    [
+        # A game left without a move for idle_seconds (0: never) after idle_until ends abandoned.
+        "ALTER TABLE games ADD COLUMN idle_seconds REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE games ADD COLUMN idle_until INTEGER",
+        sql.LEGACY_IDLE_BACKFILL,
+    ],
 ]
 
 _PLAYER_COLUMNS = "id, name, created, token_hash IS NOT NULL AS has_token"

@@ -288,6 +288,23 @@ async def test_a_finished_game_reloads_with_every_round_and_commitment(storage: 
     assert_same_game(loaded, table.game)
 
 
+async def test_a_game_with_an_idle_limit_reloads_with_it(storage: Storage) -> None:
+    await register(storage, "Alice")
+    game, _ = Game.start(
+        id="g1",
+        rules=RPS15,
+        best_of=5,
+        players=("Alice", COMPUTER),
+        now=T0,
+        rng=random.Random(2),
+        epoch="e",
+        idle_seconds=600,
+    )
+    await storage.create_game(game, [])
+    assert game.idle_until == T0 + 600_000
+    assert_same_game(await storage.game("g1"), game)
+
+
 async def test_an_unknown_game_is_none(storage: Storage) -> None:
     assert await storage.game("nope") is None
 

@@ -16,6 +16,7 @@ from protocol.game import COMPUTER
 from storage.base import NameTaken, StorageError, open_storage
 from storage.postgres import MIGRATIONS, PostgresStorage, postgres_dsn
 from tests.postgres import SERVER, admin, fresh_schema, schema_url
+from tests.storage.legacy_rows import LEGACY_ID, OTHER_ID, first_schema_row
 from tests.storage.test_contract import T0, Table, assert_same_game, register
 
 
@@ -262,3 +263,31 @@ async def test_many_games_saved_at_once_through_two_hubs_all_commit(
     for t in tables:
         assert_same_game(await second.game(t.game.id), t.game)
         assert [e.seq for e in await first.events(t.game.id, 0)] == list(range(1, t.seq + 1))
+
+
+async def test_migrating_a_first_schema_gives_live_legacy_games_the_idle_limit(
+    schema: str, db: asyncpg.Connection
+) -> None:
+    async with db.transaction():
+        await db.execute(f'SET LOCAL search_path TO "{schema}"')
+        for statement in MIGRATIONS[0]:
+            await db.execute(statement)
+        await db.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)"
+        )
+        await db.execute("INSERT INTO schema_migrations VALUES (1, 0)")
+        for game_id in (LEGACY_ID, OTHER_ID):
+            row = first_schema_row(game_id)
+            places = ", ".join(f"${n}" for n in range(1, len(row) + 1))
+            await db.execute(
+                f"INSERT INTO games ({', '.join(row)}) VALUES ({places})", *row.values()
+            )
+    storage = await PostgresStorage.open(schema_url(schema))
+    try:
+        legacy, other = await storage.game(LEGACY_ID), await storage.game(OTHER_ID)
+    finally:
+        await storage.close()
+    assert legacy is not None and other is not None
+    assert (legacy.idle_seconds, legacy.idle_until) == (600, None)
+    assert (other.idle_seconds, other.idle_until) == (0, None)
+    assert await versions(db, schema) == list(range(1, len(MIGRATIONS) + 1))

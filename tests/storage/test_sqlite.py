@@ -9,6 +9,7 @@ import pytest
 
 from storage.base import StorageError, open_storage
 from storage.sqlite import MIGRATIONS, SQLiteStorage, sqlite_path
+from tests.storage.legacy_rows import LEGACY_ID, OTHER_ID, first_schema_row
 
 
 @pytest.mark.parametrize(
@@ -111,3 +112,30 @@ async def test_an_in_memory_database_works() -> None:
         assert await storage.player("computer") is not None
     finally:
         await storage.close()
+
+
+async def test_migrating_a_first_schema_file_gives_live_legacy_games_the_idle_limit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "hub.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 1")
+        for game_id in (LEGACY_ID, OTHER_ID):
+            row = first_schema_row(game_id)
+            db.execute(
+                f"INSERT INTO games ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})",
+                row,
+            )
+    finally:
+        db.close()
+    storage = await SQLiteStorage.open(str(path))
+    try:
+        legacy, other = await storage.game(LEGACY_ID), await storage.game(OTHER_ID)
+    finally:
+        await storage.close()
+    assert legacy is not None and other is not None
+    assert (legacy.idle_seconds, legacy.idle_until) == (600, None)
+    assert (other.idle_seconds, other.idle_until) == (0, None)

@@ -1,12 +1,14 @@
 """The course's original game API (``--legacy-api``, SPEC §4 Legacy), in its original shapes.
 
 The course server had no games table: a game was the moves carrying its id.  Here a legacy game is
-an ordinary ``rps15`` best-of-5 game against the computer, without deadlines, created by its first
+an ordinary ``rps15`` best-of-5 game against the computer, without round deadlines (one left
+without a move for ``legacy_idle`` seconds ends abandoned), created by its first
 ``play_round`` under the uuid that ``POST /api/game/games`` handed out.  Any well-formed uuid is
 taken, so nothing has to be remembered between the two calls and a restart loses nothing.  The
 status ``moves`` are derived from the stored rounds, two per round (the player's, then the
-computer's).  The course client only checks the HTTP status of a refusal, so refusals are the hub's
-JSON errors: 404 for an unknown user or game, 400 for any other bad input.
+computer's).  The routes authenticate nobody, so they act only for the players they created, who
+hold no token.  The course client only checks the HTTP status of a refusal, so refusals are the
+hub's JSON errors: 404 for an unknown user or game, 400 for any other bad input.
 """
 
 from __future__ import annotations
@@ -232,6 +234,7 @@ async def _game(app: web.Application, hub: GameHub, game_id: str, user: str) -> 
                 BEST_OF,
                 game_id=game_id,
                 round_seconds=0,
+                idle_seconds=hub.config.legacy_idle,
             )
     if game.players != (user, COMPUTER):
         raise BadMessage(f"game {game_id} is not {user}'s game against the computer")

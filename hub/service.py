@@ -7,8 +7,8 @@ only then return so the caller replies.  A game's lock also covers a subscriber'
 storage, so nobody sees a gap or a duplicate between history and live events.
 
 Presence, the lobby (queue, challenges, statuses) and the lobby and player topics live in memory;
-games and their topics live in storage and survive a restart, which resumes every live game and
-fires deadlines that passed while the hub was down.
+games and their topics live in storage and survive a restart, which resumes every live game with
+a fresh full deadline (and idle limit) for its open round: time the hub was down never counts.
 """
 
 from __future__ import annotations
@@ -100,9 +100,15 @@ class GameHub:
     # -- lifetime --------------------------------------------------------------------------
 
     async def resume(self) -> int:
-        """Load every stored live game, seat its players and arm its deadline."""
+        """Load every stored live game, seat its players, and give its open round a fresh full
+        deadline (stored, so the game shows it) from now, before any client can move."""
         games = await self.storage.live_games()
+        now = self.now()
         for game in games:
+            due = game.due
+            game.resume(now=now)
+            if game.due != due:
+                await self.storage.save_game(game, [])
             self._games[game.id] = game
             self._seqs[game.id] = await self.storage.last_seq(game.id)
             self.lobby.seat(game.humans, game.id)
@@ -321,6 +327,7 @@ class GameHub:
         *,
         game_id: str | None = None,
         round_seconds: float | None = None,
+        idle_seconds: float = 0.0,
     ) -> Game:
         """Start a game: store it, then announce it to the seats, the lobby and its topic."""
         for p in players:
@@ -336,6 +343,7 @@ class GameHub:
             rng=self.rng,
             epoch=secrets.token_urlsafe(8),
             round_seconds=seconds,
+            idle_seconds=idle_seconds,
         )
         self.lobby.seat(game.humans, game.id)
         async with self.lock(game.id):
@@ -466,9 +474,10 @@ class GameHub:
         handle = self._deadlines.pop(game.id, None)
         if handle is not None:
             handle.cancel()
-        if game.deadline is None or game.is_over or self.closing:
+        due = game.due
+        if due is None or game.is_over or self.closing:
             return
-        delay = max(0.0, (game.deadline - self.now()) / 1000)
+        delay = max(0.0, (due - self.now()) / 1000)
         loop = asyncio.get_running_loop()
         self._deadlines[game.id] = loop.call_later(delay, self._deadline_due, game.id, game.round)
 
@@ -484,11 +493,11 @@ class GameHub:
                 game = self._games.get(game_id)
                 if game is None:
                     return
-                now = self.now()
-                if game.deadline is not None and now < game.deadline and game.round == round:
-                    self._arm_deadline(game)  # the timer fired early (clock skew); try again
+                now, due = self.now(), game.due
+                if due is not None and now < due and game.round == round:
+                    self._arm_deadline(game)  # fired early (clock skew) or the game moved on
                     return
-                effects = game.expire(round, now=max(now, game.deadline or now), rng=self.rng)
+                effects = game.expire(round, now=max(now, due or now), rng=self.rng)
                 if effects:
                     await self._commit(game, effects)
         except Exception:

@@ -79,6 +79,11 @@ def ws_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
+def pong_frame(payload: bytes) -> bytes:
+    """An unmasked pong answering a ping's ``payload`` (at most 125 bytes, RFC 6455 §5.5)."""
+    return bytes((0x8A, len(payload))) + payload
+
+
 class Peer:
     """One WebSocket connection: its transport, queue accounting, subscriptions and player."""
 

@@ -17,7 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from attrs import frozen
 
 from hub import keys
-from hub.fanout import SLOW_CONSUMER, Peer
+from hub.fanout import SLOW_CONSUMER, Peer, pong_frame
 from hub.service import GameHub, event_payload, game_topic, player_topic
 from protocol.errors import BadMessage, Conflict, Forbidden, ProtocolError, Unauthorized
 from protocol.game import COMPUTER
@@ -129,11 +129,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # and ~190 KB per connection (see the README).
     # aiohttp refuses a message of max_msg_size bytes itself; SPEC allows "at most" MAX_FRAME.
     # ``timeout``: how long aiohttp waits for the client's close frame after sending its own.
+    # Pongs are the hub's (``autoping=False``): queued like any frame, they count towards the
+    # outbound limit, so a client that pings and never reads is a slow consumer too.
     ws = web.WebSocketResponse(
         heartbeat=config.heartbeat or None,
         max_msg_size=MAX_FRAME + 1,
         compress=False,
         timeout=config.close_timeout,
+        autoping=False,
     )
     await ws.prepare(request)
     transport = request.transport
@@ -164,6 +167,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     peer.send(encode_error(peek_id(msg.data), "rate_limited", limiter.advice))
                     continue
                 await session.handle(msg.data)
+            elif msg.type is WSMsgType.PING:
+                peer.write(pong_frame(msg.data))
             elif msg.type is WSMsgType.BINARY:
                 peer.close(UNSUPPORTED_DATA, "binary frames are not accepted")
                 break

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -49,13 +50,21 @@ TCP_CLOSE = 7  # tcpi_state of a socket whose connection was reset
 HISTORY = 990  # lobby events a replay of the whole ring sends (~130 bytes each)
 
 
-def masked(text: str) -> bytes:
-    """A client's (masked) WebSocket text frame."""
-    payload = text.encode()
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A client's (masked) WebSocket frame."""
     n = len(payload)
-    head = bytes((0x81, 0x80 | n)) if n < 126 else struct.pack("!BBH", 0x81, 0x80 | 126, n)
+    head = (
+        bytes((0x80 | opcode, 0x80 | n))
+        if n < 126
+        else struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    )
     mask = os.urandom(4)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def masked(text: str) -> bytes:
+    """A client's (masked) WebSocket text frame."""
+    return masked_frame(0x1, text.encode())
 
 
 class Stuck:
@@ -255,3 +264,32 @@ async def test_shutdown_completes_with_a_client_that_never_reads(
     async with asyncio.timeout(30):
         await server.close()
     assert not server.app[keys.PEERS]
+
+
+async def test_a_client_that_floods_pings_and_never_reads_is_closed_and_released(
+    start_hub: HubFactory, stuck: Any
+) -> None:
+    # Every pong is queued like any frame: a client that never reads them is a slow consumer.
+    server = await start_hub(
+        outbound_frames=100, outbound_bytes=64 * 1024, close_timeout=0.5, heartbeat=0
+    )
+    client = await stuck(server)
+    ping = masked_frame(0x9, b"p" * 125)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(ConnectionError):  # the hub may reset it before the last one
+        async with asyncio.timeout(10):
+            for _ in range(100):  # 100 x 100 pings: ~1.3 MB of pongs
+                await loop.sock_sendall(client.sock, ping * 100)
+    await eventually(lambda: slow_closed(server))
+    await eventually(lambda: released(server))
+
+
+async def test_a_ping_is_answered_with_a_pong_carrying_its_payload(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub()
+    peer = await clients.spectator(server)
+    waiter = await peer.ws.ping(b"are you there")
+    async with asyncio.timeout(5):
+        await waiter
+    assert (await peer.ok("subscribe", topic="lobby"))["topic"] == "lobby"

@@ -292,9 +292,20 @@ class GameHub:
         return made.id
 
     async def accept(self, player: str, challenge_id: str) -> Game:
-        """Accept a challenge addressed to ``player``; the game starts."""
+        """Accept a challenge addressed to ``player``; the game starts.
+
+        When the game cannot start (it could not be stored), the accepter gets the error and the
+        challenge is open again, unless a seat left meanwhile: then it is withdrawn as on leaving.
+        """
         c = self.lobby.take_challenge(challenge_id, player, accepting=True)
-        return await self.start_game((c.challenger, c.challenged), self.rules[c.rules], c.best_of)
+        try:
+            return await self.start_game(
+                (c.challenger, c.challenged), self.rules[c.rules], c.best_of
+            )
+        except BaseException:
+            if not self.lobby.restore(c):
+                self._withdraw([c])
+            raise
 
     def decline(self, player: str, challenge_id: str) -> None:
         """Decline a challenge addressed to ``player``."""

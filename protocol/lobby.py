@@ -136,6 +136,18 @@ class Lobby:
         del self.challenges[challenge_id]
         return c
 
+    def restore(self, challenge: Challenge) -> bool:
+        """Put back a challenge taken for accepting whose game could not start; False (and
+        nothing changes) when it can no longer be open: a seat has left, or the challenger has
+        challenged the same player again meanwhile."""
+        if self.lookup(challenge.challenger) is None or self.lookup(challenge.challenged) is None:
+            return False
+        for c in self.challenges.values():
+            if c.challenger == challenge.challenger and c.challenged == challenge.challenged:
+                return False
+        self.challenges[challenge.id] = challenge
+        return True
+
     def enqueue(self, player: str, rules: str, best_of: int) -> Ticket | None:
         """Queue ``player``; returns the ticket it is paired with, or None when it waits."""
         self.ensure_free(player)

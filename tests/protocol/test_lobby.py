@@ -131,6 +131,32 @@ def test_accepting_a_challenge_removes_and_returns_it() -> None:
     assert lobby.challenges == {}
 
 
+def test_a_challenge_taken_for_a_game_that_could_not_start_is_restored() -> None:
+    lobby = lobby_with("Ann", "Bob")
+    made, _ = lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
+    taken = lobby.take_challenge("c1", "Bob", accepting=True)
+    assert lobby.restore(taken) is True
+    assert lobby.challenges == {"c1": made}
+
+
+def test_a_challenge_is_not_restored_once_the_challenger_has_left() -> None:
+    lobby = lobby_with("Ann", "Bob")
+    lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
+    taken = lobby.take_challenge("c1", "Bob", accepting=True)
+    lobby.leave("Ann")
+    assert lobby.restore(taken) is False
+    assert lobby.challenges == {}
+
+
+def test_a_challenge_is_not_restored_beside_a_newer_one_to_the_same_player() -> None:
+    lobby = lobby_with("Ann", "Bob")
+    lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
+    taken = lobby.take_challenge("c1", "Bob", accepting=True)
+    newer, _ = lobby.challenge("Ann", "Bob", 3, "rps3", "c2")
+    assert lobby.restore(taken) is False
+    assert lobby.challenges == {"c2": newer}
+
+
 def test_declining_a_challenge_removes_and_returns_it() -> None:
     lobby = lobby_with("Ann", "Bob")
     made, _ = lobby.challenge("Ann", "Bob", 5, "rps15", "c1")

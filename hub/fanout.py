@@ -53,7 +53,7 @@ if sys.platform == "linux":
         """Bytes the kernel holds for a socket that the peer has not acknowledged (SIOCOUTQ)."""
         try:
             return int(_INT.unpack(fcntl.ioctl(fd, termios.TIOCOUTQ, _ZERO))[0])
-        except OSError:  # closed meanwhile
+        except (OSError, ValueError):  # closed meanwhile
             return 0
 
 else:  # pragma: no cover - the kernel's share cannot be read; Peer caps it instead
@@ -157,26 +157,28 @@ class Peer:
         if transport.is_closing():
             self._closing = True
             return
-        n = len(frame)
-        full = self._frames >= self.max_frames or self._bytes + n > self.max_bytes
-        if full and not self._fits(n):
+        self._frames += 1
+        self._bytes += len(frame)
+        if (self._frames > self.max_frames or self._bytes > self.max_bytes) and not self._fits(
+            len(frame)
+        ):
             log.info("closing slow consumer session=%s player=%s", self.session, self.player)
             self.close(SLOW_CONSUMER, "slow consumer")
             return
-        self._frames += 1
-        self._bytes += n
         transport.write(frame)
 
     def _fits(self, n: int) -> bool:
-        """Measure the queue; whether ``n`` more bytes fit (the bounds are reset either way)."""
+        """Measure the queue; whether the frame of ``n`` bytes being written fits in it.
+
+        The bounds already count that frame; they are reset to the measured queue plus it.
+        """
         queued = self._transport.get_write_buffer_size() + kernel_queue(self._fd)
-        if queued and self._bytes:
-            # -(-a // b) rounds up: a few bytes still queued are part of a whole frame.
-            self._frames = min(self._frames, -(-queued * self._frames // self._bytes))
-        else:
-            self._frames = 0
-        self._bytes = queued
-        return self._frames < self.max_frames and queued + n <= self.max_bytes
+        frames, size = self._frames - 1, self._bytes - n
+        # In frames of the average size written: -(-a // b) rounds up, as a few bytes still
+        # queued are part of a whole frame.
+        frames = min(frames, -(-queued * frames // size)) if queued and size else 0
+        self._frames, self._bytes = frames + 1, queued + n
+        return self._frames <= self.max_frames and self._bytes <= self.max_bytes
 
     def close(self, code: int, message: str) -> None:
         """Stop writing and close the socket with ``code`` (in the background, bounded)."""

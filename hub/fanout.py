@@ -178,7 +178,8 @@ class Peer:
         # queued are part of a whole frame.
         frames = min(frames, -(-queued * frames // size)) if queued and size else 0
         self._frames, self._bytes = frames + 1, queued + n
-        return self._frames <= self.max_frames and self._bytes <= self.max_bytes
+        # A limit bounds a backlog: one frame, however large, to a peer with none is not one.
+        return not queued or (self._frames <= self.max_frames and self._bytes <= self.max_bytes)
 
     def close(self, code: int, message: str) -> None:
         """Stop writing and close the socket with ``code`` (in the background, bounded)."""

@@ -293,3 +293,17 @@ async def test_a_ping_is_answered_with_a_pong_carrying_its_payload(
     async with asyncio.timeout(5):
         await waiter
     assert (await peer.ok("subscribe", topic="lobby"))["topic"] == "lobby"
+
+
+async def test_a_reply_larger_than_the_byte_limit_is_sent_when_nothing_is_queued(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    # The limit bounds a backlog: one frame to a peer that keeps up is never one.
+    server = await start_hub(outbound_bytes=256)
+    for i in range(8):
+        await clients.player(server, f"player{i}")
+    watcher = await clients.spectator(server)
+    reply, _ = await watcher.request("subscribe", topic="lobby")
+    assert len(json.dumps(reply)) > 256
+    assert [p["name"] for p in reply["data"]["snapshot"]["players"]][:2] == ["player0", "player1"]
+    assert (await watcher.ok("subscribe", topic="lobby"))["topic"] == "lobby"

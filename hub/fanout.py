@@ -19,7 +19,8 @@ it began is aborted, and so is one whose handler ended with the socket still flu
 
 Frames go straight to the transport because the app never negotiates permessage-deflate (see
 ``hub.ws``), so a text frame is only a header and the payload; aiohttp's own writer still sends
-pings, pongs and the close frame on the same transport, each write whole.
+pings and the close frame on the same transport, each write whole.  Pongs are the hub's
+(``pong_frame``), queued and counted like any frame.
 """
 
 from __future__ import annotations
@@ -157,11 +158,10 @@ class Peer:
         if transport.is_closing():
             self._closing = True
             return
+        n = len(frame)
         self._frames += 1
-        self._bytes += len(frame)
-        if (self._frames > self.max_frames or self._bytes > self.max_bytes) and not self._fits(
-            len(frame)
-        ):
+        self._bytes += n
+        if (self._frames > self.max_frames or self._bytes > self.max_bytes) and not self._fits(n):
             log.info("closing slow consumer session=%s player=%s", self.session, self.player)
             self.close(SLOW_CONSUMER, "slow consumer")
             return

@@ -293,7 +293,9 @@ class Session:
             self._subscribed(topic, since, seq, missed)
             return _followed(topic, game.epoch, seq, game_json(game), missed)
 
-    def _subscribed(self, topic: str, since: int | None, seq: int, missed: object) -> None:
+    def _subscribed(
+        self, topic: str, since: int | None, seq: int, missed: list[bytes] | None
+    ) -> None:
         """Record the subscription: after a replay every event after ``since`` is sent."""
         start = since if missed is not None and since is not None else seq
         self.hub.subscriptions.add(topic, self.peer, start)

@@ -89,11 +89,13 @@ class Peer:
     """One WebSocket connection: its transport, queue accounting, subscriptions and player."""
 
     __slots__ = (
+        "_byte_room",
         "_bytes",
         "_closer",
         "_closing",
         "_deadline",
         "_fd",
+        "_frame_room",
         "_frames",
         "_protocol",
         "_transport",
@@ -136,6 +138,9 @@ class Peer:
         transport.set_write_buffer_limits(high=max_bytes + 2 * MAX_FRAME)
         self._frames = 0  # upper bounds of the queue (transport and kernel) in frames...
         self._bytes = 0  # ...and in bytes: as last measured, plus everything written since
+        # The limits, raised for a while by an answer's burst (see ``answer``).
+        self._frame_room = max_frames
+        self._byte_room = max_bytes
         self._closing = False
         self._closer: asyncio.Task[None] | None = None
         self._deadline: asyncio.TimerHandle | None = None
@@ -159,27 +164,58 @@ class Peer:
             self._closing = True
             return
         n = len(frame)
+        full = self._frames >= self._frame_room or self._bytes + n > self._byte_room
+        if full and not self._fits(1, n):
+            self._slow()
+            return
         self._frames += 1
         self._bytes += n
-        if (self._frames > self.max_frames or self._bytes > self.max_bytes) and not self._fits(n):
-            log.info("closing slow consumer session=%s player=%s", self.session, self.player)
-            self.close(SLOW_CONSUMER, "slow consumer")
-            return
         transport.write(frame)
 
-    def _fits(self, n: int) -> bool:
-        """Measure the queue; whether the frame of ``n`` bytes being written fits in it.
+    def answer(self, frames: list[bytes]) -> None:
+        """Write a reply and the events it brings (a recovery) at once, whatever their number.
 
-        The bounds already count that frame; they are reset to the measured queue plus it.
+        The peer asked for them: they may take its queue past the limits by their own size, as
+        long as what was queued before them is within the limits.  So recovering a topic's whole
+        history always works, and a client that asks for it again and again without reading is
+        still closed.
+        """
+        if self._closing or self.ws.closed:
+            return
+        if self._transport.is_closing():
+            self._closing = True
+            return
+        full = self._frames > self._frame_room or self._bytes > self._byte_room
+        if full and not self._fits(0, 0):
+            self._slow()
+            return
+        size = sum(map(len, frames))
+        self._frame_room = max(self._frame_room, self.max_frames + len(frames))
+        self._byte_room = max(self._byte_room, self.max_bytes + size)
+        self._frames += len(frames)
+        self._bytes += size
+        self._transport.writelines(frames)
+
+    def _fits(self, k: int, n: int) -> bool:
+        """Measure the queue; whether ``k`` more frames of ``n`` bytes in all fit in it.
+
+        The bounds are reset to the measured queue, and the limits to their own values once
+        the queue is back within them.
         """
         queued = self._transport.get_write_buffer_size() + kernel_queue(self._fd)
-        frames, size = self._frames - 1, self._bytes - n
+        frames, size = self._frames, self._bytes
         # In frames of the average size written: -(-a // b) rounds up, as a few bytes still
         # queued are part of a whole frame.
         frames = min(frames, -(-queued * frames // size)) if queued and size else 0
-        self._frames, self._bytes = frames + 1, queued + n
+        self._frames, self._bytes = frames, queued
+        if frames <= self.max_frames and queued <= self.max_bytes:
+            self._frame_room, self._byte_room = self.max_frames, self.max_bytes
         # A limit bounds a backlog: one frame, however large, to a peer with none is not one.
-        return not queued or (self._frames <= self.max_frames and self._bytes <= self.max_bytes)
+        return not queued or (frames + k <= self._frame_room and queued + n <= self._byte_room)
+
+    def _slow(self) -> None:
+        log.info("closing slow consumer session=%s player=%s", self.session, self.player)
+        self.close(SLOW_CONSUMER, "slow consumer")
 
     def close(self, code: int, message: str) -> None:
         """Stop writing and close the socket with ``code`` (in the background, bounded)."""

@@ -17,7 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from attrs import frozen
 
 from hub import keys
-from hub.fanout import SLOW_CONSUMER, Peer, pong_frame
+from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
 from hub.service import GameHub, event_payload, game_topic, player_topic
 from protocol.errors import BadMessage, Conflict, Forbidden, ProtocolError, Unauthorized
 from protocol.game import COMPUTER
@@ -209,11 +209,10 @@ class Session:
             metrics.ws_requests[op].inc()
             data = await handler(self, request)
             if isinstance(data, Followed):
-                self.peer.send(encode_reply(rid, data.data))
-                for missed in data.frames:
-                    self.peer.send(missed)
+                reply = encode_reply(rid, data.data)
+                self.peer.answer([ws_frame(reply), *map(ws_frame, data.frames)])
             else:
-                self.peer.send(encode_reply(rid, data))
+                self.peer.answer([ws_frame(encode_reply(rid, data))])
         except FrameError as exc:
             metrics.errors.labels(exc.code).inc()
             self.peer.send(encode_error(exc.request_id, exc.code, exc.message))

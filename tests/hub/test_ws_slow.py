@@ -307,3 +307,18 @@ async def test_a_reply_larger_than_the_byte_limit_is_sent_when_nothing_is_queued
     assert len(json.dumps(reply)) > 256
     assert [p["name"] for p in reply["data"]["snapshot"]["players"]][:2] == ["player0", "player1"]
     assert (await watcher.ok("subscribe", topic="lobby"))["topic"] == "lobby"
+
+
+async def test_a_recovery_longer_than_the_frame_limit_reaches_a_reader_whole(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    # The 990 events are written at once, before the client can have read any of them.
+    server = await start_hub(outbound_frames=100, rate=1e6, burst=10**6)
+    replay = await lobby_history(server, clients)
+    reader = await clients.spectator(server)
+    data = await reader.ok("subscribe", **replay)
+    assert data["recovered"] is True
+    frames = [await reader.recv() for _ in range(HISTORY)]
+    assert [f["seq"] for f in frames] == list(range(replay["since"] + 1, data["seq"] + 1))
+    await clients.player(server, "bob")
+    assert (await reader.event("lobby"))["event"] == "player_joined"

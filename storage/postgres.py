@@ -3,9 +3,13 @@
 Theory of operation
 -------------------
 Every public method is one unit of work: it borrows a pooled connection, runs one transaction and
-commits, or rolls back everything on any error.  A unit always runs to its end: it is its own task,
-and a caller that is cancelled waits for that task (commit or rollback) before the cancellation
-goes on, so a cancelled call never races the next one and no connection is left mid-statement.
+commits, or rolls back everything on any error.  A unit runs as its own task.  When its caller is
+cancelled (an ``asyncio.timeout`` around it, a closing connection), the unit is cancelled too:
+asyncpg asks the server to cancel the running statement, the transaction rolls back and the
+connection goes back to the pool, and only then does the cancellation go on, so a cancelled call
+ends at once yet never races the next one nor leaves a connection mid-statement.  A statement
+that runs longer than the command timeout (``COMMAND_TIMEOUT``, or ``?command_timeout=S``) is
+cancelled the same way and its unit fails as ``unavailable``.
 
 Writes run at READ COMMITTED and lock what they change: ``save_game`` starts by updating the game's
 row, which holds the row lock until commit, so saves of one game are serialized across every
@@ -56,6 +60,11 @@ __all__ = ["MIGRATIONS", "PostgresStorage", "postgres_dsn"]
 SCHEMES = ("postgresql", "postgres")
 POOL_SIZE = 4
 CONNECT_TIMEOUT = 10.0
+# Seconds a statement may run before it is cancelled and its unit fails as unavailable;
+# a URL's ?command_timeout=S overrides it.
+COMMAND_TIMEOUT = 10.0
+# URL parameters that are ours, not asyncpg's (which would send unknown ones as server settings).
+_OWN_PARAMETERS = ("schema", "command_timeout")
 
 _NOW_MS = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -195,15 +204,41 @@ def postgres_dsn(url: str) -> tuple[str, str | None]:
     # The other parameters go to asyncpg as they were written (it reads unknown ones as settings).
     base, _, query = url.partition("?")
     rest = [
-        item for item in query.split("&") if item and unquote(item.split("=", 1)[0]) != "schema"
+        item
+        for item in query.split("&")
+        if item and unquote(item.split("=", 1)[0]) not in _OWN_PARAMETERS
     ]
     return base + ("?" + "&".join(rest) if rest else ""), schema
+
+
+def command_timeout(url: str) -> float:
+    """The seconds a statement may run: a ``?command_timeout=S`` of the URL, else the default."""
+    values = [
+        v
+        for name, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        if name == ("command_timeout")
+    ]
+    if not values:
+        return COMMAND_TIMEOUT
+    problem = (
+        f"database URL {_redacted(url)}: command_timeout must be one positive number of seconds"
+    )
+    if len(values) > 1:
+        raise StorageError(problem)
+    try:
+        seconds = float(values[0])
+    except ValueError:
+        raise StorageError(problem) from None
+    if not 0 < seconds < float("inf"):
+        raise StorageError(problem)
+    return seconds
 
 
 def _whole(
     method: Callable[Concatenate[PostgresStorage, P], Awaitable[T]],
 ) -> Callable[Concatenate[PostgresStorage, P], Coroutine[Any, Any, T]]:
-    """Run each call of ``method`` to its end, even when its caller is cancelled."""
+    """Run each call of ``method`` as a task that is cancelled with its caller and has rolled
+    back and released its connection before the caller's cancellation goes on."""
 
     @functools.wraps(method)
     async def run(self: PostgresStorage, /, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -211,7 +246,9 @@ def _whole(
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            # The unit commits or rolls back before the caller's cancellation goes on.
+            task.cancel()
+            # Cleanup is a rollback on a connection whose statement the server is cancelling:
+            # quick, and waited for so that the next call finds the connection back in the pool.
             while not task.done():
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait([task])
@@ -225,10 +262,16 @@ def _whole(
 class PostgresStorage:
     """``storage.base.Storage`` on PostgreSQL; make one with ``await PostgresStorage.open()``."""
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record], where: str) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool[asyncpg.Record],
+        where: str,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> None:
         """Wrap an open pool on a migrated schema; use ``open()`` instead."""
         self._pool = pool
         self._where = where
+        self._timeout = timeout  # the pool's command timeout, for messages
         self._closed = False
 
     @classmethod
@@ -239,6 +282,7 @@ class PostgresStorage:
         does not exist or the login is refused.
         """
         dsn, url_schema = postgres_dsn(url)
+        timeout = command_timeout(url)
         if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
             raise StorageError(f"schema {schema!r} must be letters, digits and _")
         schema = schema or url_schema
@@ -252,6 +296,7 @@ class PostgresStorage:
                 min_size=1,
                 max_size=POOL_SIZE,
                 timeout=CONNECT_TIMEOUT,
+                command_timeout=timeout,
                 server_settings=settings,
             )
         except (*_DATABASE_ERRORS, ValueError) as exc:
@@ -261,9 +306,11 @@ class PostgresStorage:
         except BaseException as exc:
             pool.terminate()
             if isinstance(exc, _DATABASE_ERRORS):
-                raise StorageError(f"cannot open database {where}: {_reason(exc)}") from exc
+                raise StorageError(
+                    f"cannot open database {where}: {_reason(exc, timeout)}"
+                ) from exc
             raise
-        return cls(pool, where)
+        return cls(pool, where, timeout)
 
     async def close(self) -> None:
         """Close the pool once every unit of work in flight has committed or rolled back."""
@@ -288,7 +335,7 @@ class PostgresStorage:
             ):
                 yield db
         except _DATABASE_ERRORS as exc:
-            raise StorageError(f"cannot {what}: {_reason(exc)}") from exc
+            raise StorageError(f"cannot {what}: {_reason(exc, self._timeout)}") from exc
 
     # -- players ---------------------------------------------------------------------------
 
@@ -569,10 +616,10 @@ def _redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
 
 
-def _reason(exc: BaseException) -> str:
-    """What went wrong, on one line."""
+def _reason(exc: BaseException, timeout: float = CONNECT_TIMEOUT) -> str:
+    """What went wrong, on one line (``timeout``: the seconds a TimeoutError waited)."""
     if isinstance(exc, TimeoutError):
-        return f"no answer from the server within {CONNECT_TIMEOUT:g} s"
+        return f"no answer from the server within {timeout:g} s"
     if isinstance(exc, OSError) and not isinstance(exc, asyncpg.PostgresError):
         text = exc.strerror or str(exc)
         return f"cannot reach the server: {' '.join(text.split())}"

@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
 
 from protocol.game import COMPUTER
 from storage.base import NameTaken, StorageError, open_storage
-from storage.postgres import MIGRATIONS, PostgresStorage, postgres_dsn
+from storage.postgres import (
+    COMMAND_TIMEOUT,
+    MIGRATIONS,
+    POOL_SIZE,
+    PostgresStorage,
+    command_timeout,
+    postgres_dsn,
+)
+from tests.conftest import eventually
 from tests.postgres import SERVER, admin, fresh_schema, schema_url
 from tests.storage.legacy_rows import LEGACY_ID, OTHER_ID, first_schema_row
 from tests.storage.test_contract import T0, Table, assert_same_game, register
@@ -291,3 +299,144 @@ async def test_migrating_a_first_schema_gives_live_legacy_games_the_idle_limit(
     assert (legacy.idle_seconds, legacy.idle_until) == (600, None)
     assert (other.idle_seconds, other.idle_until) == (0, None)
     assert await versions(db, schema) == list(range(1, len(MIGRATIONS) + 1))
+
+
+# -- timeouts and cancellation -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "seconds"),
+    [
+        ("postgresql://h/db", COMMAND_TIMEOUT),
+        ("postgresql://h/db?command_timeout=2.5", 2.5),
+        ("postgresql://h/db?schema=s&command_timeout=30", 30.0),
+    ],
+)
+def test_the_command_timeout_is_the_default_or_the_urls(url: str, seconds: float) -> None:
+    assert command_timeout(url) == seconds
+
+
+def test_the_command_timeout_parameter_does_not_reach_asyncpg_as_a_setting() -> None:
+    dsn = "postgresql://h/db?sslmode=disable"
+    assert postgres_dsn("postgresql://h/db?command_timeout=3&sslmode=disable") == (dsn, None)
+
+
+@pytest.mark.parametrize("value", ["", "abc", "0", "-1", "inf", "nan", "1&command_timeout=2"])
+def test_a_bad_command_timeout_is_refused_in_one_line(value: str) -> None:
+    with pytest.raises(StorageError) as info:
+        command_timeout(f"postgresql://h/db?command_timeout={value}")
+    assert "command_timeout" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.fixture
+async def locked(
+    schema: str, db: asyncpg.Connection
+) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """The schema's ``players`` table locked by another session; the callable releases it."""
+    await (await PostgresStorage.open(schema_url(schema))).close()
+    transaction = db.transaction()
+    await transaction.start()
+    await db.execute(f'LOCK TABLE "{schema}".players IN ACCESS EXCLUSIVE MODE')
+    released = False
+
+    async def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            await transaction.rollback()
+
+    try:
+        yield release
+    finally:
+        await release()
+
+
+async def timed_out(
+    storage: PostgresStorage, release: Callable[[], Awaitable[None]], seconds: float = 0.2
+) -> bool:
+    """Look up a player under ``asyncio.timeout(seconds)`` while the players table is locked:
+    True when the timeout ended the call with the lock still held.
+
+    The wait for it is guarded, not measured: the lock is held for good, so only the timeout
+    can end the call; a call that ignores it is let finish by releasing the lock.
+    """
+
+    async def call() -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await storage.player("alice")
+        except TimeoutError:
+            return True
+        return False
+
+    task = asyncio.create_task(call())
+    done, _ = await asyncio.wait([task], timeout=10)
+    if task not in done:
+        await release()
+        await task
+        return False
+    return await task
+
+
+async def test_a_timeout_around_a_blocked_call_ends_it_while_the_block_holds(
+    schema: str, locked: Callable[[], Awaitable[None]]
+) -> None:
+    storage = await PostgresStorage.open(schema_url(schema))
+    try:
+        assert await timed_out(storage, locked)
+    finally:
+        await storage.close()
+
+
+async def test_a_timed_out_call_is_cancelled_on_the_server(
+    schema: str, db: asyncpg.Connection, locked: Callable[[], Awaitable[None]]
+) -> None:
+    storage = await PostgresStorage.open(schema_url(schema))
+    try:
+        assert await timed_out(storage, locked)
+
+        async def nobody_waits() -> bool:
+            waiting = await db.fetchval(
+                "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation = $1::regclass",
+                f'"{schema}".players',
+            )
+            return bool(waiting == 0)
+
+        await eventually(nobody_waits)
+    finally:
+        await locked()
+        await storage.close()
+
+
+async def test_after_timed_out_calls_every_pooled_connection_still_works(
+    schema: str, locked: Callable[[], Awaitable[None]]
+) -> None:
+    storage = await PostgresStorage.open(schema_url(schema))
+    try:
+        for _ in range(POOL_SIZE + 1):
+            assert await timed_out(storage, locked)
+        await locked()
+        async with asyncio.timeout(10):
+            found = await asyncio.gather(*(storage.player("computer") for _ in range(POOL_SIZE)))
+        assert all(player is not None for player in found)
+    finally:
+        await storage.close()
+
+
+async def test_a_statement_over_the_command_timeout_is_unavailable_in_one_line(
+    schema: str, locked: Callable[[], Awaitable[None]]
+) -> None:
+    storage = await PostgresStorage.open(schema_url(schema) + "&command_timeout=0.2")
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(StorageError) as info:
+                await storage.player("alice")
+        assert info.value.code == "unavailable"
+        assert str(info.value) == (
+            "cannot look up a player: no answer from the server within 0.2 s"
+        )
+        await locked()
+        assert await storage.player("computer") is not None
+    finally:
+        await storage.close()

@@ -30,6 +30,7 @@ class Peer:
         self.ws = ws
         self.welcome = welcome
         self.seqs: dict[str, int] = {}  # the last seq read per topic
+        self.starts: dict[str, int] = {}  # the seq each subscription started after, per topic
         self.name: str | None = None
         self.token: str | None = None
 
@@ -84,11 +85,18 @@ class Peer:
         data = reply["data"]
         if op == "auth":
             for sub in data["subscribed"]:
-                self.seqs[sub["topic"]] = sub["seq"]
+                self.seqs[sub["topic"]] = self.starts[sub["topic"]] = sub["seq"]
         elif op == "subscribe":
-            self.seqs[data["topic"]] = fields["since"] if data["recovered"] else data["seq"]
+            topic = data["topic"]
+            if not data["recovered"]:
+                self.seqs[topic] = self.starts[topic] = data["seq"]
+            elif topic not in self.seqs or fields["since"] < self.starts[topic]:
+                # Replayed from since: a first subscription, or nothing came since the last one.
+                self.seqs[topic] = self.starts[topic] = fields["since"]
+            # Otherwise every event after since was already sent live: nothing is replayed.
         elif op == "unsubscribe":
             self.seqs.pop(fields["topic"], None)
+            self.starts.pop(fields["topic"], None)
 
     async def ok(self, op: str, **fields: Any) -> Any:
         """Send a request that must succeed; returns its data."""

@@ -113,7 +113,7 @@ async def test_a_legacy_game_left_alone_across_a_restart_still_ends_abandoned(
     start_hub: HubFactory,
 ) -> None:
     # Long enough that the game cannot end before the hub stops, short enough to wait for.
-    server = await start_hub(legacy_api=True, legacy_idle=1.5)
+    server = await start_hub(legacy_api=True, legacy_idle=2)
     async with session() as s:
         legacy = Rest(s, server)
         await legacy.ok("PUT", "/api/game/users", {"user": "Dana"})

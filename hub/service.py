@@ -506,7 +506,7 @@ class GameHub:
                     return
                 now, due = self.now(), game.due
                 if due is not None and now < due and game.round == round:
-                    self._arm_deadline(game)  # fired early (clock skew) or the game moved on
+                    self._arm_deadline(game)  # fired early (clock skew, or a move pushed it on)
                     return
                 effects = game.expire(round, now=max(now, due or now), rng=self.rng)
                 if effects:

@@ -24,7 +24,7 @@ import ipaddress
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from aiohttp import hdrs, web
 
@@ -154,6 +154,40 @@ class AddressLimits:
             self._open[address] = count
 
 
+class RateLimiter:
+    """A token bucket (``rate``/s, ``burst``) that also counts refusals in a sliding window."""
+
+    __slots__ = ("_refusals", "_stamp", "_tokens", "burst", "rate", "window")
+
+    def __init__(self, rate: float, burst: int, window: float) -> None:
+        self.rate, self.burst, self.window = rate, burst, window
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+        self._refusals: list[float] = []
+
+    def allow(self) -> bool:
+        """Take a token; False when the bucket is empty."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        self._refusals = [t for t in self._refusals if now - t < self.window]
+        self._refusals.append(now)
+        return False
+
+    @property
+    def advice(self) -> str:
+        """What a refused client is told."""
+        return f"slow down: at most {self.rate:g} requests/s, bursts of {self.burst}"
+
+    @property
+    def refusals(self) -> int:
+        """Refusals within the window."""
+        return len(self._refusals)
+
+
 def _ip(text: str) -> Address | None:
     """An address as a peer or a proxy writes it (IPv6 may be bracketed, IPv4 may carry a port)."""
     text = text.strip()
@@ -256,57 +290,72 @@ def _refuse(request: web.Request, code: str, message: str, wait: float = 0.0) ->
     return response
 
 
-@web.middleware
-async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse foreign Hosts on a loopback hub and clients over their limits (SPEC §3, §4)."""
+def guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Refuse foreign Hosts on a loopback hub and clients over their limits (SPEC §3, §4).
+
+    Not a coroutine itself: it returns the handler's, so no frame of its own stays alive while a
+    handler runs (a WebSocket's runs for the connection's whole life).  The WebSocket handler
+    counts its own connections (``open_socket``).
+    """
     state = request.app[GUARD]
     host = request.headers.get(hdrs.HOST)
     if state.check_host and not host_allowed(host, state.allowed_hosts):
         name = ((host or "").rpartition(":")[0] or host or "")[:100]
-        return _refuse(
-            request,
-            "forbidden",
-            f"this hub serves only loopback names; open it as localhost, or start it with "
-            f"--allow-host {name}",
+        return _ready(
+            _refuse(
+                request,
+                "forbidden",
+                f"this hub serves only loopback names; open it as localhost, or start it with "
+                f"--allow-host {name}",
+            )
         )
     path = request.path
+    if path == "/" or path == "/ws" or path.startswith("/static/"):
+        return handler(request)
     address = client_address(
         request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, ()), state.trusted
     )
-    if address is None or path == "/" or path.startswith("/static/"):
-        return await handler(request)
+    if address is None:
+        return handler(request)
     limits = state.limits
-    if path == "/ws":
-        if not limits.open_socket(address):
-            return _refuse(
-                request,
-                "rate_limited",
-                f"at most {limits.sockets} open WebSockets per address; close one first",
-            )
-        try:
-            return await handler(request)
-        finally:
-            limits.close_socket(address)
     now = time.monotonic()
     wait = limits.take(address, now)
     if wait:
-        return _refuse(
-            request,
-            "rate_limited",
-            f"at most {limits.rate:g} requests/s per address; retry in {math.ceil(wait)} s",
-            wait,
+        return _ready(
+            _refuse(
+                request,
+                "rate_limited",
+                f"at most {limits.rate:g} requests/s per address; retry in {math.ceil(wait)} s",
+                wait,
+            )
         )
     if (request.method, path) not in REGISTRATIONS:
-        return await handler(request)
+        return handler(request)
     wait = limits.reserve(address, now)
     if wait:
-        return _refuse(
-            request,
-            "rate_limited",
-            f"at most {limits.registrations} registrations per hour per address; "
-            f"retry in {math.ceil(wait)} s",
-            wait,
+        return _ready(
+            _refuse(
+                request,
+                "rate_limited",
+                f"at most {limits.registrations} registrations per hour per address; "
+                f"retry in {math.ceil(wait)} s",
+                wait,
+            )
         )
+    return _register(request, handler, limits, address, now)
+
+
+guard.__middleware_version__ = 1  # type: ignore[attr-defined]  # what @web.middleware sets
+
+
+async def _ready(response: web.StreamResponse) -> web.StreamResponse:
+    return response
+
+
+async def _register(
+    request: web.Request, handler: Handler, limits: AddressLimits, address: str, now: float
+) -> web.StreamResponse:
+    """Run a registration; a failed one gives its reservation back."""
     registered = False
     try:
         response = await handler(request)
@@ -317,7 +366,42 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             limits.release(address, now)
 
 
+_SOCKET = web.RequestKey("socket_address", str)
+
+
+def open_socket(request: web.Request) -> web.Response | None:
+    """Count a WebSocket of the request's client: a 429 refusal when it has its fill."""
+    state = request.app[GUARD]
+    address = client_address(
+        request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, ()), state.trusted
+    )
+    if address is None:
+        return None
+    limits = state.limits
+    if not limits.open_socket(address):
+        return _refuse(
+            request,
+            "rate_limited",
+            f"at most {limits.sockets} open WebSockets per address; close one first",
+        )
+    request[_SOCKET] = address
+    return None
+
+
+def close_socket(request: web.Request) -> None:
+    """The WebSocket that ``open_socket`` counted has ended."""
+    address = request.get(_SOCKET)
+    if address is not None:
+        request.app[GUARD].limits.close_socket(address)
+
+
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: every answer, static files and refusals included."""
+    """``on_response_prepare``: every answer, static files and refusals included.
+
+    Not a WebSocket's 101: it carries no document to protect, and the headers would stay with
+    the connection for its whole life (~1.2 KB each).
+    """
+    if isinstance(response, web.WebSocketResponse):
+        return
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)

@@ -51,9 +51,24 @@ def error_response(code: str, message: str, status: int | None = None) -> web.Re
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every refusal into SPEC's JSON error; log unexpected failures, hide their details."""
+def errors(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Turn every refusal into SPEC's JSON error; log unexpected failures, hide their details.
+
+    The WebSocket upgrade answers its own refusals and failures: it is passed through with no
+    frame of this middleware kept alive for the connection's whole life.
+    """
+    resource = request.match_info.route.resource
+    if request.method == "GET" and resource is not None and resource.canonical == WEBSOCKET_PATH:
+        return handler(request)
+    return _errors(request, handler)
+
+
+errors.__middleware_version__ = 1  # type: ignore[attr-defined]  # what @web.middleware sets
+
+WEBSOCKET_PATH = "/ws"
+
+
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await _answer(request, handler)
     except web.HTTPException as exc:

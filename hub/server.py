@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 import weakref
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from aiohttp import web
@@ -158,6 +158,9 @@ def bind(host: str, port: int) -> list[socket.socket]:
 class Guard(asyncio.Protocol):
     """aiohttp's handler for one connection, counted, and closed if no headers come in time."""
 
+    # One per connection, held as long as it is open: slots keep idle connections small.
+    __slots__ = ("__weakref__", "handler", "listener", "served", "timer", "transport")
+
     def __init__(self, listener: Listener, handler: web.RequestHandler) -> None:
         self.listener = listener
         self.handler = handler
@@ -264,11 +267,13 @@ class Listener:
         self._previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None = None
         handle = server.request_handler
 
-        async def arrived(request: web.BaseRequest) -> web.StreamResponse:
+        def arrived(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
+            # Not a coroutine of its own: a WebSocket's handler runs for the connection's whole
+            # life, and a frame awaiting it would be kept as long, per connection.
             guard = self.guards.get(id(request.protocol))
             if guard is not None:
                 guard.arrived()
-            return await handle(request)
+            return handle(request)
 
         # Before any handler exists: each RequestHandler copies it when it is made.
         server.request_handler = arrived

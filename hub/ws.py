@@ -8,7 +8,6 @@ every event the request caused (those are queued to the peer before the hub call
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,8 +15,10 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, WSMsgType, web
 from attrs import frozen
 
-from hub import keys
+from hub import guard, keys
 from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
+from hub.guard import RateLimiter
+from hub.rest import error_response
 from hub.service import GameHub, event_payload, game_topic, player_topic
 from protocol.errors import BadMessage, Conflict, Forbidden, ProtocolError, Unauthorized
 from protocol.game import COMPUTER
@@ -49,41 +50,13 @@ UNSUPPORTED_DATA = 1003
 POLICY_VIOLATION = 1008
 
 
-class RateLimiter:
-    """A token bucket (``rate``/s, ``burst``) that also counts refusals in a sliding window."""
-
-    __slots__ = ("_refusals", "_stamp", "_tokens", "burst", "rate", "window")
-
-    def __init__(self, rate: float, burst: int, window: float) -> None:
-        self.rate, self.burst, self.window = rate, burst, window
-        self._tokens = float(burst)
-        self._stamp = time.monotonic()
-        self._refusals: list[float] = []
-
-    def allow(self) -> bool:
-        """Take a token; False when the bucket is empty."""
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        self._refusals = [t for t in self._refusals if now - t < self.window]
-        self._refusals.append(now)
-        return False
-
-    @property
-    def advice(self) -> str:
-        """What a refused client is told."""
-        return f"slow down: at most {self.rate:g} requests/s, bursts of {self.burst}"
-
-    @property
-    def refusals(self) -> int:
-        """Refusals within the window."""
-        return len(self._refusals)
-
-
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def refuse(request: web.Request, code: str, message: str) -> web.Response:
+    """A refused upgrade: SPEC's JSON error, counted."""
+    request.app[keys.METRICS].errors.labels(code).inc()
+    return error_response(code, message)
 
 
 def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
@@ -116,77 +89,80 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     hub = app[keys.HUB]
     config = app[keys.CONFIG]
     if hub.closing:
-        raise web.HTTPServiceUnavailable(
-            text='{"error":{"code":"unavailable","message":"the hub is shutting down"}}',
-            content_type="application/json",
-        )
+        return refuse(request, "unavailable", "the hub is shutting down")
     if not origin_allowed(request, config.allow_origin):
-        raise web.HTTPForbidden(
-            text='{"error":{"code":"forbidden","message":"origin not allowed"}}',
-            content_type="application/json",
-        )
-    # No permessage-deflate: frames are small JSON, and in aiohttp compression costs 2-3x CPU
-    # and ~190 KB per connection (see the README).
-    # aiohttp refuses a message of max_msg_size bytes itself; SPEC allows "at most" MAX_FRAME.
-    # ``timeout``: how long aiohttp waits for the client's close frame after sending its own.
-    # Pongs are the hub's (``autoping=False``): queued like any frame, they count towards the
-    # outbound limit, so a client that pings and never reads is a slow consumer too.
-    ws = web.WebSocketResponse(
-        heartbeat=config.heartbeat or None,
-        max_msg_size=MAX_FRAME + 1,
-        compress=False,
-        timeout=config.close_timeout,
-        autoping=False,
-    )
-    await ws.prepare(request)
-    transport = request.transport
-    if transport is None:  # the client went away during the handshake
-        return ws
-    peer = Peer(
-        ws,
-        request,
-        transport,
-        max_frames=config.outbound_frames,
-        max_bytes=config.outbound_bytes,
-        close_timeout=config.close_timeout,
-    )
-    app[keys.PEERS].add(peer)
-    metrics = app[keys.METRICS]
-    metrics.connections.inc()
-    peer.send(encode_welcome(app[keys.SERVER_NAME], peer.session, config.heartbeat))
-    session = Session(hub, peer)
-    limiter = RateLimiter(config.rate, config.burst, config.abuse_window)
+        return refuse(request, "forbidden", "origin not allowed")
+    refusal = guard.open_socket(request)
+    if refusal is not None:
+        return refusal
     try:
-        async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
-                if not limiter.allow():
-                    metrics.errors.labels("rate_limited").inc()
-                    if limiter.refusals >= config.abuse_limit:
-                        peer.close(POLICY_VIOLATION, "too many requests")
-                        break
-                    peer.send(encode_error(peek_id(msg.data), "rate_limited", limiter.advice))
-                    continue
-                await session.handle(msg.data)
-            elif msg.type is WSMsgType.PING:
-                peer.write(pong_frame(msg.data))
-            elif msg.type is WSMsgType.BINARY:
-                peer.close(UNSUPPORTED_DATA, "binary frames are not accepted")
-                break
-            if peer.closing:
-                break
-    except Exception:
-        log.exception("websocket session %s failed", peer.session)
-        peer.close(WSCloseCode.INTERNAL_ERROR, "server error")
+        # No permessage-deflate: frames are small JSON, and in aiohttp compression costs 2-3x CPU
+        # and ~190 KB per connection (see the README).
+        # aiohttp refuses a message of max_msg_size bytes itself; SPEC allows "at most" MAX_FRAME.
+        # ``timeout``: how long aiohttp waits for the client's close frame after sending its own.
+        # Pongs are the hub's (``autoping=False``): queued like any frame, they count towards the
+        # outbound limit, so a client that pings and never reads is a slow consumer too.
+        ws = web.WebSocketResponse(
+            heartbeat=config.heartbeat or None,
+            max_msg_size=MAX_FRAME + 1,
+            compress=False,
+            timeout=config.close_timeout,
+            autoping=False,
+        )
+        try:
+            await ws.prepare(request)
+        except web.HTTPException as exc:  # not an upgrade aiohttp can take
+            return refuse(request, "bad_request", f"not a WebSocket upgrade: {exc.reason}")
+        transport = request.transport
+        if transport is None:  # the client went away during the handshake
+            return ws
+        peer = Peer(
+            ws,
+            request,
+            transport,
+            max_frames=config.outbound_frames,
+            max_bytes=config.outbound_bytes,
+            close_timeout=config.close_timeout,
+        )
+        app[keys.PEERS].add(peer)
+        metrics = app[keys.METRICS]
+        metrics.connections.inc()
+        peer.send(encode_welcome(app[keys.SERVER_NAME], peer.session, config.heartbeat))
+        session = Session(hub, peer)
+        limiter = RateLimiter(config.rate, config.burst, config.abuse_window)
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    if not limiter.allow():
+                        metrics.errors.labels("rate_limited").inc()
+                        if limiter.refusals >= config.abuse_limit:
+                            peer.close(POLICY_VIOLATION, "too many requests")
+                            break
+                        peer.send(encode_error(peek_id(msg.data), "rate_limited", limiter.advice))
+                        continue
+                    await session.handle(msg.data)
+                elif msg.type is WSMsgType.PING:
+                    peer.write(pong_frame(msg.data))
+                elif msg.type is WSMsgType.BINARY:
+                    peer.close(UNSUPPORTED_DATA, "binary frames are not accepted")
+                    break
+                if peer.closing:
+                    break
+        except Exception:
+            log.exception("websocket session %s failed", peer.session)
+            peer.close(WSCloseCode.INTERNAL_ERROR, "server error")
+        finally:
+            hub.disconnect(peer)
+            app[keys.PEERS].discard(peer)
+            metrics.connections.dec()
+            if peer.close_code == SLOW_CONSUMER:
+                metrics.closed_slow.inc()
+            if not ws.closed and not peer.closing:
+                peer.close(WSCloseCode.GOING_AWAY, "bye")
+            await peer.stop()
+        return ws
     finally:
-        hub.disconnect(peer)
-        app[keys.PEERS].discard(peer)
-        metrics.connections.dec()
-        if peer.close_code == SLOW_CONSUMER:
-            metrics.closed_slow.inc()
-        if not ws.closed and not peer.closing:
-            peer.close(WSCloseCode.GOING_AWAY, "bye")
-        await peer.stop()
-    return ws
+        guard.close_socket(request)
 
 
 class Session:

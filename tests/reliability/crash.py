@@ -44,11 +44,15 @@ class Restartable:
     up: asyncio.Event = field(factory=asyncio.Event)
     kills: int = 0
 
-    async def kill_and_restart(self) -> None:
-        """SIGKILL, then the same command again."""
+    async def kill_and_restart(self, *, graceful: bool = False) -> None:
+        """SIGKILL (or SIGTERM, exit 0 required), then the same command again."""
         self.up.clear()
-        await self.hub.kill()
-        self.kills += 1
+        if graceful:
+            code, _ = await self.hub.terminate()
+            assert code == 0, self.hub.log()
+        else:
+            await self.hub.kill()
+            self.kills += 1
         self.hub = await self.hubs.start(self.db, *self.args)
         self.up.set()
 
@@ -71,6 +75,7 @@ class Player:
     game: str | None = None
     round: int = 1
     retries: int = 0
+    pace: float = 0.0  # seconds between moves (0: flat out)
 
 
 @define
@@ -245,6 +250,8 @@ async def rest_player(
 
     while not stop.is_set():
         await _persist(target, p, step)
+        if p.pace:
+            await asyncio.sleep(p.pace)
 
 
 async def ws_player(

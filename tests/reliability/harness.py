@@ -5,6 +5,9 @@ file there.  ``RawSocket`` speaks just enough HTTP and RFC 6455 by hand to behav
 would let a client behave: never read, stop halfway through the headers, never answer a ping.
 ``server_holds`` reads ``/proc/net/tcp`` to tell whether the hub still holds a connection's
 socket, without touching that connection from the client side.
+
+The hubs log at WARNING; ``RELIABILITY_HUB_LOG_LEVEL=INFO`` in the environment shows more in
+each hub's stderr file when an attack needs explaining.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import aiohttp
 from attrs import define, field
 
 SERVING = re.compile(r"serving on http://([^/\s]+)/")
+LOG_LEVEL = os.environ.get("RELIABILITY_HUB_LOG_LEVEL", "WARNING")
 START_TIMEOUT = 30.0
 EXIT_TIMEOUT = 60.0  # a bound on any wait for the hub to exit; SPEC's own bound is 10 s
 
@@ -101,7 +105,7 @@ async def start_hub(
     with stderr.open("wb") as err:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", "0",
-            "--db", db, "--log-level", "WARNING", *args,
+            "--db", db, "--log-level", LOG_LEVEL, *args,
             cwd=workdir, env=env if env is not None else clean_env(),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=err,
         )  # fmt: skip

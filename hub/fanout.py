@@ -80,6 +80,12 @@ def ws_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
+def close_frame(code: int, reason: str) -> bytes:
+    """An unmasked close frame with ``code`` and a short ``reason`` (RFC 6455 §5.5.1)."""
+    payload = struct.pack("!H", code) + reason.encode()[:123]
+    return bytes((0x88, len(payload))) + payload
+
+
 def pong_frame(payload: bytes) -> bytes:
     """An unmasked pong answering a ping's ``payload`` (at most 125 bytes, RFC 6455 §5.5)."""
     return bytes((0x8A, len(payload))) + payload
@@ -99,6 +105,7 @@ class Peer:
         "_frames",
         "_protocol",
         "_transport",
+        "busy",
         "close_code",
         "close_timeout",
         "max_bytes",
@@ -142,6 +149,7 @@ class Peer:
         self._frame_room = max_frames
         self._byte_room = max_bytes
         self._closing = False
+        self.busy = False  # a request of this peer is being handled
         self._closer: asyncio.Task[None] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self.close_code: int | None = None  # why the hub closed it, when it did
@@ -256,8 +264,24 @@ class Peer:
         self._transport.abort()
 
     async def shutdown(self, code: int, message: str) -> None:
-        """Close (unless already closing) and wait for it: used when the hub stops."""
-        self.close(code, message)
+        """Close (unless already closing) and wait for it: used when the hub stops.
+
+        A request being handled is finished first (a move read is a move stored).  A stopping
+        aiohttp server reads nothing more from its connections, so the peer's answer to a close
+        frame would never be seen: the frame is sent after what is queued, and the connection
+        closed once that is flushed (aborted at the close deadline if it never is).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.close_timeout
+        # Polled, once per stop: an Event per connection would cost every idle connection.
+        while self.busy and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        if not self._closing and not self.ws.closed and not self._transport.is_closing():
+            self._closing = True
+            self.close_code = code
+            self._abort_in(self.close_timeout)
+            self._transport.write(close_frame(code, message))
+            self._transport.close()
         await self.stop()
 
     async def stop(self) -> None:

@@ -140,7 +140,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                             break
                         peer.send(encode_error(peek_id(msg.data), "rate_limited", limiter.advice))
                         continue
-                    await session.handle(msg.data)
+                    peer.busy = True
+                    try:
+                        await session.handle(msg.data)
+                    finally:
+                        peer.busy = False
                 elif msg.type is WSMsgType.PING:
                     peer.write(pong_frame(msg.data))
                 elif msg.type is WSMsgType.BINARY:

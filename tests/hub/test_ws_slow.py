@@ -266,6 +266,22 @@ async def test_shutdown_completes_with_a_client_that_never_reads(
     assert not server.app[keys.PEERS]
 
 
+async def test_shutdown_does_not_wait_the_close_timeout_for_a_client_that_answers(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    # A stopping aiohttp server reads nothing more, so waiting for the client's close frame
+    # would always last the whole close timeout: a minute here, when it should be at once.
+    server = await start_hub(close_timeout=60)
+    ann = await clients.player(server, "ann")
+    game_id = (await ann.ok("play", opponent="computer"))["game"]
+    await ann.send("move", game=game_id, roll="Rock")  # in flight when the stop begins
+    await asyncio.sleep(0)
+    async with asyncio.timeout(20):
+        await server.close()
+    code, _ = await ann.closed()
+    assert code == 1001
+
+
 async def test_a_client_that_floods_pings_and_never_reads_is_closed_and_released(
     start_hub: HubFactory, stuck: Any
 ) -> None:

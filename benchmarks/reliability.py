@@ -157,11 +157,14 @@ async def nonreader(h: Hubs, args: argparse.Namespace, workdir: Path) -> dict[st
 
 async def shutdown(h: Hubs, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """SIGTERM with non-readers holding full buffers, and with none."""
-    hub = await h.start(str(workdir / "hub.db"))
-    r = await shutdown_run(hub, games=args.games, non_readers=args.non_readers, burst=40)
-    quiet = await h.start(str(workdir / "hub.db"))
+    rows = []
+    for n, frames in enumerate((10, 40, 300)):
+        hub = await h.start(str(workdir / f"hub{n}.db"))
+        r = await shutdown_run(hub, games=args.games, non_readers=args.non_readers, frames=frames)
+        rows.append(asdict(r))
+    quiet = await h.start(str(workdir / "hub0.db"))
     code, seconds = await quiet.terminate()
-    return {**asdict(r), "quiet_code": code, "quiet_seconds": seconds}
+    return {"rows": rows, "quiet_code": code, "quiet_seconds": seconds}
 
 
 async def halfopen(h: Hubs, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -398,10 +401,11 @@ def _nonreader(results: dict[str, Any]) -> list[str]:
     out += [
         "### SIGTERM with non-readers connected",
         "",
-        "`--non-readers` non-readers each send their burst of 40 snapshots; the hub's kernel",
-        "send queue for them is read from `/proc/net/tcp`, then the hub gets SIGTERM: its exit",
-        "code and the seconds until the process was gone; beside it, the same hub with no",
-        "client at all.",
+        "`--non-readers` non-readers each send 10, 40 or 300 snapshots (the first 40 at once,",
+        "then 10/s; a non-reader the hub lets go stops early); then the hub gets SIGTERM. Held:",
+        "non-readers the hub still held at that moment; their kernel send queue is read from",
+        "`/proc/net/tcp`; then the exit code and the seconds until the process was gone. Last",
+        "row: the same hub with no client at all.",
         "",
     ]
     note = _missing(results, "shutdown")
@@ -409,12 +413,16 @@ def _nonreader(results: dict[str, Any]) -> list[str]:
         return [*out, note, ""]
     s = results["shutdown"]
     out += [
-        "| non-readers | kernel send queue at SIGTERM | exit code | exit after s |"
-        " idle hub: exit code | exit after s |",
+        "| non-readers | snapshots each | held at SIGTERM | their kernel send queue | exit code |"
+        " exit after s |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
-        f"| {s['non_readers']} | {_num(s['queued_bytes'])} B | {s['code']} | "
-        f"{_num(s['seconds'])} | {s['quiet_code']} | {_num(s['quiet_seconds'])} |",
     ]
+    for r in s["rows"]:
+        out.append(
+            f"| {r['non_readers']} | {r['frames']} | {r['held']} | {_num(r['queued_bytes'])} B | "
+            f"{r['code']} | {_num(r['seconds'])} |"
+        )
+    out.append(f"| 0 | — | — | — | {s['quiet_code']} | {_num(s['quiet_seconds'])} |")
     return [*out, ""]
 
 

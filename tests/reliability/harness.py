@@ -87,8 +87,13 @@ class Hub:
 
     async def wait(self, within: float = EXIT_TIMEOUT) -> int:
         """The exit code (the process must exit within ``within`` seconds)."""
-        async with asyncio.timeout(within):
-            await self.proc.communicate()
+        try:
+            async with asyncio.timeout(within):
+                await self.proc.communicate()
+        except TimeoutError:
+            raise AssertionError(
+                f"the hub (pid {self.pid}) did not exit within {within:g} s"
+            ) from None
         assert self.proc.returncode is not None
         return self.proc.returncode
 

@@ -167,6 +167,8 @@ class ShutdownResult:
     """SIGTERM with non-readers connected."""
 
     non_readers: int
+    frames: int  # the most each sent before SIGTERM
+    held: int  # non-readers the hub still held at SIGTERM
     queued_bytes: int  # the hub's kernel send queue for them at SIGTERM
     code: int
     seconds: float
@@ -186,17 +188,18 @@ def send_queue(hub: Hub, client_port: int) -> int:
     return 0
 
 
-async def shutdown_run(hub: Hub, *, games: int, non_readers: int, burst: int) -> ShutdownResult:
-    """SIGTERM while ``non_readers`` non-readers (each sent ``burst`` frames) are connected."""
+async def shutdown_run(hub: Hub, *, games: int, non_readers: int, frames: int) -> ShutdownResult:
+    """SIGTERM once ``non_readers`` non-readers have sent ``frames`` each (or were let go)."""
     async with http() as session:
         if games:
             await live_games(hub, session, games)
     socks = [await non_reader(hub) for _ in range(non_readers)]
     try:
-        await asyncio.gather(*(flood(s, burst) for s in socks))
+        await asyncio.gather(*(flood(s, frames) for s in socks))
+        held = sum(server_holds(hub, s.local_port) for s in socks)
         queued = sum(send_queue(hub, s.local_port) for s in socks)
         code, seconds = await hub.terminate()
     finally:
         for s in socks:
             s.close()
-    return ShutdownResult(non_readers, queued, code, seconds)
+    return ShutdownResult(non_readers, frames, held, queued, code, seconds)

@@ -28,10 +28,20 @@ async def test_a_consumer_that_stops_reading_gets_close_1013_when_it_reads_again
     assert await stops_reading_then_reads(hub, games=GAMES, frames=1000, bound=BOUND) == 1013
 
 
-async def test_sigterm_with_non_readers_holding_full_buffers_exits_0(
+async def test_sigterm_with_non_readers_holding_data_they_do_not_read_exits_0(
     hubs: Hubs, tmp_path: Path
 ) -> None:
     hub = await hubs.start(str(tmp_path / "hub.db"))
-    result = await shutdown_run(hub, games=GAMES, non_readers=2, burst=40)
-    assert result.queued_bytes > 0, result  # the kernel held data it could not deliver
+    # 10 snapshots of ~30 KB each: below the outbound limit, so the hub keeps them connected.
+    result = await shutdown_run(hub, games=GAMES, non_readers=2, frames=10)
+    assert (result.held, result.queued_bytes > 0) == (2, True), result
+    assert result.code == 0, hub.log()
+
+
+async def test_sigterm_after_non_readers_overflowed_their_outbound_limit_exits_0(
+    hubs: Hubs, tmp_path: Path
+) -> None:
+    hub = await hubs.start(str(tmp_path / "hub.db"))
+    # 150 snapshots of ~30 KB each (unless the hub lets go first): far past 1 MiB.
+    result = await shutdown_run(hub, games=GAMES, non_readers=2, frames=150)
     assert result.code == 0, hub.log()

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol.errors import HTTP_ERRORS, ErrorCode
 from protocol.game import MAX_BEST_OF
 from protocol.rules import DEFAULT_RULES
 
 Schema = dict[str, Any]
-
-ERRORS = {
-    400: ("bad_request", "A malformed body, parameter or roll (405 answers with this code too)"),
-    401: ("unauthorized", "No valid `Authorization: Bearer <token>`"),
-    403: ("forbidden", "Not your seat, or a Host this loopback hub does not serve"),
-    404: ("not_found", "No such player, game or route"),
-    405: ("bad_request", "The route does not take this method"),
-    409: ("conflict", "Contradicts the current state"),
-    413: ("too_large", "The body is over 64 KiB"),
-    415: ("bad_request", "The body is not `Content-Type: application/json`"),
-    429: ("rate_limited", "Too many requests from this address; `Retry-After` says when to retry"),
-    500: ("internal", "An unexpected failure"),
-    503: ("unavailable", "Shutting down, or the database is unavailable"),
-}
 
 
 def _ref(name: str) -> Schema:
@@ -72,7 +59,7 @@ SCHEMAS: dict[str, Schema] = {
         {
             "error": _obj(
                 {
-                    "code": {"type": "string", "enum": sorted({c for c, _ in ERRORS.values()})},
+                    "code": {"type": "string", "enum": sorted(code.value for code in ErrorCode)},
                     "message": STRING,
                 }
             )
@@ -425,11 +412,11 @@ def document(version: str, *, legacy: bool = False) -> dict[str, Any]:
         paths.update(_legacy_paths())
         schemas.update(LEGACY_SCHEMAS)
     responses = {
-        f"E{status}": {
-            "description": f"{text} (`{code}`)",
+        f"E{row.status}": {
+            "description": f"{row.meaning} (`{row.code.value}`)",
             "content": {"application/json": {"schema": _ref("Error")}},
         }
-        for status, (code, text) in ERRORS.items()
+        for row in HTTP_ERRORS
     }
     responses["E429"]["headers"] = {
         "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}

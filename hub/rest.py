@@ -13,37 +13,33 @@ from aiohttp import web
 
 from hub import __version__, keys, openapi
 from hub.service import GameHub
-from protocol.errors import BadMessage, NotFound, ProtocolError, Unauthorized
+from protocol.errors import (
+    BadMessage,
+    ErrorCode,
+    NotFound,
+    ProtocolError,
+    Unauthorized,
+    code_for_status,
+)
 from protocol.game import COMPUTER, check_best_of
 from protocol.wire import game_json, iso, summary_json
 from storage.base import PlayerRecord
 
 log = logging.getLogger(__name__)
 
-STATUS = {
-    "bad_request": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "too_large": 413,
-    "rate_limited": 429,
-    "internal": 500,
-    "unavailable": 503,
-}
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "bad_request", 409: "conflict", 413: "too_large", 415: "bad_request",
-              429: "rate_limited", 503: "unavailable"}  # fmt: skip
+STATUS = {code.value: code.status for code in ErrorCode}
+"""Each error code's HTTP status, read from ``protocol.errors``."""
 JSON = "application/json"
 
 
 def error_response(code: str, message: str, status: int | None = None) -> web.Response:
-    """The JSON error body of SPEC §4 with its HTTP status."""
-    body = json.dumps({"error": {"code": code, "message": message}})
+    """The JSON error body of SPEC §4 with its HTTP status (the code's own unless given)."""
+    known = ErrorCode(code)
+    body = json.dumps({"error": {"code": known.value, "message": message}})
     response = web.Response(
-        status=status or STATUS[code], text=body, content_type="application/json"
+        status=status or known.status, text=body, content_type="application/json"
     )
-    if code == "unauthorized":
+    if known is ErrorCode.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
@@ -86,15 +82,17 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.RequestPayloadError:
-        metrics.errors.labels("bad_request").inc()
-        return error_response("bad_request", "the body could not be decoded; check its encoding")
+        metrics.errors.labels(ErrorCode.BAD_REQUEST).inc()
+        return error_response(
+            ErrorCode.BAD_REQUEST, "the body could not be decoded; check its encoding"
+        )
     except ProtocolError as exc:
         metrics.errors.labels(exc.code).inc()
         return error_response(exc.code, exc.message)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = HTTP_CODES.get(exc.status, "internal" if exc.status >= 500 else "bad_request")
+        code = code_for_status(exc.status)
         metrics.errors.labels(code).inc()
         if exc.content_type == JSON:
             raise
@@ -107,8 +105,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(code, message, exc.status)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
-        metrics.errors.labels("internal").inc()
-        return error_response("internal", "internal error")
+        metrics.errors.labels(ErrorCode.INTERNAL).inc()
+        return error_response(ErrorCode.INTERNAL, "internal error")
 
 
 def _end_broken_body(request: web.Request, response: web.StreamResponse) -> None:
@@ -324,7 +322,7 @@ async def healthz(request: web.Request) -> web.Response:
     """``GET /healthz``: 503 while draining or shutting down."""
     hub = _hub(request)
     if hub.closing or hub.draining:
-        return error_response("unavailable", "the hub is shutting down")
+        return error_response(ErrorCode.UNAVAILABLE, "the hub is shutting down")
     return json_response({"status": "ok"})
 
 

@@ -20,7 +20,14 @@ from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
 from hub.guard import RateLimiter
 from hub.rest import error_response
 from hub.service import GameHub, event_payload, game_topic, player_topic
-from protocol.errors import BadMessage, Conflict, Forbidden, ProtocolError, Unauthorized
+from protocol.errors import (
+    BadMessage,
+    Conflict,
+    ErrorCode,
+    Forbidden,
+    ProtocolError,
+    Unauthorized,
+)
 from protocol.game import COMPUTER
 from protocol.messages import (
     MAX_FRAME,
@@ -89,9 +96,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     hub = app[keys.HUB]
     config = app[keys.CONFIG]
     if hub.closing:
-        return refuse(request, "unavailable", "the hub is shutting down")
+        return refuse(request, ErrorCode.UNAVAILABLE, "the hub is shutting down")
     if not origin_allowed(request, config.allow_origin):
-        return refuse(request, "forbidden", "origin not allowed")
+        return refuse(request, ErrorCode.FORBIDDEN, "origin not allowed")
     refusal = guard.open_socket(request)
     if refusal is not None:
         return refusal
@@ -112,7 +119,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         try:
             await ws.prepare(request)
         except web.HTTPException as exc:  # not an upgrade aiohttp can take
-            return refuse(request, "bad_request", f"not a WebSocket upgrade: {exc.reason}")
+            return refuse(request, ErrorCode.BAD_REQUEST, f"not a WebSocket upgrade: {exc.reason}")
         transport = request.transport
         if transport is None:  # the client went away during the handshake
             return ws
@@ -134,11 +141,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     if not limiter.allow():
-                        metrics.errors.labels("rate_limited").inc()
+                        metrics.errors.labels(ErrorCode.RATE_LIMITED).inc()
                         if limiter.refusals >= config.abuse_limit:
                             peer.close(POLICY_VIOLATION, "too many requests")
                             break
-                        peer.send(encode_error(peek_id(msg.data), "rate_limited", limiter.advice))
+                        peer.send(
+                            encode_error(peek_id(msg.data), ErrorCode.RATE_LIMITED, limiter.advice)
+                        )
                         continue
                     peer.busy = True
                     try:

@@ -1,14 +1,57 @@
-"""A tiny test-side HTTP client over ``aiohttp.ClientSession``: one call, status and JSON back."""
+"""A tiny test-side HTTP client over ``aiohttp.ClientSession``: one call, status and JSON back.
+
+Every response it receives is checked against the hub's OpenAPI document (openapi-core): its
+status must be declared for the path and method, its body and headers valid against the schemas.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from openapi_core import OpenAPI
+from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+from openapi_core.testing import MockRequest, MockResponse
+from openapi_schema_validator import OAS31Validator
+from yarl import URL
+
+from hub import __version__, keys, openapi
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+@functools.cache
+def described(legacy: bool) -> OpenAPI:
+    """The OpenAPI document a hub serves, with the legacy routes or without."""
+    return OpenAPI.from_dict(openapi.document(__version__, legacy=legacy))
+
+
+def check_response(
+    spec: OpenAPI, method: str, url: URL, status: int, headers: dict[str, str], raw: bytes
+) -> None:
+    """Fail unless the document declares ``status`` for the route and the answer fits it.
+
+    A route the document does not describe (the web page, ``/ws``, an unknown path or method)
+    must still answer an error with SPEC's JSON error body.
+    """
+    content_type = headers.get("Content-Type", "").split(";")[0].strip()
+    request = MockRequest(f"{url.scheme}://{url.host}:{url.port}", method.lower(), url.path)
+    response = MockResponse(raw, status_code=status, headers=headers, content_type=content_type)
+    try:
+        spec.validate_response(request, response)
+    except (PathNotFound, OperationNotFound):
+        if status >= 400:
+            assert content_type == "application/json", (method, url.path, status, headers)
+            error = spec.spec / "components" / "schemas" / "Error"
+            OAS31Validator(error.read_value()).validate(json.loads(raw))
+    except Exception as exc:
+        raise AssertionError(
+            f"{method} {url.path} answered {status} {raw[:500]!r} against the OpenAPI "
+            f"document: {exc!r}: {getattr(exc, '__cause__', None)!r}"
+        ) from exc
 
 
 class Rest:
@@ -17,6 +60,7 @@ class Rest:
     def __init__(self, session: aiohttp.ClientSession, server: TestServer) -> None:
         self.session = session
         self.server = server
+        self.spec = described(server.app[keys.CONFIG].legacy_api)
 
     async def call(
         self,
@@ -38,7 +82,11 @@ class Rest:
         async with self.session.request(
             method, self.server.make_url(path), data=data, headers=sent
         ) as response:
-            text = await response.text()
+            raw = await response.read()
+            check_response(
+                self.spec, method, response.url, response.status, dict(response.headers), raw
+            )
+            text = raw.decode(response.get_encoding())
             try:
                 return response.status, json.loads(text)
             except ValueError:

@@ -11,7 +11,6 @@ Its move latency is measured with the flood and without it, in the same run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import random
@@ -162,7 +161,7 @@ class RestFloodResult:
     ok: int = 0
     limited: int = 0  # 429 with the JSON error rate_limited
     other: list[tuple[int, Any]] = field(factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # from the first attacking request to the last answer
     quiet: Latency = field(factory=Latency)
     flooded: Latency = field(factory=Latency)
 
@@ -181,8 +180,12 @@ async def rest_flood_run(
     pace: float = 0.05,
     attacker_address: str = ATTACKER,
 ) -> RestFloodResult:
-    """``requests`` GETs from the attacker's address, ``concurrency`` at a time."""
+    """GETs from the attacker's address, ``concurrency`` at a time, while the bystander plays.
+
+    The flood lasts as long as the bystander's flooded phase, and ``requests`` at most.
+    """
     result = RestFloodResult()
+    done = asyncio.Event()
     async with http() as session:
         bystander = await Bystander.register(hub, session, f"by{random.randrange(10**6)}")
         await bystander.play("rest", bystander_moves, pace, result.quiet)
@@ -190,6 +193,8 @@ async def rest_flood_run(
 
         async def attacker() -> None:
             for _ in queue:
+                if done.is_set():
+                    return
                 status, body = await call(
                     session, "GET", hub.url + "/api/leaderboard", headers=via(attacker_address)
                 )
@@ -204,15 +209,19 @@ async def rest_flood_run(
                     result.other.append((status, body))
 
         started = time.monotonic()
-        attackers = [asyncio.create_task(attacker()) for _ in range(concurrency)]
+
+        async def attackers() -> None:
+            await asyncio.gather(*(attacker() for _ in range(concurrency)))
+            result.seconds = time.monotonic() - started
+
+        flood = asyncio.create_task(attackers())
         try:
             await bystander.play("rest", bystander_moves, pace, result.flooded)
-            await asyncio.gather(*attackers)
+            done.set()
+            await flood
         finally:
-            for task in attackers:
-                task.cancel()
-            await asyncio.gather(*attackers, return_exceptions=True)
-        result.seconds = time.monotonic() - started
+            flood.cancel()
+            await asyncio.gather(flood, return_exceptions=True)
     return result
 
 
@@ -239,16 +248,23 @@ async def registrations_run(
 class WsFloodResult:
     """A WebSocket flood from one address beside a bystander."""
 
-    tried: int = 0
+    tried: int = 0  # the first wave: one more than the allowance at once
     opened: int = 0
-    refused: dict[int, int] = field(factory=dict)  # handshake status -> count
+    refused: dict[int, int] = field(factory=dict)  # handshake status -> count, first wave
+    reopened: int = 0  # sockets opened again after the hub closed one
+    refused_later: dict[int, int] = field(factory=dict)
     frames_sent: int = 0
     replies_ok: int = 0
     rate_limited: int = 0
     closed_1008: int = 0
     other_closes: dict[str, int] = field(factory=dict)
+    seconds: float = 0.0
     quiet: Latency = field(factory=Latency)
     flooded: Latency = field(factory=Latency)
+
+
+def _count(counts: dict[Any, int], key: Any) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 async def ws_flood_run(
@@ -260,65 +276,86 @@ async def ws_flood_run(
     pace: float = 0.1,
     attacker_address: str = ATTACKER,
 ) -> WsFloodResult:
-    """``connections`` WebSockets from the attacker's address, each sending ``frames`` at once."""
+    """``connections`` WebSockets at once from one address, then a flood while the bystander plays.
+
+    Every open socket sends requests as fast as it can until the hub closes it, then opens
+    again; the flood ends when the bystander is done or ``frames`` frames were sent.
+    """
     result = WsFloodResult()
+    done = asyncio.Event()
+
+    async def open_one(first: bool) -> ClientConnection | None:
+        try:
+            return await connect(
+                hub.ws_url, additional_headers=via(attacker_address), max_queue=None,
+                open_timeout=TIMEOUT,
+            )  # fmt: skip
+        except InvalidStatus as exc:
+            _count(result.refused if first else result.refused_later, exc.response.status_code)
+            return None
+
+    async def hammer(ws: ClientConnection) -> None:
+        frame = '{"type":"unsubscribe","id":1,"topic":"lobby"}'
+
+        async def read() -> None:
+            async for raw in ws:
+                reply = json.loads(raw)
+                if reply["type"] == "reply" and reply["ok"]:
+                    result.replies_ok += 1
+                elif reply["type"] == "reply" and reply["error"]["code"] == "rate_limited":
+                    result.rate_limited += 1
+
+        reader = asyncio.create_task(read())
+        try:
+            while not done.is_set() and result.frames_sent < frames and not reader.done():
+                await ws.send(frame)
+                result.frames_sent += 1
+                await asyncio.sleep(0)  # let the reader and the bystander run
+        except ConnectionClosed:
+            pass
+        finally:
+            if done.is_set() or result.frames_sent >= frames:
+                await ws.close()
+            async with asyncio.timeout(TIMEOUT):
+                await asyncio.gather(reader, return_exceptions=True)
+        rcvd = ws.protocol.close_rcvd
+        if rcvd is not None and rcvd.code == 1008:
+            result.closed_1008 += 1
+        elif not done.is_set() and result.frames_sent < frames:
+            _count(result.other_closes, str(rcvd.code if rcvd else None))
+
+    async def socket_slot(ws: ClientConnection) -> None:
+        current: ClientConnection | None = ws
+        while current is not None:
+            await hammer(current)
+            current = None
+            while current is None and not done.is_set() and result.frames_sent < frames:
+                current = await open_one(False)
+                if current is None:
+                    await asyncio.sleep(0.05)  # the hub frees the slot once the close is done
+                else:
+                    result.reopened += 1
+
     async with http() as session:
         bystander = await Bystander.register(hub, session, f"wb{random.randrange(10**6)}")
         try:
             await bystander.play("ws", bystander_moves, pace, result.quiet)
-            opened: list[ClientConnection] = []
-            for _ in range(connections):
-                result.tried += 1
-                try:
-                    ws = await connect(
-                        hub.ws_url, additional_headers=via(attacker_address), max_queue=None,
-                        open_timeout=TIMEOUT,
-                    )  # fmt: skip
-                except InvalidStatus as exc:
-                    status = exc.response.status_code
-                    result.refused[status] = result.refused.get(status, 0) + 1
-                    continue
-                opened.append(ws)
+            first = await asyncio.gather(*(open_one(True) for _ in range(connections)))
+            result.tried = connections
+            opened = [ws for ws in first if ws is not None]
             result.opened = len(opened)
-
-            async def hammer(ws: ClientConnection) -> None:
-                frame = '{"type":"unsubscribe","id":1,"topic":"lobby"}'
-                try:
-                    for _ in range(frames):
-                        await ws.send(frame)
-                        result.frames_sent += 1
-                    answered = 0
-                    async with asyncio.timeout(TIMEOUT):
-                        while answered < frames:
-                            reply = json.loads(await ws.recv())
-                            if reply["type"] != "reply":
-                                continue
-                            answered += 1
-                            if reply["ok"]:
-                                result.replies_ok += 1
-                            elif reply["error"]["code"] == "rate_limited":
-                                result.rate_limited += 1
-                except ConnectionClosed:
-                    pass
-                rcvd = ws.protocol.close_rcvd
-                code = rcvd.code if rcvd is not None else None
-                if code == 1008:
-                    result.closed_1008 += 1
-                else:
-                    key = str(code)
-                    result.other_closes[key] = result.other_closes.get(key, 0) + 1
-
-            floods = [asyncio.create_task(hammer(ws)) for ws in opened]
+            started = time.monotonic()
+            slots = [asyncio.create_task(socket_slot(ws)) for ws in opened]
             try:
                 await bystander.play("ws", bystander_moves, pace, result.flooded)
-                await asyncio.gather(*floods)
+                done.set()
+                await asyncio.gather(*slots)
+                result.seconds = time.monotonic() - started
             finally:
-                for task in floods:
+                done.set()
+                for task in slots:
                     task.cancel()
-                await asyncio.gather(*floods, return_exceptions=True)
-                for ws in opened:
-                    with contextlib.suppress(Exception):
-                        await ws.close()
+                await asyncio.gather(*slots, return_exceptions=True)
         finally:
             await bystander.close()
     return result

@@ -1,0 +1,193 @@
+// The game on screen (#/game/<id>): routing, following its topic, applying its events, and the
+// player's own actions in it (a move, resigning).
+
+import { commitmentHolds } from "./commitment.js";
+import { $, scoreText } from "./dom.js";
+import { conn, request, subscribe, track } from "./connection.js";
+import { renderGame, renderRounds } from "./gameview.js";
+import { renderPlayPanel } from "./play.js";
+import { COMPUTER, state } from "./state.js";
+
+export function openGame(id, game = null) {
+  if (game && id !== state.gameId) {
+    // Show it at once; the subscription's snapshot follows.
+    resetGame();
+    state.gameId = id;
+    setGame(game);
+  }
+  const hash = `#/game/${encodeURIComponent(id)}`;
+  if (location.hash !== hash) location.hash = hash;
+  route();
+}
+
+export function route() {
+  const match = location.hash.match(/^#\/game\/(.+)$/);
+  const id = match ? decodeURIComponent(match[1]) : null;
+  if (id !== state.watching) {
+    if (state.watching) leaveGame(state.watching);
+    state.watching = null;
+    if (id !== state.gameId) resetGame();
+    state.gameId = id;
+    if (id && conn.ready) {
+      state.watching = id;
+      watchGame(id);
+    }
+  }
+  $("lobby-view").hidden = id !== null;
+  $("game-view").hidden = id === null;
+  document.title = id ? "rps-hub — game" : "rps-hub — live lobby";
+  renderGame();
+  renderPlayPanel();
+}
+
+function resetGame() {
+  state.game = null;
+  state.commitments = new Map();
+  state.verdicts = new Map();
+  state.moved = new Set();
+  state.myMove = null;
+  state.gameError = "";
+  state.lastRound = "";
+  $("round-result").textContent = "";
+}
+
+function leaveGame(id) {
+  const topic = `game:${id}`;
+  conn.topics.delete(topic);
+  const mine = Boolean(state.me && state.live.get(id)?.players.includes(state.me));
+  // The hub keeps a seat's connection on its own game's topic; only unsubscribe from others.
+  if (!mine) request("unsubscribe", { topic }).catch(() => {});
+}
+
+export async function watchGame(id) {
+  const topic = `game:${id}`;
+  const t = track(topic);
+  if (state.game?.id !== id) Object.assign(t, { epoch: null, last: null });
+  try {
+    await subscribe(topic);
+  } catch (err) {
+    if (state.gameId !== id) return;
+    if (err.code === "not_found" || err.code === "bad_request") {
+      state.gameError = `There is no game “${id}” on this hub.`;
+      conn.topics.delete(topic);
+    } else if (err.code !== "unavailable") {
+      state.gameError = `Cannot show this game: ${err.message}`;
+    }
+    renderGame();
+  }
+}
+
+export function setGame(game) {
+  state.game = structuredClone(game);
+  state.gameError = "";
+  state.moved = new Set();
+  if (game.commitment) state.commitments.set(game.round, game.commitment);
+  for (const r of game.rounds ?? []) {
+    if (r.commitment) state.commitments.set(r.round, r.commitment);
+  }
+  if (state.myMove && state.myMove.round !== game.round) state.myMove = null;
+  renderGame();
+  for (const r of state.game.rounds) verifyRound(r);
+}
+
+export function applyGameEvent(name, data) {
+  const game = state.game;
+  if (!game) return;
+  switch (name) {
+    case "round_open":
+      game.round = data.round;
+      game.deadline = data.deadline;
+      game.commitment = data.commitment ?? null;
+      if (data.commitment) state.commitments.set(data.round, data.commitment);
+      state.moved = new Set();
+      break;
+    case "moved":
+      if (data.round === game.round) state.moved.add(data.player);
+      break;
+    case "round": {
+      const played = { round: data.round, moves: data.moves, winner: data.winner };
+      const commitment = state.commitments.get(data.round);
+      if (data.nonce !== undefined) Object.assign(played, { commitment, nonce: data.nonce });
+      game.rounds = game.rounds.filter((r) => r.round !== data.round).concat([played]);
+      game.score = data.score;
+      game.deadline = null;
+      game.commitment = null;
+      announceRound(played);
+      verifyRound(played);
+      break;
+    }
+    case "game_over":
+      Object.assign(game, {
+        status: "finished",
+        winner: data.winner,
+        reason: data.reason,
+        score: data.score,
+      });
+      game.deadline = null;
+      game.commitment = null;
+      $("round-result").textContent = `${state.lastRound} Game over.`.trim();
+      break;
+    default:
+      return;
+  }
+  renderGame();
+}
+
+function announceRound(r) {
+  const [a, b] = state.game.players;
+  const roll = (p) => r.moves[p] ?? "no move";
+  const who = r.winner
+    ? `${r.winner === state.me ? "you win" : `${r.winner} wins`} the round`
+    : "a tie";
+  state.lastRound = `Round ${r.round}: ${a} ${roll(a)}, ${b} ${roll(b)} — ${who}. Score ${scoreText(state.game)}.`;
+  $("round-result").textContent = state.lastRound;
+}
+
+// The computer committed to sha256("<roll>:<nonce>") before we moved; check it ourselves.
+async function verifyRound(r) {
+  if (r.nonce === undefined || r.nonce === null || state.verdicts.has(r.round)) return;
+  const roll = r.moves[COMPUTER];
+  if (!r.commitment || !roll || !crypto.subtle) {
+    state.verdicts.set(r.round, null);
+  } else {
+    state.verdicts.set(r.round, await commitmentHolds(roll, r.nonce, r.commitment));
+  }
+  renderRounds();
+}
+
+export async function sendMove(roll) {
+  const game = state.game;
+  const round = game.round;
+  if (state.myMove?.round === round || !conn.ready) return;
+  state.myMove = { round, roll };
+  renderGame();
+  try {
+    await request("move", { game: game.id, roll, round });
+  } catch (err) {
+    if (state.myMove?.round === round) state.myMove = null;
+    $("round-result").textContent = `Your move was not taken: ${err.message}`;
+    renderGame();
+  }
+}
+
+let resignArmed = null; // the timer while "Resign" waits for its confirming second click
+
+export async function resign() {
+  if (!resignArmed) {
+    $("resign").textContent = "Click again to resign";
+    resignArmed = setTimeout(disarmResign, 4000);
+    return;
+  }
+  disarmResign();
+  try {
+    await request("resign", { game: state.game.id });
+  } catch (err) {
+    $("round-result").textContent = `Could not resign: ${err.message}`;
+  }
+}
+
+function disarmResign() {
+  clearTimeout(resignArmed);
+  resignArmed = null;
+  $("resign").textContent = "Resign";
+}

@@ -1,0 +1,178 @@
+// The game view's drawing: title, seats and score, the round's clock, the move buttons and the
+// rounds table with each round's commitment verdict; everything is redrawn from `state`.
+
+import { $, fill, h, outcomeText, scoreText } from "./dom.js";
+import { conn } from "./connection.js";
+import { sendMove } from "./game.js";
+import { COMPUTER, state } from "./state.js";
+
+function amSeated(game) {
+  return Boolean(state.me && game?.players.includes(state.me));
+}
+
+export function renderGame() {
+  if ($("game-view").hidden) return;
+  const game = state.game;
+  if (!game || game.id !== state.gameId) {
+    delete $("game-view").dataset.status;
+    $("game-title").textContent = state.gameError ? "Game not found" : "Loading the game…";
+    $("game-state").textContent = state.gameError;
+    for (const id of ["game-meta", "scoreboard"]) $(id).replaceChildren();
+    for (const id of ["move-panel", "commit-line", "rounds-section"]) $(id).hidden = true;
+    return;
+  }
+  const [a, b] = game.players;
+  $("game-view").dataset.status = game.status;
+  $("rounds-section").hidden = false;
+  $("game-title").textContent = `${a} vs ${b}`;
+  $("game-meta").textContent =
+    `${game.rules} · best of ${game.best_of} (first to ${(game.best_of + 1) / 2})`;
+  fill(
+    $("scoreboard"),
+    game.players.map((p) => seatCard(game, p)),
+  );
+
+  const playing = game.status === "playing";
+  const vsComputer = game.players.includes(COMPUTER);
+  const commitment = playing ? game.commitment : null;
+  $("commit-line").hidden = !(vsComputer && commitment);
+  if (commitment) {
+    fill($("commit-line"), [
+      `The computer has committed to its round ${game.round} roll: `,
+      h("code", { title: commitment }, `sha256 ${commitment.slice(0, 16)}…`),
+    ]);
+  }
+  renderGameState();
+  renderMovePanel(game);
+  renderRounds();
+}
+
+function seatCard(game, player) {
+  const classes = ["seat"];
+  if (game.winner === player) classes.push("winner");
+  if (player === state.me) classes.push("me");
+  return h(
+    "div",
+    { class: classes.join(" "), "data-seat": player },
+    h("span", { class: "seat-name" }, player, player === state.me ? " (you)" : ""),
+    h(
+      "span",
+      { class: "seat-score", "aria-label": `${player} has ${game.score[player] ?? 0}` },
+      game.score[player] ?? 0,
+    ),
+    state.moved.has(player) && game.status === "playing"
+      ? h("span", { class: "moved" }, "has moved")
+      : null,
+  );
+}
+
+export function renderGameState() {
+  const game = state.game;
+  if (!game || $("game-view").hidden) return;
+  let text;
+  if (game.status !== "playing") {
+    text = `Finished: ${outcomeText(game)}, ${scoreText(game)}.`;
+  } else if (!game.deadline) {
+    text = `Round ${game.round} — no deadline.`;
+  } else {
+    const left = Math.max(
+      0,
+      Math.ceil((Date.parse(game.deadline) - Date.now() - state.clockOffset) / 1000),
+    );
+    text = left > 0 ? `Round ${game.round} — ${left} s left.` : `Round ${game.round} — time is up.`;
+    $("game-state").classList.toggle("urgent", left <= 5);
+  }
+  if (game.status !== "playing") $("game-state").classList.remove("urgent");
+  $("game-state").textContent = text;
+}
+
+function renderMovePanel(game) {
+  const seated = amSeated(game) && game.status === "playing";
+  $("move-panel").hidden = !seated;
+  if (!seated) return;
+  const moved = state.myMove?.round === game.round;
+  const rolls = state.rules?.rules[game.rules]?.rolls ?? [];
+  const beats = state.rules?.rules[game.rules]?.beats ?? {};
+  const opponent = game.players.find((p) => p !== state.me);
+  $("move-title").textContent = moved
+    ? `You played ${state.myMove.roll} — waiting for ${opponent}…`
+    : `Your move for round ${game.round}`;
+  fill(
+    $("rolls"),
+    rolls.map((roll) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: `roll${moved && state.myMove.roll === roll ? " chosen" : ""}`,
+          // aria-disabled rather than disabled: the focus stays on the button for the next round.
+          "aria-disabled": moved || !conn.ready ? "true" : null,
+          "data-roll": roll,
+          "data-key": `roll:${roll}`,
+          "aria-label": `Play ${roll}`,
+          title: beats[roll] ? `${roll} beats ${beats[roll].join(", ")}` : roll,
+          onclick: () => sendMove(roll),
+        },
+        roll,
+      ),
+    ),
+  );
+  $("resign").disabled = !conn.ready;
+}
+
+export function renderRounds() {
+  const game = state.game;
+  if (!game || $("game-view").hidden) return;
+  const [a, b] = game.players;
+  const vsComputer = game.players.includes(COMPUTER);
+  fill($("rounds-head"), [
+    h(
+      "th",
+      { scope: "col" },
+      h("span", { "aria-hidden": "true" }, "#"),
+      h("span", { class: "visually-hidden" }, "Round"),
+    ),
+    h("th", { scope: "col" }, a),
+    h("th", { scope: "col" }, b),
+    h("th", { scope: "col" }, "Winner"),
+    vsComputer
+      ? h(
+          "th",
+          {
+            scope: "col",
+            title:
+              "The computer's roll checked in this browser against the SHA-256 commitment it published before the round",
+          },
+          "Check",
+        )
+      : null,
+  ]);
+  const rows = [...game.rounds]
+    .sort((x, y) => y.round - x.round)
+    .map((r) =>
+      h(
+        "tr",
+        { "data-round": r.round, class: r.winner ? (r.winner === a ? "won-a" : "won-b") : "tie" },
+        h("td", {}, r.round),
+        h("td", {}, r.moves[a] ?? "— missed"),
+        h("td", {}, r.moves[b] ?? "— missed"),
+        h("td", {}, r.winner ?? "tie"),
+        vsComputer ? verdictCell(r) : null,
+      ),
+    );
+  fill($("rounds").tBodies[0], rows);
+  $("rounds-empty").hidden = rows.length > 0;
+}
+
+function verdictCell(r) {
+  const verdict = state.verdicts.get(r.round);
+  const title = r.commitment
+    ? `sha256("${r.moves[COMPUTER]}:${r.nonce}") should be ${r.commitment}`
+    : "";
+  if (verdict === true)
+    return h("td", { class: "verified", title }, "✓", h("span", { class: "verdict" }, " verified"));
+  if (verdict === false)
+    return h("td", { class: "mismatch", title }, "✗", h("span", { class: "verdict" }, " mismatch"));
+  if (verdict === null) return h("td", { class: "unverified", title }, "cannot check here");
+  return h("td", { title }, "checking…");
+}

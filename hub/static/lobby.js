@@ -1,0 +1,135 @@
+// The lobby: players online, live games, the leaderboard and recent games, kept up to date by the
+// lobby topic's events; the boards are read over REST when a game finishes.
+
+import { $, byName, clockTime, fill, h, outcomeText, scoreText } from "./dom.js";
+import { challenge, renderPlayPanel } from "./play.js";
+import { getJson } from "./rest.js";
+import { state } from "./state.js";
+
+export function applyLobbyEvent(name, data) {
+  switch (name) {
+    case "player_joined":
+    case "player_status":
+      state.players.set(data.name, data.status);
+      break;
+    case "player_left":
+      state.players.delete(data.name);
+      break;
+    case "game_started":
+    case "game_updated":
+      if (data.status === "playing") state.live.set(data.id, data);
+      break;
+    case "game_finished":
+      state.live.delete(data.id);
+      refreshBoards();
+      break;
+    default:
+      return;
+  }
+  renderLobby();
+}
+
+let boardsLoading = null;
+
+export function refreshBoards() {
+  // Coalesce bursts of game_finished into one pair of requests.
+  if (boardsLoading) {
+    boardsLoading.again = true;
+    return;
+  }
+  boardsLoading = { again: false };
+  Promise.allSettled([loadLeaderboard(), loadRecent()]).then(() => {
+    const again = boardsLoading.again;
+    boardsLoading = null;
+    if (again) refreshBoards();
+  });
+}
+
+async function loadLeaderboard() {
+  const { leaders } = await getJson("/api/leaderboard?limit=10");
+  const rows = leaders.map((p, i) =>
+    h("tr", {}, h("td", {}, i + 1), h("td", {}, p.name), h("td", {}, p.wins), h("td", {}, p.games)),
+  );
+  fill($("leaderboard").tBodies[0], rows);
+  $("leaderboard").hidden = rows.length === 0;
+  $("leaders-empty").hidden = rows.length > 0;
+}
+
+async function loadRecent() {
+  const { games } = await getJson("/api/games?status=finished&limit=10");
+  fill(
+    $("recent-games"),
+    games.map((g) => h("li", {}, gameLink(g, `${outcomeText(g)} · ${clockTime(g.finished)}`))),
+  );
+  $("recent-empty").hidden = games.length > 0;
+}
+
+function gameLink(game, detail) {
+  const [a, b] = game.players;
+  const label = `${a} ${game.score[a] ?? 0}, ${b} ${game.score[b] ?? 0}`;
+  return h(
+    "a",
+    {
+      href: `#/game/${encodeURIComponent(game.id)}`,
+      class: "game-link",
+      "data-key": `game:${game.id}`,
+      "aria-label": `Open game ${a} versus ${b}, score ${label}`,
+    },
+    h(
+      "span",
+      { class: "vs" },
+      h("b", {}, a),
+      h("span", { class: "score" }, scoreText(game)),
+      h("b", {}, b),
+    ),
+    h("span", { class: "detail" }, detail),
+  );
+}
+
+export function renderLobby() {
+  const names = [...state.players.keys()].sort(byName);
+  fill(
+    $("players"),
+    names.map((name) => {
+      const status = state.players.get(name);
+      const badge = h("span", { class: `status status-${status}` }, status);
+      const canChallenge = state.me && name !== state.me;
+      const label = h("span", { class: "name" }, name, name === state.me ? " (you)" : "");
+      return h(
+        "li",
+        { "data-player": name },
+        canChallenge
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "player",
+                "data-key": `player:${name}`,
+                "aria-label": `Challenge ${name} (${status})`,
+                onclick: () => challenge(name),
+              },
+              label,
+              badge,
+            )
+          : h("div", { class: "player" }, label, badge),
+      );
+    }),
+  );
+  $("players-count").textContent = names.length ? `(${names.length})` : "";
+  $("players-empty").hidden = names.length > 0;
+
+  const games = [...state.live.values()].sort((x, y) => (x.started < y.started ? 1 : -1));
+  fill(
+    $("live-games"),
+    games.map((g) =>
+      h(
+        "li",
+        { "data-game": g.id },
+        gameLink(g, `round ${g.round} · ${g.rules} · best of ${g.best_of}`),
+      ),
+    ),
+  );
+  $("games-count").textContent = games.length ? `(${games.length})` : "";
+  $("games-empty").hidden = games.length > 0;
+  renderPlayPanel();
+}

@@ -6,9 +6,11 @@ from typing import Any
 
 from protocol.errors import HTTP_ERRORS, ErrorCode
 from protocol.game import MAX_BEST_OF
-from protocol.rules import DEFAULT_RULES
+from protocol.rules import DEFAULT_RULES, builtin_rules
 
 Schema = dict[str, Any]
+
+RULE_SETS = sorted(builtin_rules())
 
 
 def _ref(name: str) -> Schema:
@@ -135,9 +137,22 @@ SCHEMAS: dict[str, Schema] = {
     "NewGame": _obj(
         {},
         {
-            "opponent": {"type": "string", "description": "only `computer` (any case) over REST"},
-            "best_of": {"type": "integer", "minimum": 1, "maximum": MAX_BEST_OF, "default": 5},
-            "rules": {"type": "string", "default": DEFAULT_RULES},
+            "opponent": {
+                "type": "string",
+                "pattern": "^[Cc][Oo][Mm][Pp][Uu][Tt][Ee][Rr]$",
+                "description": "only `computer` (any case) over REST",
+            },
+            "best_of": {
+                "type": "integer",
+                "enum": list(range(1, MAX_BEST_OF + 1, 2)),
+                "default": 5,
+                "description": "an odd number of rounds",
+            },
+            "rules": {
+                "enum": [*RULE_SETS, None],
+                "default": DEFAULT_RULES,
+                "description": "a rule set of `GET /api/rules`; null for the default",
+            },
         },
     ),
     "NewMove": _obj(
@@ -224,7 +239,13 @@ def _paths() -> dict[str, Any]:
                 "summary": "Active players with their status, or every player",
                 "operationId": "listPlayers",
                 "parameters": [
-                    _param("active", "query", BOOLEAN, "only active players"),
+                    _param(
+                        "active",
+                        "query",
+                        STRING,
+                        "`1`, `true` or `yes` (any case): only active players; any other value"
+                        " or none: every player",
+                    ),
                     _param("limit", "query", {**LIMIT, "default": 50}),
                     _param("before", "query", STRING, "the `next` cursor of the previous page"),
                 ],
@@ -350,12 +371,9 @@ def _legacy_paths() -> dict[str, Any]:
         "/api/game/games": {
             "post": {
                 "summary": "A new game id; the game starts with its first round",
+                "description": "A body, if any, is not read",
                 "operationId": "legacyCreateGame",
                 "tags": legacy,
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
                 "responses": _ok("The id", _obj({"game_id": {"type": "string", "format": "uuid"}})),
             }
         },

@@ -1,4 +1,4 @@
-"""``rps-hub lobby`` (``client.cli.lobby``) against a real hub, while many games finish."""
+"""``rps-hub lobby`` (``client.spectate.lobby``) against a real hub, while many games finish."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import gc
 import io
 
-from client.cli import lobby
+from client.spectate import lobby
 from client.terminal import Terminal
 from tests.conftest import HubFactory, eventually
 from tests.hub.restclient import Rest, session
@@ -17,14 +17,14 @@ GAMES = 20
 
 
 def kept_lobby_tasks() -> list[asyncio.Task[object]]:
-    """Finished tasks of ``client/cli.py`` that something still holds."""
+    """Finished tasks of ``client/spectate.py`` that something still holds."""
     gc.collect()
     return [
         task
         for task in gc.get_objects()
         if isinstance(task, asyncio.Task)
         and task.done()
-        and task.get_coro().cr_code.co_filename.endswith("client/cli.py")  # type: ignore[union-attr]
+        and task.get_coro().cr_code.co_filename.endswith("client/spectate.py")  # type: ignore[union-attr]
     ]
 
 

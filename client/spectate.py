@@ -1,0 +1,195 @@
+"""``rps-hub watch`` and ``rps-hub lobby``: following a game or the lobby without playing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from client import rest
+from client.address import http_url
+from client.connection import HubClient
+from client.errors import ClientError
+from client.frames import Item
+from client.notices import QUIT, on_state, print_json, state_line
+from client.terminal import Terminal
+from client.views import GameView, LobbyView
+
+__all__ = ["Refresh", "lobby", "watch"]
+
+
+async def watch(args: argparse.Namespace, term: Terminal) -> int:
+    """Follow one game from its snapshot to its end."""
+    client = await HubClient.connect(args.server)
+    try:
+        topic = f"game:{args.game}"
+        try:
+            data = await client.subscribe(topic)
+        except ClientError as exc:
+            if exc.code == "not_found":
+                raise ClientError(
+                    "not_found", f"there is no game {args.game!r} on {http_url(args.server)}"
+                ) from None
+            raise
+        snapshot = data.get("snapshot") or {}
+        if args.json:
+            print_json(term, {"type": "snapshot", **data, "data": snapshot})
+        view = GameView(term, None, lambda rules: None)
+        view.load(snapshot)
+        if view.over:
+            return 0
+        async for item in client.events():
+            if args.json:
+                print_json(term, item)
+            kind = item.get("type")
+            payload = item.get("data") if isinstance(item.get("data"), dict) else {}
+            assert isinstance(payload, dict)
+            if kind == "state":
+                if on_state(term, item) is not None:
+                    return 1
+            elif kind == "snapshot" and item.get("topic") == topic:
+                view.load(payload)
+            elif kind == "event" and item.get("topic") == topic:
+                view.handle(str(item.get("event")), payload)
+            if view.over:
+                return 0
+        return 1
+    finally:
+        await client.close()
+
+
+class Refresh:
+    """Runs ``fetch`` in the background, one run at a time.
+
+    Asked again while a run is under way, it runs once more after it: a burst of finished games
+    costs two leaderboard requests, not one each, and nothing is kept once a run ends.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[None]]) -> None:
+        self.fetch = fetch
+        self.task: asyncio.Task[None] | None = None
+        self.again = False
+
+    def request(self) -> None:
+        """Run ``fetch`` now, or once more after the run under way."""
+        if self.task is not None:
+            self.again = True
+            return
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                self.again = False
+                await self.fetch()
+                if not self.again:
+                    return
+        finally:
+            self.task = None
+
+    async def stop(self) -> None:
+        """Cancel a run under way."""
+        task = self.task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def lobby(args: argparse.Namespace, term: Terminal) -> int:
+    """Follow the lobby until interrupted (or ``q`` on a terminal)."""
+    client = await HubClient.connect(args.server)
+    inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    async def pump() -> None:
+        async for item in client.events():
+            inbox.put_nowait(("event", item))
+        inbox.put_nowait(("closed", None))
+
+    async def leaders() -> None:
+        with contextlib.suppress(ClientError):
+            inbox.put_nowait(("leaders", await rest.leaderboard(args.server, 5)))
+
+    refresh = Refresh(leaders)
+    pumping: asyncio.Task[None] | None = None
+    try:
+        data = await client.subscribe("lobby")
+        snapshot = data.get("snapshot") or {}
+        view = LobbyView()
+        view.load(snapshot)
+        view.leaders = await rest.leaderboard(args.server, 5)
+        title = f"rps-hub lobby · {http_url(args.server)}"
+        if args.json:
+            print_json(term, {"type": "snapshot", **data, "data": snapshot})
+        pumping = asyncio.create_task(pump())
+        if term.interactive:
+            term.prompt = "q + Enter quits: "
+            term.start(lambda line: inbox.put_nowait(("line", line)))
+        if term.interactive:
+            _draw_lobby(term, view, title)
+        else:
+            for text in view.render(term, title, width=80, height=10_000):
+                term.say(text)
+        while True:
+            kind, item = await inbox.get()
+            if kind == "closed":
+                return 1
+            if kind == "line":
+                if item is None or item.strip().casefold() in ("q", *QUIT):
+                    return 0
+                _draw_lobby(term, view, title)
+                continue
+            if kind == "leaders":
+                view.leaders = item
+                _draw_lobby(term, view, title)
+                continue
+            if args.json:
+                print_json(term, item)
+            line = _lobby_item(view, item, refresh.request)
+            if line == "closed":
+                print(f"rps-hub: lost the hub: {item.get('reason')}", file=sys.stderr)
+                return 1
+            if term.interactive:
+                _draw_lobby(term, view, title)
+            elif line:
+                term.say(line)
+    finally:
+        await refresh.stop()
+        if pumping is not None:
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pumping
+        term.stop()
+        await client.close()
+
+
+def _lobby_item(view: LobbyView, item: Item, refresh: Callable[[], None]) -> str | None:
+    kind = item.get("type")
+    data = item.get("data") if isinstance(item.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    if kind == "state":
+        if item.get("state") == "closed":
+            return "closed"
+        view.note = "reconnecting…" if item.get("state") == "reconnecting" else ""
+        return state_line(item)
+    if kind == "snapshot" and item.get("topic") == "lobby":
+        view.load(data)
+        return "(the lobby was reloaded)"
+    if kind != "event" or item.get("topic") != "lobby":
+        return None
+    name = str(item.get("event"))
+    if name == "game_finished":
+        refresh()
+    return view.apply(name, data)
+
+
+def _draw_lobby(term: Terminal, view: LobbyView, title: str) -> None:
+    if not term.interactive:
+        return
+    size = shutil.get_terminal_size((80, 24))
+    lines = view.render(term, title, width=size.columns, height=size.lines - 1)
+    term.write_raw("\x1b[H\x1b[2J" + "\r\n".join(lines) + "\r\n" + term.prompt + term.buffer)

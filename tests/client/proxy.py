@@ -1,4 +1,8 @@
-"""A TCP proxy that tests can cut: every link drops at once, and new ones can be refused."""
+"""A TCP proxy that tests can cut: every link drops at once, and new ones can be refused.
+
+It can also lose one WebSocket frame on its way from the hub (``drop_once``), the way a buggy
+middlebox or hub might: the client must notice the hole and recover what it missed.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,12 @@ class Proxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.accepted = 0
+        self._drop: bytes | None = None
+        self.dropped = 0
+
+    def drop_once(self, marker: bytes) -> None:
+        """Lose the next frame from the hub whose payload contains ``marker``."""
+        self._drop = marker
 
     @property
     def url(self) -> str:
@@ -37,7 +47,7 @@ class Proxy:
         self._writers.update((writer, up_writer))
         pipes = [
             asyncio.create_task(self._pipe(reader, up_writer)),
-            asyncio.create_task(self._pipe(up_reader, writer)),
+            asyncio.create_task(self._downstream(up_reader, writer)),
         ]
         self._tasks.update(pipes)
         await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
@@ -49,6 +59,28 @@ class Proxy:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
                 writer.write(data)
+                await writer.drain()
+
+    async def _downstream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The hub's side: the HTTP handshake as it is, then frame by frame (unmasked, RFC 6455)."""
+        with contextlib.suppress(ConnectionError, OSError, asyncio.IncompleteReadError):
+            writer.write(await reader.readuntil(b"\r\n\r\n"))
+            while True:
+                head = await reader.readexactly(2)
+                size = head[1] & 0x7F
+                extra = b""
+                if size == 126:
+                    extra = await reader.readexactly(2)
+                    size = int.from_bytes(extra)
+                elif size == 127:
+                    extra = await reader.readexactly(8)
+                    size = int.from_bytes(extra)
+                payload = await reader.readexactly(size)
+                if self._drop is not None and self._drop in payload:
+                    self._drop = None
+                    self.dropped += 1
+                    continue
+                writer.write(head + extra + payload)
                 await writer.drain()
 
     def cut(self, *, block: bool) -> None:

@@ -210,3 +210,21 @@ async def test_a_client_told_not_to_reconnect_closes_and_ends_its_stream(
     with pytest.raises(ClientError) as caught:
         await ann.cancel()
     assert caught.value.code == "unavailable"
+
+
+async def test_an_event_lost_on_the_way_is_recovered_in_order_by_subscribing_again(
+    start_hub: HubFactory, clients: Clients, proxies: ProxyFactory
+) -> None:
+    server = await start_hub()
+    url = url_of(server)
+    proxy = await proxies(server)
+    watcher = await clients.spectator(proxy.url)
+    await watcher.subscribe("lobby")
+    proxy.drop_once(b'"name":"bob"')
+    for name in ("ann", "bob", "cid"):
+        await clients.player(url, name)
+    items = await until(watcher, is_event("player_joined", name="cid"))
+    joined = [i for i in items if i.get("type") == "event"]
+    assert proxy.dropped == 1
+    assert [i["data"]["name"] for i in joined] == ["ann", "bob", "cid"]
+    assert [i["seq"] for i in joined] == [1, 2, 3]

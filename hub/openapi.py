@@ -439,6 +439,9 @@ def document(version: str, *, legacy: bool = False) -> dict[str, Any]:
     responses["E429"]["headers"] = {
         "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
     }
+    responses["E405"]["headers"] = {
+        "Allow": {"description": "The methods the route takes", "schema": STRING}
+    }
     # Any route can meet a foreign Host, a per-address limit, a wrong method, a failure or a
     # shutdown; any body can be too large or of another type.
     for operations in paths.values():

@@ -102,7 +102,11 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
             413: "the body is over 64 KiB",
             415: f"send the body as JSON with 'Content-Type: {JSON}'",
         }.get(exc.status, exc.reason)
-        return error_response(code, message, exc.status)
+        response = error_response(code, message, exc.status)
+        # RFC 9110: a 405 names the methods the route takes.
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         metrics.errors.labels(ErrorCode.INTERNAL).inc()

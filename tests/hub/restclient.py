@@ -61,6 +61,8 @@ class Rest:
         self.session = session
         self.server = server
         self.spec = described(server.app[keys.CONFIG].legacy_api)
+        self.headers: dict[str, str] = {}
+        """The headers of the last response."""
 
     async def call(
         self,
@@ -83,6 +85,7 @@ class Rest:
             method, self.server.make_url(path), data=data, headers=sent
         ) as response:
             raw = await response.read()
+            self.headers = dict(response.headers)
             check_response(
                 self.spec, method, response.url, response.status, dict(response.headers), raw
             )

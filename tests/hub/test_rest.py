@@ -477,6 +477,11 @@ async def test_a_wrong_method_is_405_with_code_bad_request(rest: Rest) -> None:
     assert await rest.error("DELETE", "/api/games") == (405, "bad_request")
 
 
+async def test_a_wrong_method_is_answered_with_the_methods_the_route_allows(rest: Rest) -> None:
+    await rest.error("TRACE", "/api/games")
+    assert sorted(rest.headers["Allow"].split(",")) == ["GET", "HEAD", "POST"]
+
+
 async def test_healthz_answers_ok(rest: Rest) -> None:
     assert await rest.call("GET", "/healthz") == (200, {"status": "ok"})
 

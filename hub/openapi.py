@@ -157,7 +157,13 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "NewMove": _obj(
         {"roll": STRING},
-        {"round": {"type": "integer", "minimum": 1, "description": "send it when retrying"}},
+        {
+            "round": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "send it when retrying; null is the same as leaving it out",
+            }
+        },
     ),
     "Health": _obj({"status": {"type": "string", "const": "ok"}}),
 }

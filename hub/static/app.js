@@ -2,8 +2,8 @@
 // protocol of SPEC §3 on /ws and reads the REST routes of SPEC §4. State lives in `state`
 // (state.js) and `conn` (connection.js); every change goes through an apply*/on* function and
 // then a render* function that redraws the part of the page it owns from that state.
-// The modules import each other's functions; only init() below runs at load, after all of them
-// are evaluated, so the order the browser evaluates them in does not matter.
+// Some modules import each other (play <-> game <-> gameview): that is safe because no module
+// calls an imported function while it is evaluated; only init() below does, once all of them are.
 
 import { BEST_OF, COMPUTER, state } from "./state.js";
 import { $, fill, h } from "./dom.js";

@@ -62,9 +62,13 @@ class Proxy:
                 await writer.drain()
 
     async def _downstream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """The hub's side: the HTTP handshake as it is, then frame by frame (unmasked, RFC 6455)."""
+        """The hub's side: HTTP as it is; after a 101, frame by frame (unmasked, RFC 6455)."""
         with contextlib.suppress(ConnectionError, OSError, asyncio.IncompleteReadError):
-            writer.write(await reader.readuntil(b"\r\n\r\n"))
+            head = await reader.readuntil(b"\r\n\r\n")
+            writer.write(head)
+            if not head.startswith(b"HTTP/1.1 101"):
+                await self._pipe(reader, writer)  # plain HTTP (REST): passed on as it is
+                return
             while True:
                 head = await reader.readexactly(2)
                 size = head[1] & 0x7F

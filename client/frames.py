@@ -46,7 +46,7 @@ __all__ = [
     "reply_error",
 ]
 
-JsonObject: TypeAlias = dict[str, Any]  # a JSON object off the wire: its values are unchecked
+JsonObject: TypeAlias = dict[str, Any]  # a JSON object read from outside: values unchecked
 Item: TypeAlias = JsonObject  # an item of the client's stream (see client.connection)
 
 # MAX_FRAME bounds what the hub reads; what it sends is not bounded by it (a lobby snapshot with

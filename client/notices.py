@@ -1,16 +1,36 @@
-"""What every command says about the connection, and its ``--json`` output."""
+"""What every command hears in its inbox besides the stream, what it says about the connection,
+and its ``--json`` output."""
 
 from __future__ import annotations
 
 import json
 import sys
 
+from attrs import frozen
+
 from client.frames import Item
 from client.terminal import Terminal
 
-__all__ = ["QUIT", "on_state", "print_json", "state_line"]
+__all__ = ["QUIT", "Closed", "Tick", "Typed", "on_state", "print_json", "state_line"]
 
 QUIT = ("quit", "exit", "/quit", "/q")
+
+
+@frozen
+class Typed:
+    """A line typed on stdin; None at the end of the input."""
+
+    line: str | None
+
+
+@frozen
+class Tick:
+    """A second passed: the countdown moves."""
+
+
+@frozen
+class Closed:
+    """The client's stream ended: the client is closed."""
 
 
 def print_json(term: Terminal, item: object) -> None:

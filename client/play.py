@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import sys
 from collections import deque
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Coroutine
+from typing import TypeAlias
+
+from attrs import frozen
 
 from client import rest
 from client.address import http_url
@@ -20,7 +22,8 @@ from client.connection import HubClient
 from client.errors import ClientError
 from client.frames import Item, JsonObject, read_subscribed
 from client.keys import RollKeys
-from client.notices import QUIT, on_state, print_json
+from client.notices import QUIT, Closed, Tick, Typed, on_state, print_json
+from client.shapes import ChallengeData, GameData, GameEventData, as_shape
 from client.signin import authenticate, identity
 from client.terminal import Terminal
 from client.views import GameView
@@ -40,6 +43,17 @@ def rolls_by_rules(info: JsonObject) -> dict[str, RollKeys]:
     return {name: RollKeys(spec.get("rolls", [])) for name, spec in rules.items()}
 
 
+@frozen
+class MoveFailed:
+    """A move or resignation sent in the background was refused."""
+
+    round: int
+    error: ClientError
+
+
+Inbox: TypeAlias = Item | Typed | Tick | MoveFailed | Closed
+
+
 def _count(n: object, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -56,11 +70,11 @@ class Player:
         self.keys: dict[str, RollKeys] = {}
         self.view: GameView | None = None
         self.challenge: str | None = None  # the one we sent
-        self.offer: dict[str, Any] | None = None  # one sent to us, awaiting y/n
+        self.offer: ChallengeData | None = None  # one sent to us, awaiting y/n
         self.queued = False
         self.lines: deque[str | None] = deque()
-        self.inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.inbox: asyncio.Queue[Inbox] = asyncio.Queue()
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> int:
         """The whole session; the exit code."""
@@ -81,8 +95,8 @@ class Player:
             if self.client is not None:
                 await self.client.close()
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -101,7 +115,7 @@ class Player:
         self.me = self.client.player or self.me
         self._spawn(self._pump(self.client))
         self._spawn(self._tick())
-        self.term.start(lambda line: self.inbox.put_nowait(("line", line)))
+        self.term.start(lambda line: self.inbox.put_nowait(Typed(line)))
         live = [
             s["topic"][len("game:") :]
             for s in read_subscribed(joined)
@@ -110,7 +124,7 @@ class Player:
         if live:
             game = await rest.call(self.server, "GET", f"/api/games/{live[0]}")
             self.term.say(f"You have a live game, {live[0]}: resuming it.")
-            self._start(game)
+            self._start(as_shape(GameData, game))
         else:
             await self._begin(rules)
         return await self._loop()
@@ -129,28 +143,28 @@ class Player:
 
     async def _pump(self, client: HubClient) -> None:
         async for item in client.events():
-            self.inbox.put_nowait(("event", item))
-        self.inbox.put_nowait(("closed", None))
+            self.inbox.put_nowait(item)
+        self.inbox.put_nowait(Closed())
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(1)
-            self.inbox.put_nowait(("tick", None))
+            self.inbox.put_nowait(Tick())
 
     async def _loop(self) -> int:
         while True:
-            kind, item = await self.inbox.get()
+            message = await self.inbox.get()
             code: int | None = None
-            if kind == "event":
-                code = await self._on_item(item)
-            elif kind == "line":
-                self.lines.append(item)
-            elif kind == "tick":
+            if isinstance(message, Typed):
+                self.lines.append(message.line)
+            elif isinstance(message, Tick):
                 self._on_tick()
-            elif kind == "moved":
-                self._on_move_result(*item)
-            elif kind == "closed":
+            elif isinstance(message, MoveFailed):
+                self._on_move_result(message.round, message.error)
+            elif isinstance(message, Closed):
                 return 1
+            else:
+                code = await self._on_item(message)
             if code is None:
                 code = await self._consume()
             if code is not None:
@@ -166,11 +180,10 @@ class Player:
             return on_state(self.term, item)
         topic = str(item.get("topic", ""))
         data = item.get("data")
-        data = data if isinstance(data, dict) else {}
         view = self.view
         if kind == "snapshot":
             if view is not None and topic == f"game:{view.id}":
-                view.load(data)
+                view.load(as_shape(GameData, data))
                 return await self._after_game_event()
             return None
         if kind == "lost":
@@ -183,15 +196,16 @@ class Player:
         if topic.startswith("player:"):
             return self._on_private(name, data)
         if view is not None and topic == f"game:{view.id}":
-            view.handle(name, data)
+            view.handle(name, as_shape(GameEventData, data))
             return await self._after_game_event()
         return None
 
-    def _on_private(self, name: str, data: dict[str, Any]) -> int | None:
+    def _on_private(self, name: str, payload: object) -> int | None:
         t = self.term
+        data = as_shape(ChallengeData, payload)
         if name == "game_started":
             if self.view is None or self.view.over:
-                self._start(data)
+                self._start(as_shape(GameData, payload))
         elif name == "challenge":
             who = data.get("from")
             if self.view is not None and not self.view.over:
@@ -216,7 +230,7 @@ class Player:
                 return 1
         return None
 
-    def _start(self, game: dict[str, Any]) -> None:
+    def _start(self, game: GameData) -> None:
         self.challenge = None
         self.queued = False
         self.offer = None
@@ -346,7 +360,7 @@ class Player:
             else:
                 await self.client.resign(game)
         except ClientError as exc:
-            self.inbox.put_nowait(("moved", (rnd, exc)))
+            self.inbox.put_nowait(MoveFailed(rnd, exc))
 
     def _on_move_result(self, rnd: int, exc: ClientError) -> None:
         view = self.view

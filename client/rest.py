@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 from urllib.parse import quote
 
 import aiohttp
 
 from client.address import http_url
 from client.errors import ClientError, describe
+from client.frames import JsonObject
+from client.shapes import Leader, Record, as_shape
 
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
 async def call(
-    server: str, method: str, path: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    server: str, method: str, path: str, body: Mapping[str, object] | None = None
+) -> JsonObject:
     """One JSON request to the hub; ``ClientError`` for an error answer or an unreachable hub."""
     base = http_url(server)
     url = base + path
@@ -56,17 +58,18 @@ async def register(server: str, name: str) -> tuple[str, str]:
     return str(data["name"]), str(data["token"])
 
 
-async def player(server: str, name: str) -> dict[str, Any]:
+async def player(server: str, name: str) -> Record:
     """A player's record: games, wins, losses, draws, rounds won and lost."""
-    return await call(server, "GET", f"/api/players/{quote(name, safe='')}")
+    return as_shape(Record, await call(server, "GET", f"/api/players/{quote(name, safe='')}"))
 
 
-async def leaderboard(server: str, limit: int = 10) -> list[dict[str, Any]]:
+async def leaderboard(server: str, limit: int = 10) -> list[Leader]:
     """The leaders, most wins first."""
     data = await call(server, "GET", f"/api/leaderboard?limit={limit}")
-    return list(data.get("leaders", []))
+    leaders = data.get("leaders")
+    return [as_shape(Leader, row) for row in leaders] if isinstance(leaders, list) else []
 
 
-async def rules(server: str) -> dict[str, Any]:
+async def rules(server: str) -> JsonObject:
     """The hub's rule sets: ``{"default", "rules": {name: {"rolls", "beats"}}}``."""
     return await call(server, "GET", "/api/rules")

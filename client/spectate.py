@@ -8,14 +8,16 @@ import contextlib
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+
+from attrs import frozen
 
 from client import rest
 from client.address import http_url
 from client.connection import HubClient
 from client.errors import ClientError
 from client.frames import Item
-from client.notices import QUIT, on_state, print_json, state_line
+from client.notices import QUIT, Closed, Typed, on_state, print_json, state_line
+from client.shapes import GameData, GameEventData, Leader, LobbyEventData, LobbySnapshot, as_shape
 from client.terminal import Terminal
 from client.views import GameView, LobbyView
 
@@ -39,27 +41,32 @@ async def watch(args: argparse.Namespace, term: Terminal) -> int:
         if args.json:
             print_json(term, {"type": "snapshot", **data, "data": snapshot})
         view = GameView(term, None, lambda rules: None)
-        view.load(snapshot)
+        view.load(as_shape(GameData, snapshot))
         if view.over:
             return 0
         async for item in client.events():
             if args.json:
                 print_json(term, item)
-            kind = item.get("type")
-            payload = item.get("data") if isinstance(item.get("data"), dict) else {}
-            assert isinstance(payload, dict)
+            kind, payload = item.get("type"), item.get("data")
             if kind == "state":
                 if on_state(term, item) is not None:
                     return 1
             elif kind == "snapshot" and item.get("topic") == topic:
-                view.load(payload)
+                view.load(as_shape(GameData, payload))
             elif kind == "event" and item.get("topic") == topic:
-                view.handle(str(item.get("event")), payload)
+                view.handle(str(item.get("event")), as_shape(GameEventData, payload))
             if view.over:
                 return 0
         return 1
     finally:
         await client.close()
+
+
+@frozen
+class Leaders:
+    """The leaderboard, fetched again."""
+
+    rows: list[Leader]
 
 
 class Refresh:
@@ -103,16 +110,16 @@ class Refresh:
 async def lobby(args: argparse.Namespace, term: Terminal) -> int:
     """Follow the lobby until interrupted (or ``q`` on a terminal)."""
     client = await HubClient.connect(args.server)
-    inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    inbox: asyncio.Queue[Item | Typed | Leaders | Closed] = asyncio.Queue()
 
     async def pump() -> None:
         async for item in client.events():
-            inbox.put_nowait(("event", item))
-        inbox.put_nowait(("closed", None))
+            inbox.put_nowait(item)
+        inbox.put_nowait(Closed())
 
     async def leaders() -> None:
         with contextlib.suppress(ClientError):
-            inbox.put_nowait(("leaders", await rest.leaderboard(args.server, 5)))
+            inbox.put_nowait(Leaders(await rest.leaderboard(args.server, 5)))
 
     refresh = Refresh(leaders)
     pumping: asyncio.Task[None] | None = None
@@ -120,7 +127,7 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
         data = await client.subscribe("lobby")
         snapshot = data.get("snapshot") or {}
         view = LobbyView()
-        view.load(snapshot)
+        view.load(as_shape(LobbySnapshot, snapshot))
         view.leaders = await rest.leaderboard(args.server, 5)
         title = f"rps-hub lobby · {http_url(args.server)}"
         if args.json:
@@ -128,23 +135,23 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
         pumping = asyncio.create_task(pump())
         if term.interactive:
             term.prompt = "q + Enter quits: "
-            term.start(lambda line: inbox.put_nowait(("line", line)))
+            term.start(lambda line: inbox.put_nowait(Typed(line)))
         if term.interactive:
             _draw_lobby(term, view, title)
         else:
             for text in view.render(term, title, width=80, height=10_000):
                 term.say(text)
         while True:
-            kind, item = await inbox.get()
-            if kind == "closed":
+            item = await inbox.get()
+            if isinstance(item, Closed):
                 return 1
-            if kind == "line":
-                if item is None or item.strip().casefold() in ("q", *QUIT):
+            if isinstance(item, Typed):
+                if item.line is None or item.line.strip().casefold() in ("q", *QUIT):
                     return 0
                 _draw_lobby(term, view, title)
                 continue
-            if kind == "leaders":
-                view.leaders = item
+            if isinstance(item, Leaders):
+                view.leaders = item.rows
                 _draw_lobby(term, view, title)
                 continue
             if args.json:
@@ -168,23 +175,21 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
 
 
 def _lobby_item(view: LobbyView, item: Item, refresh: Callable[[], None]) -> str | None:
-    kind = item.get("type")
-    data = item.get("data") if isinstance(item.get("data"), dict) else {}
-    assert isinstance(data, dict)
+    kind, data = item.get("type"), item.get("data")
     if kind == "state":
         if item.get("state") == "closed":
             return "closed"
         view.note = "reconnecting…" if item.get("state") == "reconnecting" else ""
         return state_line(item)
     if kind == "snapshot" and item.get("topic") == "lobby":
-        view.load(data)
+        view.load(as_shape(LobbySnapshot, data))
         return "(the lobby was reloaded)"
     if kind != "event" or item.get("topic") != "lobby":
         return None
     name = str(item.get("event"))
     if name == "game_finished":
         refresh()
-    return view.apply(name, data)
+    return view.apply(name, as_shape(LobbyEventData, data))
 
 
 def _draw_lobby(term: Terminal, view: LobbyView, title: str) -> None:

@@ -11,11 +11,11 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import platformdirs
 
 from client.address import http_url
+from client.frames import JsonObject
 
 ENV_DIR = "RPS_HUB_CONFIG_DIR"
 FILE_NAME = "tokens.json"
@@ -35,7 +35,7 @@ class TokenStore:
     def __init__(self, directory: Path | None = None) -> None:
         self.path = (directory if directory is not None else config_dir()) / FILE_NAME
 
-    def _load(self) -> dict[str, Any]:
+    def _load(self) -> JsonObject:
         try:
             data = json.loads(self.path.read_text("utf-8"))
         except (OSError, ValueError):
@@ -46,7 +46,7 @@ class TokenStore:
         data.setdefault("last", {})
         return data
 
-    def _save(self, data: dict[str, Any]) -> None:
+    def _save(self, data: JsonObject) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -9,9 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from client.keys import RollKeys
+from client.shapes import (
+    GameData,
+    GameEventData,
+    Leader,
+    LobbyEventData,
+    LobbySnapshot,
+    RoundData,
+    Summary,
+)
 from client.terminal import Terminal
 
 WIDTH = 80  # the narrowest terminal the views are written for
@@ -78,7 +86,7 @@ class GameView:
         a, b = [*self._order(), "?", "?"][:2]
         return f"{self._who(a)} {self.score.get(a, 0)}-{self.score.get(b, 0)} {self._who(b)}"
 
-    def load(self, game: dict[str, Any]) -> None:
+    def load(self, game: GameData) -> None:
         """Take a whole game (snapshot, REST or ``game_started``), printing what is new."""
         first = self.id is None
         self.id = str(game.get("id"))
@@ -125,7 +133,7 @@ class GameView:
             return ""
         return f"{max(0, round(self.deadline - time.time()))}s left"
 
-    def handle(self, name: str, data: dict[str, Any]) -> None:
+    def handle(self, name: str, data: GameEventData) -> None:
         """Apply one event of the game's topic."""
         t = self.term
         if name == "round_open":
@@ -145,7 +153,7 @@ class GameView:
             score = data.get("score") or self.score
             self._over(data.get("winner"), str(data.get("reason")), score)
 
-    def _round(self, r: dict[str, Any], game_score: object) -> None:
+    def _round(self, r: RoundData | GameEventData, game_score: object) -> None:
         n = int(r.get("round", 0))
         self.resolved = max(self.resolved, n)
         if isinstance(game_score, dict):
@@ -242,11 +250,11 @@ class LobbyView:
 
     def __init__(self) -> None:
         self.players: dict[str, str] = {}
-        self.games: dict[str, dict[str, Any]] = {}
-        self.leaders: list[dict[str, Any]] = []
+        self.games: dict[str, Summary] = {}
+        self.leaders: list[Leader] = []
         self.note = ""
 
-    def load(self, snapshot: dict[str, Any]) -> None:
+    def load(self, snapshot: LobbySnapshot) -> None:
         """Replace everything with a snapshot of the ``lobby`` topic."""
         self.players = {
             str(p["name"]): str(p.get("status", "idle"))
@@ -257,7 +265,7 @@ class LobbyView:
             str(g["id"]): g for g in snapshot.get("games", []) if isinstance(g, dict) and "id" in g
         }
 
-    def apply(self, name: str, data: dict[str, Any]) -> str | None:
+    def apply(self, name: str, data: LobbyEventData) -> str | None:
         """Apply one lobby event; return a one-line account of it (None for no change)."""
         who = str(data.get("name", ""))
         if name == "player_joined":
@@ -284,7 +292,7 @@ class LobbyView:
         return None
 
     @staticmethod
-    def game_line(game: dict[str, Any]) -> str:
+    def game_line(game: Summary) -> str:
         """``ann 2-1 bob · rps15 · best of 5 · round 4``."""
         players = [str(p) for p in game.get("players", [])] + ["?", "?"]
         a, b = players[:2]

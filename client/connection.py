@@ -71,7 +71,6 @@ class HubClient(Requests):
         self._cursors = Cursors()
         self._fillers: set[asyncio.Task[None]] = set()
         self._closing = False
-        self._close_reason = "connection lost"
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
 
     # -- life -------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Schemathesis against a real hub process: every operation of /api/openapi.json, fuzzed.
+"""The OpenAPI document against a real hub: schemathesis, and the Rest helper's own check.
 
-Each response must be one the document declares (status, content type, headers, body schema) and
-no answer may be a 500.  The hub runs as ``python -m hub serve --port 0`` with the legacy routes,
-on loopback, which the per-address limits leave alone.
+Schemathesis fuzzes every operation of /api/openapi.json: each response must be one the document
+declares (status, content type, headers, body schema) and no answer may be a 500.  The hub runs
+as ``python -m hub serve --port 0`` with the legacy routes, on loopback, which the per-address
+limits leave alone.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from jsonschema import ValidationError
 from schemathesis import Case, GenerationMode
+from yarl import URL
 
 from hub import __version__, openapi
+from tests.hub.restclient import check_response, described
 
 SERVING = re.compile(r"serving on (http://[^/\s]+/)")
 STARTUP_TIMEOUT = 20
@@ -178,3 +182,27 @@ def test_every_answer_of_the_hub_is_one_its_openapi_document_declares(
         )
 
     answers_as_declared()
+
+
+RULES = URL("http://127.0.0.1:1/api/rules")
+JSON_HEADERS = {"Content-Type": "application/json"}
+NOT_FOUND = b'{"error": {"code": "not_found", "message": "no route"}}'
+
+
+def test_the_rest_helper_refuses_a_status_the_route_does_not_declare() -> None:
+    with pytest.raises(AssertionError, match="ResponseNotFound"):
+        check_response(described(False), "GET", RULES, 404, JSON_HEADERS, NOT_FOUND)
+
+
+def test_the_rest_helper_refuses_a_body_against_the_routes_schema() -> None:
+    with pytest.raises(AssertionError, match="'rules' is a required property"):
+        check_response(described(False), "GET", RULES, 200, JSON_HEADERS, b'{"default": "x"}')
+
+
+def test_the_rest_helper_refuses_an_undescribed_route_answering_no_json_error() -> None:
+    with pytest.raises(ValidationError):
+        check_response(described(False), "GET", RULES / "x", 404, JSON_HEADERS, b'{"x": 1}')
+
+
+def test_the_rest_helper_takes_an_undescribed_route_answering_a_json_error() -> None:
+    check_response(described(False), "GET", RULES / "x", 404, JSON_HEADERS, NOT_FOUND)

@@ -80,7 +80,8 @@ class Cursor:
     epoch: str | None = None
     last: int | None = None  # the last seq handed out; None until the first event or reply
     pending: int = 0  # subscribes sent and not answered: events wait
-    replay_until: int = 0  # the hub's catch-up reaches this seq: holes below it will fill
+    replay_until: int = 0  # the hub's catch-up reaches this seq: holes below it may fill
+    arrived: int = 0  # the highest seq come since the last reply: holes below it never fill
     buffer: dict[int, Item] = field(factory=dict)
 
 
@@ -120,6 +121,8 @@ class Cursors:
         if (cursor.last is not None and seq <= cursor.last) or seq in cursor.buffer:
             return Step(Verdict.DUPLICATE)
         cursor.buffer[seq] = frame
+        if not cursor.pending:
+            cursor.arrived = max(cursor.arrived, seq)
         out = self._drain(topic, cursor)
         resume = out.send[0] if out.send else None
         if any(item is frame for item in out.deliver):
@@ -147,6 +150,7 @@ class Cursors:
         cursor = self._topics.setdefault(topic, Cursor())
         cursor.pending = max(0, cursor.pending - 1)
         epoch, seq = reply.get("epoch", cursor.epoch), reply.get("seq", 0)
+        cursor.arrived = 0
         out: list[Item] = []
         if reply.get("recovered"):
             cursor.epoch = epoch
@@ -209,7 +213,7 @@ class Cursors:
         for topic, cursor in list(self._topics.items()):
             cursor.buffer.clear()
             cursor.pending = 0
-            cursor.replay_until = 0
+            cursor.replay_until = cursor.arrived = 0
             if cursor.last is None and cursor.epoch is None:
                 del self._topics[topic]
 
@@ -242,7 +246,12 @@ class Cursors:
                 continue
             for seq in [s for s in cursor.buffer if s <= cursor.last]:
                 del cursor.buffer[seq]
-            if not cursor.buffer or cursor.last < cursor.replay_until:
+            if not cursor.buffer:
+                break
+            # A catch-up may still fill the hole, unless a frame past it came after the reply:
+            # frames after a reply come in seq order, so the catch-up has gone by.
+            hole = cursor.last + 1
+            if hole <= cursor.replay_until and cursor.arrived < hole:
                 break
             cursor.pending += 1  # the subscribe the gap's Resume asks for
             if cursor.epoch is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from client.cursors import Cursors, Effects, Resume, Verdict
 from client.frames import Item, SubscribeReply
@@ -172,3 +173,98 @@ def test_a_refused_resubscribe_drops_the_topic_and_says_so() -> None:
         {"type": "lost", "topic": TOPIC, "error": {"code": "not_found", "message": "no such game"}},
     )
     assert TOPIC not in cursors
+
+
+class OneTopicOverFlakyConnections(RuleBasedStateMachine):
+    """A hub that keeps a topic's whole history, a connection that drops or loses a frame.
+
+    Whatever happens, the client hands out each seq once, in order, with no hole; and it reports a
+    gap only after a frame was lost.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cursors = Cursors()
+        self.latest = 0  # the hub's latest seq
+        self.wire: list[tuple[str, int]] = []  # ("event", seq) or ("reply", seq), in order
+        self.subscribed = True
+        self.resyncing = False  # replies of a reconnect are being answered: hold until release
+        self.delivered: list[int] = []
+        self.lost_frames = 0
+        self.cursors.subscribing(TOPIC)
+        self.cursors.subscribed(TOPIC, reply("e1", 0, recovered=False), internal=False)
+
+    def take(self, effects: Effects) -> None:
+        self.delivered += seqs(effects.deliver)
+        for resume in effects.send:
+            self.resubscribe(resume)
+
+    def resubscribe(self, resume: Resume) -> None:
+        # The hub answers a subscribe with since/epoch from its whole history: recovered.
+        assert resume.since is not None and resume.epoch == "e1"
+        self.wire.append(("reply", self.latest))
+        self.wire += [("event", seq) for seq in range(resume.since + 1, self.latest + 1)]
+        self.subscribed = True
+
+    @rule()
+    def publish(self) -> None:
+        self.latest += 1
+        if self.subscribed:
+            self.wire.append(("event", self.latest))
+
+    @precondition(lambda self: bool(self.wire))
+    @rule()
+    def read(self) -> None:
+        kind, seq = self.wire.pop(0)
+        if kind == "reply":
+            self.take(
+                self.cursors.subscribed(TOPIC, reply("e1", seq, recovered=True), internal=True)
+            )
+            return
+        step = self.cursors.receive(frame(seq))
+        assert step.verdict is not Verdict.GAP or self.lost_frames
+        if step.resume is not None:
+            assert step.resume.fresh
+            self.subscribed = False  # the unsubscribe that comes first
+        self.take(Effects(step.deliver, (step.resume,) if step.resume else ()))
+
+    @precondition(lambda self: any(kind == "event" for kind, _ in self.wire))
+    @rule()
+    def lose_a_frame(self) -> None:
+        index = next(i for i, (kind, _) in enumerate(self.wire) if kind == "event")
+        del self.wire[index]
+        self.lost_frames += 1
+
+    @precondition(lambda self: not self.resyncing)
+    @rule()
+    def drop_and_reconnect(self) -> None:
+        self.wire.clear()
+        self.cursors.lost()
+        self.resyncing = True
+        for resume in self.cursors.resume():
+            self.resubscribe(resume)
+
+    @precondition(lambda self: self.resyncing and not any(k == "reply" for k, _ in self.wire))
+    @rule()
+    def back(self) -> None:
+        self.resyncing = False
+        self.take(self.cursors.release())
+
+    @invariant()
+    def each_seq_once_in_order_without_a_hole(self) -> None:
+        assert self.delivered == list(range(1, len(self.delivered) + 1))
+
+    def teardown(self) -> None:
+        # A lost frame shows as a hole only when a later one comes: publish one more, then read all.
+        self.publish()
+        while self.wire or self.resyncing:
+            if self.resyncing and not any(kind == "reply" for kind, _ in self.wire):
+                self.back()
+            else:
+                self.read()
+        assert self.delivered == list(range(1, self.latest + 1))
+
+
+test_one_topic_over_flaky_connections_hands_out_every_seq_once_in_order = (
+    OneTopicOverFlakyConnections.TestCase
+)

@@ -21,6 +21,7 @@ from client.spectate import lobby, watch
 from client.terminal import Terminal
 from protocol.errors import BadMessage
 from protocol.game import MAX_BEST_OF, check_best_of
+from protocol.rules import BUILTIN, DEFAULT_RULES
 
 __all__ = ["lobby", "lobby_command", "play_command", "register", "watch", "watch_command"]
 
@@ -48,7 +49,10 @@ def register(subparsers: argparse._SubParsersAction[P]) -> None:
         metavar="N",
         help=f"odd, 1..{MAX_BEST_OF} (default 5)",
     )
-    play.add_argument("--rules", default=None, help="rps15 (the hub's default), rps3 or rpsls")
+    builtin = ", ".join(
+        f"{name} (the default)" if name == DEFAULT_RULES else name for name in BUILTIN
+    )
+    play.add_argument("--rules", default=None, help=f"a rule set of the hub; built in: {builtin}")
     _json(play)
     play.set_defaults(func=play_command)
 

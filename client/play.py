@@ -27,6 +27,7 @@ from client.shapes import ChallengeData, GameData, GameEventData, as_shape
 from client.signin import authenticate, identity
 from client.terminal import Terminal
 from client.views import GameView
+from protocol.rules import DEFAULT_RULES
 
 __all__ = ["Player", "rolls_by_rules"]
 
@@ -104,7 +105,7 @@ class Player:
         http_url(self.server)  # a bad address fails here, before anything else
         info = await rest.rules(self.server)
         self.keys = rolls_by_rules(info)
-        rules = self.args.rules or str(info.get("default", "rps15"))
+        rules = self.args.rules or str(info.get("default", DEFAULT_RULES))
         if rules not in self.keys:
             raise ClientError(
                 "bad_request", f"unknown rules {rules!r}; try one of {', '.join(self.keys)}"

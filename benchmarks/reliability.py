@@ -69,7 +69,7 @@ def parse() -> argparse.Namespace:
         "--postgres",
         metavar="URL",
         help="also run the crash attack on PostgreSQL "
-        "(postgresql://user@127.0.0.1/db?schema=NAME; the schema is created if missing)",
+        "(postgresql://user@127.0.0.1/db?schema=NAME: created if missing, left for you to drop)",
     )
     p.add_argument("--kills", type=int, default=20, help="SIGKILLs per backend (20)")
     p.add_argument("--players", type=int, default=3, help="players per transport (3)")

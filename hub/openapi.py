@@ -146,7 +146,7 @@ SCHEMAS: dict[str, Schema] = {
                 "type": "integer",
                 "enum": list(range(1, MAX_BEST_OF + 1, 2)),
                 "default": 5,
-                "description": "an odd number of rounds",
+                "description": "an odd number of rounds as a JSON integer (5.0 is refused)",
             },
             "rules": {
                 "enum": [*RULE_SETS, None],
@@ -161,7 +161,8 @@ SCHEMAS: dict[str, Schema] = {
             "round": {
                 "type": ["integer", "null"],
                 "minimum": 1,
-                "description": "send it when retrying; null is the same as leaving it out",
+                "description": "send it when retrying (a JSON integer: 2.0 is refused); null is"
+                " the same as leaving it out",
             }
         },
     ),

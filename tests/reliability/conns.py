@@ -157,6 +157,28 @@ async def idle_run(hub: Hub, count: int, *, bound: float, bystanders: int = 3) -
                         bystanders=bystanders, ws=True, prepare=answered)  # fmt: skip
 
 
+async def second_request_run(
+    hub: Hub, count: int, *, bound: float, bystanders: int = 1
+) -> FloodResult:
+    """``count`` keep-alive connections: one request answered, the next cut off in its headers."""
+    request = f"GET /healthz HTTP/1.1\r\nHost: {hub.host}:{hub.port}\r\n"
+
+    async def half_again(sock: RawSocket) -> None:
+        status, headers = await sock.read_head()
+        assert status == 200, status
+        length = int(headers.get("content-length", "0"))
+        while len(sock.buffer) < length:
+            chunk = await sock.recv_some()
+            assert chunk, "closed before the body"
+            sock.buffer += chunk
+        sock.buffer = sock.buffer[length:]
+        await sock.send(f"{request}User-Agent: slow".encode())
+
+    first = f"{request}\r\n".encode()
+    return await _flood(hub, "half-open second request", count, first, bound=bound,
+                        bystanders=bystanders, ws=True, prepare=half_again)  # fmt: skip
+
+
 async def silent_peer_run(hub: Hub, count: int, *, bound: float) -> FloodResult:
     """``count`` WebSockets that read everything and never answer a ping."""
 

@@ -14,7 +14,13 @@ import pytest
 import pytest_asyncio
 from attrs import define
 
-from tests.reliability.conns import FloodResult, half_open_run, idle_run, silent_peer_run
+from tests.reliability.conns import (
+    FloodResult,
+    half_open_run,
+    idle_run,
+    second_request_run,
+    silent_peer_run,
+)
 from tests.reliability.harness import Hubs
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -24,6 +30,8 @@ CAP = 50
 SILENT = 20
 TIMEOUT = 4  # header and keep-alive timeouts of the flooded hubs
 BOUND = 30.0  # no wait is longer
+SECOND = 20
+SECOND_BOUND = 20.0  # 20 times the header timeout, a 180th of the keep-alive timeout
 
 
 @define
@@ -34,6 +42,7 @@ class Floods:
     idle: FloodResult
     over_cap: FloodResult
     silent: FloodResult
+    second: FloodResult
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -54,7 +63,11 @@ async def floods(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Floo
         await hub.terminate()
         hub = await started.start(db, "--heartbeat", "1")
         silent = await silent_peer_run(hub, SILENT, bound=BOUND)
-        yield Floods(half_open, idle, over_cap, silent)
+        await hub.terminate()
+        # A keep-alive timeout far beyond the wait: only the header timeout can close them.
+        hub = await started.start(db, "--header-timeout", "1", "--keepalive-timeout", "3600")
+        second = await second_request_run(hub, SECOND, bound=SECOND_BOUND)
+        yield Floods(half_open, idle, over_cap, silent, second)
     finally:
         await started.close()
 
@@ -97,3 +110,10 @@ async def test_once_half_open_connections_time_out_a_capped_hub_serves_again(
 async def test_websockets_that_never_answer_a_ping_are_all_closed(floods: Floods) -> None:
     assert floods.silent.closed == floods.silent.opened == SILENT
     assert floods.silent.bystander_ws == [True]
+
+
+async def test_a_keep_alive_connection_whose_next_request_stops_halfway_is_closed(
+    floods: Floods,
+) -> None:
+    # SPEC §4: request headers must arrive within the header timeout, every request's.
+    assert floods.second.closed == floods.second.opened == SECOND, floods.second

@@ -32,7 +32,7 @@ def dump(obj: object) -> bytes:
 
 
 def game_summary(n: int) -> dict[str, object]:
-    """A summary shaped like the hub's (SPEC §3), so the frame is ~256 bytes."""
+    """A summary shaped like the hub's (docs/protocol.md, WebSocket), so the frame is ~256 bytes."""
     return {
         "id": "g7Qx2mK9pLw4",
         "rules": "rps15",

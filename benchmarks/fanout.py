@@ -11,7 +11,7 @@ that subscribe to ``lobby``, and measures
 - a latency phase: events at a fixed rate (default 10/s); latency = client receipt time - the
   event's ``ts`` (unix ms, stamped by the server at publish; ms resolution).
 
-The hub is driven over its wire protocol only (SPEC §3): drivers register (POST /api/players),
+The hub is driven over its wire protocol only: drivers register (POST /api/players),
 ``auth``, ``play`` against the computer and send ``move``s; every resolved round publishes one lobby
 ``game_updated`` (game starts and ends add ``game_started``/``game_finished``/``player_status``; all
 lobby events are counted).  The baseline (``baseline_server.py``) answers any non-subscribe

@@ -5,7 +5,7 @@ It is the floor a hub's move path is measured against (ANCHORS, "durable moves")
 save waiting at the moment goes to the writer thread in one hop and commits in one transaction
 (a savepoint per save, so one failing save fails alone); nobody is answered before the commit.
 
-It speaks just enough of the hub's wire protocol (SPEC §3) for the benchmark's players:
+It speaks just enough of the hub's wire protocol (docs/protocol.md) for the benchmark's players:
 
 - ``auth`` replies ``{"player": ...}`` (any token is taken: identity is not what is measured);
 - ``play`` against the computer stores a game and replies ``{"game": id}``, then ``round_open``;

@@ -1,4 +1,4 @@
-"""``HubClient``: a small async client for the hub's WebSocket protocol (SPEC §3).
+"""``HubClient``: a small async client for the hub's WebSocket protocol (docs/protocol.md).
 
 Theory of operation
 -------------------

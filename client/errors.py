@@ -6,7 +6,7 @@ import socket
 
 
 class ClientError(Exception):
-    """An error reply from the hub, or a failure to reach it; ``code`` is a SPEC error code."""
+    """An error reply from the hub, or a failure to reach it; ``code`` is a protocol error code."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

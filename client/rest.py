@@ -1,4 +1,4 @@
-"""The few REST calls the client needs (SPEC §4), over ``aiohttp``'s client."""
+"""The few REST calls the client needs (docs/protocol.md, REST), over ``aiohttp``'s client."""
 
 from __future__ import annotations
 

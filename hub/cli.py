@@ -2,7 +2,7 @@
 
 Only ``serve`` reads ``RPS_HUB_*`` variables, and only after its command line is parsed: a value
 given on the command line wins, then the variable, then the default. A variable is checked by the
-same function as its option, so a bad one is a usage error that names it (SPEC §5).
+same function as its option, so a bad one is a usage error that names it (docs/deploy.md).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from attrs import frozen
 
 @frozen
 class Config:
-    """Everything ``create_app`` needs; defaults are SPEC §3-§5's."""
+    """Everything ``create_app`` needs; defaults are those docs/protocol.md gives."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -25,7 +25,7 @@ class Config:
     drain: float = 0.0
     # Per-hub cap on open connections (HTTP and WebSocket); 503 beyond it.
     max_connections: int = 10_000
-    # Protection limits per WebSocket connection (SPEC §3); tests and benchmarks may tune them.
+    # Limits per WebSocket connection (docs/protocol.md, Limits); tests and benchmarks tune them.
     rate: float = 20.0
     burst: int = 40
     abuse_limit: int = 100
@@ -36,7 +36,7 @@ class Config:
     max_body: int = 64 * 1024
     # Seconds a peer has to complete a close before its transport is aborted.
     close_timeout: float = 10.0
-    # Limits per client address (SPEC §4); loopback peers that are not proxies are exempt.
+    # Limits per client address; loopback peers that are not proxies are exempt.
     rest_rate: float = 20.0
     rest_burst: int = 40
     registrations_per_hour: int = 10

@@ -6,7 +6,8 @@ static files and unknown routes pass it too.  It refuses, in this order:
 1. on a hub listening on a loopback address, a ``Host`` that is not a loopback name or address
    or named by ``--allow-host`` (403 ``forbidden``): a page on another site that rebinds its own
    name to 127.0.0.1 is same-origin with the hub to the browser, but still sends its own name;
-2. per client address (SPEC §4): an upgrade to ``/ws`` beyond the open WebSockets allowed (429),
+2. per client address (docs/protocol.md, Protection): an upgrade to ``/ws`` beyond the open
+   WebSockets allowed (429),
    a REST request beyond the token bucket (429 with ``Retry-After``), a registration beyond the
    hourly allowance (429 with ``Retry-After``).  The page (``/``) and ``/static/`` use no budget.
 
@@ -31,6 +32,7 @@ from aiohttp import hdrs, web
 from hub import keys
 from hub.config import Config
 from hub.rest import Handler, error_response
+from protocol.errors import ErrorCode
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -282,7 +284,7 @@ class Guard:
 GUARD = web.AppKey("guard", Guard)
 
 
-def _refuse(request: web.Request, code: str, message: str, wait: float = 0.0) -> web.Response:
+def _refuse(request: web.Request, code: ErrorCode, message: str, wait: float = 0.0) -> web.Response:
     request.app[keys.METRICS].errors.labels(code).inc()
     response = error_response(code, message)
     if wait > 0:
@@ -291,7 +293,7 @@ def _refuse(request: web.Request, code: str, message: str, wait: float = 0.0) ->
 
 
 def guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-    """Refuse foreign Hosts on a loopback hub and clients over their limits (SPEC §3, §4).
+    """Refuse foreign Hosts on a loopback hub and clients over their limits (docs/protocol.md).
 
     Not a coroutine itself: it returns the handler's, so no frame of its own stays alive while a
     handler runs (a WebSocket's runs for the connection's whole life).  The WebSocket handler
@@ -304,7 +306,7 @@ def guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamRespons
         return _ready(
             _refuse(
                 request,
-                "forbidden",
+                ErrorCode.FORBIDDEN,
                 f"this hub serves only loopback names; open it as localhost, or start it with "
                 f"--allow-host {name}",
             )
@@ -324,7 +326,7 @@ def guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamRespons
         return _ready(
             _refuse(
                 request,
-                "rate_limited",
+                ErrorCode.RATE_LIMITED,
                 f"at most {limits.rate:g} requests/s per address; retry in {math.ceil(wait)} s",
                 wait,
             )
@@ -336,7 +338,7 @@ def guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamRespons
         return _ready(
             _refuse(
                 request,
-                "rate_limited",
+                ErrorCode.RATE_LIMITED,
                 f"at most {limits.registrations} registrations per hour per address; "
                 f"retry in {math.ceil(wait)} s",
                 wait,
@@ -381,7 +383,7 @@ def open_socket(request: web.Request) -> web.Response | None:
     if not limits.open_socket(address):
         return _refuse(
             request,
-            "rate_limited",
+            ErrorCode.RATE_LIMITED,
             f"at most {limits.sockets} open WebSockets per address; close one first",
         )
     request[_SOCKET] = address

@@ -1,4 +1,4 @@
-"""The course's original game API (``--legacy-api``, SPEC §4 Legacy), in its original shapes.
+"""The course's original game API (``--legacy-api``; docs/protocol.md, Legacy API), as it was.
 
 The course server had no games table: a game was the moves carrying its id.  Here a legacy game is
 an ordinary ``rps15`` best-of-5 game against the computer, without round deadlines (one left
@@ -25,7 +25,7 @@ from aiohttp import web
 from hub import keys
 from hub.rest import json_response, read_body
 from hub.service import GameHub
-from protocol.errors import BadMessage, NotFound, ProtocolError
+from protocol.errors import BadMessage, ErrorCode, NotFound, ProtocolError
 from protocol.game import COMPUTER, Game
 from protocol.rules import DEFAULT_RULES
 from storage.base import Leader, PlayerRecord
@@ -64,7 +64,7 @@ def _as_bad_input() -> Iterator[None]:
     try:
         yield
     except ProtocolError as exc:
-        if exc.code in ("bad_request", "unavailable", "internal"):
+        if exc.code in (ErrorCode.BAD_REQUEST, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL):
             raise
         raise BadMessage(exc.message) from exc
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the REST routes (SPEC §4), served at ``GET /api/openapi.json``."""
+"""The OpenAPI 3.1 document of the REST routes (docs/protocol.md), at ``GET /api/openapi.json``."""
 
 from __future__ import annotations
 

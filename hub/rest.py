@@ -1,4 +1,4 @@
-"""The REST API of SPEC §4, and the JSON error middleware every route shares."""
+"""The REST API (docs/protocol.md, REST), and the JSON error middleware every route shares."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ JSON = "application/json"
 
 
 def error_response(code: str, message: str, status: int | None = None) -> web.Response:
-    """The JSON error body of SPEC §4 with its HTTP status (the code's own unless given)."""
+    """The JSON error body with its HTTP status (the code's own unless given)."""
     known = ErrorCode(code)
     body = json.dumps({"error": {"code": known.value, "message": message}})
     response = web.Response(
@@ -48,7 +48,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def errors(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-    """Turn every refusal into SPEC's JSON error; log unexpected failures, hide their details.
+    """Turn every refusal into the JSON error body; log unexpected failures, hide their details.
 
     The WebSocket upgrade answers its own refusals and failures: it is passed through with no
     frame of this middleware kept alive for the connection's whole life.
@@ -306,7 +306,7 @@ async def create_game(request: web.Request) -> web.Response:
 
 
 async def create_move(request: web.Request) -> web.Response:
-    """``POST /api/games/{id}/moves``: checks in SPEC order 401, 404, 400, 403, 400, 409."""
+    """``POST /api/games/{id}/moves``: checks in the order 401, 404, 400, 403, 400, 409."""
     player = await bearer(request)
     hub = _hub(request)
     game_id = request.match_info["id"]

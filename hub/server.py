@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import socket
@@ -37,7 +38,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from hub import __version__
 from hub.config import Config
-from protocol.errors import ProtocolError
+from protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,18 @@ LINGERING = 32  # refusals that may wait at once for their peer to read the 503
 LINGER = 1.0  # seconds a refusal waits for that
 QUIET_INTERVAL = 60.0
 
-_BODY = (
-    b'{"error":{"code":"unavailable",'
-    b'"message":"the hub is at its connection limit; try again in a moment"}}'
-)
+_BODY = json.dumps(
+    {
+        "error": {
+            "code": ErrorCode.UNAVAILABLE,
+            "message": "the hub is at its connection limit; try again in a moment",
+        }
+    },
+    separators=(",", ":"),
+).encode()
 REFUSAL = (
-    b"HTTP/1.1 503 Service Unavailable\r\n"
-    b"Content-Type: application/json\r\n"
+    f"HTTP/1.1 {ErrorCode.UNAVAILABLE.status} Service Unavailable\r\n".encode()
+    + b"Content-Type: application/json\r\n"
     b"Content-Length: " + str(len(_BODY)).encode() + b"\r\n"
     b"Retry-After: 1\r\n"
     b"Connection: close\r\n\r\n" + _BODY

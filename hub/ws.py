@@ -1,4 +1,4 @@
-"""``GET /ws``: the WebSocket endpoint of SPEC §3.
+"""``GET /ws``: the WebSocket endpoint of docs/protocol.md, WebSocket.
 
 One handler loop per connection: read a frame, decode it, dispatch it to the hub, queue the reply.
 Requests of one connection are handled one at a time, so replies come in request order and after
@@ -61,7 +61,7 @@ DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
 def refuse(request: web.Request, code: str, message: str) -> web.Response:
-    """A refused upgrade: SPEC's JSON error, counted."""
+    """A refused upgrade: the protocol's JSON error, counted."""
     request.app[keys.METRICS].errors.labels(code).inc()
     return error_response(code, message)
 
@@ -105,7 +105,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         # No permessage-deflate: frames are small JSON, and in aiohttp compression costs 2-3x CPU
         # and ~190 KB per connection (see the README).
-        # aiohttp refuses a message of max_msg_size bytes itself; SPEC allows "at most" MAX_FRAME.
+        # aiohttp refuses a message of max_msg_size bytes itself; the limit is "at most" MAX_FRAME.
         # ``timeout``: how long aiohttp waits for the client's close frame after sending its own.
         # Pongs are the hub's (``autoping=False``): queued like any frame, they count towards the
         # outbound limit, so a client that pings and never reads is a slow consumer too.

@@ -1,4 +1,4 @@
-"""SPEC's error vocabulary, written once, and the core's exceptions that name their code from it.
+"""The error vocabulary, written once, and the core's exceptions that name their code from it.
 
 ``ErrorCode`` is every code; ``HTTP_ERRORS`` is the table of every HTTP error status with the code
 its body carries and what it means (a code's own status is its first row; 405 and 415 answer
@@ -16,7 +16,7 @@ from attrs import frozen
 
 
 class ErrorCode(enum.StrEnum):
-    """An error code of SPEC §3/§4; ``status`` is its HTTP status, ``meaning`` what it says."""
+    """An error code (docs/protocol.md); ``status`` its HTTP status, ``meaning`` what it says."""
 
     BAD_REQUEST = "bad_request"
     UNAUTHORIZED = "unauthorized"
@@ -91,7 +91,7 @@ def code_for_status(status: int) -> ErrorCode:
 
 
 class ProtocolError(Exception):
-    """Base of every error the core raises; ``code`` is its SPEC error code.
+    """Base of every error the core raises; ``code`` is its protocol error code.
 
     A subclass names its code as an ``ErrorCode`` (a plain string is read as one), so a code
     outside the vocabulary fails when the class is defined, not when it is first raised.

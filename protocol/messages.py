@@ -1,4 +1,4 @@
-"""Wire messages of the WebSocket protocol (SPEC §3): requests in, replies and events out.
+"""Wire messages of the WebSocket protocol (docs/protocol.md): requests in, replies and events out.
 
 ``decode_request`` turns one text frame into a typed request or raises ``BadMessage`` naming the
 bad field; the ``encode_*`` functions produce the exact bytes sent, so an event is serialized once

@@ -1,4 +1,4 @@
-"""JSON forms of games, summaries and game events (SPEC §3 "A game", "A summary", topic events)."""
+"""JSON forms of games, summaries and game events (docs/protocol.md, "The game object", events)."""
 
 from __future__ import annotations
 

@@ -11,20 +11,20 @@ from typing import Any, Protocol
 
 from attrs import frozen
 
-from protocol.errors import ProtocolError
+from protocol.errors import ErrorCode, ProtocolError
 from protocol.game import Game
 
 
 class StorageError(ProtocolError):
     """Storage could not do what was asked (the database is unavailable or refused)."""
 
-    code = "unavailable"
+    code = ErrorCode.UNAVAILABLE
 
 
 class NameTaken(StorageError):
     """A player name that is already registered (case-insensitively), ``computer`` included."""
 
-    code = "conflict"
+    code = ErrorCode.CONFLICT
 
 
 @frozen
@@ -139,7 +139,7 @@ class Storage(Protocol):
 class BadCursor(StorageError, ValueError):
     """A pagination cursor that this storage did not make."""
 
-    code = "bad_request"
+    code = ErrorCode.BAD_REQUEST
 
 
 async def open_storage(url: str) -> Storage:

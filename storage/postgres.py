@@ -19,7 +19,8 @@ and the whole save rolls back.  Reads run at REPEATABLE READ, READ ONLY, so a ga
 come from one snapshot.
 
 The schema is SQLite's, with ``lower()`` and the ``"C"`` collation standing in for ``NOCASE``:
-player names are ASCII (SPEC §2), so comparisons and orderings come out byte for byte the same.
+player names are ASCII (docs/protocol.md, Players and tokens), so comparisons and orderings come out
+byte for byte the same.
 The schema version is the highest row of ``schema_migrations``; migrations run in one transaction
 under an advisory lock, so hubs starting at once apply them exactly once.
 
@@ -134,7 +135,7 @@ MIGRATIONS: list[list[str]] = [
             data TEXT NOT NULL,
             PRIMARY KEY (game_id, seq)
         )""",
-        # Subscribers recover by seq (SPEC §3): a duplicate or a gap would silently lose events.
+        # Subscribers recover by seq (docs/protocol.md): a duplicate or a gap would lose events.
         # The function keeps the search_path it was created with, so it finds this schema's table.
         """CREATE FUNCTION game_events_follow() RETURNS trigger LANGUAGE plpgsql
             SET search_path FROM CURRENT AS $$

@@ -52,7 +52,7 @@ class Row(Protocol):
 
 
 # Games the legacy API started before games had an idle limit: live, against the computer, without
-# deadlines, under a uuid (other games' ids are 12 characters).  Migrations give them SPEC's limit.
+# deadlines, under a uuid (other games' ids are 12 characters). Migrations give them 10 min.
 LEGACY_IDLE_BACKFILL = """UPDATE games SET idle_seconds = 600
     WHERE status = 'playing' AND player_b = 'computer' AND round_seconds = 0
       AND id LIKE '________-____-____-____-____________'"""

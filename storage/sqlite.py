@@ -59,7 +59,8 @@ MIGRATIONS: list[list[str]] = [
         # The computer is a player row so its name is taken and the legacy top scores can show it.
         f"""INSERT INTO players (name, name_key, token_hash, created)
             VALUES ('{COMPUTER}', '{COMPUTER}', NULL, {_NOW_MS})""",
-        # Player names are ASCII (SPEC §2), so NOCASE compares them exactly as casefold() does and
+        # Player names are ASCII (docs/protocol.md, Players and tokens), so NOCASE compares them
+        # exactly as casefold() does and
         # lets the seat and winner indexes serve lookups that ignore case.
         """CREATE TABLE games (
             id TEXT PRIMARY KEY,
@@ -109,7 +110,7 @@ MIGRATIONS: list[list[str]] = [
             data TEXT NOT NULL,
             PRIMARY KEY (game_id, seq)
         ) WITHOUT ROWID""",
-        # Subscribers recover by seq (SPEC §3): a duplicate or a gap would silently lose events.
+        # Subscribers recover by seq (docs/protocol.md): a duplicate or a gap would lose events.
         """CREATE TRIGGER game_events_follow BEFORE INSERT ON game_events
             WHEN NEW.seq <> 1 + COALESCE(
                 (SELECT MAX(seq) FROM game_events WHERE game_id = NEW.game_id), 0)

@@ -1,5 +1,5 @@
 // The rps-hub lobby page's entry module: no framework, no build step. It speaks the WebSocket
-// protocol of SPEC §3 on /ws and reads the REST routes of SPEC §4. State lives in `state`
+// protocol of docs/protocol.md, WebSocket on /ws and reads the REST routes of docs/protocol.md, REST. State lives in `state`
 // (state.js) and `conn` (connection.js); every change goes through an apply*/on* function and
 // then a render* function that redraws the part of the page it owns from that state.
 // Some modules import each other (play <-> game <-> gameview): that is safe because no module

@@ -1,4 +1,4 @@
-// The WebSocket connection (SPEC §3): requests with replies, events in seq order per topic,
+// The WebSocket connection (docs/protocol.md, WebSocket): requests with replies, events in seq order per topic,
 // reconnect with backoff, and recovery of missed events by subscribing again with since+epoch.
 
 export const conn = {

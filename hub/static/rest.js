@@ -1,4 +1,4 @@
-// REST helpers for the hub's HTTP routes (SPEC §4).
+// REST helpers for the hub's HTTP routes (docs/protocol.md, REST).
 
 import { hubError } from "./connection.js";
 

@@ -18,7 +18,7 @@ export const state = {
   note: "", // the last thing the play panel has to say
   gameId: null, // the game on screen, from the hash route
   watching: null, // the game whose topic we follow (the one on screen, once connected)
-  game: null, // that game (SPEC "A game"), kept up to date by its topic's events
+  game: null, // that game (docs/protocol.md, "The game object"), kept up to date by its topic's events
   commitments: new Map(), // round -> commitment published at round_open (viewed game)
   verdicts: new Map(), // round -> true (verified) | false (mismatch) | null (cannot check)
   moved: new Set(), // players who moved in the open round (viewed game)

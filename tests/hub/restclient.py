@@ -35,7 +35,7 @@ def check_response(
     """Fail unless the document declares ``status`` for the route and the answer fits it.
 
     A route the document does not describe (the web page, ``/ws``, an unknown path or method)
-    must still answer an error with SPEC's JSON error body.
+    must still answer an error with the protocol's JSON error body.
     """
     content_type = headers.get("Content-Type", "").split(";")[0].strip()
     request = MockRequest(f"{url.scheme}://{url.host}:{url.port}", method.lower(), url.path)
@@ -104,7 +104,7 @@ class Rest:
     async def error(
         self, method: str, path: str, body: Any = None, **kwargs: Any
     ) -> tuple[int, str]:
-        """A call that must fail with SPEC's JSON error; returns the status and the error code."""
+        """A call that must fail with the JSON error body; returns the status and the error code."""
         status, answer = await self.call(method, path, body, **kwargs)
         assert isinstance(answer, dict) and set(answer) == {"error"}, (status, answer)
         assert set(answer["error"]) == {"code", "message"}, answer

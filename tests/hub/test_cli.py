@@ -176,7 +176,7 @@ async def test_the_legacy_api_is_switched_on_from_the_environment(run: Run) -> N
     assert await stop(proc) == 0
 
 
-# -- usage errors (SPEC §5: one line naming the option or variable, exit 2, no traceback) -------
+# -- usage errors (one line naming the option or variable, exit 2, no traceback) -------
 
 
 def assert_usage_error(code: int, err: str, name: str) -> None:

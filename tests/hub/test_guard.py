@@ -1,4 +1,4 @@
-"""Per-address limits, the Host check and the security headers (SPEC §3, §4) on a real hub.
+"""Per-address limits, the Host check and the security headers (docs/protocol.md) on a real hub.
 
 The hub under test listens on 127.0.0.1, so every request comes from a loopback peer: tests that
 need a counted client configure 127.0.0.1 as a trusted proxy and name the client in

@@ -1,4 +1,4 @@
-"""Whom the legacy API acts for, and how its games end when left alone (SPEC §4 Legacy).
+"""Whom the legacy API acts for, and how its games end when left alone (docs/protocol.md).
 
 The legacy routes have no authentication, so they act only for players they created, who hold no
 token; a player registered through ``POST /api/players`` is refused there.  A legacy game has no

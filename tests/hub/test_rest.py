@@ -1,4 +1,4 @@
-"""The REST API of SPEC §4 against a real hub on an ephemeral port with a real SQLite file."""
+"""The REST API against a real hub on an ephemeral port with a real SQLite file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request bodies the REST API refuses (SPEC §4): not JSON by Content-Type, bad encodings."""
+"""Request bodies the REST API refuses: not JSON by Content-Type, bad encodings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Round deadlines (SPEC §1): a missed move loses the round; both missing abandons the game.
+"""Round deadlines: a missed move loses the round; both missing abandons the game.
 
 The hubs here give each round 0.3 s; the tests wait for the events the deadline causes.
 """

@@ -1,10 +1,10 @@
 """Hypothesis against a real hub: the decode -> dispatch path of ``/ws`` never loses a request.
 
-Frames are mostly requests of SPEC §3's ops with fields that are right, wrong, ill-typed or
+Frames are mostly requests of docs/protocol.md ops with fields that are right, wrong, ill-typed or
 missing, ids of every JSON type, nested junk, huge numbers, unicode (lone surrogates as JSON
 escapes too) and some text that is no JSON at all.  They go to one authenticated connection and one
 spectator.  Every frame must get exactly one well-formed reply (its id echoed when it is an integer
-or a string, null otherwise) with one of SPEC's error codes, every event must follow its topic's
+or a string, null otherwise) with one of the protocol's codes, every event must follow its topic's
 seq, the connections stay open, and afterwards the same connection still plays a whole game
 against the computer.
 """
@@ -185,7 +185,7 @@ def encodable(text: str) -> bool:
 
 
 def expected_id(text: str) -> Any:
-    """The id a reply to ``text`` must carry: the request's when readable, else None (SPEC §3)."""
+    """The id a reply to ``text`` must carry: the request's when readable, else None."""
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):

@@ -1,4 +1,4 @@
-"""The ``Origin`` rule of SPEC §3: the request's own host in any scheme, or an allowed origin.
+"""The ``Origin`` rule: the request's own host in any scheme, or an allowed origin.
 
 A hub behind a TLS-terminating proxy is reached as ``https://host`` while it speaks plain HTTP
 itself, so only the host and port of an ``Origin`` are compared with the request's ``Host``.

@@ -1,4 +1,4 @@
-"""Presence (SPEC §2): who is active, the grace period, and what leaving takes away."""
+"""Presence (docs/protocol.md): who is active, the grace period, and what leaving takes away."""
 
 from __future__ import annotations
 

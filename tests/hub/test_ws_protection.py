@@ -1,4 +1,4 @@
-"""Protection of SPEC §3: bad frames, rate limits, Origin, heartbeat and slow consumers.
+"""Protection of docs/protocol.md: bad frames, rate limits, Origin, heartbeat and slow consumers.
 
 Each misbehaving connection runs beside a live game between two players watched by a spectator;
 the game's every event must still arrive, in order, to all three.

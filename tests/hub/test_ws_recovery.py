@@ -1,4 +1,4 @@
-"""Subscribing again to a topic the connection already has never duplicates events (SPEC §3).
+"""Subscribing again to a topic the connection already has never duplicates events.
 
 ``auth`` subscribes a connection to its player's topic and live game at their current seq (its
 start); events after it arrive live.  A later ``subscribe`` with ``since`` then answers:

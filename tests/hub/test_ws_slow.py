@@ -1,4 +1,4 @@
-"""Connections that do not keep up, and how every close and shutdown stays bounded (SPEC §3).
+"""Connections that do not keep up, and how every close and shutdown stays bounded.
 
 Also the WebSocket request metrics, which count these connections' requests by wire op.
 """

@@ -1,4 +1,4 @@
-"""Authentication, topics and recovery over WebSocket (SPEC §2 and §3)."""
+"""Authentication, topics and recovery over WebSocket (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from protocol.errors import (
     code_for_status,
 )
 
-# SPEC §4's list, as written there.
-SPEC_STATUSES = {
+# docs/protocol.md, REST's list, as written there.
+DOC_STATUSES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -29,12 +29,12 @@ SPEC_STATUSES = {
 
 
 def test_the_table_has_every_status_of_spec_once_with_its_code() -> None:
-    assert {row.status: row.code.value for row in HTTP_ERRORS} == SPEC_STATUSES
+    assert {row.status: row.code.value for row in HTTP_ERRORS} == DOC_STATUSES
     assert len({row.status for row in HTTP_ERRORS}) == len(HTTP_ERRORS)
 
 
 def test_every_code_of_spec_is_in_the_vocabulary() -> None:
-    assert {code.value for code in ErrorCode} == set(SPEC_STATUSES.values())
+    assert {code.value for code in ErrorCode} == set(DOC_STATUSES.values())
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_a_code_means_what_its_own_status_row_says() -> None:
     assert ErrorCode.BAD_REQUEST.meaning == row.meaning
 
 
-@pytest.mark.parametrize(("status", "code"), sorted(SPEC_STATUSES.items()))
+@pytest.mark.parametrize(("status", "code"), sorted(DOC_STATUSES.items()))
 def test_an_http_status_of_the_table_maps_to_its_code(status: int, code: str) -> None:
     assert code_for_status(status) == code
 

@@ -99,7 +99,7 @@ async def get_json(server: TestServer, path: str) -> Any:
 
 
 class Scripted:
-    """A player the test drives over a raw WebSocket (SPEC §3), reading frames in the background."""
+    """A player the test drives over a raw WebSocket, reading frames in the background."""
 
     _ids = itertools.count(1)
 

@@ -33,7 +33,7 @@ import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from hub import __version__
@@ -165,26 +165,34 @@ class Guard(asyncio.Protocol):
     """aiohttp's handler for one connection, counted, and closed if no headers come in time."""
 
     # One per connection, held as long as it is open: slots keep idle connections small.
-    __slots__ = ("__weakref__", "handler", "listener", "served", "timer", "transport")
+    __slots__ = ("__weakref__", "early", "handler", "listener", "served", "timer", "transport")
 
     def __init__(self, listener: Listener, handler: web.RequestHandler) -> None:
         self.listener = listener
         self.handler = handler
         self.transport: asyncio.BaseTransport | None = None
         self.timer: asyncio.TimerHandle | None = None
-        self.served = False
+        self.served = False  # a request's headers arrived and its answer is not done yet
+        self.early = False  # bytes of the next request came while one was being answered
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Arm the header deadline, then hand the connection to aiohttp."""
         self.transport = transport
-        if self.listener.header_timeout > 0:
-            loop = asyncio.get_running_loop()
-            self.timer = loop.call_later(self.listener.header_timeout, self._expire)
+        self._arm()
         self.handler.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        """Pass the bytes to aiohttp."""
+        """Pass the bytes to aiohttp; the first of a request's start its headers' deadline."""
+        if self.served:
+            self.early = True
+        elif self.timer is None:
+            self._arm()
         self.handler.data_received(data)
+
+    def _arm(self) -> None:
+        if self.listener.header_timeout > 0 and self.timer is None:
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(self.listener.header_timeout, self._expire)
 
     def eof_received(self) -> bool | None:
         """Pass the end of input to aiohttp."""
@@ -207,9 +215,19 @@ class Guard(asyncio.Protocol):
     def arrived(self) -> None:
         """A request's headers arrived: the deadline is met."""
         self.served = True
+        self.early = False
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+
+    async def answer(self, pending: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+        """Await an HTTP request's answer; then the next request's headers have a deadline too."""
+        try:
+            return await pending
+        finally:
+            self.served = False
+            if self.early:  # some of the next request is already here
+                self._arm()
 
     def _expire(self) -> None:
         self.timer = None
@@ -277,9 +295,12 @@ class Listener:
             # Not a coroutine of its own: a WebSocket's handler runs for the connection's whole
             # life, and a frame awaiting it would be kept as long, per connection.
             guard = self.guards.get(id(request.protocol))
-            if guard is not None:
-                guard.arrived()
-            return handle(request)
+            if guard is None:
+                return handle(request)
+            guard.arrived()
+            if request.headers.get(hdrs.UPGRADE):  # a WebSocket: no HTTP request follows
+                return handle(request)
+            return guard.answer(handle(request))
 
         # Before any handler exists: each RequestHandler copies it when it is made.
         server.request_handler = arrived

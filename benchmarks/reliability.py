@@ -333,7 +333,7 @@ SCOPE = [
     "(3 SIGKILLs per backend, 425 malformed frames, 200-socket floods with 4 s timeouts, a",
     "REST flood and a WebSocket flood while a bystander makes 15 moves, 12 cuts and 3",
     "restarts) in under a minute, and asserts invariants and counts",
-    "only: nothing acknowledged lost, every frame answered as SPEC says, every flooding socket",
+    "only: nothing acknowledged lost, every frame answered as specified, every flooding socket",
     "closed, every bystander request served, 429 past each per-address limit, the process",
     "exited 0. The timings in this document are measurements, never assertions.",
     "",
@@ -362,9 +362,9 @@ def _glance(results: dict[str, Any]) -> list[str]:
                        "acknowledged moves lost.")  # fmt: skip
     f = _get(results, "frames")
     if f and "sent" in f:
-        out.append(f"- Malformed frames: {f['answered']:,} of {f['sent']:,} answered as SPEC says; "
-                   f"{f['closes_right']} of {f['closes_sent']} closing frames closed with SPEC's "
-                   "code.")  # fmt: skip
+        out.append(f"- Malformed frames: {f['answered']:,} of {f['sent']:,} answered as specified; "
+                   f"{f['closes_right']} of {f['closes_sent']} closing frames closed "
+                   "with the right code.")  # fmt: skip
     n = _get(results, "nonreader")
     if n and "released_after" in n:
         out.append(f"- A client that never reads: let go after {_num(n['released_after'])} s.")
@@ -382,7 +382,7 @@ def _glance(results: dict[str, Any]) -> list[str]:
                        f"{', '.join(str(x) for x in r['bystander_http'])}.")  # fmt: skip
     r = _get(results, "restflood")
     if r and "ok" in r:
-        out.append(f"- REST flood from one address: {r['ok']} answered 200 (SPEC's most: "
+        out.append(f"- REST flood from one address: {r['ok']} answered 200 (the protocol's most: "
                    f"{_num(r['ok_bound'], 0)}), {r['limited']:,} answered 429; bystander p50 "
                    f"{r['quiet']['p50']} → {r['flooded']['p50']} ms "
                    f"({r['quiet']['failures'] + r['flooded']['failures']} failures).")  # fmt: skip
@@ -436,7 +436,7 @@ def _frames(results: dict[str, Any]) -> list[str]:
         "missing `id`, unknown op, ill-typed fields, 32,000-deep nesting, exactly 65,536 bytes…)",
         "and random damage to valid requests (cut, spliced, retyped, re-keyed, noise), 30 per",
         "connection (within one burst of the rate limit), then a probe request on the same",
-        "connection. As SPEC says: exactly one reply per frame, with the frame's `id` when it is",
+        "connection. As specified: exactly one reply per frame, with the frame's `id` when it is",
         "a JSON object with an integer or string `id`, else `null`; `bad_request` when it is",
         "not such an object or names no known op; the connection still answers. Then binary,",
         "invalid UTF-8, 65,537 bytes and 80,000 bytes in two fragments, each on its own",
@@ -448,8 +448,8 @@ def _frames(results: dict[str, Any]) -> list[str]:
         return [*out, note, ""]
     f = results["frames"]
     out += [
-        "| frames sent | answered as SPEC says | connections | still answering after |"
-        " closing frames sent | closed with SPEC's code | hub still up |",
+        "| frames sent | answered as the protocol says | connections | still answering after |"
+        " closing frames sent | closed with the protocol's code | hub still up |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         f"| {_num(f['sent'])} | {_num(f['answered'])} | {f['connections']} | "
         f"{f['probes_ok']} | {f['closes_sent']} | {f['closes_right']} | "
@@ -564,7 +564,8 @@ def _floods(results: dict[str, Any]) -> list[str]:
         "alone (quiet), then during the flood (flooded), in the same run; latency is from sending",
         "the move to its answer, in ms. The flood lasts exactly as long as the bystander's",
         "flooded phase (bounded by `--rest-requests` / `--ws-frames`). REST flood: 32 concurrent",
-        "`GET /api/leaderboard` loops; SPEC lets at most 40 + 20/s of them succeed. Registrations:",
+        "`GET /api/leaderboard` loops; the limit lets at most 40 + 20/s of them succeed.",
+        "Registrations:",
         "20 in a row from one address. WebSocket flood: 60 sockets at once from one address (50",
         "allowed), each sending requests as fast as it can until the hub closes it, then opened",
         "again; frames a socket sends after its 100th refusal are not answered (it is being",
@@ -578,7 +579,7 @@ def _floods(results: dict[str, Any]) -> list[str]:
     else:
         r = results["restflood"]
         out += [
-            "| REST requests | 200 | 429 `rate_limited` | other | SPEC's most 200s | "
+            "| REST requests | 200 | 429 `rate_limited` | other | the protocol's most 200s | "
             "registrations | bystander move p50 / p99 quiet | flooded | bystander failures |",
             "| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
             f"| {_num(r['sent'])} | {_num(r['ok'])} | {_num(r['limited'])} | {r['other']} | "
@@ -641,7 +642,7 @@ def _recovery(results: dict[str, Any]) -> list[str]:
         "hub cannot replay the older events after newer ones without breaking seq order, nor",
         "send the newer ones twice, so it answers `recovered: false` with the game (which holds",
         "every round). The lobby's history dies with the process: after a restart a snapshot is",
-        "the answer SPEC gives.",
+        "the answer the protocol gives.",
     ]
     return [*out, ""]
 

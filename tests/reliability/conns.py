@@ -1,7 +1,7 @@
 """Connections that hold a slot and do nothing: half-open requests, idle keep-alives, silent peers.
 
-SPEC §4: request headers must arrive within 10 s; idle keep-alive connections close after 75 s;
-``--max-connections`` caps the open connections (503 beyond).  SPEC §3: a WebSocket peer that has
+The rules: request headers must arrive within 10 s; idle keep-alive connections close after 75 s;
+``--max-connections`` caps the open connections (503 beyond).  A WebSocket peer that has
 not answered a ping by the next one is closed.  Each flood is opened in full, a bystander is served
 (or, beyond the cap, answered 503) while it stands, and then every flooding socket must see the
 hub close it.

@@ -3,7 +3,7 @@
 Players play the computer over WebSocket and over REST, each move naming its ``round``, while a
 killer SIGKILLs the hub after a random number of acknowledged moves and starts it again on the
 same database.  A move whose answer was lost with the process is sent again once the hub is back
-(the same roll for the same round is safe to repeat, SPEC §1).  At the end the hub stops cleanly,
+(the same roll for the same round is safe to repeat).  At the end the hub stops cleanly,
 starts once more, and every acknowledged move is looked up in the stored games.
 """
 

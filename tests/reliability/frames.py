@@ -1,4 +1,4 @@
-"""Malformed frames against a real hub: each one answered as SPEC §3 says.
+"""Malformed frames against a real hub: each one answered as docs/protocol.md says.
 
 A frame that is text, valid UTF-8 and at most 65,536 bytes gets exactly one ``reply``: with the
 frame's ``id`` when the frame is a JSON object whose ``id`` is an integer or a string, else with
@@ -84,7 +84,7 @@ CLOSES: list[tuple[str, Any, int]] = [
 
 
 def expected(frame: str) -> tuple[Any, str | None]:
-    """SPEC's answer to a text frame: the reply's id, and its code when SPEC fixes it."""
+    """The answer to a text frame: the reply's id, and its code when it is fixed."""
     try:
         obj = json.loads(frame)
     except (ValueError, RecursionError):
@@ -100,7 +100,7 @@ def expected(frame: str) -> tuple[Any, str | None]:
         return None, "bad_request"
     if obj.get("type") not in OPS:
         return rid, "bad_request"
-    return rid, None  # a known op: any one reply (ok, or an error with one of SPEC's codes)
+    return rid, None  # a known op: any one reply (ok, or an error with one of the protocol's codes)
 
 
 async def open_ws(url: str) -> ClientConnection:
@@ -121,7 +121,7 @@ async def next_reply(ws: ClientConnection) -> dict[str, Any]:
 
 
 def judge(reply: dict[str, Any], rid: Any, code: str | None) -> bool:
-    """Whether ``reply`` is the answer SPEC gives to a frame expecting ``rid`` and ``code``."""
+    """Whether ``reply`` is the specified answer to a frame expecting ``rid`` and ``code``."""
     if reply.get("id") != rid:
         return False
     if code is None:
@@ -196,7 +196,7 @@ class FrameResult:
     """Counts of one malformed-frame run."""
 
     sent: int = 0
-    answered: int = 0  # exactly as SPEC says
+    answered: int = 0  # exactly as the protocol says
     wrong: list[tuple[str, Any]] = field(factory=list)
     connections: int = 0
     probes_ok: int = 0

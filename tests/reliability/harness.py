@@ -33,7 +33,7 @@ from attrs import define, field
 SERVING = re.compile(r"serving on http://([^/\s]+)/")
 LOG_LEVEL = os.environ.get("RELIABILITY_HUB_LOG_LEVEL", "WARNING")
 START_TIMEOUT = 30.0
-EXIT_TIMEOUT = 60.0  # a bound on any wait for the hub to exit; SPEC's own bound is 10 s
+EXIT_TIMEOUT = 60.0  # a bound on any wait for the hub to exit; the protocol's own bound is 10 s
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Floods from one client address, seen through a trusted proxy (SPEC §4).
+"""Floods from one client address, seen through a trusted proxy (docs/protocol.md).
 
 The hub runs with ``--trusted-proxy 127.0.0.1``: every loopback peer is then a proxy and the client
 address is the last ``X-Forwarded-For`` entry, so one test machine can be an attacker and a
@@ -26,7 +26,7 @@ from tests.reliability.harness import Hub, call, http, percentile
 
 ATTACKER = "203.0.113.7"
 BYSTANDER = "198.51.100.2"
-RATE, BURST = 20.0, 40  # SPEC §4, per address
+RATE, BURST = 20.0, 40  # docs/protocol.md, per address
 WS_PER_ADDRESS = 50
 REGISTRATIONS = 10
 TIMEOUT = 30.0
@@ -167,7 +167,7 @@ class RestFloodResult:
 
     @property
     def ok_bound(self) -> float:
-        """The most 200s SPEC allows in ``seconds``: the burst plus the rate."""
+        """The most 200s the protocol allows in ``seconds``: the burst plus the rate."""
         return BURST + RATE * self.seconds + 1
 
 

@@ -1,4 +1,4 @@
-"""Events across connection cuts and hub restarts: none lost, none twice (SPEC §3 Recovery).
+"""Events across connection cuts and hub restarts: none lost, none twice.
 
 Players play the computer over REST (paced), so every game topic fills with events whatever
 happens to the watchers.  Two kinds of follower watch over WebSocket:

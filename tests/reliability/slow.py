@@ -3,7 +3,7 @@
 The non-reader is a raw socket with a small receive buffer: it completes the WebSocket handshake
 and then only sends ``subscribe lobby``, each answered with a fresh snapshot of a lobby holding
 many live games (tens of KB), so the hub's outbound data for it piles up in the hub's process and
-in the kernel's send queue.  SPEC §3: past 1,000 frames or 1 MiB, counting the kernel's queue, the
+in the kernel's send queue.  Past 1,000 frames or 1 MiB, counting the kernel's queue, the
 hub closes it with 1013, and a peer that does not complete the close within 10 s is aborted.
 """
 
@@ -31,7 +31,7 @@ from tests.reliability.harness import (
 
 SUBSCRIBE = b'{"type":"subscribe","id":1,"topic":"lobby"}'
 RCVBUF = 4096
-BURST = 40  # SPEC's per-connection burst: sent at once; then paced under the rate
+BURST = 40  # the protocol's per-connection burst: sent at once; then paced under the rate
 SLOW_METRIC = "rps_hub_slow_consumers_closed_total"
 PACE = 0.1  # seconds between the non-reader's later frames (10/s, under 20/s)
 

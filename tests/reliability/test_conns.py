@@ -1,4 +1,4 @@
-"""Connections that hold a slot and do nothing (SPEC §3, §4): others are served, they are closed.
+"""Connections that hold a slot and do nothing: others are served, they are closed.
 
 Each flood runs once for the module, on a hub of its own with short timeouts (``--header-timeout``,
 ``--keepalive-timeout``, ``--heartbeat``; the defaults are 10, 75 and 20 s); every test
@@ -115,5 +115,5 @@ async def test_websockets_that_never_answer_a_ping_are_all_closed(floods: Floods
 async def test_a_keep_alive_connection_whose_next_request_stops_halfway_is_closed(
     floods: Floods,
 ) -> None:
-    # SPEC §4: request headers must arrive within the header timeout, every request's.
+    # docs/protocol.md: request headers must arrive within the header timeout, every request's.
     assert floods.second.closed == floods.second.opened == SECOND, floods.second

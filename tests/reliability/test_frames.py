@@ -1,4 +1,4 @@
-"""Malformed frames against a real process: every one answered as SPEC §3 says."""
+"""Malformed frames against a real process: every one answered as docs/protocol.md says."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ async def hub(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hub]:
 
 @pytest.mark.parametrize(("frame", "rid", "code"), [c[1:] for c in REPLIES],
                          ids=[c[0] for c in REPLIES])  # fmt: skip
-async def test_a_malformed_text_frame_gets_one_reply_with_spec_id_and_code_and_the_connection_stays_open(  # noqa: E501
+async def test_a_malformed_text_frame_gets_one_reply_with_the_protocols_id_and_code_and_the_connection_stays_open(  # noqa: E501
     hub: Hub, frame: str, rid: Any, code: str | None
 ) -> None:
     ws = await open_ws(hub.ws_url)
@@ -53,13 +53,13 @@ async def test_a_malformed_text_frame_gets_one_reply_with_spec_id_and_code_and_t
 
 
 @pytest.mark.parametrize(("what", "code"), [c[1:] for c in CLOSES], ids=[c[0] for c in CLOSES])
-async def test_a_frame_spec_refuses_closes_the_connection_with_its_close_code(
+async def test_a_frame_the_protocol_refuses_closes_the_connection_with_its_close_code(
     hub: Hub, what: Any, code: int
 ) -> None:
     assert await close_code(hub.ws_url, what) == code
 
 
-async def test_four_hundred_random_malformed_frames_each_get_the_answer_spec_gives(
+async def test_four_hundred_random_malformed_frames_each_get_the_answer_the_protocol_gives(
     hub: Hub,
 ) -> None:
     result = await malformed_run(hub.ws_url, frames=400, seed=20_261_205, closes=0)

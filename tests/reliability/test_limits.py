@@ -1,4 +1,4 @@
-"""Per-address limits behind a trusted proxy (SPEC §4): the flooder is held, others are served.
+"""Per-address limits behind a trusted proxy: the flooder is held, others are served.
 
 Each flood runs once for the module on one hub started with ``--trusted-proxy 127.0.0.1``, each
 from an address of its own; every test checks one thing the flood must leave true.

@@ -1,4 +1,4 @@
-"""Events across connection cuts and hub restarts (SPEC §3 Recovery): none lost, none twice.
+"""Events across connection cuts and hub restarts: none lost, none twice.
 
 The run happens once for the module (see ``recovery.py``); each test checks one thing it must
 leave true.

@@ -1,4 +1,4 @@
-"""Clients that never read (SPEC §3): let go of, closed with 1013, and no obstacle to a stop."""
+"""Clients that never read: let go of, closed with 1013, and no obstacle to a stop."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from tests.reliability.harness import Hubs
 from tests.reliability.slow import non_reader_run, shutdown_run, stops_reading_then_reads
 
 GAMES = 120  # live games in the lobby: each snapshot ~30 KB, the burst of 40 ~1.2 MB
-BOUND = 60.0  # no wait below is longer; SPEC's own bound is the limit plus 10 s
+BOUND = 60.0  # no wait below is longer; the protocol's own bound is the limit plus 10 s
 
 
 async def test_a_client_that_never_reads_is_disconnected_while_others_are_served(

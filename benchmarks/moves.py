@@ -43,6 +43,7 @@ import aiohttp
 from fanout import (
     cpu_seconds,
     die_with_parent,
+    fmt,
     free_port,
     no_nan,
     percentile,
@@ -262,10 +263,6 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
     finally:
         stop_server(proc)
     return res
-
-
-def fmt(x: float, digits: int = 1) -> str:
-    return "n/a" if math.isnan(x) else f"{x:,.{digits}f}"
 
 
 def table(results: list[Result]) -> str:

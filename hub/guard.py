@@ -284,7 +284,8 @@ class Guard:
 GUARD = web.AppKey("guard", Guard)
 
 
-def _refuse(request: web.Request, code: ErrorCode, message: str, wait: float = 0.0) -> web.Response:
+def refuse(request: web.Request, code: ErrorCode, message: str, wait: float = 0.0) -> web.Response:
+    """A refusal as a JSON error, counted; ``wait`` (seconds) becomes ``Retry-After``."""
     request.app[keys.METRICS].errors.labels(code).inc()
     response = error_response(code, message)
     if wait > 0:
@@ -304,7 +305,7 @@ def guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamRespons
     if state.check_host and not host_allowed(host, state.allowed_hosts):
         name = ((host or "").rpartition(":")[0] or host or "")[:100]
         return _ready(
-            _refuse(
+            refuse(
                 request,
                 ErrorCode.FORBIDDEN,
                 f"this hub serves only loopback names; open it as localhost, or start it with "
@@ -324,7 +325,7 @@ def guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamRespons
     wait = limits.take(address, now)
     if wait:
         return _ready(
-            _refuse(
+            refuse(
                 request,
                 ErrorCode.RATE_LIMITED,
                 f"at most {limits.rate:g} requests/s per address; retry in {math.ceil(wait)} s",
@@ -336,7 +337,7 @@ def guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamRespons
     wait = limits.reserve(address, now)
     if wait:
         return _ready(
-            _refuse(
+            refuse(
                 request,
                 ErrorCode.RATE_LIMITED,
                 f"at most {limits.registrations} registrations per hour per address; "
@@ -381,7 +382,7 @@ def open_socket(request: web.Request) -> web.Response | None:
         return None
     limits = state.limits
     if not limits.open_socket(address):
-        return _refuse(
+        return refuse(
             request,
             ErrorCode.RATE_LIMITED,
             f"at most {limits.sockets} open WebSockets per address; close one first",

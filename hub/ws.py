@@ -18,7 +18,6 @@ from attrs import frozen
 from hub import guard, keys
 from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
 from hub.guard import RateLimiter
-from hub.rest import error_response
 from hub.service import GameHub, event_payload, game_topic, player_topic
 from protocol.errors import (
     BadMessage,
@@ -60,12 +59,6 @@ POLICY_VIOLATION = 1008
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
-def refuse(request: web.Request, code: str, message: str) -> web.Response:
-    """A refused upgrade: the protocol's JSON error, counted."""
-    request.app[keys.METRICS].errors.labels(code).inc()
-    return error_response(code, message)
-
-
 def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
     """An ``Origin`` header, when present, must name the request's own host or be allowed."""
     origin = request.headers.get("Origin")
@@ -96,9 +89,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     hub = app[keys.HUB]
     config = app[keys.CONFIG]
     if hub.closing:
-        return refuse(request, ErrorCode.UNAVAILABLE, "the hub is shutting down")
+        return guard.refuse(request, ErrorCode.UNAVAILABLE, "the hub is shutting down")
     if not origin_allowed(request, config.allow_origin):
-        return refuse(request, ErrorCode.FORBIDDEN, "origin not allowed")
+        return guard.refuse(request, ErrorCode.FORBIDDEN, "origin not allowed")
     refusal = guard.open_socket(request)
     if refusal is not None:
         return refusal
@@ -119,7 +112,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         try:
             await ws.prepare(request)
         except web.HTTPException as exc:  # not an upgrade aiohttp can take
-            return refuse(request, ErrorCode.BAD_REQUEST, f"not a WebSocket upgrade: {exc.reason}")
+            return guard.refuse(
+                request, ErrorCode.BAD_REQUEST, f"not a WebSocket upgrade: {exc.reason}"
+            )
         transport = request.transport
         if transport is None:  # the client went away during the handshake
             return ws

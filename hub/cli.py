@@ -82,6 +82,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number, 0 or more")
+    return value
+
+
 def _level(text: str) -> str:
     value = text.strip().upper()
     if value not in LEVELS:
@@ -231,6 +241,13 @@ SERVE_OPTIONS = (
         metavar="S",
     ),
     Option(
+        "--ws-rate",
+        _rate,
+        20.0,
+        "requests/s per WebSocket connection, bursts of twice that; 0 for no limit (default 20)",
+        metavar="R",
+    ),
+    Option(
         "--log-level",
         _level,
         "INFO",
@@ -331,8 +348,11 @@ def serve_settings(
 
 
 def config_of(settings: Mapping[str, Any]) -> Config:
-    """The hub's ``Config`` from ``serve_settings``."""
-    return Config(**{k: v for k, v in settings.items() if k != "log_level"})
+    """The hub's ``Config`` from ``serve_settings``: ``--ws-rate R`` is a rate of R with bursts
+    of 2R (0 for none)."""
+    values = {k: v for k, v in settings.items() if k not in ("log_level", "ws_rate")}
+    rate = settings["ws_rate"]
+    return Config(**values, rate=rate, burst=math.ceil(2 * rate))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -131,11 +131,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         metrics.connections.inc()
         peer.send(encode_welcome(app[keys.SERVER_NAME], peer.session, config.heartbeat))
         session = Session(hub, peer)
-        limiter = RateLimiter(config.rate, config.burst, config.abuse_window)
+        # A rate of 0 (``--ws-rate 0``) is no limit.
+        limiter = (
+            RateLimiter(config.rate, config.burst, config.abuse_window) if config.rate > 0 else None
+        )
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    if not limiter.allow():
+                    if limiter is not None and not limiter.allow():
                         metrics.errors.labels(ErrorCode.RATE_LIMITED).inc()
                         if limiter.refusals >= config.abuse_limit:
                             peer.close(POLICY_VIOLATION, "too many requests")

@@ -295,6 +295,16 @@ def test_serve_flags_and_variables_reach_the_config_with_the_flag_winning() -> N
     )
 
 
+def test_ws_rate_sets_the_per_connection_rate_with_bursts_of_twice_it_and_0_lifts_it() -> None:
+    args = build_parser().parse_args(["serve", "--ws-rate", "50"])
+    assert config_of(serve_settings(args, {})) == Config(rate=50.0, burst=100)
+    unlimited = config_of(
+        serve_settings(build_parser().parse_args(["serve"]), {"RPS_HUB_WS_RATE": "0"})
+    )
+    assert (unlimited.rate, unlimited.burst) == (0.0, 0)
+    assert config_of(serve_settings(build_parser().parse_args(["serve"]), {})) == Config()
+
+
 def test_a_trusted_proxy_variable_takes_addresses_and_networks_separated_by_commas_or_spaces() -> (
     None
 ):

@@ -192,6 +192,15 @@ async def test_requests_beyond_the_burst_are_answered_rate_limited_with_their_id
     assert set(codes) == {"ok", "rate_limited"}
 
 
+async def test_a_rate_of_0_answers_every_request(start_hub: HubFactory, clients: Clients) -> None:
+    server = await start_hub(rate=0, burst=0)
+    peer = await clients.spectator(server)
+    ids = [await peer.send("unsubscribe", topic="lobby") for _ in range(200)]
+    replies = [await peer.recv() for _ in ids]
+    assert [r["id"] for r in replies] == ids
+    assert all(r["ok"] for r in replies)
+
+
 async def test_sustained_abuse_is_closed_with_1008(start_hub: HubFactory, clients: Clients) -> None:
     server = await start_hub(rate=0.01, burst=5, abuse_limit=10)
     peer = await clients.spectator(server)

@@ -18,382 +18,56 @@ lobby events are counted).  The baseline (``baseline_server.py``) answers any no
 request by broadcasting one ~256 B event.
 
 Usage: ``.venv/bin/python benchmarks/fanout.py [--subscribers 100 1000] [--events M] [--rate 10]
-[--json out.json]``.  Not part of the test suite.
+[--json out.json]``.  Not part of the test suite.  The subscribers' worker processes are in
+``fanout_workers.py``, the drivers in ``fanout_drivers.py``, what every benchmark shares (/proc,
+ports, server processes, number format) in ``benchlib.py``; ``moves.py`` imports those helpers
+from here.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
-import ctypes
 import json
 import math
 import multiprocessing as mp
 import os
 import platform
-import resource
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode
+from benchlib import (
+    cpu_seconds,
+    die_with_parent,
+    fmt,
+    free_port,
+    no_nan,
+    percentile,
+    raise_nofile,
+    rss_kb,
+    stop_server,
+    wait_listening,
+)
+from fanout_drivers import (
+    BaselineDriver,
+    Driver,
+    drive_burst,
+    drive_paced,
+    latest_seq,
+    make_drivers,
+    open_ws,
+)
+from fanout_workers import WorkerHandle
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-CONNECT_KW: dict[str, Any] = {"ping_interval": None, "open_timeout": 30, "max_size": 1 << 20}
-
-
-# -- /proc --------------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-# -- client worker processes --------------------------------------------------------------------
-
-
-class StampedConnection(ClientConnection):
-    """Stamps each text frame when the event loop parses it off the socket.
-
-    With hundreds of clients in one process, a frame can wait several ms between arriving and
-    its reader task running; stamping here keeps that client-side queueing out of the latency.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stamps: collections.deque[float] = collections.deque()
-
-    def process_event(self, event: Any) -> None:
-        if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-            self.stamps.append(time.time())
-        super().process_event(event)
-
-
-class Subscriber:
-    __slots__ = ("closed", "count", "done", "last_seq", "last_t", "ws")
-
-    def __init__(self, ws: StampedConnection) -> None:
-        self.ws = ws
-        self.count = 0
-        self.last_seq = 0
-        self.last_t = 0.0
-        self.done = False
-        self.closed: int | None = None
-
-
-class Worker:
-    """Runs in a child process: ``n`` lobby subscribers, commanded over a pipe."""
-
-    def __init__(self, conn: Connection, url: str, n: int, concurrency: int) -> None:
-        self.conn, self.url, self.n, self.concurrency = conn, url, n, concurrency
-        self.subs: list[Subscriber] = []
-        self.tasks: list[asyncio.Task[None]] = []
-        self.lo = math.inf  # count events with lo < seq
-        self.hi = math.inf  # a subscriber is done once it has seen seq >= hi
-        self.record = False
-        self.latencies: list[float] = []
-        self.done = 0
-        self.all_done = asyncio.Event()
-        self.deflate = 0
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            cmd, *args = await loop.run_in_executor(None, self.conn.recv)
-            if cmd == "connect":
-                self.conn.send(await self.connect())
-            elif cmd == "window":
-                self.window(*args)
-                self.conn.send("ok")
-            elif cmd == "wait":
-                self.conn.send(await self.wait(*args))
-            elif cmd == "close":
-                await self.close()
-                self.conn.send("ok")
-                return
-
-    async def connect(self) -> dict[str, Any]:
-        sem = asyncio.Semaphore(self.concurrency)
-        errors: list[str] = []
-
-        async def one() -> None:
-            nonlocal errors
-            async with sem:
-                try:
-                    ws = await connect(self.url, create_connection=StampedConnection, **CONNECT_KW)
-                    await ws.send('{"type":"subscribe","id":1,"topic":"lobby"}')
-                    while True:  # skip the welcome frame (and any early event)
-                        msg = json.loads(await ws.recv())
-                        ws.stamps.popleft()
-                        if msg.get("type") == "reply":
-                            if not msg.get("ok"):
-                                raise RuntimeError(f"subscribe refused: {msg}")
-                            break
-                except Exception as exc:
-                    errors.append(repr(exc))
-                    return
-            if ws.protocol.extensions:
-                self.deflate += 1
-            sub = Subscriber(ws)
-            self.subs.append(sub)
-            self.tasks.append(asyncio.create_task(self.reader(sub)))
-
-        await asyncio.gather(*(one() for _ in range(self.n)))
-        return {"connected": len(self.subs), "errors": errors[:3], "deflate": self.deflate}
-
-    def window(self, lo: int, record: bool) -> None:
-        self.lo, self.hi, self.record = lo, math.inf, record
-        self.latencies = []
-        self.done = 0
-        self.all_done.clear()
-        for s in self.subs:
-            s.count, s.last_t, s.done = 0, 0.0, False
-
-    async def reader(self, sub: Subscriber) -> None:
-        loads, stamp = json.loads, sub.ws.stamps.popleft
-        try:
-            async for raw in sub.ws:
-                t = stamp()
-                msg = loads(raw)
-                if msg.get("type") != "event" or msg.get("topic") != "lobby":
-                    continue
-                seq = msg["seq"]
-                sub.last_seq = seq
-                if seq > self.lo:
-                    sub.count += 1
-                    sub.last_t = t
-                    if self.record:
-                        self.latencies.append(t * 1000.0 - msg["ts"])
-                if seq >= self.hi and not sub.done:
-                    self.mark_done(sub)
-        except ConnectionClosed as exc:
-            sub.closed = exc.rcvd.code if exc.rcvd else 1006
-        if not sub.done:
-            sub.closed = sub.closed or 1000
-            self.mark_done(sub)
-
-    def mark_done(self, sub: Subscriber) -> None:
-        sub.done = True
-        self.done += 1
-        if self.done >= len(self.subs):
-            self.all_done.set()
-
-    async def wait(self, hi: int, patience: float) -> dict[str, Any]:
-        self.hi = hi
-        for s in self.subs:
-            if not s.done and (s.last_seq >= hi or s.closed is not None):
-                self.mark_done(s)
-        if self.done >= len(self.subs):
-            self.all_done.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.all_done.wait(), patience)
-        return {
-            "delivered": sum(s.count for s in self.subs),
-            "last_t": max((s.last_t for s in self.subs), default=0.0),
-            "behind": sum(1 for s in self.subs if s.last_seq < hi),
-            "closed": sorted({s.closed for s in self.subs if s.closed is not None}),
-            "latencies": self.latencies if self.record else [],
-        }
-
-    async def close(self) -> None:
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await asyncio.gather(
-            *(asyncio.wait_for(s.ws.close(), 5) for s in self.subs), return_exceptions=True
-        )
-
-
-def worker_main(conn: Connection, url: str, n: int, concurrency: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent cleans up
-    asyncio.run(Worker(conn, url, n, concurrency).run())
-
-
-class WorkerHandle:
-    def __init__(self, ctx: Any, url: str, n: int, concurrency: int) -> None:
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=worker_main, args=(child, url, n, concurrency), daemon=True)
-        self.proc.start()
-        child.close()
-
-    async def call(self, *cmd: object, patience: float = 120) -> Any:
-        self.conn.send(cmd)
-        loop = asyncio.get_running_loop()
-        ready = await loop.run_in_executor(None, self.conn.poll, patience)
-        if not ready:
-            raise TimeoutError(f"worker did not answer {cmd[0]!r}")
-        return self.conn.recv()
-
-    def stop(self) -> None:
-        self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
-
-
-# -- drivers --------------------------------------------------------------------------------------
-
-
-class Driver:
-    """One driver connection; ``trigger()`` makes the server publish (at least) one lobby event."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.next_id = 0
-        self.rate_limited = 0
-
-    async def request(self, obj: dict[str, Any]) -> dict[str, Any]:
-        self.next_id += 1
-        obj["id"] = self.next_id
-        await self.ws.send(json.dumps(obj))
-        while True:
-            msg = json.loads(await self.ws.recv())
-            if msg.get("type") == "reply" and msg.get("id") == self.next_id:
-                return msg
-            self.seen(msg)
-
-    def seen(self, msg: dict[str, Any]) -> None:
-        pass
-
-    async def trigger(self) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(), 5)
-
-
-class BaselineDriver(Driver):
-    async def trigger(self) -> None:
-        await self.request({"type": "move"})
-
-
-class HubDriver(Driver):
-    """A registered player playing the computer: each move resolves one round."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        super().__init__(ws)
-        self.game: str | None = None
-
-    async def ok(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Send a request, retrying while rate limited; return the reply's data."""
-        for _ in range(200):
-            reply = await self.request(dict(obj))
-            if reply["ok"]:
-                data: dict[str, Any] = reply["data"]
-                return data
-            if reply["error"]["code"] != "rate_limited":
-                raise RuntimeError(f"{obj['type']} failed: {reply['error']}")
-            self.rate_limited += 1
-            await asyncio.sleep(0.1)
-        raise RuntimeError("rate limited for 20 s")
-
-    def seen(self, msg: dict[str, Any]) -> None:
-        if msg.get("event") == "game_over" and msg.get("topic") == f"game:{self.game}":
-            self.game = None
-
-    async def play(self) -> None:
-        self.game = (await self.ok({"type": "play", "opponent": "computer", "best_of": 15}))["game"]
-
-    async def trigger(self) -> None:
-        if self.game is None:
-            await self.play()
-        try:
-            await self.ok({"type": "move", "game": self.game, "roll": "Rock"})
-        except RuntimeError as exc:  # the game ended under us: a fresh one, then the move
-            if "conflict" not in str(exc):
-                raise
-            await self.play()
-            await self.ok({"type": "move", "game": self.game, "roll": "Rock"})
-
-
-async def open_ws(url: str) -> ClientConnection:
-    ws = await connect(url, **CONNECT_KW)
-    json.loads(await ws.recv())  # welcome
-    return ws
-
-
-async def make_drivers(kind: str, base: str, count: int) -> list[Driver]:
-    ws_url = base.replace("http", "ws", 1) + "/ws"
-    if kind == "baseline":
-        return [BaselineDriver(await open_ws(ws_url)) for _ in range(count)]
-    drivers: list[Driver] = []
-    async with aiohttp.ClientSession() as http:
-        for i in range(count):
-            async with http.post(f"{base}/api/players", json={"name": f"benchdrv{i:02d}"}) as r:
-                if r.status != 201:
-                    raise RuntimeError(f"POST /api/players: {r.status} {await r.text()}")
-                token = (await r.json())["token"]
-            d = HubDriver(await open_ws(ws_url))
-            await d.ok({"type": "auth", "token": token})
-            await d.play()
-            drivers.append(d)
-    return drivers
-
-
-async def latest_seq(control: Driver) -> int:
-    """The lobby's latest seq: subscribe (the reply carries it), then unsubscribe."""
-    reply = await control.request({"type": "subscribe", "topic": "lobby"})
-    if not reply["ok"]:
-        raise RuntimeError(f"subscribe failed: {reply}")
-    await control.request({"type": "unsubscribe", "topic": "lobby"})
-    seq: int = reply["data"]["seq"]
-    return seq
-
-
-async def drive_burst(drivers: list[Driver], events: int) -> None:
-    left = events
-
-    async def run(d: Driver) -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await d.trigger()
-
-    await asyncio.gather(*(run(d) for d in drivers))
-
-
-async def drive_paced(driver: Driver, events: int, rate: float) -> None:
-    start = time.monotonic()
-    for i in range(events):
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await driver.trigger()
-
 
 # -- one (server, N) ------------------------------------------------------------
 
@@ -426,12 +100,6 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
-def die_with_parent() -> None:
-    """In the child: get SIGTERM if the benchmark dies (Linux prctl PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-
-
 def start_server(kind: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
     if kind == "hub":
         db = tmp / f"bench-{port}.db"
@@ -447,31 +115,6 @@ def start_server(kind: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
         )
     finally:
         log.close()
-
-
-async def wait_listening(proc: subprocess.Popen[bytes], port: int, patience: float = 20) -> None:
-    deadline = time.monotonic() + patience
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        w.close()
-        return
-    raise TimeoutError(f"server not listening on {port}")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 async def gather_workers(
@@ -509,12 +152,6 @@ async def phase(
         "client_cpu_s": wcpu1 - wcpu0,
         "latencies": [x for r in reports for x in r["latencies"]],
     }
-
-
-def percentile(sorted_xs: list[float], q: float) -> float:
-    if not sorted_xs:
-        return math.nan
-    return sorted_xs[min(len(sorted_xs) - 1, int(q * len(sorted_xs)))]
 
 
 async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> Result:
@@ -612,10 +249,6 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
 # -- report --------------------------------------------------------------------
 
 
-def fmt(x: float, digits: int = 1) -> str:
-    return "n/a" if math.isnan(x) else f"{x:,.{digits}f}"
-
-
 def table(results: list[Result]) -> str:
     lines = [
         "| server | N | µs/msg | msgs/s | p50 ms | p99 ms | KB/idle conn |",
@@ -658,17 +291,6 @@ def details(results: list[Result]) -> str:
             f"{r.rss_after_kb:,} KB; rate-limited retries {r.rate_limited}; " + "; ".join(r.notes)
         )
     return "\n".join(out)
-
-
-def no_nan(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in d.items()}
-
-
-def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 async def amain(args: argparse.Namespace) -> list[Result]:

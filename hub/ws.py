@@ -18,7 +18,8 @@ from attrs import frozen
 from hub import guard, keys
 from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
 from hub.guard import RateLimiter
-from hub.service import GameHub, event_payload, game_topic, player_topic
+from hub.service import GameHub
+from hub.topics import event_payload, game_topic, player_topic
 from protocol.errors import (
     BadMessage,
     Conflict,

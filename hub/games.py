@@ -1,0 +1,232 @@
+"""The games of ``GameHub``: start, moves, resignations, deadlines, and resuming after a restart.
+
+Every game action follows one path: take the game's lock, let the core decide (it raises and
+changes nothing on a refusal), store the new state together with the game-topic events it
+produced in one transaction, then publish those events, then the lobby and player events, and
+only then return so the caller replies.  Games and their topics live in storage and survive a
+restart, which resumes every live game with a fresh full deadline (and idle limit) for its open
+round: time the hub was down never counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+from hub.hubstate import HubState, new_id
+from hub.topics import event_payload, game_topic
+from protocol.errors import NotFound
+from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed, Status
+from protocol.rules import RuleSet
+from protocol.wire import effect_event, game_json, summary_json
+from storage.base import StoredEvent
+
+log = logging.getLogger(__name__)
+
+
+class Games(HubState):
+    """The live and stored games of one hub process, and the timers of their open rounds."""
+
+    async def resume(self) -> int:
+        """Load every stored live game, seat its players, and give its open round a fresh full
+        deadline (stored, so the game shows it) from now, before any client can move."""
+        games = await self.storage.live_games()
+        now = self.now()
+        for game in games:
+            due = game.due
+            game.resume(now=now)
+            if game.due != due:
+                await self.storage.save_game(game, [])
+            self._games[game.id] = game
+            self._seqs[game.id] = await self.storage.last_seq(game.id)
+            self.lobby.seat(game.humans, game.id)
+            self._summaries[game.id] = summary_json(game)
+            self._arm_deadline(game)
+        self.metrics.games_live.set(len(self._games))
+        return len(games)
+
+    async def start_game(
+        self,
+        players: tuple[str, str],
+        rules: RuleSet,
+        best_of: int,
+        *,
+        game_id: str | None = None,
+        round_seconds: float | None = None,
+        idle_seconds: float = 0.0,
+    ) -> Game:
+        """Start a game: store it, then announce it to the seats, the lobby and its topic."""
+        for p in players:
+            if p != COMPUTER:
+                self.lobby.ensure_free(p)
+        seconds = self.config.round_deadline if round_seconds is None else round_seconds
+        game, effects = Game.start(
+            id=game_id or new_id(),
+            rules=rules,
+            best_of=best_of,
+            players=players,
+            now=self.now(),
+            rng=self.rng,
+            epoch=secrets.token_urlsafe(8),
+            round_seconds=seconds,
+            idle_seconds=idle_seconds,
+        )
+        self.lobby.seat(game.humans, game.id)
+        async with self.lock(game.id):
+            events = self._events(game.id, 0, effects)
+            try:
+                await self.storage.create_game(game, events)
+            except BaseException:
+                self.lobby.unseat(game.humans, game.id)
+                raise
+            self._games[game.id] = game
+            self._seqs[game.id] = events[-1].seq
+            self.metrics.games_started.labels(
+                "computer" if game.against_computer else "player"
+            ).inc()
+            self.metrics.games_live.set(len(self._games))
+            topic = game_topic(game.id)
+            for p in game.humans:
+                for peer in self._peers.get(p, ()):
+                    self.subscriptions.add(topic, peer)
+            full = game_json(game)
+            for p in game.humans:
+                self._publish(self.player_stream(p), "game_started", full)
+            self._publish(self.lobby_stream, "game_started", summary_json(game))
+            self._sync_statuses(game.humans)
+            self._deliver(game.id, events)
+            self._arm_deadline(game)
+        return game
+
+    async def game(self, game_id: str) -> Game:
+        """A game by id, live or stored; ``NotFound`` otherwise."""
+        live = self._games.get(game_id)
+        if live is not None:
+            return live
+        stored = await self.storage.game(game_id)
+        if stored is None:
+            raise NotFound(f"no game {game_id!r}")
+        return stored
+
+    async def game_view(self, game_id: str) -> dict[str, Any]:
+        """A game's JSON as stored and announced, never showing a change still being saved."""
+        if game_id not in self._games:
+            return game_json(await self.game(game_id))  # stored state, committed
+        async with self.lock(game_id):
+            return game_json(await self.game(game_id))
+
+    async def _current(self, game_id: str) -> Game:
+        """The game to change; a live game dropped after a failed save is reloaded."""
+        game = await self.game(game_id)
+        if game.status is Status.PLAYING and game_id not in self._games:
+            self._games[game_id] = game
+            self._seqs[game_id] = await self.storage.last_seq(game_id)
+            self.lobby.seat(game.humans, game_id)
+            self._arm_deadline(game)
+            self.metrics.games_live.set(len(self._games))
+        return game
+
+    async def move(
+        self, game_id: str, player: str, roll: str, round: int | None, *, transport: str
+    ) -> tuple[int, Game]:
+        """Take a move; returns the round it counted for and the game as it stands."""
+        async with self.lock(game_id):
+            game = await self._current(game_id)
+            counted, effects = game.move(player, roll, round, now=self.now(), rng=self.rng)
+            if effects:
+                self.metrics.moves.labels(transport).inc()
+                await self._commit(game, effects)
+            return counted, game
+
+    async def resign(self, game_id: str, player: str) -> Game:
+        """``player`` resigns the game."""
+        async with self.lock(game_id):
+            game = await self._current(game_id)
+            effects = game.resign(player, now=self.now())
+            await self._commit(game, effects)
+            return game
+
+    def _events(self, game_id: str, last: int, effects: list[Effect]) -> list[StoredEvent]:
+        ts = self.now()
+        out = []
+        for i, effect in enumerate(effects, start=last + 1):
+            name, data = effect_event(effect)
+            out.append(StoredEvent(seq=i, ts=ts, event=name, data=data))
+        return out
+
+    async def _commit(self, game: Game, effects: list[Effect]) -> None:
+        """Store the change, then publish it (the caller holds the game's lock)."""
+        events = self._events(game.id, self._seqs.get(game.id, 0), effects)
+        try:
+            await self.storage.save_game(game, events)
+        except BaseException:
+            # The core already changed the game in memory: forget it so the next action
+            # reloads the stored state instead of building on an unsaved one.
+            self._forget(game.id)
+            raise
+        self._seqs[game.id] = events[-1].seq
+        self._deliver(game.id, events)
+        if any(isinstance(e, RoundPlayed) for e in effects) and not game.is_over:
+            self._publish(self.lobby_stream, "game_updated", summary_json(game))
+        if any(isinstance(e, GameOver) for e in effects):
+            self._finish(game)
+        else:
+            self._arm_deadline(game)
+
+    def _deliver(self, game_id: str, events: list[StoredEvent]) -> None:
+        topic = game_topic(game_id)
+        for e in events:
+            self.metrics.events.labels("game").inc()
+            self.broker.publish(topic, event_payload(topic, e))
+
+    def _finish(self, game: Game) -> None:
+        self._forget(game.id)
+        self.lobby.unseat(game.humans, game.id)
+        self.metrics.games_finished.labels(game.reason.value if game.reason else "").inc()
+        self._publish(self.lobby_stream, "game_finished", summary_json(game))
+        self._sync_statuses(game.humans)
+
+    def _forget(self, game_id: str) -> None:
+        self._games.pop(game_id, None)
+        self._seqs.pop(game_id, None)
+        handle = self._deadlines.pop(game_id, None)
+        if handle is not None:
+            handle.cancel()
+        self.metrics.games_live.set(len(self._games))
+
+    # -- deadlines -------------------------------------------------------------------------
+
+    def _arm_deadline(self, game: Game) -> None:
+        handle = self._deadlines.pop(game.id, None)
+        if handle is not None:
+            handle.cancel()
+        due = game.due
+        if due is None or game.is_over or self.closing:
+            return
+        delay = max(0.0, (due - self.now()) / 1000)
+        loop = asyncio.get_running_loop()
+        self._deadlines[game.id] = loop.call_later(delay, self._deadline_due, game.id, game.round)
+
+    def _deadline_due(self, game_id: str, round: int) -> None:
+        self._deadlines.pop(game_id, None)
+        task = asyncio.create_task(self._expire(game_id, round), name=f"deadline-{game_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _expire(self, game_id: str, round: int) -> None:
+        try:
+            async with self.lock(game_id):
+                game = self._games.get(game_id)
+                if game is None:
+                    return
+                now, due = self.now(), game.due
+                if due is not None and now < due and game.round == round:
+                    self._arm_deadline(game)  # fired early (clock skew, or a move pushed it on)
+                    return
+                effects = game.expire(round, now=max(now, due or now), rng=self.rng)
+                if effects:
+                    await self._commit(game, effects)
+        except Exception:
+            log.exception("deadline of game %s round %s failed", game_id, round)

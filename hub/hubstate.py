@@ -1,0 +1,151 @@
+"""What ``GameHub`` is built on: its tables, publishing to a topic, and each game's lock.
+
+``HubState`` holds the state every part of the hub shares (the live games and their latest seqs,
+presence, the published statuses and summaries, timers and tasks) and the few steps they all
+take: publish a lobby or player event, take a game's lock, and bring the lobby statuses of some
+players up to date.  ``hub.games.Games`` adds the games, ``hub.service.GameHub`` the players and
+the lobby.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from hub.broker import Broker
+from hub.config import Config
+from hub.fanout import Peer, Stream, Subscriptions
+from hub.metrics import Metrics
+from hub.topics import player_topic
+from protocol.game import Game
+from protocol.lobby import Lobby, PlayerStatus
+from protocol.rules import RuleSet, builtin_rules
+from storage.base import Storage
+
+
+def new_id() -> str:
+    """An opaque id for a game, a challenge or a session."""
+    return secrets.token_urlsafe(9)
+
+
+class HubState:
+    """The state of one hub process and the steps every part of it takes."""
+
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        broker: Broker,
+        subscriptions: Subscriptions,
+        metrics: Metrics,
+        *,
+        rng: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.broker = broker
+        self.subscriptions = subscriptions
+        self.metrics = metrics
+        self.rules: dict[str, RuleSet] = builtin_rules()
+        self.rng = rng if rng is not None else secrets.SystemRandom()
+        self.clock = clock
+        self.lobby = Lobby()
+        self.lobby_stream = Stream("lobby", config.history)
+        self.closing = False  # stopping: new work is refused
+        self.draining = False  # told to stop: /healthz says 503, everything else is still served
+        self._games: dict[str, Game] = {}  # live games
+        self._seqs: dict[str, int] = {}  # latest seq of each live game's topic
+        self._locks: dict[str, _GameLock] = {}
+        self._deadlines: dict[str, asyncio.TimerHandle] = {}
+        self._player_streams: dict[str, Stream] = {}
+        self._peers: dict[str, set[Peer]] = {}  # authenticated peers by player
+        self._leaving: dict[str, asyncio.TimerHandle] = {}
+        self._statuses: dict[str, PlayerStatus] = {}  # each active player's last published status
+        self._summaries: dict[str, dict[str, Any]] = {}  # each live game's last published summary
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def now(self) -> int:
+        """Unix milliseconds."""
+        return int(self.clock() * 1000)
+
+    # -- topics ----------------------------------------------------------------------------
+
+    def player_stream(self, name: str) -> Stream:
+        """The stream of ``player:<name>`` (registered spelling), made on first use."""
+        stream = self._player_streams.get(name)
+        if stream is None:
+            stream = self._player_streams[name] = Stream(player_topic(name), self.config.history)
+        return stream
+
+    def _publish(self, stream: Stream, event: str, data: Any) -> None:
+        payload = stream.append(event, data, self.now())
+        if stream is self.lobby_stream and event in ("game_started", "game_updated"):
+            self._summaries[data["id"]] = data
+        elif stream is self.lobby_stream and event == "game_finished":
+            self._summaries.pop(data["id"], None)
+        self.metrics.events.labels(stream.topic.partition(":")[0]).inc()
+        self.broker.publish(stream.topic, payload)
+
+    def lobby_snapshot(self) -> dict[str, Any]:
+        """The lobby topic's snapshot: what its events have said so far, never ahead of them.
+
+        While a change is being stored the lobby and the game already hold its outcome (a seat,
+        a score, a finished game), but its events are not out yet; a snapshot built from them
+        would not match the events that follow it.
+        """
+        players = sorted(self._statuses.items(), key=lambda item: item[0].casefold())
+        return {
+            "players": [{"name": n, "status": s.value} for n, s in players],
+            "games": list(self._summaries.values()),
+        }
+
+    def _sync_statuses(self, players: tuple[str, ...]) -> None:
+        for name in players:
+            if self.lobby.lookup(name) is None:
+                continue
+            status = self.lobby.status(name)
+            if self._statuses.get(name) != status:
+                self._statuses[name] = status
+                self._publish(
+                    self.lobby_stream, "player_status", {"name": name, "status": status.value}
+                )
+
+    # -- locks -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lock(self, game_id: str) -> AsyncIterator[None]:
+        """Hold the lock that orders every change to (and catch-up of) one game's topic.
+
+        Locks exist only while a game is live or someone holds or awaits its lock, so looking up
+        unknown or finished games never grows the table.
+        """
+        entry = self._locks.get(game_id)
+        if entry is None:
+            entry = self._locks[game_id] = _GameLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if not entry.users and game_id not in self._games:
+                del self._locks[game_id]
+
+    def live_seq(self, game_id: str) -> int | None:
+        """The latest seq of a live game's topic (None when the game is not live here)."""
+        return self._seqs.get(game_id)
+
+
+class _GameLock:
+    """A game's lock and how many tasks hold or await it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0

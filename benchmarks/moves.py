@@ -10,12 +10,14 @@ answers each ``round_open`` with a move for that round at once.  Over a measured
 - **p50/p99 ms**: time from sending a move to receiving its ``round`` event.
 
 Servers: ``hub`` (``python -m hub serve`` on a temporary SQLite file, deadline/grace/heartbeat
-off), ``hub-pg`` (the same on PostgreSQL, ``--pg URL``, a fresh schema per run) and ``reference``
+off, ``--ws-rate 0``: no per-connection request limit, as the reference has none), ``hub-pg``
+(the same on PostgreSQL, ``--pg URL``, a fresh schema per run) and ``reference``
 (``moves_reference.py``: aiohttp + SQLite WAL, group commit).  A move refused as ``rate_limited``
-(the hub allows 20 requests/s per connection) is retried after 50 ms and counted.
+(should a hub be run with a limit) is retried after 50 ms and counted.
 
 Usage: ``.venv/bin/python benchmarks/moves.py [--players 10 100 1000] [--servers hub reference]
-[--seconds 10] [--pg postgresql://127.0.0.1/test] [--json out.json] [--plot out.png]``.
+[--seconds 10] [--pg postgresql://127.0.0.1/test] [--json out.json] [--plot out.png]
+[--profile DIR]``; ``--profile`` samples each server with py-spy over its window (collapsed stacks).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,7 +170,8 @@ def worker_main(conn: Connection, url: str, tokens: list[str | None], start: flo
 
 
 def start_server(kind: str, port: int, tmp: Path, pg: str) -> subprocess.Popen[bytes]:
-    common = ["--round-deadline", "0", "--grace", "0", "--heartbeat", "0", "--log-level", "WARNING"]
+    common = ["--round-deadline", "0", "--grace", "0", "--heartbeat", "0", "--ws-rate", "0",
+              "--log-level", "WARNING"]  # fmt: skip
     if kind == "hub":
         cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port),
                "--db", str(tmp / f"hub-{port}.db"), *common]  # fmt: skip
@@ -186,6 +190,17 @@ def start_server(kind: str, port: int, tmp: Path, pg: str) -> subprocess.Popen[b
         )
     finally:
         log.close()
+
+
+def profile(pid: int, args: argparse.Namespace, name: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server over the measured window, without pausing it, into
+    ``PROFILE/name.txt`` (collapsed stacks: one line per stack and its sample count)."""
+    args.profile.mkdir(parents=True, exist_ok=True)
+    out = args.profile / f"{name}.txt"
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    cmd = [spy, "record", "--pid", str(pid), "--duration", str(math.ceil(args.seconds)),
+           "--rate", "250", "--nonblocking", "--format", "raw", "--output", str(out)]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def register(base: str, n: int) -> list[str | None]:
@@ -237,9 +252,12 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             child.close()
             handles.append((parent, p))
         await asyncio.sleep(max(0.0, start + args.warmup - time.time()))
+        spy = profile(proc.pid, args, f"{kind}-{n}") if args.profile else None
         cpu0 = cpu_seconds(proc.pid)
         await asyncio.sleep(args.seconds)
         res.cpu_s = cpu_seconds(proc.pid) - cpu0
+        if spy is not None:
+            spy.wait(30)
         loop = asyncio.get_running_loop()
         reports = []
         for parent, p in handles:
@@ -336,6 +354,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy each server over its window: DIR/SERVER-N.txt")  # fmt: skip
     parser.add_argument("--plot", type=Path, help="a PNG of the results (needs matplotlib)")
     args = parser.parse_args()
     raise_nofile()

@@ -1,210 +1,25 @@
-"""The OpenAPI 3.1 document of the REST routes (docs/protocol.md), at ``GET /api/openapi.json``."""
+"""The OpenAPI 3.1 document of the REST routes (docs/protocol.md), at ``GET /api/openapi.json``.
+
+This module describes the operations (paths, parameters, answers) and assembles the document;
+the schemas of the bodies are in ``hub.openapi_schemas``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from protocol.errors import HTTP_ERRORS, ErrorCode
-from protocol.game import MAX_BEST_OF
-from protocol.rules import DEFAULT_RULES, builtin_rules
-
-Schema = dict[str, Any]
-
-RULE_SETS = sorted(builtin_rules())
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
-    return {
-        "type": "object",
-        "required": list(required),
-        "properties": {**required, **(optional or {})},
-    }
-
-
-def _array(items: Schema) -> Schema:
-    return {"type": "array", "items": items}
-
-
-STRING: Schema = {"type": "string"}
-INTEGER: Schema = {"type": "integer"}
-BOOLEAN: Schema = {"type": "boolean"}
-TIME: Schema = {"type": "string", "format": "date-time"}
-NAME: Schema = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"}
-LIMIT = {"type": "integer", "minimum": 1, "maximum": 100}
-ROLL_OR_NULL: Schema = {"type": ["string", "null"]}
-SCORE: Schema = {"type": "object", "additionalProperties": INTEGER}
-CURSOR: Schema = {"type": ["string", "null"], "description": "opaque; pass as `before`"}
-
-_SUMMARY_FIELDS: dict[str, Schema] = {
-    "id": STRING,
-    "rules": STRING,
-    "best_of": INTEGER,
-    "players": {**_array(STRING), "minItems": 2, "maxItems": 2},
-    "status": {"type": "string", "enum": ["playing", "finished"]},
-    "reason": {
-        "type": ["string", "null"],
-        "enum": ["won", "drawn", "resigned", "timeout", "abandoned", None],
-    },
-    "winner": {"type": ["string", "null"]},
-    "score": SCORE,
-    "round": INTEGER,
-    "started": TIME,
-    "finished": {"type": ["string", "null"], "format": "date-time"},
-}
-
-SCHEMAS: dict[str, Schema] = {
-    "Error": _obj(
-        {
-            "error": _obj(
-                {
-                    "code": {"type": "string", "enum": sorted(code.value for code in ErrorCode)},
-                    "message": STRING,
-                }
-            )
-        }
-    ),
-    "NewPlayer": _obj({"name": NAME}),
-    "Registered": _obj({"name": STRING, "token": STRING, "created": TIME}),
-    "Player": _obj(
-        {
-            "name": STRING,
-            "created": TIME,
-            "active": BOOLEAN,
-            "games": INTEGER,
-            "wins": INTEGER,
-            "losses": INTEGER,
-            "draws": INTEGER,
-            "rounds_won": INTEGER,
-            "rounds_lost": INTEGER,
-        }
-    ),
-    "PlayerList": _obj(
-        {
-            "players": _array(
-                _obj(
-                    {
-                        "name": STRING,
-                        "status": {
-                            "type": "string",
-                            "enum": ["idle", "queued", "playing", "offline"],
-                        },
-                    }
-                )
-            ),
-            "next": CURSOR,
-        }
-    ),
-    "Leaderboard": _obj(
-        {"leaders": _array(_obj({"name": STRING, "wins": INTEGER, "games": INTEGER}))}
-    ),
-    "Summary": _obj(_SUMMARY_FIELDS),
-    "Round": _obj(
-        {
-            "round": INTEGER,
-            "moves": {"type": "object", "additionalProperties": ROLL_OR_NULL},
-            "winner": {"type": ["string", "null"]},
-        },
-        {"commitment": STRING, "nonce": STRING},
-    ),
-    "Game": _obj(
-        {
-            **_SUMMARY_FIELDS,
-            "deadline": {"type": ["string", "null"], "format": "date-time"},
-            "commitment": {"type": ["string", "null"]},
-            "epoch": STRING,
-            "rounds": _array(_ref("Round")),
-        }
-    ),
-    "GameList": _obj({"games": _array(_ref("Summary")), "next": CURSOR}),
-    "Rules": _obj(
-        {
-            "default": STRING,
-            "rules": {
-                "type": "object",
-                "additionalProperties": _obj(
-                    {
-                        "rolls": _array(STRING),
-                        "beats": {"type": "object", "additionalProperties": _array(STRING)},
-                    }
-                ),
-            },
-        }
-    ),
-    "NewGame": _obj(
-        {},
-        {
-            "opponent": {
-                "type": "string",
-                "pattern": "^[Cc][Oo][Mm][Pp][Uu][Tt][Ee][Rr]$",
-                "description": "only `computer` (any case) over REST",
-            },
-            "best_of": {
-                "type": "integer",
-                "enum": list(range(1, MAX_BEST_OF + 1, 2)),
-                "default": 5,
-                "description": "an odd number of rounds as a JSON integer (5.0 is refused)",
-            },
-            "rules": {
-                "enum": [*RULE_SETS, None],
-                "default": DEFAULT_RULES,
-                "description": "a rule set of `GET /api/rules`; null for the default",
-            },
-        },
-    ),
-    "NewMove": _obj(
-        {"roll": STRING},
-        {
-            "round": {
-                "type": ["integer", "null"],
-                "minimum": 1,
-                "description": "send it when retrying (a JSON integer: 2.0 is refused); null is"
-                " the same as leaving it out",
-            }
-        },
-    ),
-    "Health": _obj({"status": {"type": "string", "const": "ok"}}),
-}
-
-LEGACY_SCHEMAS: dict[str, Schema] = {
-    "LegacyPlayer": _obj({"id": INTEGER, "created": STRING, "name": STRING}),
-    "LegacyRoll": _obj({"id": INTEGER, "created": STRING, "name": STRING}),
-    "LegacyMove": _obj(
-        {
-            "id": INTEGER,
-            "created": STRING,
-            "roll_id": INTEGER,
-            "roll": STRING,
-            "player_id": INTEGER,
-            "player": STRING,
-            "roll_number": INTEGER,
-            "is_winning_play": BOOLEAN,
-        }
-    ),
-    "LegacyStatus": _obj(
-        {
-            "is_over": BOOLEAN,
-            "moves": _array(_ref("LegacyMove")),
-            "player1": _ref("LegacyPlayer"),
-            "player2": _ref("LegacyPlayer"),
-            "winner": _ref("LegacyPlayer"),
-        }
-    ),
-    "LegacyRound": _obj(
-        {
-            "roll": _ref("LegacyRoll"),
-            "computer_roll": _ref("LegacyRoll"),
-            "player": _ref("LegacyPlayer"),
-            "opponent": _ref("LegacyPlayer"),
-            "round_outcome": {"type": "string", "enum": ["win", "lose", "tie"]},
-            "is_final_round": BOOLEAN,
-            "round_number": INTEGER,
-        }
-    ),
-}
+from hub.openapi_schemas import (
+    INTEGER,
+    LEGACY_SCHEMAS,
+    LIMIT,
+    SCHEMAS,
+    STRING,
+    Schema,
+    array,
+    obj,
+    ref,
+)
+from protocol.errors import HTTP_ERRORS
 
 
 def _body(schema: Schema) -> Schema:
@@ -239,8 +54,8 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "summary": "Register a player; the token is shown only here",
                 "operationId": "createPlayer",
-                "requestBody": _body(_ref("NewPlayer")),
-                "responses": {**_ok("Registered", _ref("Registered"), 201), **_errors(400, 409)},
+                "requestBody": _body(ref("NewPlayer")),
+                "responses": {**_ok("Registered", ref("Registered"), 201), **_errors(400, 409)},
             },
             "get": {
                 "summary": "Active players with their status, or every player",
@@ -256,7 +71,7 @@ def _paths() -> dict[str, Any]:
                     _param("limit", "query", {**LIMIT, "default": 50}),
                     _param("before", "query", STRING, "the `next` cursor of the previous page"),
                 ],
-                "responses": {**_ok("A page of players", _ref("PlayerList")), **_errors(400)},
+                "responses": {**_ok("A page of players", ref("PlayerList")), **_errors(400)},
             },
         },
         "/api/players/{name}": {
@@ -264,7 +79,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "A player's record (names ignore case)",
                 "operationId": "getPlayer",
                 "parameters": [_param("name", "path", STRING)],
-                "responses": {**_ok("The player", _ref("Player")), **_errors(404)},
+                "responses": {**_ok("The player", ref("Player")), **_errors(404)},
             }
         },
         "/api/leaderboard": {
@@ -272,7 +87,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Players by wins, then name; the computer is left out",
                 "operationId": "leaderboard",
                 "parameters": [_param("limit", "query", {**LIMIT, "default": 10})],
-                "responses": {**_ok("The leaders", _ref("Leaderboard")), **_errors(400)},
+                "responses": {**_ok("The leaders", ref("Leaderboard")), **_errors(400)},
             }
         },
         "/api/games": {
@@ -285,14 +100,14 @@ def _paths() -> dict[str, Any]:
                     _param("limit", "query", {**LIMIT, "default": 20}),
                     _param("before", "query", STRING, "the `next` cursor of the previous page"),
                 ],
-                "responses": {**_ok("A page of games", _ref("GameList")), **_errors(400, 404)},
+                "responses": {**_ok("A page of games", ref("GameList")), **_errors(400, 404)},
             },
             "post": {
                 "summary": "Start a game against the computer",
                 "operationId": "createGame",
                 "security": BEARER,
-                "requestBody": _body(_ref("NewGame")),
-                "responses": {**_ok("The game", _ref("Game"), 201), **_errors(400, 401, 409)},
+                "requestBody": _body(ref("NewGame")),
+                "responses": {**_ok("The game", ref("Game"), 201), **_errors(400, 401, 409)},
             },
         },
         "/api/games/{id}": {
@@ -300,7 +115,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "A game with its rounds",
                 "operationId": "getGame",
                 "parameters": [game_id],
-                "responses": {**_ok("The game", _ref("Game")), **_errors(404)},
+                "responses": {**_ok("The game", ref("Game")), **_errors(404)},
             }
         },
         "/api/games/{id}/moves": {
@@ -310,9 +125,9 @@ def _paths() -> dict[str, Any]:
                 "operationId": "createMove",
                 "security": BEARER,
                 "parameters": [game_id],
-                "requestBody": _body(_ref("NewMove")),
+                "requestBody": _body(ref("NewMove")),
                 "responses": {
-                    **_ok("The game as it stands", _ref("Game")),
+                    **_ok("The game as it stands", ref("Game")),
                     **_errors(400, 401, 403, 404, 409),
                 },
             }
@@ -321,14 +136,14 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "The rule sets",
                 "operationId": "rules",
-                "responses": _ok("Every rule set", _ref("Rules")),
+                "responses": _ok("Every rule set", ref("Rules")),
             }
         },
         "/healthz": {
             "get": {
                 "summary": "Liveness",
                 "operationId": "healthz",
-                "responses": {**_ok("Serving", _ref("Health")), **_errors(503)},
+                "responses": {**_ok("Serving", ref("Health")), **_errors(503)},
             }
         },
         "/metrics": {
@@ -355,14 +170,14 @@ def _paths() -> dict[str, Any]:
 
 def _legacy_paths() -> dict[str, Any]:
     legacy = ["legacy"]
-    player = _ref("LegacyPlayer")
+    player = ref("LegacyPlayer")
     return {
         "/api/game/users": {
             "put": {
                 "summary": "Register a player (no token)",
                 "operationId": "legacyCreateUser",
                 "tags": legacy,
-                "requestBody": _body(_obj({"user": STRING})),
+                "requestBody": _body(obj({"user": STRING})),
                 "responses": {**_ok("The player", player), **_errors(400)},
             }
         },
@@ -381,7 +196,7 @@ def _legacy_paths() -> dict[str, Any]:
                 "description": "A body, if any, is not read",
                 "operationId": "legacyCreateGame",
                 "tags": legacy,
-                "responses": _ok("The id", _obj({"game_id": {"type": "string", "format": "uuid"}})),
+                "responses": _ok("The id", obj({"game_id": {"type": "string", "format": "uuid"}})),
             }
         },
         "/api/game/rolls": {
@@ -389,7 +204,7 @@ def _legacy_paths() -> dict[str, Any]:
                 "summary": "The roll names, alphabetical",
                 "operationId": "legacyRolls",
                 "tags": legacy,
-                "responses": _ok("Roll names", _array(STRING)),
+                "responses": _ok("Roll names", array(STRING)),
             }
         },
         "/api/game/{game_id}/status": {
@@ -398,7 +213,7 @@ def _legacy_paths() -> dict[str, Any]:
                 "operationId": "legacyStatus",
                 "tags": legacy,
                 "parameters": [_param("game_id", "path", STRING)],
-                "responses": {**_ok("The status", _ref("LegacyStatus")), **_errors(404)},
+                "responses": {**_ok("The status", ref("LegacyStatus")), **_errors(404)},
             }
         },
         "/api/game/top_scores": {
@@ -406,7 +221,7 @@ def _legacy_paths() -> dict[str, Any]:
                 "summary": "Up to 10 players by games won, the computer included",
                 "operationId": "legacyTopScores",
                 "tags": legacy,
-                "responses": _ok("Top scores", _array(_obj({"player": player, "score": INTEGER}))),
+                "responses": _ok("Top scores", array(obj({"player": player, "score": INTEGER}))),
             }
         },
         "/api/game/play_round": {
@@ -415,7 +230,7 @@ def _legacy_paths() -> dict[str, Any]:
                 "operationId": "legacyPlayRound",
                 "tags": legacy,
                 "requestBody": _body(
-                    _obj(
+                    obj(
                         {
                             "game_id": {"type": "string", "format": "uuid"},
                             "user": STRING,
@@ -423,7 +238,7 @@ def _legacy_paths() -> dict[str, Any]:
                         }
                     )
                 ),
-                "responses": {**_ok("The round", _ref("LegacyRound")), **_errors(400)},
+                "responses": {**_ok("The round", ref("LegacyRound")), **_errors(400)},
             }
         },
     }
@@ -439,7 +254,7 @@ def document(version: str, *, legacy: bool = False) -> dict[str, Any]:
     responses = {
         f"E{row.status}": {
             "description": f"{row.meaning} (`{row.code.value}`)",
-            "content": {"application/json": {"schema": _ref("Error")}},
+            "content": {"application/json": {"schema": ref("Error")}},
         }
         for row in HTTP_ERRORS
     }

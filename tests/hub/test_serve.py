@@ -20,7 +20,8 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from hub.server import Listener, bind
+from hub.listener import Listener
+from hub.server import bind
 from tests.conftest import eventually
 from tests.hub import test_cli
 from tests.hub.test_cli import TIMEOUT, Run, clean_env, finish, get_json, serving_url

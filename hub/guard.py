@@ -11,31 +11,24 @@ static files and unknown routes pass it too.  It refuses, in this order:
    a REST request beyond the token bucket (429 with ``Retry-After``), a registration beyond the
    hourly allowance (429 with ``Retry-After``).  The page (``/``) and ``/static/`` use no budget.
 
-The client address is the peer's, or, when the peer is a trusted proxy, the last hop that proxy
-added to ``X-Forwarded-For``; IPv6 clients count by their /64, which one host commonly owns
-whole.  Loopback clients that are not trusted proxies are exempt.  ``AddressLimits`` forgets an
-address as soon as its state is the same as a fresh one's (a full bucket, no registration within
-the window, no open WebSocket), and holds at most ``max_addresses`` of each kind, so a flood of
-distinct addresses cannot grow memory without bound.
+Who the client is, and which hosts pass, is decided in ``hub.addresses``; the counting per
+address is ``hub.limits.AddressLimits``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 
 from aiohttp import hdrs, web
 
 from hub import keys
+from hub.addresses import client_address, host_allowed, loopback_bound
 from hub.config import Config
+from hub.limits import AddressLimits
 from hub.rest import Handler, error_response
 from protocol.errors import ErrorCode
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # The page loads only its own script, style and WebSocket; nothing may frame it.
 CSP = (
@@ -49,221 +42,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 REGISTRATIONS = {("POST", "/api/players"), ("PUT", "/api/game/users")}
-WINDOW = 3600.0  # the registration allowance is per hour
-MAX_ADDRESSES = 100_000
-
-
-class AddressLimits:
-    """Token buckets, registration windows and open WebSockets per client address.
-
-    Times are passed in (``now``, in seconds) so the bookkeeping is plain and testable.  A limit
-    of 0 disables it.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int,
-        registrations: int,
-        sockets: int,
-        max_addresses: int = MAX_ADDRESSES,
-    ) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.registrations = registrations
-        self.sockets = sockets
-        self.max_addresses = max_addresses
-        # Least recently used first, so idle entries are found at the front.
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._registered: OrderedDict[str, deque[float]] = OrderedDict()
-        self._open: dict[str, int] = {}
-
-    @staticmethod
-    def networks(entries: Iterable[str]) -> tuple[Network, ...]:
-        """Parse ``--trusted-proxy`` entries: addresses or CIDR networks."""
-        return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries)
-
-    @property
-    def tracked(self) -> int:
-        """How many per-address entries are held (for tests and metrics)."""
-        return len(self._buckets) + len(self._registered) + len(self._open)
-
-    def take(self, address: str, now: float) -> float:
-        """Spend one REST token: 0 when allowed, else the seconds until one is back."""
-        if self.rate <= 0 or self.burst <= 0:
-            return 0.0
-        full_after = self.burst / self.rate
-        while self._buckets:
-            oldest = next(iter(self._buckets))
-            if now - self._buckets[oldest][1] < full_after:
-                break
-            del self._buckets[oldest]
-        tokens, stamp = self._buckets.pop(address, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
-        wait = 0.0
-        if tokens >= 1:
-            tokens -= 1
-        else:
-            wait = (1 - tokens) / self.rate
-        self._buckets[address] = (tokens, now)
-        if len(self._buckets) > self.max_addresses:
-            self._buckets.popitem(last=False)
-        return wait
-
-    def reserve(self, address: str, now: float) -> float:
-        """Reserve one registration: 0 when allowed, else the seconds until one is free."""
-        if self.registrations <= 0:
-            return 0.0
-        while self._registered:
-            oldest, stamps = next(iter(self._registered.items()))
-            if stamps and now - stamps[-1] < WINDOW:
-                break
-            del self._registered[oldest]
-        stamps = self._registered.pop(address, deque())
-        while stamps and now - stamps[0] >= WINDOW:
-            stamps.popleft()
-        wait = 0.0
-        if len(stamps) >= self.registrations:
-            wait = stamps[0] + WINDOW - now
-        else:
-            stamps.append(now)
-        if stamps:
-            self._registered[address] = stamps
-        if len(self._registered) > self.max_addresses:
-            self._registered.popitem(last=False)
-        return wait
-
-    def release(self, address: str, now: float) -> None:
-        """Give back a reservation whose registration failed."""
-        stamps = self._registered.get(address)
-        if stamps is not None and now in stamps:
-            stamps.remove(now)
-            if not stamps:
-                del self._registered[address]
-
-    def open_socket(self, address: str) -> bool:
-        """Count one more open WebSocket, unless the address has its fill."""
-        count = self._open.get(address, 0)
-        if 0 < self.sockets <= count:
-            return False
-        self._open[address] = count + 1
-        return True
-
-    def close_socket(self, address: str) -> None:
-        """Count one WebSocket fewer."""
-        count = self._open.pop(address, 0) - 1
-        if count > 0:
-            self._open[address] = count
-
-
-class RateLimiter:
-    """A token bucket (``rate``/s, ``burst``) that also counts refusals in a sliding window."""
-
-    __slots__ = ("_refusals", "_stamp", "_tokens", "burst", "rate", "window")
-
-    def __init__(self, rate: float, burst: int, window: float) -> None:
-        self.rate, self.burst, self.window = rate, burst, window
-        self._tokens = float(burst)
-        self._stamp = time.monotonic()
-        self._refusals: list[float] = []
-
-    def allow(self) -> bool:
-        """Take a token; False when the bucket is empty."""
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        self._refusals = [t for t in self._refusals if now - t < self.window]
-        self._refusals.append(now)
-        return False
-
-    @property
-    def advice(self) -> str:
-        """What a refused client is told."""
-        return f"slow down: at most {self.rate:g} requests/s, bursts of {self.burst}"
-
-    @property
-    def refusals(self) -> int:
-        """Refusals within the window."""
-        return len(self._refusals)
-
-
-def _ip(text: str) -> Address | None:
-    """An address as a peer or a proxy writes it (IPv6 may be bracketed, IPv4 may carry a port)."""
-    text = text.strip()
-    if text.startswith("["):
-        text = text[1 : text.find("]")]
-    elif text.count(":") == 1:
-        text = text.partition(":")[0]
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def client_address(
-    peer: str | None, forwarded: Iterable[str], trusted: tuple[Network, ...]
-) -> str | None:
-    """The key a request counts under; ``None`` for an exempt loopback client.
-
-    ``forwarded`` holds the ``X-Forwarded-For`` headers; only a trusted proxy's are read, and only
-    their last hop, the one that proxy added: whatever a client wrote before it is not evidence.
-    """
-    ip = _ip(peer or "")
-    if ip is None:
-        return None  # a Unix socket: local by construction
-    if any(ip in net for net in trusted):
-        hops = [hop for header in forwarded for hop in header.split(",") if hop.strip()]
-        if not hops:
-            return _key(ip)
-        last = _ip(hops[-1])
-        if last is None:
-            return hops[-1].strip().lower()[:64]
-        ip = last
-        if any(ip in net for net in trusted):
-            return _key(ip)
-    return None if ip.is_loopback else _key(ip)
-
-
-def _key(ip: Address) -> str:
-    if isinstance(ip, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
-
-
-def loopback_bound(host: str) -> bool:
-    """Whether ``--host`` is a loopback address or name, which makes the Host check apply."""
-    return _loopback_name(host.strip().strip("[]").lower())
-
-
-def _loopback_name(name: str) -> bool:
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def host_allowed(header: str | None, allowed: frozenset[str]) -> bool:
-    """Whether a ``Host`` header names a loopback host or one of ``allowed`` (port ignored).
-
-    A request without ``Host`` is served: every browser sends one, so it is no rebinding.
-    """
-    if header is None:
-        return True
-    host = header.strip().lower()
-    if host.startswith("["):
-        name = host[1 : host.find("]")] if "]" in host else ""
-    else:
-        name = host.rpartition(":")[0] if host.count(":") == 1 else host
-    name = name.rstrip(".")
-    return bool(name) and (_loopback_name(name) or name in allowed or host in allowed)
 
 
 class Guard:

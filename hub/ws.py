@@ -17,7 +17,7 @@ from attrs import frozen
 
 from hub import guard, keys
 from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
-from hub.guard import RateLimiter
+from hub.limits import RateLimiter
 from hub.service import GameHub
 from hub.topics import event_payload, game_topic, player_topic
 from protocol.errors import (

@@ -17,7 +17,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from hub import keys
-from hub.guard import CSP, AddressLimits, client_address, host_allowed, loopback_bound
+from hub.addresses import client_address, host_allowed, loopback_bound
+from hub.guard import CSP
+from hub.limits import AddressLimits
 from tests.conftest import HubFactory, eventually
 from tests.hub.restclient import Rest, session
 from tests.hub.wsclient import ws_url

@@ -136,7 +136,7 @@ class Games(HubState):
             game = await self._current(game_id)
             counted, effects = game.move(player, roll, round, now=self.now(), rng=self.rng)
             if effects:
-                self.metrics.moves.labels(transport).inc()
+                self.metrics.moves_by[transport].inc()
                 await self._commit(game, effects)
             return counted, game
 
@@ -177,8 +177,8 @@ class Games(HubState):
 
     def _deliver(self, game_id: str, events: list[StoredEvent]) -> None:
         topic = game_topic(game_id)
+        self.metrics.events_by["game"].inc(len(events))
         for e in events:
-            self.metrics.events.labels("game").inc()
             self.broker.publish(topic, event_payload(topic, e))
 
     def _finish(self, game: Game) -> None:

@@ -88,7 +88,7 @@ class HubState:
             self._summaries[data["id"]] = data
         elif stream is self.lobby_stream and event == "game_finished":
             self._summaries.pop(data["id"], None)
-        self.metrics.events.labels(stream.topic.partition(":")[0]).inc()
+        self.metrics.events_by[stream.topic.partition(":")[0]].inc()
         self.broker.publish(stream.topic, payload)
 
     def lobby_snapshot(self) -> dict[str, Any]:

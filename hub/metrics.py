@@ -7,6 +7,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from protocol.messages import OPS
 
+TRANSPORTS = ("ws", "rest", "legacy")
+TOPIC_KINDS = ("lobby", "game", "player")
+
 
 class Metrics:
     """The hub's counters and gauges."""
@@ -30,10 +33,12 @@ class Metrics:
         )
         self.games_live = Gauge("rps_hub_games_live", "Games being played now", registry=r)
         self.moves = Counter("rps_hub_moves", "Moves taken", ["transport"], registry=r)
+        self.moves_by = {t: self.moves.labels(t) for t in TRANSPORTS}
         self.connections = Gauge(
             "rps_hub_websocket_connections", "Open WebSocket connections", registry=r
         )
         self.events = Counter("rps_hub_events_published", "Events published", ["topic"], registry=r)
+        self.events_by = {kind: self.events.labels(kind) for kind in TOPIC_KINDS}
         self.closed_slow = Counter(
             "rps_hub_slow_consumers_closed", "Connections closed as slow consumers", registry=r
         )

@@ -229,8 +229,12 @@ def _req(obj: dict[str, Any], name: str, rid: RequestId) -> str:
     return value
 
 
+# One encoder for every frame: ``json.dumps`` with options builds a new encoder on each call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dump(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def encode_welcome(server: str, session: str, heartbeat: float) -> bytes:

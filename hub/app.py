@@ -16,7 +16,7 @@ from hub.config import Config
 from hub.fanout import Subscriptions
 from hub.metrics import Metrics
 from hub.service import GameHub
-from storage.base import open_storage
+from storage.open import open_storage
 
 log = logging.getLogger(__name__)
 

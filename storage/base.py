@@ -1,4 +1,4 @@
-"""The storage interface the hub needs, its record types, and ``open_storage(url)``.
+"""The storage interface the hub needs and its record types (``storage.open`` opens one).
 
 Every method is one unit of work that commits before it returns.  A game is saved together with
 the game-topic events its change produced, in one transaction, so a round is durable before anyone
@@ -140,15 +140,3 @@ class BadCursor(StorageError, ValueError):
     """A pagination cursor that this storage did not make."""
 
     code = ErrorCode.BAD_REQUEST
-
-
-async def open_storage(url: str) -> Storage:
-    """Open the backend a URL or path names: ``postgresql://…`` (or ``postgres://…``), else SQLite:
-    ``sqlite:///rel.db``, ``sqlite:////abs.db``, a path.  Backends are imported only when used."""
-    if url.lower().startswith(("postgresql://", "postgres://")):
-        from storage.postgres import PostgresStorage
-
-        return await PostgresStorage.open(url)
-    from storage.sqlite import SQLiteStorage, sqlite_path
-
-    return await SQLiteStorage.open(sqlite_path(url))

@@ -2,31 +2,32 @@
 
 Theory of operation
 -------------------
-Every public method is one unit of work: it borrows a pooled connection, runs one transaction and
-commits, or rolls back everything on any error.  A unit runs as its own task.  When its caller is
-cancelled (an ``asyncio.timeout`` around it, a closing connection), the unit is cancelled too:
-asyncpg asks the server to cancel the running statement, the transaction rolls back and the
-connection goes back to the pool, and only then does the cancellation go on, so a cancelled call
-ends at once yet never races the next one nor leaves a connection mid-statement.  A statement
-that runs longer than the command timeout (``COMMAND_TIMEOUT``, or ``?command_timeout=S``) is
-cancelled the same way and its unit fails as ``unavailable``.
+Reads borrow a pooled connection and run at REPEATABLE READ, READ ONLY, so a game and its rounds
+come from one snapshot, and no read waits for a write.  A read runs as its own task.  When its
+caller is cancelled (an ``asyncio.timeout`` around it, a closing connection), the task is
+cancelled too: asyncpg asks the server to cancel the running statement, the transaction rolls
+back and the connection goes back to the pool, and only then does the cancellation go on, so a
+cancelled call ends at once yet never races the next one nor leaves a connection mid-statement.
+A statement that runs longer than the command timeout (``COMMAND_TIMEOUT``, or
+``?command_timeout=S``) is cancelled the same way and its unit fails as ``unavailable``.
 
-Writes run at READ COMMITTED and lock what they change: ``save_game`` starts by updating the game's
-row, which holds the row lock until commit, so saves of one game are serialized across every
-process sharing the database, and each later statement reads what the one before it committed.
-As in SQLite, a trigger makes each topic's ``seq`` rise by exactly 1; a duplicate or a gap raises
-and the whole save rolls back.  Reads run at REPEATABLE READ, READ ONLY, so a game and its rounds
-come from one snapshot.
+Writes come from the store's single writer.  A batch of saves is one transaction of three round
+trips however many saves it holds: ``BEGIN``, one statement whose parts insert the new games,
+update the saved ones (``UPDATE … FROM json_populate_recordset(…) RETURNING id``), insert their
+new rounds (skipping those already stored) and their events, each from one JSON array parameter,
+and ``COMMIT``.  A save of a game that was never created updates no row, which the statement's
+answer shows, and the batch rolls back.  When a batch fails for a save's own reason (that, or an
+integrity error), each of its saves runs again alone, so only the bad one fails; when the
+database is the trouble (unreachable, too slow), the whole batch fails.  Writes run at READ
+COMMITTED; updating a game's row holds its lock until commit, so saves of one game are serialized
+across every process sharing the database.  As in SQLite, a trigger makes each topic's ``seq``
+rise by exactly 1; a duplicate or a gap raises and the save rolls back.
 
-The schema is SQLite's, with ``lower()`` and the ``"C"`` collation standing in for ``NOCASE``:
-player names are ASCII (docs/protocol.md, Players and tokens), so comparisons and orderings come out
-byte for byte the same.
 The schema version is the highest row of ``schema_migrations``; migrations run in one transaction
-under an advisory lock, so hubs starting at once apply them exactly once.
-
-The data lives in the connection's default schema (normally ``public``), or in the schema that a
-``?schema=NAME`` query parameter of the URL names (created when missing): tests give each test its
-own.  Times are unix milliseconds.
+under an advisory lock, so hubs starting at once apply them exactly once.  The data lives in the
+connection's default schema (normally ``public``), or in the schema that a ``?schema=NAME`` query
+parameter of the URL names (created when missing): tests give each test its own.  Times are unix
+milliseconds.
 """
 
 from __future__ import annotations
@@ -35,259 +36,159 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from contextlib import asynccontextmanager
-from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from protocol.game import COMPUTER, Game, Round
 from storage import sql
-from storage.base import (
-    GamePage,
-    Leader,
-    NameTaken,
-    PlayerRecord,
-    PlayerStats,
-    StorageError,
-    StoredEvent,
-)
+from storage.base import StorageError
+from storage.engine import NeverCreated, Save, Session
+from storage.open import COMMAND_TIMEOUT, SCHEMA_NAME, command_timeout, postgres_dsn, redacted
+from storage.postgres_schema import MIGRATIONS, NOW_MS
+from storage.store import SQLStore
 
-__all__ = ["MIGRATIONS", "PostgresStorage", "postgres_dsn"]
+__all__ = ["COMMAND_TIMEOUT", "MIGRATIONS", "POOL_SIZE", "PostgresStorage"]
 
-SCHEMES = ("postgresql", "postgres")
 POOL_SIZE = 4
 CONNECT_TIMEOUT = 10.0
-# Seconds a statement may run before it is cancelled and its unit fails as unavailable;
-# a URL's ?command_timeout=S overrides it.
-COMMAND_TIMEOUT = 10.0
-# URL parameters that are ours, not asyncpg's (which would send unknown ones as server settings).
-_OWN_PARAMETERS = ("schema", "command_timeout")
 
-_NOW_MS = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
-_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # What a failing connection or statement raises; each becomes a StorageError of one line.
 _DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# What fails a whole batch, not one save of it: the database, not the data, is the trouble.
+_TROUBLE = (
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.QueryCanceledError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+)
 
-# Each migration is a list of statements run in one transaction; append, never edit a shipped one.
-MIGRATIONS: list[list[str]] = [
-    [
-        """CREATE TABLE players (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-            name TEXT NOT NULL,
-            name_key TEXT COLLATE "C" NOT NULL UNIQUE,
-            token_hash TEXT UNIQUE,
-            created BIGINT NOT NULL
-        )""",
-        # The computer is a player row so its name is taken and the legacy top scores can show it.
-        f"""INSERT INTO players (name, name_key, token_hash, created)
-            VALUES ('{COMPUTER}', '{COMPUTER}', NULL, {_NOW_MS})""",
-        # Seats and winners compare by lower() (names are ASCII), which the indexes below serve.
-        """CREATE TABLE games (
-            id TEXT COLLATE "C" PRIMARY KEY,
-            rules TEXT NOT NULL,
-            best_of INTEGER NOT NULL,
-            player_a TEXT COLLATE "C" NOT NULL,
-            player_b TEXT COLLATE "C" NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('playing', 'finished')),
-            reason TEXT CHECK (
-                reason IS NULL
-                OR reason IN ('won', 'drawn', 'resigned', 'timeout', 'abandoned')
-            ),
-            winner TEXT COLLATE "C",
-            score_a INTEGER NOT NULL,
-            score_b INTEGER NOT NULL,
-            round INTEGER NOT NULL,
-            deadline BIGINT,
-            round_seconds DOUBLE PRECISION NOT NULL,
-            secret_roll TEXT,
-            secret_nonce TEXT,
-            pending TEXT NOT NULL,
-            epoch TEXT NOT NULL,
-            started BIGINT NOT NULL,
-            finished BIGINT,
-            seq BIGINT NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX games_by_started ON games (started, id)",
-        "CREATE INDEX games_by_player_a ON games (lower(player_a), started, id)",
-        "CREATE INDEX games_by_player_b ON games (lower(player_b), started, id)",
-        "CREATE INDEX games_by_status ON games (status, started, id)",
-        "CREATE INDEX games_by_winner ON games (lower(winner), status)",
-        """CREATE TABLE rounds (
-            game_id TEXT COLLATE "C" NOT NULL REFERENCES games (id) ON DELETE CASCADE,
-            round INTEGER NOT NULL,
-            move_a TEXT,
-            move_b TEXT,
-            winner TEXT COLLATE "C",
-            commitment TEXT,
-            nonce TEXT,
-            PRIMARY KEY (game_id, round)
-        )""",
-        # data is the JSON text as written, like SQLite's (jsonb would reorder its keys).
-        """CREATE TABLE game_events (
-            game_id TEXT COLLATE "C" NOT NULL REFERENCES games (id) ON DELETE CASCADE,
-            seq BIGINT NOT NULL,
-            ts BIGINT NOT NULL,
-            event TEXT NOT NULL,
-            data TEXT NOT NULL,
-            PRIMARY KEY (game_id, seq)
-        )""",
-        # Subscribers recover by seq (docs/protocol.md): a duplicate or a gap would lose events.
-        # The function keeps the search_path it was created with, so it finds this schema's table.
-        """CREATE FUNCTION game_events_follow() RETURNS trigger LANGUAGE plpgsql
-            SET search_path FROM CURRENT AS $$
-            BEGIN
-                IF NEW.seq <> 1 + COALESCE(
-                    (SELECT MAX(seq) FROM game_events WHERE game_id = NEW.game_id), 0)
-                THEN
-                    RAISE EXCEPTION 'each game event must take the next seq of its topic'
-                        USING ERRCODE = 'integrity_constraint_violation';
-                END IF;
-                RETURN NEW;
-            END
-            $$""",
-        """CREATE TRIGGER game_events_follow BEFORE INSERT ON game_events
-            FOR EACH ROW EXECUTE FUNCTION game_events_follow()""",
-    ],
-    [
-        # A game left without a move for idle_seconds (0: never) after idle_until ends abandoned.
-        """ALTER TABLE games
-            ADD COLUMN idle_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
-            ADD COLUMN idle_until BIGINT""",
-        sql.LEGACY_IDLE_BACKFILL,
-    ],
-]
-
-_PLAYER_COLUMNS = "id, name, created, token_hash IS NOT NULL AS has_token"
-_GAME_COLUMNS = ", ".join(sql.GAME_FIELDS)
-_SELECT_GAMES = f"SELECT {_GAME_COLUMNS} FROM games"
-_INSERT_GAME = (
-    f"INSERT INTO games ({_GAME_COLUMNS}, seq)"
-    f" VALUES ({', '.join(f'${n}' for n in range(1, len(sql.GAME_FIELDS) + 2))})"
-)
-# The parameters are the INSERT's: $1 is the id, the last one the seq (None keeps the stored seq).
-_UPDATE_GAME = (
-    "UPDATE games SET "
-    + ", ".join(f"{f} = ${n}" for n, f in enumerate(sql.GAME_FIELDS, start=1) if f != "id")
-    + f", seq = COALESCE(${len(sql.GAME_FIELDS) + 1}, seq) WHERE id = $1"
-)
-_INSERT_ROUND = (
-    "INSERT INTO rounds (game_id, round, move_a, move_b, winner, commitment, nonce)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-)
-_INSERT_EVENT = (
-    "INSERT INTO game_events (game_id, seq, ts, event, data) VALUES ($1, $2, $3, $4, $5)"
-)
+_COLUMNS = [*sql.GAME_FIELDS, "seq"]
+_ROUND_COLUMNS = ["game_id", "round", "move_a", "move_b", "winner", "commitment", "nonce"]
+_EVENT_COLUMNS = ["game_id", "seq", "ts", "event", "data"]
+# $1: the new games, $2: the saved games (a null seq keeps the stored one), $3: their rounds,
+# $4: their events, each a JSON array of rows by column.  The rounds and events are only those of
+# games the statement inserted or updated, so a game that was never created shows as one update
+# short instead of a foreign key error.
+_BATCH = f"""WITH created AS (
+        INSERT INTO games ({", ".join(_COLUMNS)})
+        SELECT {", ".join(_COLUMNS)} FROM json_populate_recordset(NULL::games, $1::json)
+        RETURNING id
+    ), updated AS (
+        UPDATE games AS g
+        SET {", ".join(f"{c} = v.{c}" for c in sql.GAME_FIELDS if c != "id")},
+            seq = COALESCE(v.seq, g.seq)
+        FROM json_populate_recordset(NULL::games, $2::json) AS v
+        WHERE g.id = v.id
+        RETURNING g.id
+    ), saved AS (
+        SELECT id FROM created UNION ALL SELECT id FROM updated
+    ), new_rounds AS (
+        INSERT INTO rounds ({", ".join(_ROUND_COLUMNS)})
+        SELECT {", ".join(f"r.{c}" for c in _ROUND_COLUMNS)}
+        FROM json_populate_recordset(NULL::rounds, $3::json) AS r
+        WHERE r.game_id IN (SELECT id FROM saved)
+        ON CONFLICT (game_id, round) DO NOTHING
+        RETURNING 1
+    ), new_events AS (
+        INSERT INTO game_events ({", ".join(_EVENT_COLUMNS)})
+        SELECT {", ".join(f"e.{c}" for c in _EVENT_COLUMNS)}
+        FROM json_populate_recordset(NULL::game_events, $4::json) WITH ORDINALITY AS e
+        WHERE e.game_id IN (SELECT id FROM saved)
+        ORDER BY e.ordinality
+        RETURNING 1
+    )
+    SELECT (SELECT COUNT(*) FROM updated) AS updated,
+           (SELECT COUNT(*) FROM new_rounds) AS rounds,
+           (SELECT COUNT(*) FROM new_events) AS events"""
 
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def postgres_dsn(url: str) -> tuple[str, str | None]:
-    """The DSN to hand asyncpg and the schema a ``?schema=NAME`` parameter names (or None)."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in SCHEMES:
-        raise StorageError(f"{_redacted(url)} is not a postgresql:// URL")
-    params = parse_qsl(parts.query, keep_blank_values=True)
-    schemas = [value for name, value in params if name == "schema"]
-    if len(schemas) > 1:
-        raise StorageError(f"database URL {_redacted(url)} names more than one schema")
-    schema = schemas[0] if schemas else None
-    if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
-        raise StorageError(
-            f"database URL {_redacted(url)}: schema {schema!r} must be letters, digits and _"
-            " (not starting with a digit, 63 at most)"
-        )
-    # The other parameters go to asyncpg as they were written (it reads unknown ones as settings).
-    base, _, query = url.partition("?")
-    rest = [
-        item
-        for item in query.split("&")
-        if item and unquote(item.split("=", 1)[0]) not in _OWN_PARAMETERS
-    ]
-    return base + ("?" + "&".join(rest) if rest else ""), schema
+class Dialect:
+    """PostgreSQL's spellings: ``$n`` placeholders, ``lower()`` for names, text arrays."""
+
+    def fold(self, expr: str) -> str:
+        """``lower(expr)``, which the seat and winner indexes serve."""
+        return f"lower({expr})"
+
+    def in_texts(self, column: str) -> str:
+        """``column`` in a text array."""
+        return f"{column} = ANY(?::text[])"
+
+    def texts(self, values: list[str]) -> Any:
+        """``values`` as they are (asyncpg sends a list as an array)."""
+        return values
 
 
-def command_timeout(url: str) -> float:
-    """The seconds a statement may run: a ``?command_timeout=S`` of the URL, else the default."""
-    values = [
-        v
-        for name, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
-        if name == ("command_timeout")
-    ]
-    if not values:
-        return COMMAND_TIMEOUT
-    problem = (
-        f"database URL {_redacted(url)}: command_timeout must be one positive number of seconds"
-    )
-    if len(values) > 1:
-        raise StorageError(problem)
+@functools.lru_cache(maxsize=256)
+def numbered(query: str) -> str:
+    """``query`` with its ``?`` placeholders numbered ``$1``, ``$2``, … (none is in a literal)."""
+    parts = query.split("?")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+
+
+class _Session:
+    """A transaction on a pooled connection."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    async def fetch(self, query: str, *args: Any) -> list[sql.Row]:
+        """Every row of ``query``."""
+        return list(await self._db.fetch(numbered(query), *args))
+
+    async def fetchrow(self, query: str, *args: Any) -> sql.Row | None:
+        """The first row of ``query``, or None."""
+        return await self._db.fetchrow(numbered(query), *args)
+
+
+async def _whole(work: Awaitable[T]) -> T:
+    """Run ``work`` as a task that is cancelled with its caller and has rolled back and released
+    its connection before the caller's cancellation goes on."""
+    task = asyncio.ensure_future(work)
     try:
-        seconds = float(values[0])
-    except ValueError:
-        raise StorageError(problem) from None
-    if not 0 < seconds < float("inf"):
-        raise StorageError(problem)
-    return seconds
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        # Cleanup is a rollback on a connection whose statement the server is cancelling:
+        # quick, and waited for so that the next call finds the connection back in the pool.
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller is told of the cancellation instead
+        raise
 
 
-def _whole(
-    method: Callable[Concatenate[PostgresStorage, P], Awaitable[T]],
-) -> Callable[Concatenate[PostgresStorage, P], Coroutine[Any, Any, T]]:
-    """Run each call of ``method`` as a task that is cancelled with its caller and has rolled
-    back and released its connection before the caller's cancellation goes on."""
+class PostgresBackend:
+    """``storage.engine.Backend`` on a PostgreSQL database."""
 
-    @functools.wraps(method)
-    async def run(self: PostgresStorage, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        task = asyncio.ensure_future(method(self, *args, **kwargs))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.cancel()
-            # Cleanup is a rollback on a connection whose statement the server is cancelling:
-            # quick, and waited for so that the next call finds the connection back in the pool.
-            while not task.done():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait([task])
-            if not task.cancelled():
-                task.exception()  # retrieved: the caller is told of the cancellation instead
-            raise
-
-    return run
-
-
-class PostgresStorage:
-    """``storage.base.Storage`` on PostgreSQL; make one with ``await PostgresStorage.open()``."""
+    dialect = Dialect()
 
     def __init__(
-        self,
-        pool: asyncpg.Pool[asyncpg.Record],
-        where: str,
-        timeout: float = COMMAND_TIMEOUT,
+        self, pool: asyncpg.Pool[asyncpg.Record], where: str, timeout: float = COMMAND_TIMEOUT
     ) -> None:
-        """Wrap an open pool on a migrated schema; use ``open()`` instead."""
+        """Use an open pool on a migrated schema; use ``open()`` instead."""
+        self.where = where
         self._pool = pool
-        self._where = where
         self._timeout = timeout  # the pool's command timeout, for messages
-        self._closed = False
 
     @classmethod
-    async def open(cls, url: str, *, schema: str | None = None) -> PostgresStorage:
-        """Connect and migrate; ``schema`` (or ``?schema=`` in the URL) picks the schema to use.
-
-        Raises ``StorageError`` with one line when the server cannot be reached, the database
-        does not exist or the login is refused.
-        """
+    async def open(cls, url: str, *, schema: str | None = None) -> PostgresBackend:
+        """Connect and migrate (see ``PostgresStorage.open``)."""
         dsn, url_schema = postgres_dsn(url)
         timeout = command_timeout(url)
-        if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+        if schema is not None and not SCHEMA_NAME.fullmatch(schema):
             raise StorageError(f"schema {schema!r} must be letters, digits and _")
         schema = schema or url_schema
-        where = _redacted(url)
+        where = redacted(url)
         settings = {"application_name": "rps-hub"}
         if schema is not None:
             settings["search_path"] = _quoted(schema)
@@ -314,19 +215,18 @@ class PostgresStorage:
         return cls(pool, where, timeout)
 
     async def close(self) -> None:
-        """Close the pool once every unit of work in flight has committed or rolled back."""
-        if self._closed:
-            return
-        self._closed = True
+        """Close the pool once every connection is back."""
         await self._pool.close()
 
-    # -- units of work ---------------------------------------------------------------------
+    async def read(self, what: str, work: Callable[[Session], Awaitable[T]]) -> T:
+        """``work`` in one REPEATABLE READ, READ ONLY transaction on a pooled connection."""
+        return await _whole(self._unit(what, work, write=False))
 
-    @asynccontextmanager
-    async def _unit(self, what: str, *, write: bool) -> AsyncIterator[Connection]:
-        """One transaction on a pooled connection, committed on success, rolled back on error."""
-        if self._closed:
-            raise StorageError(f"cannot {what}: the database {self._where} is closed")
+    async def write(self, what: str, work: Callable[[Session], Awaitable[T]]) -> T:
+        """``work`` in one READ COMMITTED transaction on a pooled connection."""
+        return await _whole(self._unit(what, work, write=True))
+
+    async def _unit(self, what: str, work: Callable[[Session], Awaitable[T]], *, write: bool) -> T:
         try:
             async with (
                 self._pool.acquire() as db,
@@ -334,237 +234,71 @@ class PostgresStorage:
                     isolation="read_committed" if write else "repeatable_read", readonly=not write
                 ),
             ):
-                yield db
+                return await work(_Session(db))
         except _DATABASE_ERRORS as exc:
             raise StorageError(f"cannot {what}: {_reason(exc, self._timeout)}") from exc
 
-    # -- players ---------------------------------------------------------------------------
+    async def store(self, saves: Sequence[Save]) -> list[BaseException | None]:
+        """The batch in one transaction of three round trips (see the module's docstring)."""
+        try:
+            async with self._pool.acquire() as db:
+                try:
+                    await self._apply(db, saves)
+                    return [None] * len(saves)
+                except _TROUBLE as exc:
+                    return [self._error(saves[0], exc, len(saves))] * len(saves)
+                except (asyncpg.PostgresError, NeverCreated) as exc:
+                    if len(saves) == 1:
+                        return [self._error(saves[0], exc)]
+                outcomes: list[BaseException | None] = []
+                for save in saves:
+                    try:
+                        await self._apply(db, [save])
+                        outcomes.append(None)
+                    except (*_DATABASE_ERRORS, NeverCreated) as exc:
+                        outcomes.append(self._error(save, exc))
+                return outcomes
+        except _DATABASE_ERRORS as exc:
+            return [self._error(saves[0], exc, len(saves))] * len(saves)
 
-    @_whole
-    async def create_player(self, name: str, token_hash: str | None, created: int) -> PlayerRecord:
-        """Register a player (without a token when ``token_hash`` is None); ``NameTaken`` when
-        the name is taken ignoring case."""
-        async with self._unit(f"register {name}", write=True) as db:
-            # ON CONFLICT waits for a racing registration of the name, then yields to it.
-            player_id = await db.fetchval(
-                "INSERT INTO players (name, name_key, token_hash, created) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (name_key) DO NOTHING RETURNING id",
-                name,
-                sql.key(name),
-                token_hash,
-                created,
-            )
-            if player_id is None:
-                taken = await db.fetchval(
-                    "SELECT name FROM players WHERE name_key = $1", sql.key(name)
-                )
-                raise NameTaken(f"the name {taken} is taken; choose another")
-        return PlayerRecord(
-            id=player_id, name=name, created=created, has_token=token_hash is not None
-        )
-
-    @_whole
-    async def player(self, name: str) -> PlayerRecord | None:
-        """The player with this name ignoring case (``computer`` included), or None."""
-        if not sql.storable(name):
-            return None
-        async with self._unit("look up a player", write=False) as db:
+    async def _apply(self, db: Connection, saves: Sequence[Save]) -> None:
+        """Store ``saves`` in one transaction, or roll back and raise."""
+        updates = sum(not s.create for s in saves)
+        async with db.transaction(isolation="read_committed"):
             row = await db.fetchrow(
-                f"SELECT {_PLAYER_COLUMNS} FROM players WHERE name_key = $1", sql.key(name)
+                _BATCH,
+                _json([s.game for s in saves if s.create]),
+                _json([s.game for s in saves if not s.create]),
+                _json([dict(zip(_ROUND_COLUMNS, r, strict=True)) for s in saves for r in s.rounds]),
+                _json([dict(zip(_EVENT_COLUMNS, e, strict=True)) for s in saves for e in s.events]),
             )
-        return None if row is None else sql.player_record(row)
+            assert row is not None
+            if row["updated"] != updates:
+                raise NeverCreated()
 
-    @_whole
-    async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
-        """The player whose token hashes to ``token_hash``, or None (never a player without one)."""
-        if not sql.storable(token_hash):
-            return None
-        async with self._unit("look up a token", write=False) as db:
-            row = await db.fetchrow(
-                f"SELECT {_PLAYER_COLUMNS} FROM players"
-                " WHERE token_hash IS NOT NULL AND token_hash = $1",
-                token_hash,
-            )
-        return None if row is None else sql.player_record(row)
+    def _error(self, save: Save, exc: BaseException, count: int = 1) -> BaseException:
+        """What a save is told of ``exc`` (``count``: how many saves it failed)."""
+        if isinstance(exc, NeverCreated):
+            return exc
+        what = save.what if count == 1 else f"save {count} games"
+        return StorageError(f"cannot {what}: {_reason(exc, self._timeout)}")
 
-    @_whole
-    async def players(self, limit: int, after: str | None) -> list[PlayerRecord]:
-        """Registered players (not ``computer``) ordered by name ignoring case, after ``after``."""
-        sql.check_limit(limit)
-        async with self._unit("list players", write=False) as db:
-            rows = await db.fetch(
-                f"SELECT {_PLAYER_COLUMNS} FROM players"
-                " WHERE name_key <> $1 AND name_key > $2 ORDER BY name_key LIMIT $3",
-                COMPUTER,
-                sql.key(after or ""),
-                limit,
-            )
-        return [sql.player_record(row) for row in rows]
 
-    @_whole
-    async def player_stats(self, name: str) -> PlayerStats:
-        """The player's finished games; rounds won and lost over all the player's games."""
-        if not sql.storable(name):
-            return PlayerStats(0, 0, 0, 0, 0, 0)
-        async with self._unit(f"count the games of {name}", write=False) as db:
-            games = await db.fetchrow(
-                """SELECT COUNT(*) AS games,
-                          COUNT(*) FILTER (WHERE lower(winner) = lower($1)) AS wins,
-                          COUNT(*) FILTER (WHERE lower(winner) <> lower($1)) AS losses,
-                          COUNT(*) FILTER (WHERE winner IS NULL) AS draws
-                   FROM games
-                   WHERE status = 'finished'
-                     AND (lower(player_a) = lower($1) OR lower(player_b) = lower($1))""",
-                name,
-            )
-            rounds = await db.fetchrow(
-                """SELECT COUNT(*) FILTER (WHERE lower(r.winner) = lower($1)) AS won,
-                          COUNT(*) FILTER (WHERE lower(r.winner) <> lower($1)) AS lost
-                   FROM rounds AS r JOIN games AS g ON g.id = r.game_id
-                   WHERE lower(g.player_a) = lower($1) OR lower(g.player_b) = lower($1)""",
-                name,
-            )
-        assert games is not None and rounds is not None
-        return PlayerStats(
-            games=games["games"],
-            wins=games["wins"],
-            losses=games["losses"],
-            draws=games["draws"],
-            rounds_won=rounds["won"],
-            rounds_lost=rounds["lost"],
-        )
+class PostgresStorage(SQLStore):
+    """``storage.base.Storage`` on PostgreSQL; make one with ``await PostgresStorage.open()``."""
 
-    @_whole
-    async def leaderboard(self, limit: int, *, include_computer: bool = False) -> list[Leader]:
-        """Players with a finished game, most wins first, then name ignoring case."""
-        sql.check_limit(limit)
-        async with self._unit("read the leaderboard", write=False) as db:
-            # One query with the players' rows, so the legacy top scores need no lookup per leader.
-            rows = await db.fetch(
-                """SELECT p.id, p.name, p.created, s.wins, s.games FROM (
-                       SELECT lower(name) AS name_key, COUNT(*) FILTER (WHERE won) AS wins,
-                              COUNT(*) AS games
-                       FROM (
-                           SELECT player_a AS name, lower(winner) = lower(player_a) AS won
-                           FROM games WHERE status = 'finished'
-                           UNION ALL
-                           SELECT player_b AS name, lower(winner) = lower(player_b) AS won
-                           FROM games WHERE status = 'finished'
-                       ) AS seats
-                       WHERE $1 OR lower(name) <> $2
-                       GROUP BY lower(name)
-                   ) AS s JOIN players AS p ON p.name_key = s.name_key
-                   ORDER BY s.wins DESC, p.name_key
-                   LIMIT $3""",
-                include_computer,
-                COMPUTER,
-                limit,
-            )
-        return [sql.leader(row) for row in rows]
+    @classmethod
+    async def open(cls, url: str, *, schema: str | None = None) -> PostgresStorage:
+        """Connect and migrate; ``schema`` (or ``?schema=`` in the URL) picks the schema to use.
 
-    # -- games -----------------------------------------------------------------------------
+        Raises ``StorageError`` with one line when the server cannot be reached, the database
+        does not exist or the login is refused.
+        """
+        return cls(await PostgresBackend.open(url, schema=schema))
 
-    @_whole
-    async def create_game(self, game: Game, events: list[StoredEvent]) -> None:
-        """Store a new game with its first events."""
-        row = _game_params(game, events)
-        event_rows = sql.event_rows(game.id, events)
-        async with self._unit(f"create game {game.id}", write=True) as db:
-            await db.execute(_INSERT_GAME, *row)
-            await _insert_rounds(db, game, game.rounds)
-            await db.executemany(_INSERT_EVENT, event_rows)
 
-    @_whole
-    async def save_game(self, game: Game, events: list[StoredEvent]) -> None:
-        """Store the game's new state, its rounds and the events the change produced."""
-        row = _game_params(game, events, keep_seq=True)
-        event_rows = sql.event_rows(game.id, events)
-        async with self._unit(f"save game {game.id}", write=True) as db:
-            # The row lock this takes serializes every save of the game until commit.
-            if await db.execute(_UPDATE_GAME, *row) != "UPDATE 1":
-                raise StorageError(f"cannot save game {game.id}: it was never created")
-            last = await db.fetchval(
-                "SELECT COALESCE(MAX(round), 0) FROM rounds WHERE game_id = $1", game.id
-            )
-            # Resolved rounds never change, so only those past the last stored one are new.
-            await _insert_rounds(db, game, [r for r in game.rounds if r.round > last])
-            await db.executemany(_INSERT_EVENT, event_rows)
-
-    @_whole
-    async def game(self, game_id: str) -> Game | None:
-        """The game with this id, or None."""
-        if not sql.storable(game_id):
-            return None
-        async with self._unit(f"read game {game_id}", write=False) as db:
-            games = await _load_games(db, await db.fetch(_SELECT_GAMES + " WHERE id = $1", game_id))
-        return games[0] if games else None
-
-    @_whole
-    async def live_games(self) -> list[Game]:
-        """Every game still ``playing``, oldest first (to resume after a restart)."""
-        async with self._unit("read the live games", write=False) as db:
-            return await _load_games(
-                db,
-                await db.fetch(_SELECT_GAMES + " WHERE status = 'playing' ORDER BY started, id"),
-            )
-
-    @_whole
-    async def games(
-        self, *, player: str | None, status: str | None, limit: int, before: str | None
-    ) -> GamePage:
-        """Games newest first, filtered by player and status; ``before`` is an opaque cursor."""
-        sql.check_limit(limit)
-        where: list[str] = []
-        params: list[Any] = []
-
-        def param(value: Any) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
-        if player is not None:
-            p = param(player)
-            where.append(f"(lower(player_a) = lower({p}) OR lower(player_b) = lower({p}))")
-        if status is not None:
-            sql.check_status(status)
-            where.append(f"status = {param(status)}")
-        if before is not None:
-            started, game_id = sql.decode_cursor(before)
-            where.append(f"(started, id) < ({param(started)}, {param(game_id)})")
-        if player is not None and not sql.storable(player):
-            return GamePage(games=[], next=None)
-        query = _SELECT_GAMES
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += f" ORDER BY started DESC, id DESC LIMIT {param(limit + 1)}"
-        async with self._unit("list games", write=False) as db:
-            games = await _load_games(db, await db.fetch(query, *params))
-        if len(games) <= limit:
-            return GamePage(games=games, next=None)
-        games = games[:limit]
-        return GamePage(games=games, next=sql.encode_cursor(games[-1].started, games[-1].id))
-
-    @_whole
-    async def events(self, game_id: str, after: int) -> list[StoredEvent]:
-        """The game topic's events with ``seq > after``, in order."""
-        if not sql.storable(game_id):
-            return []
-        async with self._unit(f"read the events of game {game_id}", write=False) as db:
-            rows = await db.fetch(
-                "SELECT seq, ts, event, data FROM game_events"
-                " WHERE game_id = $1 AND seq > $2 ORDER BY seq",
-                game_id,
-                after,
-            )
-        return [sql.stored_event(row) for row in rows]
-
-    @_whole
-    async def last_seq(self, game_id: str) -> int:
-        """The game topic's latest ``seq`` (0 when it has none)."""
-        if not sql.storable(game_id):
-            return 0
-        async with self._unit(f"read the seq of game {game_id}", write=False) as db:
-            seq = await db.fetchval("SELECT seq FROM games WHERE id = $1", game_id)
-        return 0 if seq is None else int(seq)
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"))
 
 
 # -- opening and migrating ------------------------------------------------------------------
@@ -593,7 +327,7 @@ async def _migrate(pool: asyncpg.Pool[asyncpg.Record], schema: str | None, where
             for statement in statements:
                 await db.execute(statement)
             await db.execute(
-                f"INSERT INTO schema_migrations (version, applied) VALUES ($1, {_NOW_MS})", number
+                f"INSERT INTO schema_migrations (version, applied) VALUES ($1, {NOW_MS})", number
             )
 
 
@@ -608,15 +342,6 @@ def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
-
-
 def _reason(exc: BaseException, timeout: float = CONNECT_TIMEOUT) -> str:
     """What went wrong, on one line (``timeout``: the seconds a TimeoutError waited)."""
     if isinstance(exc, TimeoutError):
@@ -625,34 +350,3 @@ def _reason(exc: BaseException, timeout: float = CONNECT_TIMEOUT) -> str:
         text = exc.strerror or str(exc)
         return f"cannot reach the server: {' '.join(text.split())}"
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-# -- rows and records -----------------------------------------------------------------------
-
-
-def _game_params(game: Game, events: list[StoredEvent], *, keep_seq: bool = False) -> list[Any]:
-    """A game's ``games`` row in ``_INSERT_GAME``'s parameter order, ``seq`` last."""
-    row = sql.game_row(game, events, keep_seq=keep_seq)
-    return [row[f] for f in sql.GAME_FIELDS] + [row["seq"]]
-
-
-async def _insert_rounds(db: Connection, game: Game, rounds: Iterable[Round]) -> None:
-    """Insert resolved rounds, moves in seat order."""
-    rows = sql.round_rows(game, rounds)
-    if rows:
-        await db.executemany(_INSERT_ROUND, rows)
-
-
-async def _load_games(db: Connection, rows: list[asyncpg.Record]) -> list[Game]:
-    """Rebuild games from ``games`` rows, fetching all their rounds in one query."""
-    if not rows:
-        return []
-    ids = [row["id"] for row in rows]
-    rounds: dict[str, list[asyncpg.Record]] = {game_id: [] for game_id in ids}
-    for r in await db.fetch(
-        "SELECT game_id, round, move_a, move_b, winner, commitment, nonce FROM rounds"
-        " WHERE game_id = ANY($1::text[]) ORDER BY game_id, round",
-        ids,
-    ):
-        rounds[r["game_id"]].append(r)
-    return [sql.game(row, rounds[row["id"]]) for row in rows]

@@ -108,6 +108,11 @@ def stored_event(row: Row) -> StoredEvent:
     )
 
 
+def json_list(values: list[str]) -> str:
+    """``values`` as a JSON array (a list parameter where a backend has no array type)."""
+    return json.dumps(values)
+
+
 def event_rows(game_id: str, events: Iterable[StoredEvent]) -> list[tuple[Any, ...]]:
     """Events as ``(game_id, seq, ts, event, data)`` rows, serialized before a transaction."""
     return [

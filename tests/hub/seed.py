@@ -7,7 +7,7 @@ from pathlib import Path
 
 from protocol.game import COMPUTER, Game
 from protocol.rules import builtin_rules
-from storage.base import open_storage
+from storage.open import open_storage
 
 RPS3 = builtin_rules()["rps3"]
 LOSES_TO = {"Rock": "Scissors", "Paper": "Rock", "Scissors": "Paper"}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from storage.base import open_storage
+from storage.open import open_storage
 from tests.conftest import HubFactory, eventually
 from tests.hub.restclient import Rest, session
 from tests.hub.test_legacy import new_game_id, play_round

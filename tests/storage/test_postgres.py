@@ -13,15 +13,9 @@ import asyncpg
 import pytest
 
 from protocol.game import COMPUTER
-from storage.base import NameTaken, StorageError, open_storage
-from storage.postgres import (
-    COMMAND_TIMEOUT,
-    MIGRATIONS,
-    POOL_SIZE,
-    PostgresStorage,
-    command_timeout,
-    postgres_dsn,
-)
+from storage.base import NameTaken, StorageError
+from storage.open import COMMAND_TIMEOUT, command_timeout, open_storage, postgres_dsn
+from storage.postgres import MIGRATIONS, POOL_SIZE, PostgresStorage
 from tests.conftest import eventually
 from tests.postgres import SERVER, admin, fresh_schema, schema_url
 from tests.storage.legacy_rows import LEGACY_ID, OTHER_ID, first_schema_row

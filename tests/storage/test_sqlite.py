@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.base import StorageError, open_storage
-from storage.sqlite import MIGRATIONS, SQLiteStorage, sqlite_path
+from storage.base import StorageError
+from storage.open import open_storage, sqlite_path
+from storage.sqlite import MIGRATIONS, SQLiteStorage
 from tests.storage.legacy_rows import LEGACY_ID, OTHER_ID, first_schema_row
 
 

@@ -1,0 +1,103 @@
+"""The small interface between ``storage.store.SQLStore`` and a SQL backend.
+
+``SQLStore`` writes every query once, with ``?`` placeholders, and asks the backend's ``Dialect``
+for the few spellings that differ (placeholders, comparing names ignoring case, a list parameter).
+A backend runs three kinds of work: a read (one read-only transaction, never behind a write), a
+write (one transaction on the single writer), and a batch of saves (one transaction for all of
+them).  How it connects, migrates and batches is its own business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from attrs import frozen
+
+from storage.sql import Row
+
+T = TypeVar("T")
+
+
+class Session(Protocol):
+    """A transaction that queries run in, written with ``?`` placeholders."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Row]:
+        """Every row of ``query``."""
+        ...
+
+    async def fetchrow(self, query: str, *args: Any) -> Row | None:
+        """The first row of ``query``, or None."""
+        ...
+
+
+class Dialect(Protocol):
+    """How a backend spells what the SQL standard leaves open."""
+
+    def fold(self, expr: str) -> str:
+        """``expr`` as names compare ignoring case (names are ASCII)."""
+        ...
+
+    def in_texts(self, column: str) -> str:
+        """A condition true when ``column`` is in the text list of one ``?`` parameter."""
+        ...
+
+    def texts(self, values: list[str]) -> Any:
+        """``values`` as the parameter of ``in_texts``."""
+        ...
+
+
+@frozen
+class Save:
+    """One ``create_game`` or ``save_game``, its rows made before it was queued."""
+
+    create: bool
+    game_id: str
+    game: dict[str, Any]  # the games row by column, ``seq`` included (None: keep the stored one)
+    rounds: list[tuple[Any, ...]]  # (game_id, round, move_a, move_b, winner, commitment, nonce)
+    events: list[tuple[Any, ...]]  # (game_id, seq, ts, event, data)
+
+    @property
+    def what(self) -> str:
+        """What the save does, for messages: ``create game X`` or ``save game X``."""
+        return f"{'create' if self.create else 'save'} game {self.game_id}"
+
+
+class NeverCreated(Exception):
+    """A save of a game whose row is not there."""
+
+
+class Backend(Protocol):
+    """A database that ``SQLStore`` runs its work on.
+
+    ``read`` and ``write`` turn the database's errors into ``StorageError`` ("cannot WHAT: …") and
+    let every other exception through; ``store`` reports each save's own outcome.
+    """
+
+    @property
+    def dialect(self) -> Dialect:
+        """How this backend spells what differs."""
+        ...
+
+    @property
+    def where(self) -> str:
+        """The database, for messages (without a password)."""
+        ...
+
+    async def read(self, what: str, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Run ``work`` in one read-only transaction that no write holds up."""
+        ...
+
+    async def write(self, what: str, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction on the writer, committed before this returns."""
+        ...
+
+    async def store(self, saves: Sequence[Save]) -> list[BaseException | None]:
+        """Store ``saves`` (different games) in one transaction, committed before this returns;
+        when that fails for a save's own reason, each is stored alone so only its own fails.
+        One outcome per save: None when it is committed, else what went wrong."""
+        ...
+
+    async def close(self) -> None:
+        """Close every connection (no work is running)."""
+        ...

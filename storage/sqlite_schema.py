@@ -1,0 +1,91 @@
+"""The SQLite backend's tables, as the migrations that make them (``PRAGMA user_version`` counts
+the ones applied)."""
+
+from __future__ import annotations
+
+from protocol.game import COMPUTER
+from storage import sql
+
+__all__ = ["MIGRATIONS"]
+
+_NOW_MS = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)"
+
+# Each migration is a list of statements run in one transaction; append, never edit a shipped one.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE players (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            token_hash TEXT UNIQUE,
+            created INTEGER NOT NULL
+        )""",
+        # The computer is a player row so its name is taken and the legacy top scores can show it.
+        f"""INSERT INTO players (name, name_key, token_hash, created)
+            VALUES ('{COMPUTER}', '{COMPUTER}', NULL, {_NOW_MS})""",
+        # Player names are ASCII (docs/protocol.md, Players and tokens), so NOCASE compares them
+        # exactly as casefold() does and
+        # lets the seat and winner indexes serve lookups that ignore case.
+        """CREATE TABLE games (
+            id TEXT PRIMARY KEY,
+            rules TEXT NOT NULL,
+            best_of INTEGER NOT NULL,
+            player_a TEXT NOT NULL COLLATE NOCASE,
+            player_b TEXT NOT NULL COLLATE NOCASE,
+            status TEXT NOT NULL CHECK (status IN ('playing', 'finished')),
+            reason TEXT CHECK (
+                reason IS NULL
+                OR reason IN ('won', 'drawn', 'resigned', 'timeout', 'abandoned')
+            ),
+            winner TEXT COLLATE NOCASE,
+            score_a INTEGER NOT NULL,
+            score_b INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            deadline INTEGER,
+            round_seconds REAL NOT NULL,
+            secret_roll TEXT,
+            secret_nonce TEXT,
+            pending TEXT NOT NULL,
+            epoch TEXT NOT NULL,
+            started INTEGER NOT NULL,
+            finished INTEGER,
+            seq INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX games_by_started ON games (started, id)",
+        "CREATE INDEX games_by_player_a ON games (player_a, started, id)",
+        "CREATE INDEX games_by_player_b ON games (player_b, started, id)",
+        "CREATE INDEX games_by_status ON games (status, started, id)",
+        "CREATE INDEX games_by_winner ON games (winner, status)",
+        """CREATE TABLE rounds (
+            game_id TEXT NOT NULL REFERENCES games (id) ON DELETE CASCADE,
+            round INTEGER NOT NULL,
+            move_a TEXT,
+            move_b TEXT,
+            winner TEXT COLLATE NOCASE,
+            commitment TEXT,
+            nonce TEXT,
+            PRIMARY KEY (game_id, round)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE game_events (
+            game_id TEXT NOT NULL REFERENCES games (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            ts INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (game_id, seq)
+        ) WITHOUT ROWID""",
+        # Subscribers recover by seq (docs/protocol.md): a duplicate or a gap would lose events.
+        """CREATE TRIGGER game_events_follow BEFORE INSERT ON game_events
+            WHEN NEW.seq <> 1 + COALESCE(
+                (SELECT MAX(seq) FROM game_events WHERE game_id = NEW.game_id), 0)
+            BEGIN
+                SELECT RAISE(ABORT, 'each game event must take the next seq of its topic');
+            END""",
+    ],
+    [
+        # A game left without a move for idle_seconds (0: never) after idle_until ends abandoned.
+        "ALTER TABLE games ADD COLUMN idle_seconds REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE games ADD COLUMN idle_until INTEGER",
+        sql.LEGACY_IDLE_BACKFILL,
+    ],
+]

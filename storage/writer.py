@@ -1,0 +1,172 @@
+"""The single writer of a ``storage.store.SQLStore``: units of work in turn, saves by group commit.
+
+Writes wait in one queue, in the order they were asked for, and one task works through it while
+it is not empty.  A unit of work (``create_player``) runs alone, in its own transaction.  The
+saves (``create_game``, ``save_game``) at the head of the queue are taken together, up to
+``MAX_BATCH``, and the backend stores them in one transaction; so the saves that arrive while a
+write is in flight are stored together by the next one, and each caller is answered once its save
+is committed (or has failed).  A batch never holds two saves of one game: the second waits for the
+next batch, so each game's saves are stored in the order they were asked for.
+
+A save's rows are made when it is asked for, so the caller may change the game afterwards.  Only
+the rounds past the last round this writer has committed for the game are sent; the backend's
+insert skips rounds already stored (a resolved round never changes), so after a restart, when it
+remembers nothing, every round is sent and the outcome is the same.  A caller cancelled before
+its save is taken takes it out of the queue; one cancelled after waits for its batch to settle
+before the cancellation goes on, so a cancelled save is all or nothing and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from attrs import define, field
+
+from protocol.game import Game
+from storage import sql
+from storage.base import StorageError, StoredEvent
+from storage.engine import Backend, NeverCreated, Save, Session
+
+__all__ = ["MAX_BATCH", "Writer"]
+
+MAX_BATCH = 256  # saves in one transaction at most; the rest wait for the next one
+
+
+@define(eq=False)
+class _Job:
+    """One write waiting for the writer: a save to batch, or a unit of work to run alone."""
+
+    what: str
+    save: Save | None
+    work: Callable[[Session], Awaitable[Any]] | None
+    taken: bool = False  # by the writer, into a batch or to run
+    future: asyncio.Future[Any] = field(factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Writer:
+    """The queue of a store's writes and the task that works through it."""
+
+    def __init__(self, backend: Backend) -> None:
+        """Write through ``backend``."""
+        self._backend = backend
+        self._jobs: deque[_Job] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._last_round: dict[str, int] = {}  # game id -> the last round committed for it
+        self.batches = 0  # batch transactions run
+        self.saves = 0  # saves stored (or failed) in them
+        self.largest_batch = 0
+        self.retried = 0  # saves run again alone because their batch failed
+
+    async def close(self) -> None:
+        """Take no more writes; return once those already asked for are committed or failed."""
+        self._closed = True
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
+    async def unit(self, what: str, work: Callable[[Session], Awaitable[Any]]) -> Any:
+        """Run ``work`` in a transaction of its own, in turn with the other writes."""
+        return await self._submit(_Job(what, None, work))
+
+    async def save(self, game: Game, events: list[StoredEvent], *, create: bool) -> None:
+        """Store a new game (``create``) or a game's new state, with ``events``, in a batch."""
+        last = 0 if create else self._last_round.get(game.id, 0)
+        save = Save(
+            create=create,
+            game_id=game.id,
+            game=sql.game_row(game, events, keep_seq=not create),
+            rounds=sql.round_rows(game, [r for r in game.rounds if r.round > last]),
+            events=sql.event_rows(game.id, events),
+        )
+        await self._submit(_Job(save.what, save, None))
+
+    async def _submit(self, job: _Job) -> Any:
+        """Queue a write (starting the task when it is idle) and wait for its outcome."""
+        if self._closed:
+            raise StorageError(f"cannot {job.what}: the database {self._backend.where} is closed")
+        self._jobs.append(job)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._work())
+        try:
+            return await asyncio.shield(job.future)
+        except asyncio.CancelledError:
+            if not job.taken:
+                self._jobs.remove(job)  # never begun: it is never done
+                job.future.cancel()
+                raise
+            # Begun with its batch: the caller's cancellation goes on once it is settled, so a
+            # cancelled save is all or nothing by the time the caller sees the cancellation.
+            while not job.future.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([job.future])
+            if not job.future.cancelled():
+                job.future.exception()  # retrieved: the caller is told of the cancellation
+            raise
+
+    async def _work(self) -> None:
+        """Run the queued writes until none is left: units alone, saves in batches."""
+        while self._jobs:
+            job = self._jobs.popleft()
+            job.taken = True
+            if job.save is None:
+                await self._run_unit(job)
+                continue
+            batch, games = [job], {job.save.game_id}
+            while self._jobs and len(batch) < MAX_BATCH:
+                save = self._jobs[0].save
+                if save is None or save.game_id in games:
+                    break
+                batch.append(self._jobs.popleft())
+                batch[-1].taken = True
+                games.add(save.game_id)
+            await self._run_batch(batch)
+
+    async def _run_unit(self, job: _Job) -> None:
+        assert job.work is not None
+        try:
+            result = await self._backend.write(job.what, job.work)
+        except Exception as exc:
+            _fail(job.future, exc)
+        else:
+            if not job.future.done():
+                job.future.set_result(result)
+
+    async def _run_batch(self, batch: list[_Job]) -> None:
+        saves = [job.save for job in batch if job.save is not None]
+        try:
+            outcomes = await self._backend.store(saves)
+        except Exception as exc:
+            outcomes = [exc] * len(saves)
+        self.batches += 1
+        self.saves += len(saves)
+        self.largest_batch = max(self.largest_batch, len(saves))
+        if len(saves) > 1 and any(outcome is not None for outcome in outcomes):
+            self.retried += len(saves)
+        for job, save, outcome in zip(batch, saves, outcomes, strict=True):
+            if outcome is None:
+                self._remember(save)
+                if not job.future.done():
+                    job.future.set_result(None)
+            elif isinstance(outcome, NeverCreated):
+                _fail(job.future, StorageError(f"cannot {save.what}: it was never created"))
+            elif isinstance(outcome, StorageError):
+                _fail(job.future, outcome)
+            else:
+                _fail(job.future, StorageError(f"cannot {save.what}: {outcome}"))
+
+    def _remember(self, save: Save) -> None:
+        """Note the last round a committed save stored (a finished game needs it no more)."""
+        if save.game["status"] != "playing":
+            self._last_round.pop(save.game_id, None)
+        elif save.rounds:
+            self._last_round[save.game_id] = max(row[1] for row in save.rounds)
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    """Fail a caller that still waits (one that was cancelled is told nothing)."""
+    if not future.done():
+        future.set_exception(exc)

@@ -1,4 +1,4 @@
-"""Fixtures of the hub tests: connections that are closed at the end of every test."""
+"""Fixtures of the hub tests: connections closed at the end of every test, a REST client."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.conftest import HubFactory
+from tests.hub.restclient import Rest, session
 from tests.hub.wsclient import Clients
 
 
@@ -16,3 +17,11 @@ async def clients(start_hub: HubFactory) -> AsyncIterator[Clients]:
     opened = Clients()
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def rest(start_hub: HubFactory) -> AsyncIterator[Rest]:
+    """A running hub and a client for it."""
+    server = await start_hub()
+    async with session() as s:
+        yield Rest(s, server)

@@ -128,3 +128,11 @@ class Rest:
 def session() -> aiohttp.ClientSession:
     """A client session with a timeout on every call."""
     return aiohttp.ClientSession(timeout=TIMEOUT)
+
+
+async def new_game(rest: Rest, token: str, **body: Any) -> dict[str, Any]:
+    """Start a game against the computer over REST."""
+    status, game = await rest.call("POST", "/api/games", body, token=token)
+    assert status == 201, game
+    assert isinstance(game, dict)
+    return game

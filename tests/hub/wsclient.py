@@ -215,3 +215,8 @@ async def start_pvp(a: Peer, b: Peer, **play: Any) -> str:
     ]
     await a.events((f"player:{a.name}", "game_started"), (f"game:{game_id}", "round_open"))
     return game_id
+
+
+def names(frames: list[Frame]) -> list[tuple[str, str]]:
+    """``(topic, event)`` of each frame."""
+    return [(f["topic"], f["event"]) for f in frames]

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
+import asyncpg
 import pytest
 from attrs import frozen
 
 from storage.base import Storage
 from storage.postgres import PostgresStorage
 from storage.sqlite import SQLiteStorage
-from tests.postgres import fresh_schema, schema_url
+from tests.postgres import admin, fresh_schema, schema_url
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -78,3 +79,20 @@ async def storage(backend: Backend) -> AsyncIterator[Storage]:
 def reopen(backend: Backend) -> Callable[[], Awaitable[Storage]]:
     """Opens another storage on the same data as ``storage`` (the caller closes it)."""
     return backend.open
+
+
+@pytest.fixture
+async def schema() -> AsyncIterator[str]:
+    """A fresh, empty schema of the PostgreSQL test server (for the tests of that backend)."""
+    async with fresh_schema() as name:
+        yield name
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to the test server, to look behind the storage's back."""
+    conn = await admin()
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -1,9 +1,10 @@
-"""Fixtures of the hub tests: connections closed at the end of every test, a REST client."""
+"""Fixtures of the hub tests: connections closed at the end of every test, HTTP and REST clients."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from tests.conftest import HubFactory
@@ -25,3 +26,10 @@ async def rest(start_hub: HubFactory) -> AsyncIterator[Rest]:
     server = await start_hub()
     async with session() as s:
         yield Rest(s, server)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session, closed at the end of the test."""
+    async with session() as s:
+        yield s

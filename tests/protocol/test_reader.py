@@ -95,14 +95,14 @@ def share_of_decided(rules: RuleSet, player: Player, rounds: int, seed: int = 1)
 
 @pytest.mark.parametrize("rules", [RPS3, RPS15], ids=lambda r: r.name)
 @pytest.mark.parametrize(
-    "player",
-    [creature_of_habit, cycler, sloppy(3, 0.3)],
+    "make_player",
+    [lambda: creature_of_habit, lambda: cycler, lambda: sloppy(3, 0.3)],
     ids=["habit", "cycle", "habit-with-30%-noise"],
 )
 def test_the_reader_wins_at_least_60_percent_of_decided_rounds_against_a_habit(
-    rules: RuleSet, player: Player
+    rules: RuleSet, make_player: Callable[[], Player]
 ) -> None:
-    assert share_of_decided(rules, player, 500) >= 0.60
+    assert share_of_decided(rules, make_player(), 500) >= 0.60
 
 
 @pytest.mark.parametrize("rules", [RPS3, RPS15], ids=lambda r: r.name)

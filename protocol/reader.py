@@ -36,17 +36,17 @@ teaches nothing about their rolls; a round naming a roll not in the rule set is 
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable, Iterable, Sequence
-from typing import TypeAlias
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Protocol, TypeAlias
 
 from protocol.errors import BadMessage
-from protocol.game import COMPUTER, Round
 from protocol.rules import RuleSet
 
 __all__ = [
     "DEFAULT_LEVEL",
     "HISTORY_LIMIT",
     "LEVELS",
+    "Played",
     "Seen",
     "check_level",
     "computer_roll",
@@ -60,6 +60,8 @@ HISTORY_LIMIT = 200  # rounds the reader reads, the latest
 RECENT = 20  # rounds the recent-frequency predictor counts
 DECAY = 0.95  # how much of a predictor's score survives each round
 MARGIN = 0.05  # rolls this close to the best expected result are drawn among
+
+COMPUTER = "computer"  # protocol.game.COMPUTER; not imported, so that the game can import this
 
 Seen: TypeAlias = tuple[str | None, str]
 """A past round as the computer saw it: the player's roll (None: missed the deadline), its own."""
@@ -75,7 +77,14 @@ def check_level(value: object) -> str:
     raise BadMessage(f"field 'level' must be one of {', '.join(LEVELS)}")
 
 
-def seen_in(rounds: Iterable[Round], player: str) -> list[Seen]:
+class Played(Protocol):
+    """A resolved round (``protocol.game.Round``): each seat's roll, None for a missed move."""
+
+    @property
+    def moves(self) -> Mapping[str, str | None]: ...
+
+
+def seen_in(rounds: Iterable[Played], player: str) -> list[Seen]:
     """A game's resolved rounds against the computer as ``reader_roll`` takes them."""
     seen: list[Seen] = []
     for r in rounds:

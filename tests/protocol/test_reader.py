@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from protocol import reader
 from protocol.errors import BadMessage
 from protocol.game import COMPUTER, Round
 from protocol.reader import (
@@ -203,6 +204,10 @@ def test_check_level_accepts_the_two_levels_in_any_case(value: str, level: str) 
 def test_check_level_refuses_anything_else(value: object) -> None:
     with pytest.raises(BadMessage, match="field 'level' must be one of random, reader"):
         check_level(value)
+
+
+def test_the_reader_names_the_computer_as_the_game_does() -> None:
+    assert reader.COMPUTER == COMPUTER
 
 
 def test_seen_in_takes_the_players_and_the_computers_rolls_of_each_round() -> None:

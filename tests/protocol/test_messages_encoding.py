@@ -1,0 +1,101 @@
+"""Wire messages: encoding server frames, topic names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from protocol import PROTOCOL_VERSION
+from protocol.errors import BadMessage, ProtocolError
+from protocol.messages import (
+    Topic,
+    encode_error,
+    encode_event,
+    encode_reply,
+    encode_welcome,
+    parse_topic,
+)
+
+
+def is_compact(raw: bytes) -> bool:
+    """True when ``raw`` is JSON with no insignificant whitespace."""
+    return raw == json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+
+def test_welcome_is_compact_json_of_the_documented_shape() -> None:
+    raw = encode_welcome("rps-hub/0.1.0", "s1", 20)
+    assert json.loads(raw) == {
+        "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
+        "server": "rps-hub/0.1.0",
+        "session": "s1",
+        "heartbeat": 20,
+    }
+    assert is_compact(raw)
+
+
+def test_a_reply_is_compact_json_of_the_documented_shape() -> None:
+    raw = encode_reply("r1", {"round": 2})
+    assert json.loads(raw) == {"type": "reply", "id": "r1", "ok": True, "data": {"round": 2}}
+    assert is_compact(raw)
+
+
+def test_an_error_reply_is_compact_json_of_the_documented_shape() -> None:
+    raw = encode_error(None, "bad_request", "frame is not valid JSON")
+    assert json.loads(raw) == {
+        "type": "reply",
+        "id": None,
+        "ok": False,
+        "error": {"code": "bad_request", "message": "frame is not valid JSON"},
+    }
+    assert is_compact(raw)
+
+
+def test_an_event_is_compact_json_of_the_documented_shape() -> None:
+    raw = encode_event("game:g1", 3, 1_700_000_000_000, "moved", {"round": 1, "player": "ann"})
+    assert json.loads(raw) == {
+        "type": "event",
+        "topic": "game:g1",
+        "seq": 3,
+        "ts": 1_700_000_000_000,
+        "event": "moved",
+        "data": {"round": 1, "player": "ann"},
+    }
+    assert is_compact(raw)
+
+
+def test_encoded_frames_carry_non_ascii_as_utf8() -> None:
+    raw = encode_event("player:Zoë", 1, 0, "challenge", {"from": "Zoë"})
+    assert "Zoë".encode() in raw
+    assert b"\\u" not in raw
+
+
+# -- topics ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "topic"),
+    [
+        ("lobby", Topic("lobby", "")),
+        ("game:g-1", Topic("game", "g-1")),
+        ("player:Ann", Topic("player", "Ann")),
+        ("game:a:b", Topic("game", "a:b")),
+    ],
+)
+def test_parse_topic_accepts_the_three_forms(name: str, topic: Topic) -> None:
+    assert parse_topic(name) == topic
+    assert parse_topic(name).name == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", "Lobby", "lobby:x", "game", "game:", "player:", ":x", "room:x", "games:x"]
+)
+def test_parse_topic_rejects_other_forms_with_a_bad_message(name: str) -> None:
+    with pytest.raises(BadMessage) as info:
+        parse_topic(name)
+    assert info.value.code == "bad_request"
+    assert isinstance(info.value, ProtocolError)

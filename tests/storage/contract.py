@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import attrs
 
-from protocol.game import Effect, Game
+from protocol.game import COMPUTER, Effect, Game
 from protocol.rules import RuleSet, builtin_rules
 from protocol.wire import effect_event
 from storage.base import (
@@ -67,11 +68,16 @@ class Table:
             out.append(StoredEvent(seq=self.seq, ts=self.now, event=name, data=data))
         return out
 
-    async def move(self, player: str, roll: str) -> None:
-        """``player`` plays ``roll`` in the open round, one second later."""
+    def play(self, player: str, roll: str) -> list[StoredEvent]:
+        """``player`` plays ``roll`` in the open round, one second later, in memory only: the
+        events to save with the game."""
         self.now += 1000
         _, effects = self.game.move(player, roll, None, now=self.now, rng=self.rng)
-        await self.storage.save_game(self.game, self.events(effects))
+        return self.events(effects)
+
+    async def move(self, player: str, roll: str) -> None:
+        """``player`` plays ``roll`` in the open round, one second later."""
+        await self.storage.save_game(self.game, self.play(player, roll))
 
     async def round(self, a: str, b: str) -> None:
         """Both human seats move (``a`` for the first seat, ``b`` for the second)."""
@@ -124,3 +130,17 @@ async def register(storage: Storage, *names: str) -> None:
     """Register players with a token hash derived from the name."""
     for i, name in enumerate(names):
         await storage.create_player(name, f"hash-{name}", T0 + i)
+
+
+async def against_the_computer(storage: Storage, n: int) -> list[Table]:
+    """``n`` players, each playing the computer (best of 5) in a game created all at once."""
+    names = [f"p{i:03}" for i in range(n)]
+    await register(storage, *names)
+    return list(
+        await asyncio.gather(
+            *(
+                Table.start(storage, (name, COMPUTER), id=f"g{i:03}", best_of=5, seed=i)
+                for i, name in enumerate(names)
+            )
+        )
+    )

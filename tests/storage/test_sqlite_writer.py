@@ -1,0 +1,134 @@
+"""The SQLite writer behind a file another connection has locked: reads still answer, close
+commits or fails what was asked for, and cancelled callers leave whole saves.
+
+Another ``sqlite3`` connection holds ``BEGIN IMMEDIATE`` on the file, so the store's writer waits
+in SQLite's busy handler (for up to ``BUSY_TIMEOUT_MS``) until it lets go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from storage.base import StorageError
+from storage.sqlite import SQLiteStorage
+from tests.storage.contract import Table, against_the_computer, assert_same_game
+
+
+@pytest.fixture
+async def opened(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
+    """A store on a fresh file, closed after the test."""
+    storage = await SQLiteStorage.open(str(tmp_path / "hub.db"))
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another connection holding the file's write lock until the block ends."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield other
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+async def taken() -> None:
+    """Let the writer take what was asked for and start on it (the lock holds it there)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_reads_answer_while_the_writer_waits_for_the_file(
+    opened: SQLiteStorage, tmp_path: Path
+) -> None:
+    [table] = await against_the_computer(opened, 1)
+    before = await opened.game(table.game.id)
+    with locked(tmp_path / "hub.db"):
+        save = asyncio.create_task(table.move("p000", "Rock"))
+        await taken()
+        assert await opened.game(table.game.id) == before
+        assert await opened.player("P000") is not None
+        assert [g.id for g in await opened.live_games()] == [table.game.id]
+        assert await opened.events(table.game.id, 0) != []
+        assert not save.done()  # the reads did not wait for it
+    await save
+    assert_same_game(await opened.game(table.game.id), table.game)
+
+
+async def test_close_waits_for_the_saves_asked_for_and_commits_them(
+    opened: SQLiteStorage, tmp_path: Path
+) -> None:
+    tables = await against_the_computer(opened, 5)
+    with locked(tmp_path / "hub.db"):
+        saves = [asyncio.create_task(t.move(t.game.players[0], "Paper")) for t in tables]
+        await taken()
+        closing = asyncio.create_task(opened.close())
+        await taken()
+        assert not closing.done()
+        with pytest.raises(StorageError, match="closed"):
+            await opened.player("p000")
+    await closing
+    assert await asyncio.gather(*saves) == [None] * 5
+    again = await SQLiteStorage.open(str(tmp_path / "hub.db"))
+    try:
+        for t in tables:
+            assert_same_game(await again.game(t.game.id), t.game)
+    finally:
+        await again.close()
+
+
+async def test_close_with_the_file_locked_for_good_fails_the_saves_and_returns(
+    opened: SQLiteStorage, tmp_path: Path
+) -> None:
+    tables = await against_the_computer(opened, 3)
+    before = [await opened.game(t.game.id) for t in tables]
+    with locked(tmp_path / "hub.db"):
+        saves = [asyncio.create_task(t.move(t.game.players[0], "Rock")) for t in tables]
+        await taken()
+        async with asyncio.timeout(60):  # a guard: the busy timeout ends the wait
+            await opened.close()
+        results = await asyncio.gather(*saves, return_exceptions=True)
+    assert all(isinstance(r, StorageError) and "locked" in str(r) for r in results), results
+    again = await SQLiteStorage.open(str(tmp_path / "hub.db"))
+    try:
+        assert [await again.game(t.game.id) for t in tables] == before
+    finally:
+        await again.close()
+
+
+async def test_a_cancelled_caller_leaves_its_save_whole_and_the_batch_goes_on(
+    opened: SQLiteStorage, tmp_path: Path
+) -> None:
+    a, b, c = await against_the_computer(opened, 3)
+    before_b = await opened.game(b.game.id)
+
+    def save(t: Table) -> asyncio.Task[None]:
+        return asyncio.create_task(t.move(t.game.players[0], "Scissors"))
+
+    with locked(tmp_path / "hub.db"):
+        first = save(a)
+        await taken()  # the writer has taken a's save: it waits for the file
+        queued, last = save(b), save(c)
+        await taken()
+        queued.cancel()  # not taken yet: it is dropped
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        first.cancel()  # taken: its caller waits until it is settled
+        await taken()
+        assert not first.done()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await last
+    assert_same_game(await opened.game(a.game.id), a.game)
+    assert await opened.game(b.game.id) == before_b
+    assert_same_game(await opened.game(c.game.id), c.game)

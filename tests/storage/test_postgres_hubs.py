@@ -15,7 +15,7 @@ from storage.base import StorageError
 from storage.postgres import POOL_SIZE, PostgresStorage
 from tests.conftest import eventually
 from tests.postgres import schema_url
-from tests.storage.contract import T0, Table, assert_same_game, register
+from tests.storage.contract import T0, Table, against_the_computer, assert_same_game, register
 
 # -- two hubs on one database ------------------------------------------------------------------
 
@@ -73,6 +73,65 @@ async def test_a_save_waits_for_another_hubs_transaction_on_the_same_game(
         assert not save.done()
     await asyncio.wait_for(save, 5)
     assert_same_game(await first.game("g1"), table.game)
+
+
+async def row_lock_waits(db: asyncpg.Connection) -> bool:
+    """True once a session of the test server waits for a lock."""
+    return bool(await db.fetchval("SELECT COUNT(*) FROM pg_locks WHERE NOT granted"))
+
+
+async def test_reads_answer_and_saves_gather_while_a_batch_waits_for_a_locked_row(
+    schema: str, db: asyncpg.Connection
+) -> None:
+    storage = await PostgresStorage.open(schema_url(schema))
+    try:
+        first, *rest = await against_the_computer(storage, 5)
+        before = await storage.game(first.game.id)
+        batches = storage.batches
+        async with db.transaction():
+            await db.execute(
+                f'SELECT 1 FROM "{schema}".games WHERE id = $1 FOR UPDATE', first.game.id
+            )
+            blocked = asyncio.create_task(first.move(first.game.players[0], "Rock"))
+            await eventually(lambda: row_lock_waits(db))
+            queued = [asyncio.create_task(t.move(t.game.players[0], "Rock")) for t in rest]
+            assert await storage.game(first.game.id) == before
+            assert await storage.player("P000") is not None
+            assert len(await storage.live_games()) == 5
+            assert not blocked.done()  # the reads did not wait for it
+        await asyncio.gather(blocked, *queued)
+        assert storage.batches - batches == 2  # the four that came while one was in flight
+        for t in (first, *rest):
+            assert_same_game(await storage.game(t.game.id), t.game)
+    finally:
+        await storage.close()
+
+
+async def test_close_waits_for_saves_behind_a_locked_row_and_commits_them(
+    schema: str, db: asyncpg.Connection
+) -> None:
+    storage = await PostgresStorage.open(schema_url(schema))
+    tables = await against_the_computer(storage, 4)
+    async with db.transaction():
+        await db.execute(
+            f'SELECT 1 FROM "{schema}".games WHERE id = $1 FOR UPDATE', tables[0].game.id
+        )
+        saves = [asyncio.create_task(t.move(t.game.players[0], "Paper")) for t in tables]
+        await eventually(lambda: row_lock_waits(db))
+        closing = asyncio.create_task(storage.close())
+        await asyncio.sleep(0)
+        with pytest.raises(StorageError, match="closed"):
+            await storage.player("p000")
+        assert not closing.done()
+    async with asyncio.timeout(60):  # a guard: close must return
+        await closing
+    assert await asyncio.gather(*saves) == [None] * 4
+    again = await PostgresStorage.open(schema_url(schema))
+    try:
+        for t in tables:
+            assert_same_game(await again.game(t.game.id), t.game)
+    finally:
+        await again.close()
 
 
 async def test_many_games_saved_at_once_through_two_hubs_all_commit(

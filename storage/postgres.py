@@ -18,7 +18,8 @@ new rounds (skipping those already stored) and their events, each from one JSON 
 and ``COMMIT``.  A save of a game that was never created updates no row, which the statement's
 answer shows, and the batch rolls back.  When a batch fails for a save's own reason (that, or an
 integrity error), each of its saves runs again alone, so only the bad one fails; when the
-database is the trouble (unreachable, too slow), the whole batch fails.  Writes run at READ
+database is the trouble (unreachable, too slow), the whole batch fails.  Batches run on a
+connection kept for them (a new one from the pool when it is lost).  Writes run at READ
 COMMITTED; updating a game's row holds its lock until commit, so saves of one game are serialized
 across every process sharing the database.  As in SQLite, a trigger makes each topic's ``seq``
 rise by exactly 1; a duplicate or a gap raises and the save rolls back.
@@ -178,6 +179,7 @@ class PostgresBackend:
         """Use an open pool on a migrated schema; use ``open()`` instead."""
         self.where = where
         self._pool = pool
+        self._batches: Connection | None = None
         self._timeout = timeout  # the pool's command timeout, for messages
 
     @classmethod
@@ -215,7 +217,8 @@ class PostgresBackend:
         return cls(pool, where, timeout)
 
     async def close(self) -> None:
-        """Close the pool once every connection is back."""
+        """Close the pool once every connection is back (the batches' one included)."""
+        await self._drop_batch_connection()
         await self._pool.close()
 
     async def read(self, what: str, work: Callable[[Session], Awaitable[T]]) -> T:
@@ -241,25 +244,43 @@ class PostgresBackend:
     async def store(self, saves: Sequence[Save]) -> list[BaseException | None]:
         """The batch in one transaction of three round trips (see the module's docstring)."""
         try:
-            async with self._pool.acquire() as db:
+            db = await self._batch_connection()
+            try:
+                await self._apply(db, saves)
+                return [None] * len(saves)
+            except _TROUBLE:
+                await self._drop_batch_connection()
+                raise
+            except (asyncpg.PostgresError, NeverCreated) as exc:
+                if len(saves) == 1:
+                    return [self._error(saves[0], exc)]
+            outcomes: list[BaseException | None] = []
+            for n, save in enumerate(saves):
                 try:
-                    await self._apply(db, saves)
-                    return [None] * len(saves)
-                except _TROUBLE as exc:
-                    return [self._error(saves[0], exc, len(saves))] * len(saves)
+                    await self._apply(db, [save])
+                    outcomes.append(None)
+                except _TROUBLE as exc:  # those already stored alone stay stored
+                    await self._drop_batch_connection()
+                    return outcomes + [self._error(s, exc) for s in saves[n:]]
                 except (asyncpg.PostgresError, NeverCreated) as exc:
-                    if len(saves) == 1:
-                        return [self._error(saves[0], exc)]
-                outcomes: list[BaseException | None] = []
-                for save in saves:
-                    try:
-                        await self._apply(db, [save])
-                        outcomes.append(None)
-                    except (*_DATABASE_ERRORS, NeverCreated) as exc:
-                        outcomes.append(self._error(save, exc))
-                return outcomes
+                    outcomes.append(self._error(save, exc))
+            return outcomes
         except _DATABASE_ERRORS as exc:
             return [self._error(saves[0], exc, len(saves))] * len(saves)
+
+    async def _batch_connection(self) -> Connection:
+        """The connection batches run on, kept out of the pool between them (so no reset runs
+        after each batch); a new one when it was lost."""
+        if self._batches is None:
+            self._batches = await self._pool.acquire()
+        return self._batches
+
+    async def _drop_batch_connection(self) -> None:
+        """Give the batch connection back to the pool, which replaces it if it is broken."""
+        db, self._batches = self._batches, None
+        if db is not None:
+            with contextlib.suppress(*_DATABASE_ERRORS):
+                await self._pool.release(db)
 
     async def _apply(self, db: Connection, saves: Sequence[Save]) -> None:
         """Store ``saves`` in one transaction, or roll back and raise."""

@@ -87,6 +87,7 @@ class _Thread:
     def __init__(self, executor: ThreadPoolExecutor, db: sqlite3.Connection) -> None:
         self._executor = executor
         self.db = db
+        self._closed = False
 
     @classmethod
     async def connect(cls, path: str, name: str, *pragmas: str) -> _Thread:
@@ -113,17 +114,23 @@ class _Thread:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(db, *args)`` on the connection's thread, after everything asked of it before."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
         return await asyncio.wrap_future(self._executor.submit(fn, self.db, *args))
 
     def post(self, fn: Callable[..., object], *args: Any) -> None:
         """``fn(db, *args)`` on the connection's thread, without waiting for it."""
-        self._executor.submit(fn, self.db, *args)
+        if not self._closed:
+            self._executor.submit(fn, self.db, *args)
 
     async def close(self) -> None:
-        """Close the connection, then let its thread end."""
+        """Close the connection (after what was asked of it before), then let its thread end."""
+        if self._closed:
+            return
         try:
             await self.run(sqlite3.Connection.close)
         finally:
+            self._closed = True
             self._executor.shutdown(wait=False)
 
 

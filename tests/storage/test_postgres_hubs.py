@@ -134,6 +134,29 @@ async def test_close_waits_for_saves_behind_a_locked_row_and_commits_them(
         await again.close()
 
 
+async def test_a_batch_whose_connection_the_server_ends_fails_and_the_next_gets_a_new_one(
+    schema: str, db: asyncpg.Connection
+) -> None:
+    storage = await PostgresStorage.open(schema_url(schema))
+    try:
+        a, b = await against_the_computer(storage, 2)
+        before = await storage.game(a.game.id)
+        async with db.transaction():
+            await db.execute(f'SELECT 1 FROM "{schema}".games WHERE id = $1 FOR UPDATE', a.game.id)
+            blocked = asyncio.create_task(a.move(a.game.players[0], "Rock"))
+            await eventually(lambda: row_lock_waits(db))
+            pid = await db.fetchval("SELECT pid FROM pg_locks WHERE NOT granted LIMIT 1")
+            assert await db.fetchval("SELECT pg_terminate_backend($1)", pid)
+            with pytest.raises(StorageError) as info:
+                await blocked
+        assert info.value.code == "unavailable"
+        assert await storage.game(a.game.id) == before
+        await b.move(b.game.players[0], "Rock")
+        assert_same_game(await storage.game(b.game.id), b.game)
+    finally:
+        await storage.close()
+
+
 async def test_many_games_saved_at_once_through_two_hubs_all_commit(
     two_hubs: tuple[PostgresStorage, PostgresStorage],
 ) -> None:

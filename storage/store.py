@@ -98,7 +98,9 @@ class SQLStore:
                 taken = await s.fetchrow(
                     "SELECT name FROM players WHERE name_key = ?", sql.key(name)
                 )
-                raise NameTaken(f"the name {taken and taken['name']} is taken; choose another")
+                raise NameTaken(
+                    f"the name {taken['name'] if taken else name} is taken; choose another"
+                )
             return int(row["id"])
 
         player_id = await self._writer.unit(f"register {name}", work)

@@ -10,9 +10,11 @@ import { $, fill, h } from "./dom.js";
 import { conn, connect, reconnectNow, setHandlers, subscribe } from "./connection.js";
 import { authenticate, forgetToken, register, rememberSeen, renderIdentity } from "./identity.js";
 import { applyLobbyEvent, refreshBoards, renderLobby } from "./lobby.js";
-import { applyPlayerEvent, loadRules, play } from "./play.js";
+import { applyPlayerEvent, loadRules, play, renderRulesPreview } from "./play.js";
 import { applyGameEvent, resign, route, setGame, watchGame } from "./game.js";
 import { renderGame, renderGameState } from "./gameview.js";
+import { newOpponent } from "./reveal.js";
+import { confirmPick, onKey } from "./wheel.js";
 
 // Once welcomed: read the boards and rules, authenticate, follow the lobby and the game on screen.
 async function onConnected() {
@@ -70,9 +72,19 @@ function init() {
     register($("name-input").value.trim());
   });
   $("forget").addEventListener("click", () => {
+    $("forget-name").textContent = state.me ?? "";
+    $("forget-dialog").showModal();
+  });
+  $("forget-cancel").addEventListener("click", () => $("forget-dialog").close());
+  $("forget-confirm").addEventListener("click", () => {
+    $("forget-dialog").close();
     forgetToken();
     location.reload();
   });
+  $("rules").addEventListener("change", renderRulesPreview);
+  $("confirm").addEventListener("click", confirmPick);
+  $("new-opponent").addEventListener("click", newOpponent);
+  document.addEventListener("keydown", onKey);
   $("play-computer").addEventListener("click", () => play(COMPUTER));
   $("join-queue").addEventListener("click", () => play("*"));
   $("resign").addEventListener("click", resign);

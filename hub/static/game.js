@@ -6,6 +6,7 @@ import { $, scoreText } from "./dom.js";
 import { conn, request, subscribe, track } from "./connection.js";
 import { renderGame, renderRounds } from "./gameview.js";
 import { renderPlayPanel } from "./play.js";
+import { focusEnd, roundWhy } from "./reveal.js";
 import { COMPUTER, state } from "./state.js";
 
 export function openGame(id, game = null) {
@@ -93,6 +94,7 @@ export function setGame(game) {
 export function applyGameEvent(name, data) {
   const game = state.game;
   if (!game) return;
+  const hadFocus = $("move-panel").contains(document.activeElement);
   switch (name) {
     case "round_open":
       game.round = data.round;
@@ -131,6 +133,7 @@ export function applyGameEvent(name, data) {
       return;
   }
   renderGame();
+  if (name === "game_over") focusEnd(hadFocus);
 }
 
 function announceRound(r) {
@@ -139,7 +142,9 @@ function announceRound(r) {
   const who = r.winner
     ? `${r.winner === state.me ? "you win" : `${r.winner} wins`} the round`
     : "a tie";
-  state.lastRound = `Round ${r.round}: ${a} ${roll(a)}, ${b} ${roll(b)} — ${who}. Score ${scoreText(state.game)}.`;
+  const why = roundWhy(state.game, r);
+  const score = `Score ${scoreText(state.game)}.`;
+  state.lastRound = `Round ${r.round}: ${a} ${roll(a)}, ${b} ${roll(b)} — ${who}. ${why} ${score}`;
   $("round-result").textContent = state.lastRound;
 }
 

@@ -1,16 +1,15 @@
-// The game view's drawing: title, seats and score, the round's clock, the move buttons and the
-// rounds table with each round's commitment verdict; everything is redrawn from `state`.
+// The game view's drawing: title, seats and score, the round's clock, the move wheel (wheel.js),
+// the last round's reveal and the result (reveal.js), and the rounds table with each round's
+// commitment verdict; everything is redrawn from `state`.
 
+import { renderChallenges } from "./challenges.js";
 import { $, fill, h, outcomeText, scoreText } from "./dom.js";
-import { conn } from "./connection.js";
-import { sendMove } from "./game.js";
+import { renderEnd, renderReveal } from "./reveal.js";
 import { COMPUTER, state } from "./state.js";
-
-function amSeated(game) {
-  return Boolean(state.me && game?.players.includes(state.me));
-}
+import { renderMovePanel } from "./wheel.js";
 
 export function renderGame() {
+  renderChallenges();
   if ($("game-view").hidden) return;
   const game = state.game;
   if (!game || game.id !== state.gameId) {
@@ -18,7 +17,9 @@ export function renderGame() {
     $("game-title").textContent = state.gameError ? "Game not found" : "Loading the game…";
     $("game-state").textContent = state.gameError;
     for (const id of ["game-meta", "scoreboard"]) $(id).replaceChildren();
-    for (const id of ["move-panel", "commit-line", "rounds-section"]) $(id).hidden = true;
+    for (const id of ["move-panel", "commit-line", "rounds-section", "reveal", "game-end"]) {
+      $(id).hidden = true;
+    }
     return;
   }
   const [a, b] = game.players;
@@ -43,6 +44,8 @@ export function renderGame() {
     ]);
   }
   renderGameState();
+  renderEnd(game);
+  renderReveal(game);
   renderMovePanel(game);
   renderRounds();
 }
@@ -51,6 +54,8 @@ function seatCard(game, player) {
   const classes = ["seat"];
   if (game.winner === player) classes.push("winner");
   if (player === state.me) classes.push("me");
+  const playing = game.status === "playing";
+  const hasMoved = state.moved.has(player) && playing;
   return h(
     "div",
     { class: classes.join(" "), "data-seat": player },
@@ -60,9 +65,9 @@ function seatCard(game, player) {
       { class: "seat-score", "aria-label": `${player} has ${game.score[player] ?? 0}` },
       game.score[player] ?? 0,
     ),
-    state.moved.has(player) && game.status === "playing"
-      ? h("span", { class: "moved" }, "has moved")
-      : null,
+    hasMoved ? h("span", { class: "moved" }, "has moved") : null,
+    playing && !hasMoved ? h("span", { class: "thinking" }, "choosing…") : null,
+    game.winner === player ? h("span", { class: "badge" }, "Winner") : null,
   );
 }
 
@@ -84,40 +89,6 @@ export function renderGameState() {
   }
   if (game.status !== "playing") $("game-state").classList.remove("urgent");
   $("game-state").textContent = text;
-}
-
-function renderMovePanel(game) {
-  const seated = amSeated(game) && game.status === "playing";
-  $("move-panel").hidden = !seated;
-  if (!seated) return;
-  const moved = state.myMove?.round === game.round;
-  const rolls = state.rules?.rules[game.rules]?.rolls ?? [];
-  const beats = state.rules?.rules[game.rules]?.beats ?? {};
-  const opponent = game.players.find((p) => p !== state.me);
-  $("move-title").textContent = moved
-    ? `You played ${state.myMove.roll} — waiting for ${opponent}…`
-    : `Your move for round ${game.round}`;
-  fill(
-    $("rolls"),
-    rolls.map((roll) =>
-      h(
-        "button",
-        {
-          type: "button",
-          class: `roll${moved && state.myMove.roll === roll ? " chosen" : ""}`,
-          // aria-disabled rather than disabled: the focus stays on the button for the next round.
-          "aria-disabled": moved || !conn.ready ? "true" : null,
-          "data-roll": roll,
-          "data-key": `roll:${roll}`,
-          "aria-label": `Play ${roll}`,
-          title: beats[roll] ? `${roll} beats ${beats[roll].join(", ")}` : roll,
-          onclick: () => sendMove(roll),
-        },
-        roll,
-      ),
-    ),
-  );
-  $("resign").disabled = !conn.ready;
 }
 
 export function renderRounds() {

@@ -1,11 +1,14 @@
-// The play panel: play the computer, challenge a player or join the queue, cancel, and answer
-// the challenges sent to us (our player topic's events).
+// The play panel: play the computer, challenge a player or join the queue, cancel; and our
+// player topic's events (challenges for us, answers to ours, a game that starts).
 
+import { renderChallenges } from "./challenges.js";
 import { $, fill, h } from "./dom.js";
 import { request } from "./connection.js";
 import { openGame } from "./game.js";
 import { renderGame } from "./gameview.js";
+import { rollIcon } from "./icons.js";
 import { getJson } from "./rest.js";
+import { ruleSet, wheelOrder } from "./rolls.js";
 import { state } from "./state.js";
 
 export async function loadRules() {
@@ -25,17 +28,29 @@ export async function loadRules() {
       ),
     ),
   );
+  renderRulesPreview();
   renderGame();
+}
+
+// The rolls of the rules chosen for the next game, in wheel order, each with its symbol.
+export function renderRulesPreview() {
+  const rules = ruleSet($("rules").value);
+  fill(
+    $("rules-preview"),
+    rules
+      ? wheelOrder(rules).map((roll) => h("li", { class: "chip" }, rollIcon(roll), roll))
+      : [],
+  );
 }
 
 function playOptions() {
   return { best_of: Number($("best-of").value), rules: $("rules").value || undefined };
 }
 
-export async function play(opponent) {
+export async function play(opponent, options = playOptions()) {
   state.note = "";
   try {
-    const data = await request("play", { opponent, ...playOptions() });
+    const data = await request("play", { opponent, ...options });
     if (data.game) openGame(data.game);
     else if (data.queued) state.outgoing = { kind: "queue" };
     else if (data.challenge)
@@ -57,18 +72,6 @@ async function cancelWaiting() {
     state.note = "";
   } catch (err) {
     state.note = err.message;
-  }
-  renderPlayPanel();
-}
-
-async function answerChallenge(id, accept) {
-  try {
-    const data = await request(accept ? "accept" : "decline", { challenge: id });
-    state.challenges.delete(id);
-    if (accept && data.game) openGame(data.game);
-  } catch (err) {
-    state.note = `Could not ${accept ? "accept" : "decline"}: ${err.message}`;
-    if (err.code === "not_found") state.challenges.delete(id);
   }
   renderPlayPanel();
 }
@@ -106,6 +109,7 @@ function myLiveGame() {
 }
 
 export function renderPlayPanel() {
+  renderChallenges();
   $("play-panel").hidden = !state.me;
   if (!state.me) return;
   // After a reload the lobby still says we are queued, though this page did not queue us.
@@ -134,40 +138,4 @@ export function renderPlayPanel() {
     );
   }
   fill($("play-status"), parts);
-
-  fill(
-    $("challenges"),
-    [...state.challenges.values()].map((c) =>
-      h(
-        "li",
-        { class: "challenge", "data-challenge": c.id },
-        h("span", {}, h("b", {}, c.from), ` challenges you: ${c.rules}, best of ${c.best_of}`),
-        h(
-          "span",
-          { class: "actions" },
-          h(
-            "button",
-            {
-              type: "button",
-              "data-key": `accept:${c.id}`,
-              "aria-label": `Accept the challenge from ${c.from}`,
-              onclick: () => answerChallenge(c.id, true),
-            },
-            "Accept",
-          ),
-          h(
-            "button",
-            {
-              type: "button",
-              class: "secondary",
-              "data-key": `decline:${c.id}`,
-              "aria-label": `Decline the challenge from ${c.from}`,
-              onclick: () => answerChallenge(c.id, false),
-            },
-            "Decline",
-          ),
-        ),
-      ),
-    ),
-  );
 }

@@ -54,7 +54,8 @@ async def test_a_player_registers_and_plays_the_computer_to_the_end_by_clicking(
             break
         assert played < 50, "a game ends by round 50"
         roll = await rolls.nth(played % 15).get_attribute("data-roll")
-        await page.get_by_role("button", name=f"Play {roll}").click()
+        await rolls.nth(played % 15).click()  # picks the roll; the Play button plays it
+        await page.get_by_role("button", name=f"Play {roll}", exact=True).click()
         played += 1
         row = round_row(page, played)
         await expect(row).to_be_visible()

@@ -114,7 +114,8 @@ async def test_a_player_accepts_a_challenge_and_wins_by_clicking(
     await expect(page).to_have_url(re.compile(rf"#/game/{game_id}$"))
     await bob.request("move", game=game_id, roll=LOSER, round=1)
     await expect(page.locator("[data-seat='bob'] .moved")).to_be_visible()
-    await page.get_by_role("button", name=f"Play {WINNER}").click()
+    await page.locator(f"#rolls button[data-roll='{WINNER}']").click()  # picks it
+    await page.get_by_role("button", name=f"Play {WINNER}", exact=True).click()
     await expect(round_row(page, 1)).to_have_text(re.compile(rf"1\s*{LOSER}\s*{WINNER}\s*alice"))
     await expect(page.locator("#game-state")).to_have_text(f"Finished: alice won, 0{DASH}1.")
     await expect(page.locator("#round-result")).to_contain_text("you win the round")

@@ -74,7 +74,8 @@ async def test_the_page_registers_and_plays_a_round_without_a_csp_violation(
     await expect(page.locator("#whoami-name")).to_have_text("alice")
     await page.get_by_role("button", name="Play the computer").click()
     await expect(page.get_by_role("heading", name="alice vs computer")).to_be_visible()
-    await page.get_by_role("button", name="Play Rock").click()
+    await page.locator("#rolls button[data-roll='Rock']").click()  # picks it
+    await page.get_by_role("button", name="Play Rock", exact=True).click()
     await expect(page.locator("#rounds tbody tr[data-round='1']")).to_be_visible()
     await page.goto(hub_url(server))  # the lobby again: its REST reads and a new WebSocket
     await expect(page.locator("#whoami-name")).to_have_text("alice")

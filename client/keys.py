@@ -1,9 +1,12 @@
-"""Short keys for rolls (``1``..``9``, then ``a``..``z``) and reading a typed roll back."""
+"""Short keys for rolls (``1``..``9``, then ``a``..``z``), reading a typed roll back, and the rules
+told to the player (what each roll beats)."""
 
 from __future__ import annotations
 
+import difflib
 import string
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 
 from client.errors import ClientError
 
@@ -11,13 +14,20 @@ KEY_CHARS = string.digits[1:] + string.ascii_lowercase
 
 
 class RollKeys:
-    """The rolls of one rule set with a one-character key each, in the table's order."""
+    """The rolls of one rule set with a one-character key each, in the table's order.
 
-    def __init__(self, rolls: Sequence[str]) -> None:
+    ``beats`` is the rule set's table as ``GET /api/rules`` gives it: each roll's name to the rolls
+    it beats.
+    """
+
+    def __init__(
+        self, rolls: Sequence[str], beats: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         if len(rolls) > len(KEY_CHARS):
             raise ValueError(f"at most {len(KEY_CHARS)} rolls get keys, not {len(rolls)}")
         self.rolls = tuple(rolls)
         self.keys = dict(zip(KEY_CHARS, self.rolls, strict=False))
+        self.beats = {roll: tuple(beaten) for roll, beaten in (beats or {}).items()}
 
     @property
     def key_range(self) -> str:
@@ -45,10 +55,36 @@ class RollKeys:
             raise ClientError(
                 "bad_request", f"{typed.strip()!r} could be {', '.join(matches)}; type more letters"
             )
+        close = self.close_to(text)
+        if close:
+            raise ClientError(
+                "bad_request", f"{typed.strip()!r} is not a roll; did you mean {_either(close)}?"
+            )
         raise ClientError(
             "bad_request",
-            f"{typed.strip()!r} is not a roll; type a key ({self.key_range}) or a roll's name",
+            f"{typed.strip()!r} is not a roll;"
+            f" type a key ({self.key_range}), a roll's name, or help",
         )
+
+    def close_to(self, typed: str) -> list[str]:
+        """The rolls whose names look like ``typed`` (a typo), closest first, ignoring case."""
+        names = {roll.casefold(): roll for roll in self.rolls}
+        found = difflib.get_close_matches(typed.strip().casefold(), names, n=3, cutoff=0.6)
+        return [names[name] for name in found]
+
+    def rules(self, width: int = 80) -> list[str]:
+        """What each roll beats, one roll (with its key) a paragraph, within ``width`` columns."""
+        if not self.beats:
+            return [f"{key} {roll}" for key, roll in self.keys.items()]
+        name = max(len(roll) for roll in self.rolls)
+        lines: list[str] = []
+        for key, roll in self.keys.items():
+            head = f"{key} {roll:<{name}} "
+            text = f"{head}beats {', '.join(self.beats.get(roll, ())) or 'nothing'}"
+            lines += textwrap.wrap(
+                text, max(width - 1, len(head) + 12), subsequent_indent=" " * len(head)
+            )
+        return lines
 
     def menu(self, width: int = 80) -> list[str]:
         """The rolls with their keys laid out in columns no wider than ``width``."""
@@ -61,3 +97,8 @@ class RollKeys:
             row = [cells[i] for i in range(r, len(cells), rows)]
             lines.append("".join(c.ljust(cell) for c in row).rstrip())
         return lines
+
+
+def _either(rolls: Sequence[str]) -> str:
+    """``Rock``, ``Rock or Gun``, ``Rock, Gun or Air``."""
+    return rolls[0] if len(rolls) == 1 else f"{', '.join(rolls[:-1])} or {rolls[-1]}"

@@ -44,8 +44,46 @@ def test_a_prefix_shared_by_several_rolls_asks_for_more_letters() -> None:
 
 def test_an_unknown_roll_says_which_keys_to_use() -> None:
     with pytest.raises(ClientError) as caught:
-        RollKeys(RPS15).resolve("Rok")
-    assert caught.value.message == "'Rok' is not a roll; type a key (1-9, a-f) or a roll's name"
+        RollKeys(RPS15).resolve("xyzzy")
+    assert caught.value.message == (
+        "'xyzzy' is not a roll; type a key (1-9, a-f), a roll's name, or help"
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("Rok", "Rock"),
+        ("sissors", "Scissors"),
+        ("LIGTNING", "Lightning"),
+        ("snek", "Snake or Sponge"),
+    ],
+)
+def test_a_typo_asks_whether_the_player_meant_the_closest_rolls(typed: str, meant: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        RollKeys(RPS15).resolve(typed)
+    assert caught.value.message == f"{typed!r} is not a roll; did you mean {meant}?"
+
+
+def test_the_rules_say_what_each_roll_beats_within_the_width() -> None:
+    table = builtin_rules()["rpsls"]
+    keys = RollKeys(table.rolls, {roll: table.beaten_by(roll) for roll in table.rolls})
+    assert keys.rules() == [
+        "1 Rock     beats Scissors, Lizard",
+        "2 Paper    beats Rock, Spock",
+        "3 Scissors beats Paper, Lizard",
+        "4 Lizard   beats Paper, Spock",
+        "5 Spock    beats Rock, Scissors",
+    ]
+    rps15 = builtin_rules()["rps15"]
+    wide = RollKeys(rps15.rolls, {roll: rps15.beaten_by(roll) for roll in rps15.rolls})
+    lines = wide.rules(38)
+    assert all(len(line) < 38 for line in lines)
+    assert lines[:3] == [
+        "1 Rock      beats Sponge, Wolf, Tree,",
+        "            Human, Snake, Scissors,",
+        "            Fire",
+    ]
 
 
 def test_the_menu_of_fifteen_rolls_fits_an_80_column_terminal_in_three_lines() -> None:

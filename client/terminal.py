@@ -2,9 +2,12 @@
 
 On a terminal (stdin and stdout both TTYs) the input runs in cbreak mode: the client echoes what is
 typed itself, under a prompt line at the bottom that it redraws when a message is printed above it
-or when the countdown ticks, so events keep scrolling while the player types. Anywhere else (a
-pipe, a file) lines are read as they come and prompts are printed as plain lines. Colour only when
-stdout is a TTY (and ``NO_COLOR`` is unset).
+or when the countdown ticks, so events keep scrolling while the player types. The bottom line never
+reaches the terminal's last column (the width is read again at each redraw, and a SIGWINCH redraws
+at once): a longer prompt is cut, and a long typed line scrolls, so that the terminal never wraps it
+and ``\r`` plus erase-line always clears it. Anywhere else (a pipe, a file) lines are read as they
+come and prompts are printed as plain lines. Colour only when stdout is a TTY (and ``NO_COLOR`` is
+unset).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import asyncio
 import codecs
 import contextlib
 import os
+import signal
 import sys
 import termios
 import threading
+import unicodedata
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -31,6 +36,10 @@ STYLES = {
 
 OnLine = Callable[[str | None], None]
 
+COLUMNS, LINES = 80, 24  # when the output is not a terminal, or its size cannot be read
+ERASE = "\r\x1b[K"
+ROOM = 10  # columns of the bottom line kept for typing when the prompt is cut
+
 
 class Terminal:
     """Output with a live prompt line, and a line reader that feeds ``on_line``."""
@@ -43,6 +52,7 @@ class Terminal:
         self.prompt = ""
         self.buffer = ""
         self.muted = False  # --json: the human text is not printed
+        self.on_resize: Callable[[], None] | None = None  # after a SIGWINCH, once redrawn
         self._on_line: OnLine | None = None
         self._saved: list[Any] | None = None
         self._fd: int | None = None
@@ -52,6 +62,25 @@ class Terminal:
         self._escape = ""
 
     # -- output -----------------------------------------------------------------------------
+
+    def size(self) -> tuple[int, int]:
+        """The terminal's columns and lines now (80 x 24 when it is not a terminal)."""
+        if not self.interactive:
+            return COLUMNS, LINES
+        try:
+            size = os.get_terminal_size(self.out.fileno())
+        except (OSError, ValueError, AttributeError):
+            return COLUMNS, LINES
+        return size.columns or COLUMNS, size.lines or LINES
+
+    @property
+    def columns(self) -> int:
+        """The terminal's width now."""
+        return self.size()[0]
+
+    def line(self) -> str:
+        """The bottom line as drawn: the prompt and the end of what is typed, within the width."""
+        return fit(self.prompt, self.buffer, self.columns - 1)
 
     def style(self, text: str, *names: str) -> str:
         """``text`` in the given styles when colour is on."""
@@ -65,7 +94,7 @@ class Terminal:
         if self.muted:
             return
         if self.interactive and self._saved is not None:
-            self.out.write("\r\x1b[K" + line + "\n" + self.prompt + self.buffer)
+            self.out.write(ERASE + line + "\n" + self.line())
         else:
             self.out.write(line + "\n")
         self.out.flush()
@@ -81,10 +110,15 @@ class Terminal:
             return
         self.prompt = prompt
         if self.interactive and self._saved is not None:
-            self.out.write("\r\x1b[K" + self.prompt + self.buffer)
-            self.out.flush()
+            self.redraw()
         elif prompt and not self.interactive:
             self.out.write(prompt.rstrip() + "\n")
+            self.out.flush()
+
+    def redraw(self) -> None:
+        """Draw the bottom line again (on a terminal, while reading)."""
+        if self.interactive and self._saved is not None and not self.muted:
+            self.out.write(ERASE + self.line())
             self.out.flush()
 
     def update_prompt(self, prompt: str) -> None:
@@ -124,16 +158,21 @@ class Terminal:
         self._fd = fd
         self._reading = True
         if self.interactive:
-            self.write_raw("\r\x1b[K" + self.prompt + self.buffer)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGWINCH, self._resized)
+            self.redraw()
 
     def stop(self) -> None:
         """Stop reading and give the terminal back as it was."""
         if self._reading and self._fd is not None:
             with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(self._fd)
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(self._fd)
+                if self.interactive:
+                    loop.remove_signal_handler(signal.SIGWINCH)
         self._reading = False
         if self._saved is not None:
-            self.out.write("\r\x1b[K")
+            self.out.write(ERASE)
             self.out.flush()
         self._restore()
 
@@ -142,6 +181,11 @@ class Terminal:
             with contextlib.suppress(termios.error, OSError, ValueError):
                 termios.tcsetattr(self.inp.fileno(), termios.TCSADRAIN, self._saved)
             self._saved = None
+
+    def _resized(self) -> None:
+        if self.on_resize is not None:
+            self.on_resize()
+        self.redraw()
 
     def _thread_reader(self, loop: asyncio.AbstractEventLoop) -> None:
         def run() -> None:
@@ -191,22 +235,27 @@ class Terminal:
             if ch == "\x1b":
                 self._escape = ch
             elif ch in "\r\n":
+                # What was typed stays above, in full (the terminal may wrap it once).
                 line, self.buffer = self.buffer, ""
-                self.out.write("\r\x1b[K" + self.prompt + line + "\n" + self.prompt)
+                self.out.write(ERASE + self.prompt + line + "\n" + self.line())
                 self._emit(line)
             elif ch in "\x7f\x08":
                 if self.buffer:
                     self.buffer = self.buffer[:-1]
-                    self.out.write("\b \b")
+                    self.out.write(ERASE + self.line())
             elif ch == "\x15":
                 self.buffer = ""
-                self.out.write("\r\x1b[K" + self.prompt)
+                self.out.write(ERASE + self.line())
             elif ch == "\x04":
                 if not self.buffer:
                     self._emit(None)
             elif ch.isprintable():
+                shown = self.line()
                 self.buffer += ch
-                self.out.write(ch)
+                if width(shown) + width(ch) < self.columns and shown.endswith(self.buffer[:-1]):
+                    self.out.write(ch)
+                else:
+                    self.out.write(ERASE + self.line())
         self.out.flush()
 
 
@@ -219,3 +268,40 @@ def _isatty(stream: IO[str]) -> bool:
 
 def _term_ok() -> bool:
     return os.environ.get("TERM", "") != "dumb"
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: wide East Asian characters take two, combining
+    marks none."""
+    total = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return total
+
+
+def fit(prompt: str, typed: str, columns: int) -> str:
+    """``prompt + typed`` within ``columns``: the prompt is cut (ending in ``…``) to leave room to
+    type, and only the end of a long ``typed`` is shown."""
+    if width(prompt) + width(typed) <= columns:
+        return prompt + typed
+    room = max(0, columns - ROOM)
+    if width(prompt) > room:
+        prompt = _cut(prompt, room - 1) + "…" if room > 1 else ""
+    left = columns - width(prompt)
+    tail = ""
+    for ch in reversed(typed):
+        if width(tail) + width(ch) > left:
+            break
+        tail = ch + tail
+    return prompt + tail
+
+
+def _cut(text: str, columns: int) -> str:
+    out = ""
+    for ch in text:
+        if width(out) + width(ch) > columns:
+            break
+        out += ch
+    return out

@@ -20,9 +20,11 @@ from client.shapes import (
     RoundData,
     Summary,
 )
-from client.terminal import Terminal
+from client.terminal import ROOM, Terminal, width
 
-WIDTH = 80  # the narrowest terminal the views are written for
+WIDTH = 80  # the widest line of a round's result
+
+TYPING = "Type a key or a name; 'help' lists the rules, 'resign' gives up, 'quit' leaves."
 
 REASONS = {
     "resigned": "resigned",
@@ -30,6 +32,11 @@ REASONS = {
     "abandoned": "nobody moved in time",
     "drawn": "no winner after 50 rounds",
 }
+
+
+def count(n: object, noun: str) -> str:
+    """``1 game``, ``2 games``, ``0 wins``: a number and its noun, singular only for one."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def parse_time(stamp: object) -> float | None:
@@ -119,19 +126,19 @@ class GameView:
             + f" · {self.rules} · best of {self.best_of} (first to {need})"
         )
         if self.me is not None and self.keys is not None:
-            for line in self.keys.menu():
+            for line in self.keys.menu(t.columns - 2):
                 t.say("  " + line)
-            t.say(t.style("Type a key or a roll's name; 'resign' gives up, 'quit' leaves.", "dim"))
+            t.say(t.style(TYPING, "dim"))
 
     def _open(self) -> None:
         if self.me is None:
             left = self._left()
             self.term.say(f"Round {self.round} is open" + (f" ({left})" if left else ""))
 
-    def _left(self) -> str:
+    def _left(self, word: str = " left") -> str:
         if self.deadline is None:
             return ""
-        return f"{max(0, round(self.deadline - time.time()))}s left"
+        return f"{max(0, round(self.deadline - time.time()))}s{word}"
 
     def handle(self, name: str, data: GameEventData) -> None:
         """Apply one event of the game's topic."""
@@ -178,8 +185,8 @@ class GameView:
         line = f"{head}{t.style(plain, style)}."
         if isinstance(game_score, dict):
             score = self.score_text()
-            # Keep each line within 80 columns: a long line puts the score on its own.
-            fits = len(head) + len(plain) + 2 + len(score) <= WIDTH
+            # Keep each line within the terminal: a long line puts the score on its own.
+            fits = len(head) + len(plain) + 2 + len(score) <= min(WIDTH, t.columns)
             line += f" {score}" if fits else f"\n  {score}"
         t.say(line)
 
@@ -214,18 +221,27 @@ class GameView:
         open_round = not self.over and self.round > 0 and self.resolved < self.round
         return open_round and self.moved_round < self.round
 
-    def prompt(self) -> str:
-        """The bottom line: round, time left, and what is expected."""
-        if self.over or self.round == 0 or self.resolved >= self.round:
+    def prompt(self, columns: int = WIDTH) -> str:
+        """The bottom line: round, time left, and what is expected; the longest wording that leaves
+        ``ROOM`` of ``columns`` to type in (the terminal cuts what still does not fit)."""
+        if self.over or self.round == 0 or self.resolved >= self.round or self.me is None:
             return ""
-        left = self._left()
-        head = f"Round {self.round}" + (f" · {left}" if left else "")
-        if self.me is None:
-            return ""
+        n, long, short = self.round, self._left(), self._left("")
         if self.moved_round >= self.round:
-            return f"{head} · waiting for {self.opponent}… "
-        keys = f" ({self.keys.key_range} or a name)" if self.keys else ""
-        return f"{head} · your roll{keys}: "
+            doing, brief = f"waiting for {self.opponent}… ", "waiting… "
+        else:
+            keys = f" ({self.keys.key_range} or a name)" if self.keys else ""
+            doing, brief = f"your roll{keys}: ", "your roll: "
+        if long:
+            wordings = [
+                f"Round {n} · {long} · {doing}",
+                f"Round {n} · {long} · {brief}",
+                f"Round {n} · {short} · {brief}",
+                f"R{n} {short} {brief}",
+            ]
+        else:
+            wordings = [f"Round {n} · {doing}", f"Round {n} · {brief}", f"R{n} {brief}"]
+        return next((w for w in wordings if width(w) <= columns - ROOM), wordings[-1])
 
     def seconds_left(self) -> float | None:
         """Seconds until the open round's deadline."""
@@ -330,8 +346,8 @@ class LobbyView:
             lines.append("  (none)")
         lines.append(term.style("Leaders", "bold"))
         for i, leader in enumerate(self.leaders[:5], 1):
-            text = f"  {i}. {leader.get('name')!s:<20} {leader.get('wins')} wins"
-            lines.append((text + f" in {leader.get('games')} games")[:width])
+            wins, games = count(leader.get("wins"), "win"), count(leader.get("games"), "game")
+            lines.append(f"  {i}. {leader.get('name')!s:<20} {wins} in {games}"[:width])
         if not self.leaders:
             lines.append("  (no finished games yet)")
         return lines[:height]

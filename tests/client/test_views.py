@@ -118,3 +118,14 @@ def test_a_round_result_with_long_names_stays_within_80_columns() -> None:
     assert any("computer wins the round" in line for line in lines)
     assert any("0-2" in line for line in lines)
     assert all(len(line) <= 80 for line in lines), lines
+
+
+def test_the_leaders_say_one_win_and_one_game_in_the_singular() -> None:
+    term, _ = plain()
+    lobby = LobbyView()
+    lobby.leaders = [{"name": "ann", "wins": 1, "games": 1}, {"name": "bob", "wins": 0, "games": 2}]
+    lines = lobby.render(term, "rps-hub lobby")
+    assert [line.split(maxsplit=2)[2] for line in lines if line.startswith("  1.")] == [
+        "1 win in 1 game"
+    ]
+    assert any(line.endswith("bob                  0 wins in 2 games") for line in lines)

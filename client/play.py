@@ -26,22 +26,26 @@ from client.notices import QUIT, Closed, Tick, Typed, on_state, print_json
 from client.shapes import ChallengeData, GameData, GameEventData, as_shape
 from client.signin import authenticate, identity
 from client.terminal import Terminal
-from client.views import GameView
+from client.views import TYPING, GameView, count
 from protocol.rules import DEFAULT_RULES
 
 __all__ = ["Player", "rolls_by_rules"]
 
 RESIGN = ("resign", "/resign")
+HELP = ("help", "?", "/help")
 YES = ("y", "yes")
 NO = ("n", "no")
 
 
 def rolls_by_rules(info: JsonObject) -> dict[str, RollKeys]:
-    """The keys for each rule set of ``GET /api/rules``."""
+    """The keys and the table of each rule set of ``GET /api/rules``."""
     rules = info.get("rules")
     if not isinstance(rules, dict):
         return {}
-    return {name: RollKeys(spec.get("rolls", [])) for name, spec in rules.items()}
+    return {
+        name: RollKeys(spec.get("rolls", []), spec.get("beats") or {})
+        for name, spec in rules.items()
+    }
 
 
 @frozen
@@ -53,10 +57,6 @@ class MoveFailed:
 
 
 Inbox: TypeAlias = Item | Typed | Tick | MoveFailed | Closed
-
-
-def _count(n: object, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 class Player:
@@ -72,6 +72,8 @@ class Player:
         self.view: GameView | None = None
         self.challenge: str | None = None  # the one we sent
         self.offer: ChallengeData | None = None  # one sent to us, awaiting y/n
+        self.resigning: str | None = None  # the game to resign once the player says y
+        self.rules = DEFAULT_RULES  # the rule set asked for
         self.queued = False
         self.lines: deque[str | None] = deque()
         self.inbox: asyncio.Queue[Inbox] = asyncio.Queue()
@@ -105,7 +107,7 @@ class Player:
         http_url(self.server)  # a bad address fails here, before anything else
         info = await rest.rules(self.server)
         self.keys = rolls_by_rules(info)
-        rules = self.args.rules or str(info.get("default", DEFAULT_RULES))
+        rules = self.rules = self.args.rules or str(info.get("default", DEFAULT_RULES))
         if rules not in self.keys:
             raise ClientError(
                 "bad_request", f"unknown rules {rules!r}; try one of {', '.join(self.keys)}"
@@ -116,6 +118,7 @@ class Player:
         self.me = self.client.player or self.me
         self._spawn(self._pump(self.client))
         self._spawn(self._tick())
+        self.term.on_resize = self._show_prompt
         self.term.start(lambda line: self.inbox.put_nowait(Typed(line)))
         live = [
             s["topic"][len("game:") :]
@@ -217,7 +220,7 @@ class Player:
                     t.style(f"{who} challenges you", "bold")
                     + f" (best of {data.get('best_of')}, {data.get('rules')})."
                 )
-                t.set_prompt(f"Accept {who}'s challenge? [y/n] ")
+                self._show_prompt()
         elif name == "challenge_declined" and data.get("id") == self.challenge:
             print(f"rps-hub: {data.get('by')} declined your challenge", file=sys.stderr)
             return 1
@@ -225,7 +228,7 @@ class Player:
             if self.offer is not None and data.get("id") == self.offer.get("id"):
                 t.say(f"{self.offer.get('from')} withdrew the challenge.")
                 self.offer = None
-                t.set_prompt("")
+                self._show_prompt()
             elif data.get("id") == self.challenge and (self.view is None):
                 print("rps-hub: your challenge was withdrawn", file=sys.stderr)
                 return 1
@@ -237,16 +240,29 @@ class Player:
         self.offer = None
         self.view = GameView(self.term, self.me, self.keys.get)
         self.view.load(game)
-        self.term.set_prompt(self.view.prompt())
+        self._show_prompt()
 
     async def _after_game_event(self) -> int | None:
         view = self.view
         assert view is not None
         if view.over:
-            self.term.set_prompt("")
+            self.resigning = None
+            self._show_prompt()
             return await self._finish()
-        self.term.set_prompt(view.prompt())
+        self._show_prompt()
         return None
+
+    def _prompt(self) -> str:
+        """The bottom line for what the session waits for now."""
+        if self.offer is not None:
+            return f"Accept {self.offer.get('from')}'s challenge? [y/n] "
+        if self.resigning is not None:
+            return f"Resign game {self.resigning}? [y/N] "
+        view = self.view
+        return view.prompt(self.term.columns) if view is not None else ""
+
+    def _show_prompt(self) -> None:
+        self.term.set_prompt(self._prompt())
 
     async def _finish(self) -> int:
         try:
@@ -256,7 +272,7 @@ class Player:
         if self.args.json:
             print_json(self.term, {"type": "record", "data": record})
         self.term.say(
-            f"{record.get('name')}: {_count(record.get('games'), 'game')},"
+            f"{record.get('name')}: {count(record.get('games'), 'game')},"
             f" {record.get('wins')} won, {record.get('losses')} lost, {record.get('draws')} drawn;"
             f" rounds {record.get('rounds_won')} won, {record.get('rounds_lost')} lost."
         )
@@ -267,8 +283,7 @@ class Player:
         if view is None or view.over:
             return
         if self.term.interactive:
-            if self.offer is None:
-                self.term.update_prompt(view.prompt())
+            self.term.update_prompt(self._prompt())
             return
         mark = view.warn_due()
         if mark is not None:
@@ -281,12 +296,17 @@ class Player:
         while self.lines:
             line = self.lines[0]
             view = self.view
+            if self.resigning is not None:
+                self._confirm_resign(line)
+                if line is not None:
+                    self.lines.popleft()
+                continue
             if line is None:
                 if self.offer is None and view is not None and view.moved_round >= view.round:
                     return None  # the round may end the game: wait for it
                 if view is not None and view.over:
                     return None
-                self.term.say("End of input: leaving (a live game goes on to its deadline).")
+                self.term.say(f"End of input: {await self._leave()}")
                 return 1
             text = line.strip()
             folded = text.casefold()
@@ -298,12 +318,18 @@ class Player:
                 await self._answer(folded)
                 continue
             if folded in QUIT:
-                self.term.say("Leaving; a live game goes on to its deadline.")
+                said = await self._leave()
+                self.term.say(said[0].upper() + said[1:])
                 return 0
+            if folded in HELP:
+                self.lines.popleft()
+                self._help()
+                continue
             playing = view is not None and not view.over
             if folded in RESIGN and playing and view is not None:
                 self.lines.popleft()
-                self._spawn(self._send(("resign", view.id or "", "", 0)))
+                self.resigning = view.id or ""
+                self._show_prompt()
                 continue
             if view is not None and view.can_move:
                 self.lines.popleft()
@@ -318,6 +344,50 @@ class Player:
                 self.term.say("Waiting; 'quit' leaves.")
         return None
 
+    async def _leave(self) -> str:
+        """Leave what the session waits for, and say what happened."""
+        view = self.view
+        if view is not None and not view.over:
+            return "leaving; the game goes on to its deadline without you."
+        if self.client is None or not (self.queued or self.challenge):
+            return "leaving."
+        if self.queued:
+            done, undone = "left the queue", "takes you out of the queue"
+        else:
+            done = f"withdrew your challenge to {self.args.opponent}"
+            undone = "withdraws your challenge"
+        try:
+            async with asyncio.timeout(2):
+                await self.client.cancel()
+        except (ClientError, TimeoutError):
+            return f"leaving; the hub {undone} once it sees you gone."
+        self.queued = False
+        self.challenge = None
+        return f"{done}."
+
+    def _confirm_resign(self, line: str | None) -> None:
+        """The answer to "Resign?": only y or yes resigns; anything else plays on."""
+        game, self.resigning = self.resigning, None
+        view = self.view
+        playing = view is not None and not view.over and view.id == game
+        if line is not None and line.strip().casefold() in YES and playing:
+            self._spawn(self._send(("resign", game or "", "", 0)))
+        elif playing:
+            self.term.say("You play on.")
+        self._show_prompt()
+
+    def _help(self) -> None:
+        """The rules of the game under way (or of the one asked for) and what can be typed."""
+        view = self.view
+        rules = view.rules if view is not None and view.rules else self.rules
+        keys = view.keys if view is not None and view.keys else self.keys.get(rules)
+        t = self.term
+        t.say(t.style(f"{rules}: what each roll beats", "bold"))
+        if keys is not None:
+            for line in keys.rules(t.columns - 2):
+                t.say("  " + line)
+        t.say(t.style(TYPING, "dim"))
+
     async def _answer(self, folded: str) -> None:
         assert self.client is not None and self.offer is not None
         offer = self.offer
@@ -325,7 +395,7 @@ class Player:
             self.term.say("Answer y or n.")
             return
         self.offer = None
-        self.term.set_prompt("")
+        self._show_prompt()
         if folded in NO:
             with contextlib.suppress(ClientError):
                 await self.client.decline(str(offer.get("id")))
@@ -349,7 +419,7 @@ class Player:
             return
         view.moved_round = view.round
         self.term.say(f"You play {roll}.")
-        self.term.set_prompt(view.prompt())
+        self._show_prompt()
         self._spawn(self._send(("move", view.id or "", roll, view.round)))
 
     async def _send(self, what: tuple[str, str, str, int]) -> None:
@@ -370,4 +440,4 @@ class Player:
             return
         if exc.code != "conflict":
             view.moved_round = rnd - 1  # let the player try again
-        self.term.set_prompt(view.prompt())
+        self._show_prompt()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import shutil
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -135,6 +134,7 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
         pumping = asyncio.create_task(pump())
         if term.interactive:
             term.prompt = "q + Enter quits: "
+            term.on_resize = lambda: _draw_lobby(term, view, title)
             term.start(lambda line: inbox.put_nowait(Typed(line)))
         if term.interactive:
             _draw_lobby(term, view, title)
@@ -180,6 +180,10 @@ def _lobby_item(view: LobbyView, item: Item, refresh: Callable[[], None]) -> str
         if item.get("state") == "closed":
             return "closed"
         view.note = "reconnecting…" if item.get("state") == "reconnecting" else ""
+        if item.get("state") == "connected":
+            # Games may have ended while the client was away (or the hub was down): the topic
+            # replays or reloads the lobby, but the leaderboard is the hub's REST answer.
+            refresh()
         return state_line(item)
     if kind == "snapshot" and item.get("topic") == "lobby":
         view.load(as_shape(LobbySnapshot, data))
@@ -195,6 +199,6 @@ def _lobby_item(view: LobbyView, item: Item, refresh: Callable[[], None]) -> str
 def _draw_lobby(term: Terminal, view: LobbyView, title: str) -> None:
     if not term.interactive:
         return
-    size = shutil.get_terminal_size((80, 24))
-    lines = view.render(term, title, width=size.columns, height=size.lines - 1)
-    term.write_raw("\x1b[H\x1b[2J" + "\r\n".join(lines) + "\r\n" + term.prompt + term.buffer)
+    columns, rows = term.size()
+    lines = view.render(term, title, width=columns, height=rows - 1)
+    term.write_raw("\x1b[H\x1b[2J" + "\r\n".join(lines) + "\r\n" + term.line())

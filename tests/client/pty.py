@@ -15,8 +15,9 @@ TIMEOUT = 20
 GAME_OVER = r"won the game|The game is drawn|The game ended without a winner"
 
 
-def spawn(args: list[str], config: Path) -> pexpect.spawn:
-    """``python -m hub ARGS`` in an 80x24 pseudo-terminal, without colour, its output recorded."""
+def spawn(args: list[str], config: Path, columns: int = 80) -> pexpect.spawn:
+    """``python -m hub ARGS`` in a pseudo-terminal of 24 lines (80 columns unless told), without
+    colour, its output recorded."""
     env = dict(os.environ, RPS_HUB_CONFIG_DIR=str(config), NO_COLOR="1", TERM="xterm")
     child = pexpect.spawn(
         sys.executable,
@@ -25,7 +26,7 @@ def spawn(args: list[str], config: Path) -> pexpect.spawn:
         env=env,
         encoding="utf-8",
         timeout=TIMEOUT,
-        dimensions=(24, 80),
+        dimensions=(24, columns),
     )
     child.logfile_read = io.StringIO()
     return child
@@ -61,6 +62,23 @@ def move_when_asked(child: pexpect.spawn, round: int, typed: str) -> None:
     """Wait for the prompt of ``round``, then type ``typed``."""
     child.expect(rf"Round {round} · [^\r\n]*your roll")
     child.sendline(typed)
+
+
+def play_to_the_end(child: pexpect.spawn, typed: str = "rock") -> int:
+    """Type ``typed`` at each round's prompt until the game is over; the number of rounds."""
+    played = 0
+    while True:
+        index = child.expect([r"Round (\d+) · [^\r\n]*your roll", GAME_OVER])
+        if index == 1:
+            return played
+        if int(child.match.group(1)) > played:
+            played += 1
+            child.sendline(typed)
+
+
+def bottom_lines(text: str) -> list[str]:
+    """What each redraw in ``text`` left on the bottom line (the prompt and what is typed)."""
+    return [piece.split("\n")[-1].split("\r")[0] for piece in text.split("\r\x1b[K")[1:]]
 
 
 class HubProcess:

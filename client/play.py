@@ -73,6 +73,7 @@ class Player:
         self.challenge: str | None = None  # the one we sent
         self.offer: ChallengeData | None = None  # one sent to us, awaiting y/n
         self.resigning: str | None = None  # the game to resign once the player says y
+        self.resigned: str | None = None  # the game whose resignation is on its way
         self.rules = DEFAULT_RULES  # the rule set asked for
         self.queued = False
         self.lines: deque[str | None] = deque()
@@ -304,6 +305,8 @@ class Player:
             if line is None:
                 if self.offer is None and view is not None and view.moved_round >= view.round:
                     return None  # the round may end the game: wait for it
+                if view is not None and not view.over and self.resigned == view.id:
+                    return None  # the resignation ends it
                 if view is not None and view.over:
                     return None
                 self.term.say(f"End of input: {await self._leave()}")
@@ -348,6 +351,8 @@ class Player:
         """Leave what the session waits for, and say what happened."""
         view = self.view
         if view is not None and not view.over:
+            if self.resigned == view.id:
+                return "leaving; you resigned the game."
             return "leaving; the game goes on to its deadline without you."
         if self.client is None or not (self.queued or self.challenge):
             return "leaving."
@@ -371,6 +376,7 @@ class Player:
         view = self.view
         playing = view is not None and not view.over and view.id == game
         if line is not None and line.strip().casefold() in YES and playing:
+            self.resigned = game
             self._spawn(self._send(("resign", game or "", "", 0)))
         elif playing:
             self.term.say("You play on.")
@@ -436,6 +442,9 @@ class Player:
     def _on_move_result(self, rnd: int, exc: ClientError) -> None:
         view = self.view
         self.term.say(self.term.style(exc.message, "red"))
+        if rnd == 0:  # a resignation
+            self.resigned = None
+            return
         if view is None or view.over or rnd != view.round:
             return
         if exc.code != "conflict":

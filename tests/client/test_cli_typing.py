@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pexpect
@@ -11,6 +14,8 @@ import pytest
 from client.keys import KEY_CHARS
 from protocol.rules import builtin_rules
 from tests.client.pty import (
+    ROOT,
+    TIMEOUT,
     HubProcess,
     finish,
     move_when_asked,
@@ -105,3 +110,24 @@ def test_a_game_played_to_its_end_after_help_and_a_typo(
     assert play_to_the_end(ann, "paper") >= 1
     ann.expect(r"ann: 1 game, ")
     assert finish(ann) == 0
+
+
+def test_piped_input_resigns_with_y_and_waits_for_the_game_to_end(
+    hub: HubProcess, tmp_path: Path
+) -> None:
+    args = ["play", "--server", hub.url, "--name", "ann", "--best-of", "3", "--rules", "rps3"]
+    env = dict(os.environ, RPS_HUB_CONFIG_DIR=str(tmp_path), NO_COLOR="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        input="resign\ny\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert re.search(r"Resign game \S+\? \[y/N\]", done.stdout)
+    assert "computer won the game: you 0-0 computer (you resigned)." in done.stdout
+    assert "goes on" not in done.stdout
+    assert done.returncode == 0, done.stderr

@@ -66,14 +66,12 @@ async function loadRecent() {
 
 function gameLink(game, detail) {
   const [a, b] = game.players;
-  const label = `${a} ${game.score[a] ?? 0}, ${b} ${game.score[b] ?? 0}`;
   return h(
     "a",
     {
       href: `#/game/${encodeURIComponent(game.id)}`,
       class: "game-link",
       "data-key": `game:${game.id}`,
-      "aria-label": `Open game ${a} versus ${b}, score ${label}`,
     },
     h(
       "span",
@@ -92,9 +90,23 @@ export function renderLobby() {
     $("players"),
     names.map((name) => {
       const status = state.players.get(name);
-      const badge = h("span", { class: `status status-${status}` }, status);
+      // The words only a screen reader needs are hidden text, not an aria-label, so the
+      // accessible name ("Challenge bob (idle)") holds what is on screen ("bob idle").
+      const hidden = (text) => h("span", { class: "visually-hidden" }, text);
+      const badge = h(
+        "span",
+        {},
+        hidden(`(${status})`),
+        h("span", { class: `status status-${status}`, "aria-hidden": "true" }, status),
+      );
       const canChallenge = state.me && name !== state.me;
-      const label = h("span", { class: "name" }, name, name === state.me ? " (you)" : "");
+      const label = h(
+        "span",
+        { class: "name" },
+        canChallenge ? hidden("Challenge ") : null,
+        name,
+        name === state.me ? " (you)" : "",
+      );
       return h(
         "li",
         { "data-player": name },
@@ -105,7 +117,6 @@ export function renderLobby() {
                 type: "button",
                 class: "player",
                 "data-key": `player:${name}`,
-                "aria-label": `Challenge ${name} (${status})`,
                 onclick: () => challenge(name),
               },
               label,

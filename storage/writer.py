@@ -109,21 +109,31 @@ class Writer:
 
     async def _work(self) -> None:
         """Run the queued writes until none is left: units alone, saves in batches."""
-        while self._jobs:
-            job = self._jobs.popleft()
-            job.taken = True
-            if job.save is None:
-                await self._run_unit(job)
-                continue
-            batch, games = [job], {job.save.game_id}
-            while self._jobs and len(batch) < MAX_BATCH:
-                save = self._jobs[0].save
-                if save is None or save.game_id in games:
-                    break
-                batch.append(self._jobs.popleft())
-                batch[-1].taken = True
-                games.add(save.game_id)
-            await self._run_batch(batch)
+        batch: list[_Job] = []
+        try:
+            while self._jobs:
+                job = self._jobs.popleft()
+                job.taken = True
+                if job.save is None:
+                    batch = [job]
+                    await self._run_unit(job)
+                    continue
+                batch, games = [job], {job.save.game_id}
+                while self._jobs and len(batch) < MAX_BATCH:
+                    save = self._jobs[0].save
+                    if save is None or save.game_id in games:
+                        break
+                    batch.append(self._jobs.popleft())
+                    batch[-1].taken = True
+                    games.add(save.game_id)
+                await self._run_batch(batch)
+        except BaseException:
+            # The task itself was cancelled (the event loop is shutting down): no caller waits
+            # for ever, and none is told its write was stored.
+            for job in [*batch, *self._jobs]:
+                _fail(job.future, StorageError(f"cannot {job.what}: the writer stopped"))
+            self._jobs.clear()
+            raise
 
     async def _run_unit(self, job: _Job) -> None:
         assert job.work is not None

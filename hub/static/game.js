@@ -127,13 +127,20 @@ export function applyGameEvent(name, data) {
       });
       game.deadline = null;
       game.commitment = null;
-      $("round-result").textContent = `${state.lastRound} Game over.`.trim();
+      say(`${state.lastRound} Game over.`.trim(), true);
       break;
     default:
       return;
   }
   renderGame();
   if (name === "game_over") focusEnd(hadFocus);
+}
+
+// The live region: a round's summary is for screen readers (the reveal shows it on screen); a
+// refused move or resignation is shown to everyone.
+function say(text, summary = false) {
+  $("round-result").textContent = text;
+  $("round-result").classList.toggle("visually-hidden", summary);
 }
 
 function announceRound(r) {
@@ -145,7 +152,7 @@ function announceRound(r) {
   const why = roundWhy(state.game, r);
   const score = `Score ${scoreText(state.game)}.`;
   state.lastRound = `Round ${r.round}: ${a} ${roll(a)}, ${b} ${roll(b)} — ${who}. ${why} ${score}`;
-  $("round-result").textContent = state.lastRound;
+  say(state.lastRound, true);
 }
 
 // The computer committed to sha256("<roll>:<nonce>") before we moved; check it ourselves.
@@ -170,7 +177,7 @@ export async function sendMove(roll) {
     await request("move", { game: game.id, roll, round });
   } catch (err) {
     if (state.myMove?.round === round) state.myMove = null;
-    $("round-result").textContent = `Your move was not taken: ${err.message}`;
+    say(`Your move was not taken: ${err.message}`);
     renderGame();
   }
 }
@@ -187,7 +194,7 @@ export async function resign() {
   try {
     await request("resign", { game: state.game.id });
   } catch (err) {
-    $("round-result").textContent = `Could not resign: ${err.message}`;
+    say(`Could not resign: ${err.message}`);
   }
 }
 

@@ -37,7 +37,10 @@ export function roundWhy(game, r) {
 export function renderReveal(game) {
   const r = lastRound(game);
   $("reveal").hidden = r === null;
-  if (r === null) return;
+  if (r === null) {
+    shown = { game: game.id, round: null, me: state.me };
+    return;
+  }
   if (shown.game === game.id && shown.round === r.round && shown.me === state.me) return;
   // A round that resolves while the game is on screen is revealed with a flip; not on arrival.
   const fresh = shown.game === game.id && shown.round !== r.round;

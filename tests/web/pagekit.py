@@ -34,10 +34,14 @@ class Pages:
         if message.type == "error":
             self.errors.append(f"console: {message.text}")
 
-    async def open(self, url: str, size: tuple[int, int] = DESKTOP) -> Page:
-        """A page of ``url`` in a viewport of ``size``; uncaught errors and console errors count."""
+    async def open(self, url: str, size: tuple[int, int] = DESKTOP, still: bool = False) -> Page:
+        """A page of ``url`` in a viewport of ``size`` (``still``: the user prefers reduced
+        motion); uncaught errors and console errors count."""
         width, height = size
-        context = await self.browser.new_context(viewport={"width": width, "height": height})
+        context = await self.browser.new_context(
+            viewport={"width": width, "height": height},
+            reduced_motion="reduce" if still else "no-preference",
+        )
         self.contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"page: {exc}"))
@@ -124,6 +128,11 @@ async def play_to_the_end(page: Page, rolls: list[str], limit: int = 50) -> int:
         played += 1
         await expect(page.locator(f"#rounds tbody tr[data-round='{played}']")).to_be_visible()
     return played
+
+
+async def settle(page: Page) -> None:
+    """Wait until every animation on the page has finished (before a screenshot)."""
+    await page.evaluate("() => Promise.all(document.getAnimations().map((a) => a.finished))")
 
 
 async def axe_violations(page: Page) -> list[dict[str, Any]]:

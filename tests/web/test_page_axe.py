@@ -4,6 +4,7 @@ README's "The lobby page" are taken here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -18,8 +19,10 @@ from tests.web.pagekit import (
     PHONE,
     Pages,
     assert_accessible,
+    play_by_clicks,
     play_to_the_end,
     roll_button,
+    settle,
     sign_up,
     watched_pages,
 )
@@ -58,12 +61,16 @@ async def test_the_lobby_and_a_game_have_no_serious_accessibility_violation(
     await page.screenshot(path=DOCS_IMG / f"lobby-{label}.png", full_page=True)
 
     await page.get_by_role("button", name="Decline the challenge from bob").click()
-    await page.get_by_label("Best of").select_option("1")
+    await page.get_by_label("Best of").select_option("3")
     await page.get_by_role("button", name="Play the computer").click()
     await expect(page.get_by_role("heading", name="alice vs computer")).to_be_visible()
+    await play_by_clicks(page, "Gun")  # best of 3: one round cannot end it
+    await expect(page.locator("#reveal")).to_be_visible()
     await roll_button(page, "Water").click()
     await expect(page.get_by_role("button", name="Play Water", exact=True)).to_be_visible()
     await assert_accessible(page, f"a game, a roll picked, {label}")
+    await settle(page)
+    await page.screenshot(path=DOCS_IMG / f"game-{label}.png", full_page=True)
     await play_to_the_end(page, ["Fire", "Human", "Water"])
     await assert_accessible(page, f"a finished game, {label}")
 
@@ -71,3 +78,19 @@ async def test_the_lobby_and_a_game_have_no_serious_accessibility_violation(
     await expect(page.get_by_role("heading", name="carol vs dave")).to_be_visible()
     await expect(page.locator("#reveal")).to_be_visible()
     await assert_accessible(page, f"a game watched, {label}")
+
+
+@pytest.mark.parametrize("still", [False, True])
+async def test_the_reveal_turns_its_cards_only_for_those_who_accept_motion(
+    start_hub: StartHub, pages: Pages, still: bool
+) -> None:
+    server = await start_hub()
+    page = await pages.open(hub_url(server), still=still)
+    await sign_up(page, "alice")
+    await page.get_by_role("button", name="Play the computer").click()
+    await expect(page.get_by_role("heading", name="alice vs computer")).to_be_visible()
+    await play_by_clicks(page, "Gun")
+    card = page.locator("#reveal .reveal-card[data-player='alice']")
+    await expect(card).to_have_class(re.compile(r"\bfresh\b"))  # a round revealed on screen
+    animation = await card.evaluate("(el) => getComputedStyle(el).animationName")
+    assert animation == ("none" if still else "flip")

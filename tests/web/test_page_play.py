@@ -20,6 +20,7 @@ from tests.web.pagekit import (
     in_view,
     play_to_the_end,
     roll_button,
+    settle,
     sign_up,
     sign_up_by_keyboard,
     tab_to,
@@ -140,8 +141,6 @@ async def test_a_roll_shows_what_it_beats_and_loses_to_before_it_is_played(
     await page.keyboard.press("Escape")
     await expect(page.get_by_role("button", name="Play Paper", exact=True)).to_be_hidden()
     await expect(page.locator("#rounds tbody tr")).to_have_count(0)
-    await page.locator("#game-title").hover()  # the pointer leaves the wheel
-    await page.screenshot(path=DOCS_IMG / "game-desktop.png")
 
 
 async def test_rps3_is_a_small_wheel_played_by_the_rolls_initials(
@@ -195,7 +194,8 @@ async def test_on_a_phone_the_result_and_its_buttons_are_in_view_without_scrolli
         "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
     assert sideways, "nothing scrolls sideways"
-    await page.screenshot(path=DOCS_IMG / "game-phone.png")
+    await settle(page)
+    await page.screenshot(path=DOCS_IMG / "game-over-phone.png")
 
     await page.get_by_role("button", name="New opponent").click()
     await expect(page.locator("#play-status")).to_contain_text("Waiting in the queue")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect
+
+from tests.web.conftest import screenshot_path
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -20,6 +23,15 @@ RPS15 = [
     "Sponge", "Wolf", "Tree", "Human", "Snake", "Scissors", "Fire",
 ]  # fmt: skip
 RPS15_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "T", "H", "S", "C", "F"]
+
+
+def shot(name: str) -> Path:
+    """Where a test saves the screenshot ``name``: ``artifacts/``, or ``docs/img/`` (the README's
+    pictures) when the run sets RPS_HUB_DOCS_IMG=1, so an ordinary run changes no tracked file."""
+    if os.environ.get("RPS_HUB_DOCS_IMG") == "1":
+        DOCS_IMG.mkdir(exist_ok=True)
+        return DOCS_IMG / name
+    return screenshot_path(f"docs-{name}")
 
 
 class Pages:

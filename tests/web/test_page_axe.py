@@ -1,6 +1,7 @@
 """axe-core finds nothing serious or critical on the lobby page, on a desktop and on a phone, in
-the lobby, in a game being played and in a finished one (issue 11). The screenshots of the
-README's "The lobby page" are taken here."""
+the lobby, in a game being played and in a finished one (issue 11). The README's pictures of
+the lobby page are taken here: `RPS_HUB_DOCS_IMG=1 pytest tests/web/test_page_axe.py
+tests/web/test_page_play.py` writes them into docs/img/."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from tests.web.browserkit import challenge_accepted, play_round
 from tests.web.conftest import Join, hub_url
 from tests.web.pagekit import (
     DESKTOP,
-    DOCS_IMG,
     PHONE,
     Pages,
     assert_accessible,
@@ -23,6 +23,7 @@ from tests.web.pagekit import (
     play_to_the_end,
     roll_button,
     settle,
+    shot,
     sign_up,
     watched_pages,
 )
@@ -58,7 +59,7 @@ async def test_the_lobby_and_a_game_have_no_serious_accessibility_violation(
     await expect(page.locator("#recent-games li")).to_have_count(1)
     await expect(page.locator("#live-games li")).to_have_count(1)
     await assert_accessible(page, f"lobby, {label}")
-    await page.screenshot(path=DOCS_IMG / f"lobby-{label}.png", full_page=True)
+    await page.screenshot(path=shot(f"lobby-{label}.png"), full_page=True)
 
     await page.get_by_role("button", name="Decline the challenge from bob").click()
     await page.get_by_label("Best of").select_option("3")
@@ -70,7 +71,7 @@ async def test_the_lobby_and_a_game_have_no_serious_accessibility_violation(
     await expect(page.get_by_role("button", name="Play Water", exact=True)).to_be_visible()
     await assert_accessible(page, f"a game, a roll picked, {label}")
     await settle(page)
-    await page.screenshot(path=DOCS_IMG / f"game-{label}.png", full_page=True)
+    await page.screenshot(path=shot(f"game-{label}.png"), full_page=True)
     await play_to_the_end(page, ["Fire", "Human", "Water"])
     await assert_accessible(page, f"a finished game, {label}")
 

@@ -12,7 +12,6 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.web.conftest import get_json, hub_url
 from tests.web.pagekit import (
-    DOCS_IMG,
     PHONE,
     RPS15,
     RPS15_KEYS,
@@ -21,6 +20,7 @@ from tests.web.pagekit import (
     play_to_the_end,
     roll_button,
     settle,
+    shot,
     sign_up,
     sign_up_by_keyboard,
     tab_to,
@@ -195,7 +195,7 @@ async def test_on_a_phone_the_result_and_its_buttons_are_in_view_without_scrolli
     )
     assert sideways, "nothing scrolls sideways"
     await settle(page)
-    await page.screenshot(path=DOCS_IMG / "game-over-phone.png")
+    await page.screenshot(path=shot("game-over-phone.png"))
 
     await page.get_by_role("button", name="New opponent").click()
     await expect(page.locator("#play-status")).to_contain_text("Waiting in the queue")

@@ -47,6 +47,7 @@ function resetGame() {
   state.verdicts = new Map();
   state.moved = new Set();
   state.myMove = null;
+  state.roundClock = null;
   state.gameError = "";
   state.lastRound = "";
   $("round-result").textContent = "";
@@ -99,6 +100,11 @@ export function applyGameEvent(name, data) {
     case "round_open":
       game.round = data.round;
       game.deadline = data.deadline;
+      if (data.deadline) {
+        // The event's timestamp set clockOffset: the round's whole length, as the hub counts.
+        const length = Date.parse(data.deadline) - Date.now() - state.clockOffset;
+        state.roundClock = { round: data.round, length: Math.max(1, length) };
+      }
       game.commitment = data.commitment ?? null;
       if (data.commitment) state.commitments.set(data.round, data.commitment);
       state.moved = new Set();

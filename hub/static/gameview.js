@@ -89,6 +89,26 @@ export function renderGameState() {
   }
   if (game.status !== "playing") $("game-state").classList.remove("urgent");
   $("game-state").textContent = text;
+  renderTimer(game);
+}
+
+// How long the open round is (ms): known when this page saw it open, or for round 1, which
+// opens when the game starts; a page that arrives in the middle of a later round cannot know.
+function roundLength(game) {
+  if (state.roundClock?.round === game.round) return state.roundClock.length;
+  if (game.round === 1 && game.started) return Date.parse(game.deadline) - Date.parse(game.started);
+  return null;
+}
+
+// The bar under the clock: the share of the round's time still left.
+function renderTimer(game) {
+  const length = game.status === "playing" && game.deadline ? roundLength(game) : null;
+  $("timer").hidden = !(length > 0);
+  if (!(length > 0)) return;
+  const left = Date.parse(game.deadline) - Date.now() - state.clockOffset;
+  const share = Math.min(1, Math.max(0, left / length));
+  $("timer").style.setProperty("--left", share.toFixed(3));
+  $("timer").classList.toggle("urgent", left <= 5000);
 }
 
 export function renderRounds() {

@@ -23,6 +23,7 @@ export const state = {
   verdicts: new Map(), // round -> true (verified) | false (mismatch) | null (cannot check)
   moved: new Set(), // players who moved in the open round (viewed game)
   myMove: null, // {round, roll} that I sent in the viewed game
+  roundClock: null, // {round, length}: a round this page saw open, and its length (ms)
   gameError: "",
   lastRound: "", // what the live region said about the last round
   clockOffset: 0, // server clock minus ours, from event timestamps (ms)

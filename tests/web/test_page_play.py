@@ -49,6 +49,13 @@ async def start_computer_game(page: Page, best_of: str = "3", rules: str = "rps1
     return page.url.rsplit("/", 1)[1]
 
 
+async def time_left(page: Page) -> float:
+    """The share of the round's time the timer bar shows as left."""
+    await expect(page.locator("#timer")).to_be_visible()
+    share = await page.locator("#timer").evaluate("(el) => el.style.getPropertyValue('--left')")
+    return float(share)
+
+
 async def test_a_whole_game_against_the_computer_by_keyboard_only(
     start_hub: StartHub, pages: Pages
 ) -> None:
@@ -70,6 +77,8 @@ async def test_a_whole_game_against_the_computer_by_keyboard_only(
     played = 0
     while await wait_for_turn(page):
         assert played < 50, "a game ends by round 50"
+        await expect(page.locator("#game-state")).to_contain_text(f"Round {played + 1} — ")
+        assert 0 < await time_left(page) <= 1, "the bar shows the share of the round's time left"
         roll, key = RPS15[played % 15], RPS15_KEYS[played % 15]
         await page.keyboard.press(key)  # picks the roll: nothing is sent yet
         await expect(roll_button(page, roll)).to_be_focused()

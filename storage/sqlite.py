@@ -2,15 +2,16 @@
 
 Theory of operation
 -------------------
-Each connection is a plain ``sqlite3`` connection with a thread of its own, and every step is
-one hop to that thread.  The writer stores a whole batch of saves in a single hop: ``BEGIN
-IMMEDIATE``, one ``executemany`` per table (the games inserted, the games updated, their new
-rounds, their events) and ``COMMIT``, however many saves the batch holds.  When that transaction
-fails for a save's own reason (an integrity error, a game that was never created), it rolls back
-and, still in the same hop, each save runs alone in a transaction of its own, so only the bad one
-fails; an operational error (the file is locked past ``BUSY_TIMEOUT_MS``, the disk is full) fails
-the whole batch.  ``synchronous=NORMAL`` in WAL mode loses nothing committed when the process
-dies (it can lose the last commits on power loss, which we accept).
+Each connection is an ``aiosqlite`` connection: a ``sqlite3`` connection on a thread of its own,
+every statement one hop to that thread.  The writer stores a whole batch of saves in one
+transaction of a fixed number of hops, however many saves it holds: ``BEGIN IMMEDIATE``, one
+``executemany`` per table (the games inserted, the games updated, their new rounds, their events)
+and ``COMMIT`` — five for the usual batch of moves.  When that transaction fails for a save's own
+reason (an integrity error, a game that was never created), it rolls back and each save runs alone
+in a transaction of its own, so only the bad one fails; an operational error (the file is locked
+past ``BUSY_TIMEOUT_MS``, the disk is full) fails the whole batch.  ``synchronous=NORMAL`` in WAL
+mode loses nothing committed when the process dies (it can lose the last commits on power loss,
+which we accept).
 
 Reads run on ``READERS`` connections of their own, ``query_only``: WAL lets them read while the
 writer writes, so no read waits for a write, and each read is one transaction, so its queries see
@@ -29,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+import aiosqlite
 
 from storage import sql
 from storage.base import StorageError
@@ -81,70 +83,20 @@ class Dialect:
         return sql.json_list(values)
 
 
-class _Thread:
-    """A ``sqlite3`` connection and the one thread it is used on."""
-
-    def __init__(self, executor: ThreadPoolExecutor, db: sqlite3.Connection) -> None:
-        self._executor = executor
-        self.db = db
-        self._closed = False
-
-    @classmethod
-    async def connect(cls, path: str, name: str, *pragmas: str) -> _Thread:
-        """Open ``path`` on a new thread and run ``pragmas`` there."""
-        executor = ThreadPoolExecutor(1, thread_name_prefix=f"rps-hub-sqlite-{name}")
-
-        def connect() -> sqlite3.Connection:
-            db = sqlite3.connect(path, isolation_level=None)
-            try:
-                db.row_factory = sqlite3.Row
-                for pragma in pragmas:
-                    db.execute(pragma)
-            except BaseException:
-                db.close()
-                raise
-            return db
-
-        try:
-            db = await asyncio.wrap_future(executor.submit(connect))
-        except BaseException:
-            executor.shutdown(wait=False)
-            raise
-        return cls(executor, db)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(db, *args)`` on the connection's thread, after everything asked of it before."""
-        if self._closed:
-            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
-        return await asyncio.wrap_future(self._executor.submit(fn, self.db, *args))
-
-    def post(self, fn: Callable[..., object], *args: Any) -> None:
-        """``fn(db, *args)`` on the connection's thread, without waiting for it."""
-        if not self._closed:
-            self._executor.submit(fn, self.db, *args)
-
-    async def close(self) -> None:
-        """Close the connection (after what was asked of it before), then let its thread end."""
-        if self._closed:
-            return
-        try:
-            await self.run(sqlite3.Connection.close)
-        finally:
-            self._closed = True
-            self._executor.shutdown(wait=False)
-
-
 class _Session:
     """The transaction of one unit of work on a connection, begun by its first query."""
 
-    def __init__(self, thread: _Thread, begin: str) -> None:
-        self._thread = thread
+    def __init__(self, db: aiosqlite.Connection, begin: str) -> None:
+        self._db = db
         self._begin = begin
+        self.begun = False
 
     async def fetch(self, query: str, *args: Any) -> list[sql.Row]:
         """Every row of ``query``."""
-        rows: list[sql.Row] = await self._thread.run(_fetch, self._begin, query, args)
-        return rows
+        if not self.begun:
+            self.begun = True
+            await self._db.execute(self._begin)
+        return list(await self._db.execute_fetchall(query, args))
 
     async def fetchrow(self, query: str, *args: Any) -> sql.Row | None:
         """The first row of ``query``, or None."""
@@ -152,15 +104,17 @@ class _Session:
         return rows[0] if rows else None
 
 
-def _fetch(db: sqlite3.Connection, begin: str, query: str, args: Sequence[Any]) -> list[Any]:
-    if not db.in_transaction:
-        db.execute(begin)
-    return db.execute(query, args).fetchall()
-
-
-def _end(db: sqlite3.Connection, command: str) -> None:
-    if db.in_transaction:
-        db.execute(command)
+async def _connect(path: str, *pragmas: str) -> aiosqlite.Connection:
+    """Open ``path`` (a ``sqlite3`` connection on a thread of its own) and run ``pragmas``."""
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        for pragma in pragmas:
+            await db.execute(pragma)
+    except BaseException:
+        await db.close()
+        raise
+    return db
 
 
 class SQLiteBackend:
@@ -168,56 +122,61 @@ class SQLiteBackend:
 
     dialect = Dialect()
 
-    def __init__(self, writer: _Thread, readers: list[_Thread], path: str) -> None:
+    def __init__(
+        self, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection], path: str
+    ) -> None:
         """Use open, migrated connections; use ``open()`` instead."""
         self.where = path
         self._writer = writer
         self._all = [writer, *readers]
-        self._readers: asyncio.Queue[_Thread] = asyncio.Queue()
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
         # Taken by the writer's work, and by reads only when they run on the writer (in memory).
         self._lock = asyncio.Lock()
         self._shared = not readers
+        self._closed = False
 
     @classmethod
     async def open(cls, path: str) -> SQLiteBackend:
         """Open (or create) and migrate the database; ``StorageError`` when it cannot."""
         _check_path(path)
-        opened: list[_Thread] = []
+        opened: list[aiosqlite.Connection] = []
         try:
             # busy_timeout first, so that switching to WAL waits for another process's lock.
             busy = f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"
-            writer = await _Thread.connect(
+            writer = await _connect(
                 path,
-                "writer",
                 busy,
                 "PRAGMA journal_mode = WAL",
                 "PRAGMA synchronous = NORMAL",
                 "PRAGMA foreign_keys = ON",
             )
             opened.append(writer)
-            await writer.run(_migrate, path)
+            await _migrate(writer, path)
             if path != MEMORY:
-                for n in range(READERS):
-                    opened.append(
-                        await _Thread.connect(path, f"reader{n}", busy, "PRAGMA query_only = ON")
-                    )
+                for _ in range(READERS):
+                    opened.append(await _connect(path, busy, "PRAGMA query_only = ON"))
         except BaseException as exc:
-            for thread in opened:
-                await thread.close()
+            for db in opened:
+                await db.close()
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"cannot open database {path}: {exc}") from exc
             raise
         return cls(writer, opened[1:], path)
 
     async def close(self) -> None:
-        """Close every connection and its thread."""
-        for thread in self._all:
-            await thread.close()
+        """Close every connection and its thread (after what was asked of each before)."""
+        self._closed = True
+        for db in self._all:
+            await db.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
 
     @asynccontextmanager
-    async def _reader(self) -> AsyncIterator[_Thread]:
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
         if self._shared:
             async with self._lock:
                 yield self._writer
@@ -231,38 +190,47 @@ class SQLiteBackend:
     async def read(self, what: str, work: Callable[[Session], Awaitable[T]]) -> T:
         """``work`` in one read transaction on a free reader."""
         try:
+            self._check_open()
             async with self._reader() as reader:
+                session = _Session(reader, "BEGIN")
                 try:
-                    return await work(_Session(reader, "BEGIN"))
+                    return await work(session)
                 finally:
-                    # Queued on the reader's thread before anything a later read asks of it.
-                    reader.post(_end, "ROLLBACK")
+                    if session.begun:
+                        # Before the reader goes back to the pool; a no-op outside a transaction.
+                        await reader.rollback()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot {what}: {exc}") from exc
 
     async def write(self, what: str, work: Callable[[Session], Awaitable[T]]) -> T:
         """``work`` in one ``BEGIN IMMEDIATE`` transaction on the writer, then ``COMMIT``."""
         try:
+            self._check_open()
             async with self._lock:
+                session = _Session(self._writer, "BEGIN IMMEDIATE")
                 try:
-                    result = await work(_Session(self._writer, "BEGIN IMMEDIATE"))
-                    await self._writer.run(_end, "COMMIT")
+                    result = await work(session)
+                    await self._writer.commit()
                 except BaseException:
-                    self._writer.post(_end, "ROLLBACK")
+                    await self._writer.rollback()
                     raise
                 return result
         except sqlite3.Error as exc:
             raise StorageError(f"cannot {what}: {exc}") from exc
 
     async def store(self, saves: Sequence[Save]) -> list[BaseException | None]:
-        """The batch in one hop to the writer (see the module's docstring)."""
+        """The batch in one transaction on the writer (see the module's docstring)."""
+        try:
+            self._check_open()
+        except sqlite3.Error as exc:
+            return [exc] * len(saves)
         async with self._lock:
-            return await self._writer.run(_store, saves)
+            return await _store(self._writer, saves)
 
 
-def _store(db: sqlite3.Connection, saves: Sequence[Save]) -> list[BaseException | None]:
+async def _store(db: aiosqlite.Connection, saves: Sequence[Save]) -> list[BaseException | None]:
     try:
-        _apply(db, saves)
+        await _apply(db, saves)
         return [None] * len(saves)
     except sqlite3.OperationalError as exc:
         return [exc] * len(saves)  # the database's trouble, not one save's
@@ -272,29 +240,32 @@ def _store(db: sqlite3.Connection, saves: Sequence[Save]) -> list[BaseException 
     outcomes: list[BaseException | None] = []
     for save in saves:
         try:
-            _apply(db, [save])
+            await _apply(db, [save])
             outcomes.append(None)
         except Exception as exc:
             outcomes.append(exc)
     return outcomes
 
 
-def _apply(db: sqlite3.Connection, saves: Sequence[Save]) -> None:
+async def _apply(db: aiosqlite.Connection, saves: Sequence[Save]) -> None:
     """Store ``saves`` in one transaction, or roll back and raise."""
-    db.execute("BEGIN IMMEDIATE")
+    await db.execute("BEGIN IMMEDIATE")
     try:
         created = [s.game for s in saves if s.create]
         updated = [s.game for s in saves if not s.create]
+        rounds = [row for s in saves for row in s.rounds]
+        events = [row for s in saves for row in s.events]
         if created:
-            db.executemany(_INSERT_GAME, created)
-        if updated and db.executemany(_UPDATE_GAME, updated).rowcount != len(updated):
+            await db.executemany(_INSERT_GAME, created)
+        if updated and (await db.executemany(_UPDATE_GAME, updated)).rowcount != len(updated):
             raise NeverCreated()
-        db.executemany(_INSERT_ROUND, [row for s in saves for row in s.rounds])
-        db.executemany(_INSERT_EVENT, [row for s in saves for row in s.events])
-        db.execute("COMMIT")
+        if rounds:
+            await db.executemany(_INSERT_ROUND, rounds)
+        if events:
+            await db.executemany(_INSERT_EVENT, events)
+        await db.commit()
     except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
+        await db.rollback()  # a no-op when no transaction is open
         raise
 
 
@@ -324,22 +295,23 @@ def _check_path(path: str) -> None:
         )
 
 
-def _migrate(db: sqlite3.Connection, path: str) -> None:
+async def _migrate(db: aiosqlite.Connection, path: str) -> None:
     """Bring the schema up to ``len(MIGRATIONS)``, each migration in its own transaction."""
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    row = await (await db.execute("PRAGMA user_version")).fetchone()
+    version = int(row[0]) if row is not None else 0
     if version > len(MIGRATIONS):
         raise StorageError(
             f"cannot open database {path}: its schema version {version} is newer than this"
             f" rps-hub knows ({len(MIGRATIONS)}); upgrade rps-hub"
         )
     for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.execute("BEGIN IMMEDIATE")
+        await db.execute("BEGIN IMMEDIATE")
         try:
             for statement in statements:
-                db.execute(statement)
+                await db.execute(statement)
             # user_version lives in the file header, so it commits or rolls back with the rest.
-            db.execute(f"PRAGMA user_version = {number}")
-            db.execute("COMMIT")
+            await db.execute(f"PRAGMA user_version = {number}")
+            await db.commit()
         except BaseException:
-            _end(db, "ROLLBACK")
+            await db.rollback()
             raise

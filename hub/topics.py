@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from protocol.messages import encode_event
+from protocol.messages import encode_event_text
 from storage.base import StoredEvent
 
 
@@ -18,4 +18,4 @@ def player_topic(name: str) -> str:
 
 def event_payload(topic: str, event: StoredEvent) -> bytes:
     """The payload of a stored game-topic event (the same bytes live and on replay)."""
-    return encode_event(topic, event.seq, event.ts, event.event, event.data)
+    return encode_event_text(topic, event.seq, event.ts, event.event, event.text)

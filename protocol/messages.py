@@ -8,6 +8,8 @@ and the same bytes go to every subscriber.
 from __future__ import annotations
 
 import json
+import json.encoder
+from collections.abc import Callable
 from typing import Any, TypeAlias
 
 from attrs import frozen
@@ -229,6 +231,9 @@ def _req(obj: dict[str, Any], name: str, rid: RequestId) -> str:
     return value
 
 
+# A JSON string as ``_ENCODER`` writes one (``ensure_ascii=False``).
+_string: Callable[[str], str] = json.encoder.encode_basestring
+
 # One encoder for every frame: ``json.dumps`` with options builds a new encoder on each call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -264,9 +269,22 @@ def encode_error(rid: RequestId | None, code: str, message: str) -> bytes:
 
 def encode_event(topic: str, seq: int, ts: int, event: str, data: object) -> bytes:
     """An event frame, serialized once for every subscriber."""
-    return _dump(
-        {"type": "event", "topic": topic, "seq": seq, "ts": ts, "event": event, "data": data}
-    )
+    return encode_event_text(topic, seq, ts, event, _ENCODER.encode(data))
+
+
+def encode_data(data: object) -> str:
+    """The JSON text of an event's ``data`` as its frame carries it (for ``encode_event_text``)."""
+    return _ENCODER.encode(data)
+
+
+def encode_event_text(topic: str, seq: int, ts: int, event: str, text: str) -> bytes:
+    """An event frame around ``text``, its data already encoded by ``encode_data``: a game
+    event's data is encoded once, for its stored row and its frame; the bytes are
+    ``encode_event``'s."""
+    return (
+        f'{{"type":"event","topic":{_string(topic)},"seq":{seq},"ts":{ts},'
+        f'"event":{_string(event)},"data":{text}}}'
+    ).encode()
 
 
 @frozen

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from attrs import frozen
+from attrs import Factory, field, frozen
 
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.game import Game
+from protocol.messages import encode_data
 
 
 class StorageError(ProtocolError):
@@ -69,6 +70,10 @@ class StoredEvent:
     ts: int  # unix ms
     event: str
     data: dict[str, Any]
+    # ``data`` as JSON text, encoded once for the stored row and the frame (``encode_data``).
+    text: str = field(
+        eq=False, repr=False, default=Factory(lambda e: encode_data(e.data), takes_self=True)
+    )
 
 
 @frozen

@@ -103,8 +103,9 @@ def leader(row: Row) -> Leader:
 
 def stored_event(row: Row) -> StoredEvent:
     """A ``game_events`` row as a record."""
+    text = row["data"]
     return StoredEvent(
-        seq=row["seq"], ts=row["ts"], event=row["event"], data=json.loads(row["data"])
+        seq=row["seq"], ts=row["ts"], event=row["event"], data=json.loads(text), text=text
     )
 
 
@@ -115,9 +116,7 @@ def json_list(values: list[str]) -> str:
 
 def event_rows(game_id: str, events: Iterable[StoredEvent]) -> list[tuple[Any, ...]]:
     """Events as ``(game_id, seq, ts, event, data)`` rows, serialized before a transaction."""
-    return [
-        (game_id, e.seq, e.ts, e.event, json.dumps(e.data, separators=(",", ":"))) for e in events
-    ]
+    return [(game_id, e.seq, e.ts, e.event, e.text) for e in events]
 
 
 def game_row(

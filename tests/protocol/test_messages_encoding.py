@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from protocol import PROTOCOL_VERSION
 from protocol.errors import BadMessage, ProtocolError
 from protocol.messages import (
     Topic,
+    encode_data,
     encode_error,
     encode_event,
+    encode_event_text,
     encode_reply,
     encode_welcome,
     parse_topic,
@@ -99,3 +103,28 @@ def test_parse_topic_rejects_other_forms_with_a_bad_message(name: str) -> None:
         parse_topic(name)
     assert info.value.code == "bad_request"
     assert isinstance(info.value, ProtocolError)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    topic=st.text(min_size=1),
+    seq=st.integers(min_value=0, max_value=2**53),
+    ts=st.integers(min_value=0, max_value=2**53),
+    event=st.text(min_size=1),
+    data=st.dictionaries(st.text(), json_values, max_size=5),
+)
+def test_an_event_framed_around_its_encoded_data_is_the_same_bytes(
+    topic: str, seq: int, ts: int, event: str, data: dict[str, object]
+) -> None:
+    # The hub encodes a game event's data once, for its stored row and its frame alike.
+    framed = encode_event_text(topic, seq, ts, event, encode_data(data))
+    assert framed == encode_event(topic, seq, ts, event, data)
+    assert json.loads(framed) == {
+        "type": "event", "topic": topic, "seq": seq, "ts": ts, "event": event, "data": data
+    }  # fmt: skip

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dis
+import inspect
 import json
 import random
 import sys
@@ -23,8 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from types import CodeType, FrameType
 
 from aiohttp import web
 from websockets.asyncio.client import connect
@@ -48,27 +49,41 @@ WATCHED = {
 }
 
 
+SUSPENDABLE = inspect.CO_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+def first_resume(code: CodeType) -> int:
+    """Where a call of ``code`` starts; a coroutine resumed later reports another offset."""
+    if not code.co_flags & SUSPENDABLE:
+        return -1  # a plain function's "call" event is its one start
+    return next(i.offset for i in dis.get_instructions(code) if i.opname == "RESUME")
+
+
 class Counter:
-    """A ``sys.setprofile`` hook counting Python calls, and the watched ones by name."""
+    """A ``sys.setprofile`` hook counting Python calls (a coroutine once, not at each resumption),
+    and the watched ones by name."""
 
     def __init__(self) -> None:
         self.calls = 0
         self.watched: collections.Counter[str] = collections.Counter()
-        self._names: dict[Any, str | None] = {}
+        self._codes: dict[CodeType, tuple[int, str | None]] = {}
 
     def hook(self, frame: FrameType, event: str, arg: object) -> None:
         if event != "call":
             return
-        self.calls += 1
         code = frame.f_code
-        name = self._names.get(code, "")
-        if name == "":
+        known = self._codes.get(code)
+        if known is None:
             name = next(
                 (v for (fn, path), v in WATCHED.items()
                  if code.co_name == fn and code.co_filename.endswith(path)),
                 None,
             )  # fmt: skip
-            self._names[code] = name
+            known = self._codes[code] = (first_resume(code), name)
+        start, name = known
+        if start >= 0 and frame.f_lasti != start:
+            return  # a coroutine or generator resumed, not called
+        self.calls += 1
         if name is not None:
             self.watched[name] += 1
 

@@ -103,6 +103,7 @@ class Peer:
         "_fd",
         "_frame_room",
         "_frames",
+        "_held",
         "_protocol",
         "_transport",
         "busy",
@@ -150,6 +151,7 @@ class Peer:
         self._byte_room = max_bytes
         self._closing = False
         self.busy = False  # a request of this peer is being handled
+        self._held: list[bytes] | None = None  # frames written meanwhile (see ``begin``)
         self._closer: asyncio.Task[None] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self.close_code: int | None = None  # why the hub closed it, when it did
@@ -158,6 +160,20 @@ class Peer:
     def closing(self) -> bool:
         """True once the peer is being closed; nothing more is written."""
         return self._closing or self.ws.closed
+
+    def begin(self) -> None:
+        """A request of this peer is being handled: frames written to it meanwhile are held (and
+        counted against its limits) until ``end``, then written in order in one write, so a
+        move's events and its reply cost one send, not one each."""
+        self.busy = True
+        self._held = []
+
+    def end(self) -> None:
+        """The request is answered: write what was held."""
+        self.busy = False
+        held, self._held = self._held, None
+        if held and not self.closing:
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def send(self, payload: bytes) -> None:
         """Frame and write one message (a reply or a single peer's event)."""
@@ -178,7 +194,10 @@ class Peer:
             return
         self._frames += 1
         self._bytes += n
-        transport.write(frame)
+        if self._held is not None:
+            self._held.append(frame)
+        else:
+            transport.write(frame)
 
     def answer(self, frames: list[bytes]) -> None:
         """Write a reply and the events it brings (a recovery) at once, whatever their number.
@@ -202,7 +221,10 @@ class Peer:
         self._byte_room = max(self._byte_room, self.max_bytes + size)
         self._frames += len(frames)
         self._bytes += size
-        self._transport.writelines(frames)
+        if self._held is not None:
+            self._held.extend(frames)
+        else:
+            self._transport.write(b"".join(frames))
 
     def _fits(self, k: int, n: int) -> bool:
         """Measure the queue; whether ``k`` more frames of ``n`` bytes in all fit in it.

@@ -148,11 +148,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                             encode_error(peek_id(msg.data), ErrorCode.RATE_LIMITED, limiter.advice)
                         )
                         continue
-                    peer.busy = True
+                    peer.begin()
                     try:
                         await session.handle(msg.data)
                     finally:
-                        peer.busy = False
+                        peer.end()
                 elif msg.type is WSMsgType.PING:
                     peer.write(pong_frame(msg.data))
                 elif msg.type is WSMsgType.BINARY:

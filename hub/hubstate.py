@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.broker import Broker
 from hub.config import Config
+from hub.entropy import BufferedSystemRandom
 from hub.fanout import Peer, Stream, Subscriptions
 from hub.metrics import Metrics
 from hub.topics import player_topic
@@ -52,7 +53,7 @@ class HubState:
         self.subscriptions = subscriptions
         self.metrics = metrics
         self.rules: dict[str, RuleSet] = builtin_rules()
-        self.rng = rng if rng is not None else secrets.SystemRandom()
+        self.rng = rng if rng is not None else BufferedSystemRandom()
         self.clock = clock
         self.lobby = Lobby()
         self.lobby_stream = Stream("lobby", config.history)

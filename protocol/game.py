@@ -216,8 +216,8 @@ class Game:
 
     @property
     def humans(self) -> tuple[str, ...]:
-        """The seats held by players (not the computer)."""
-        return tuple(p for p in self.players if p != COMPUTER)
+        """The seats held by players (not the computer, which only ever takes the second)."""
+        return self.players[:1] if self.players[1] == COMPUTER else self.players
 
     @property
     def wins_needed(self) -> int:

@@ -49,6 +49,7 @@ def create_app(config: Config) -> web.Application:
 async def _hub_context(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     storage = await open_storage(config.db)
+    app[keys.METRICS].watch_storage(storage)
     subscriptions = Subscriptions()
     broker = LocalBroker(subscriptions)
     hub = GameHub(config, storage, broker, subscriptions, app[keys.METRICS])

@@ -162,18 +162,15 @@ class Peer:
         return self._closing or self.ws.closed
 
     def begin(self) -> None:
-        """A request of this peer is being handled: frames written to it meanwhile are held (and
-        counted against its limits) until ``end``, then written in order in one write, so a
-        move's events and its reply cost one send, not one each."""
-        self.busy = True
-        self._held = []
+        """A request of this peer is being handled: frames written to it meanwhile are held
+        (counted against its limits) until ``end`` writes them at once: one send per move."""
+        self.busy, self._held = True, []
 
     def end(self) -> None:
-        """The request is answered: write what was held."""
-        self.busy = False
-        held, self._held = self._held, None
+        """The request is answered: write what was held, in order."""
+        self.busy, (held, self._held) = False, (self._held, None)
         if held and not self.closing:
-            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+            self._transport.write(b"".join(held))
 
     def send(self, payload: bytes) -> None:
         """Frame and write one message (a reply or a single peer's event)."""

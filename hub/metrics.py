@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from protocol.messages import OPS
+from storage.base import Storage
 
 TRANSPORTS = ("ws", "rest", "legacy")
 TOPIC_KINDS = ("lobby", "game", "player")
@@ -43,6 +48,35 @@ class Metrics:
             "rps_hub_slow_consumers_closed", "Connections closed as slow consumers", registry=r
         )
 
+    def watch_storage(self, storage: Storage) -> None:
+        """Report the storage writer's counters, read when scraped (nothing on the move path)."""
+        self.registry.register(_StorageCollector(storage))
+
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class _StorageCollector(Collector):
+    """The group-commit writer's counters, as the storage keeps them."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def collect(self) -> Iterator[Metric]:
+        """The counters' values now."""
+        s = self.storage
+        yield CounterMetricFamily(
+            "rps_hub_storage_batches", "Write transactions of batched saves", value=s.batches
+        )
+        yield CounterMetricFamily(
+            "rps_hub_storage_saves", "Game saves stored (or failed) in batches", value=s.saves
+        )
+        yield CounterMetricFamily(
+            "rps_hub_storage_retried",
+            "Saves stored again alone because their batch failed",
+            value=s.retried,
+        )
+        yield GaugeMetricFamily(
+            "rps_hub_storage_largest_batch", "The most saves one batch held", value=s.largest_batch
+        )

@@ -94,6 +94,24 @@ class Storage(Protocol):
     async def close(self) -> None:
         """Close every connection; pending work is committed first."""
 
+    # -- the writer's counters (group commit) ----------------------------------------------
+
+    @property
+    def batches(self) -> int:
+        """Transactions the writer has run for batches of saves."""
+
+    @property
+    def saves(self) -> int:
+        """Saves (``create_game``, ``save_game``) stored or failed in those batches."""
+
+    @property
+    def largest_batch(self) -> int:
+        """The most saves one batch has held."""
+
+    @property
+    def retried(self) -> int:
+        """Saves stored again, each alone, because their batch failed."""
+
     # -- players ---------------------------------------------------------------------------
 
     async def create_player(self, name: str, token_hash: str | None, created: int) -> PlayerRecord:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.metrics import Metrics
+from storage.open import MEMORY, open_storage
 from tests.docs.markdown import tables
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
@@ -21,7 +22,17 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 def exported() -> dict[str, str]:
     """Every metric family ``/metrics`` exposes and its type (prometheus' ``_created`` left out)."""
-    types = re.findall(r"^# TYPE (\S+) (\S+)$", Metrics().render().decode(), re.MULTILINE)
+
+    async def render() -> str:
+        storage = await open_storage(MEMORY)
+        try:
+            metrics = Metrics()
+            metrics.watch_storage(storage)
+            return metrics.render().decode()
+        finally:
+            await storage.close()
+
+    types = re.findall(r"^# TYPE (\S+) (\S+)$", asyncio.run(render()), re.MULTILINE)
     return {name: kind for name, kind in types if not name.endswith("_created")}
 
 

@@ -61,6 +61,25 @@ async def test_metrics_count_requests_games_moves_and_errors(rest: Rest) -> None
     assert value('rps_hub_errors_total{code="not_found"}') == 1
 
 
+async def test_metrics_count_the_storage_writers_batches_and_saves(rest: Rest) -> None:
+    token = await rest.register("ann")
+    game = await new_game(rest, token, best_of=3)
+    await rest.play_to_the_end(game["id"], token)
+    rounds = len((await rest.call("GET", f"/api/games/{game['id']}"))[1]["rounds"])
+    status, text = await rest.call("GET", "/metrics")
+    assert status == 200
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("rps_hub_storage_")
+    }
+    # The game's creation and one save per round at least, in at most as many transactions.
+    assert values["rps_hub_storage_saves_total"] >= 1 + rounds
+    assert 1 <= values["rps_hub_storage_batches_total"] <= values["rps_hub_storage_saves_total"]
+    assert values["rps_hub_storage_largest_batch"] >= 1
+    assert values["rps_hub_storage_retried_total"] == 0
+
+
 async def test_the_token_never_appears_in_the_logs(
     rest: Rest, caplog: pytest.LogCaptureFixture
 ) -> None:

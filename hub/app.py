@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, web
 
-from hub import __version__, guard, keys, rest, ws
+from hub import __version__, guard, keys, rest, rest_players, ws
 from hub.broker import LocalBroker
 from hub.config import Config
 from hub.fanout import Subscriptions
@@ -36,6 +36,7 @@ def create_app(config: Config) -> web.Application:
     app.on_shutdown.append(_close_peers)
     app.router.add_get("/ws", ws.websocket)
     rest.add_routes(app)
+    rest_players.add_routes(app)
     if config.legacy_api:
         from hub import legacy
 

@@ -82,6 +82,20 @@ def _paths() -> dict[str, Any]:
                 "responses": {**_ok("The player", ref("Player")), **_errors(404)},
             }
         },
+        "/api/tokens": {
+            "post": {
+                "summary": "Another token for the bearer's player (another device)",
+                "operationId": "createToken",
+                "security": BEARER,
+                "responses": {**_ok("The new token", ref("Token"), 201), **_errors(401)},
+            },
+            "delete": {
+                "summary": "Revoke the token this request is sent with; the others keep working",
+                "operationId": "revokeToken",
+                "security": BEARER,
+                "responses": {"204": {"description": "Revoked"}, **_errors(401)},
+            },
+        },
         "/api/leaderboard": {
             "get": {
                 "summary": "Players by wins, then name; the computer is left out",

@@ -77,6 +77,7 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "NewPlayer": obj({"name": NAME}),
     "Registered": obj({"name": STRING, "token": STRING, "created": TIME}),
+    "Token": obj({"token": STRING}),
     "Player": obj(
         {
             "name": STRING,

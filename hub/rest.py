@@ -153,13 +153,18 @@ async def read_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def bearer(request: web.Request) -> PlayerRecord:
-    """The player of the ``Authorization: Bearer`` header; ``Unauthorized`` otherwise."""
+def bearer_token(request: web.Request) -> str:
+    """The token of the ``Authorization: Bearer`` header; ``Unauthorized`` when there is none."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>'")
-    return await request.app[keys.HUB].authenticate(token.strip())
+    return token.strip()
+
+
+async def bearer(request: web.Request) -> PlayerRecord:
+    """The player of the ``Authorization: Bearer`` header; ``Unauthorized`` otherwise."""
+    return await request.app[keys.HUB].authenticate(bearer_token(request))
 
 
 def limit_param(request: web.Request, default: int) -> int:

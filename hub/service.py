@@ -75,6 +75,18 @@ class GameHub(Games):
             raise Unauthorized("the token is not valid")
         return record
 
+    async def add_token(self, player: PlayerRecord) -> str:
+        """Another token for ``player`` (another device); returns it (shown once)."""
+        token = secrets.token_urlsafe(32)
+        await self.storage.add_token(player, hash_token(token), self.now())
+        return token
+
+    async def revoke_token(self, token: str) -> None:
+        """Revoke one token; ``Unauthorized`` when it is not (or no longer) valid.  Connections
+        that authenticated with it keep their session until they close."""
+        if not await self.storage.revoke_token(hash_token(token)):
+            raise Unauthorized("the token is not valid")
+
     def ruleset(self, name: str | None) -> RuleSet:
         """The rule set called ``name`` (the default when None)."""
         found = self.rules.get(name or DEFAULT_RULES)

@@ -122,7 +122,13 @@ class Storage(Protocol):
         """The player with this name ignoring case (``computer`` included), or None."""
 
     async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
-        """The player whose token hashes to ``token_hash``, or None (never a player without one)."""
+        """The player one of whose tokens hashes to ``token_hash``, or None."""
+
+    async def add_token(self, player: PlayerRecord, token_hash: str, created: int) -> None:
+        """Give a player with tokens another one (another device)."""
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Forget one token (the player's others keep working); False when it was not known."""
 
     async def players(self, limit: int, after: str | None) -> list[PlayerRecord]:
         """Registered players (not ``computer``) ordered by name ignoring case, after ``after``."""

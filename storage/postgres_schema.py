@@ -102,4 +102,20 @@ MIGRATIONS: list[list[str]] = [
             ADD COLUMN idle_until BIGINT""",
         sql.LEGACY_IDLE_BACKFILL,
     ],
+    [
+        # Devices: a player holds any number of tokens (each stored as its SHA-256), so a name
+        # can be used on another device and one token revoked alone.  ``tokenless`` marks the
+        # players the legacy API made (and the computer); the old single token moves over.
+        """CREATE TABLE tokens (
+            hash TEXT COLLATE "C" PRIMARY KEY,
+            player_id BIGINT NOT NULL REFERENCES players (id) ON DELETE CASCADE,
+            created BIGINT NOT NULL
+        )""",
+        "CREATE INDEX tokens_by_player ON tokens (player_id)",
+        "ALTER TABLE players ADD COLUMN tokenless BOOLEAN NOT NULL DEFAULT FALSE",
+        "UPDATE players SET tokenless = TRUE WHERE token_hash IS NULL",
+        """INSERT INTO tokens (hash, player_id, created)
+            SELECT token_hash, id, created FROM players WHERE token_hash IS NOT NULL""",
+        "UPDATE players SET token_hash = NULL",
+    ],
 ]

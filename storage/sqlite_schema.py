@@ -88,4 +88,20 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE games ADD COLUMN idle_until INTEGER",
         sql.LEGACY_IDLE_BACKFILL,
     ],
+    [
+        # Devices: a player holds any number of tokens (each stored as its SHA-256), so a name
+        # can be used on another device and one token revoked alone.  ``tokenless`` marks the
+        # players the legacy API made (and the computer); the old single token moves over.
+        """CREATE TABLE tokens (
+            hash TEXT PRIMARY KEY,
+            player_id INTEGER NOT NULL REFERENCES players (id) ON DELETE CASCADE,
+            created INTEGER NOT NULL
+        )""",
+        "CREATE INDEX tokens_by_player ON tokens (player_id)",
+        "ALTER TABLE players ADD COLUMN tokenless INTEGER NOT NULL DEFAULT 0",
+        "UPDATE players SET tokenless = 1 WHERE token_hash IS NULL",
+        """INSERT INTO tokens (hash, player_id, created)
+            SELECT token_hash, id, created FROM players WHERE token_hash IS NOT NULL""",
+        "UPDATE players SET token_hash = NULL",
+    ],
 ]

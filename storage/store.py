@@ -30,7 +30,7 @@ __all__ = ["SQLStore"]
 
 T = TypeVar("T")
 
-_PLAYER_COLUMNS = "id, name, created, token_hash IS NOT NULL AS has_token"
+_PLAYER_COLUMNS = "id, name, created, NOT tokenless AS has_token"
 _SELECT_GAMES = f"SELECT {', '.join(sql.GAME_FIELDS)} FROM games"
 
 
@@ -87,11 +87,11 @@ class SQLStore:
 
         async def work(s: Session) -> int:
             row = await s.fetchrow(
-                "INSERT INTO players (name, name_key, token_hash, created) VALUES (?, ?, ?, ?)"
+                "INSERT INTO players (name, name_key, tokenless, created) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (name_key) DO NOTHING RETURNING id",
                 name,
                 sql.key(name),
-                token_hash,
+                token_hash is None,
                 created,
             )
             if row is None:
@@ -100,6 +100,13 @@ class SQLStore:
                 )
                 raise NameTaken(
                     f"the name {taken['name'] if taken else name} is taken; choose another"
+                )
+            if token_hash is not None:
+                await s.fetch(
+                    "INSERT INTO tokens (hash, player_id, created) VALUES (?, ?, ?)",
+                    token_hash,
+                    row["id"],
+                    created,
                 )
             return int(row["id"])
 
@@ -121,11 +128,12 @@ class SQLStore:
         return None if row is None else sql.player_record(row)
 
     async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
-        """The player whose token hashes to ``token_hash``, or None (never a player without one)."""
+        """The player one of whose tokens hashes to ``token_hash``, or None."""
         if not sql.storable(token_hash):
             return None
         query = (
-            f"SELECT {_PLAYER_COLUMNS} FROM players WHERE token_hash IS NOT NULL AND token_hash = ?"
+            "SELECT p.id, p.name, p.created, NOT p.tokenless AS has_token"
+            " FROM tokens AS t JOIN players AS p ON p.id = t.player_id WHERE t.hash = ?"
         )
 
         async def work(s: Session) -> sql.Row | None:
@@ -133,6 +141,31 @@ class SQLStore:
 
         row = await self._read("look up a token", work)
         return None if row is None else sql.player_record(row)
+
+    async def add_token(self, player: PlayerRecord, token_hash: str, created: int) -> None:
+        """Give a player with tokens another one (another device)."""
+
+        async def work(s: Session) -> None:
+            await s.fetch(
+                "INSERT INTO tokens (hash, player_id, created) VALUES (?, ?, ?)",
+                token_hash,
+                player.id,
+                created,
+            )
+
+        await self._writer.unit(f"add a token for {player.name}", work)
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Forget one token (the player's others keep working); False when it was not known."""
+        if not sql.storable(token_hash):
+            return False
+
+        async def work(s: Session) -> bool:
+            row = await s.fetchrow("DELETE FROM tokens WHERE hash = ? RETURNING hash", token_hash)
+            return row is not None
+
+        revoked: bool = await self._writer.unit("revoke a token", work)
+        return revoked
 
     async def players(self, limit: int, after: str | None) -> list[PlayerRecord]:
         """Registered players (not ``computer``) ordered by name ignoring case, after ``after``."""

@@ -225,3 +225,32 @@ def test_a_bad_command_timeout_is_refused_in_one_line(value: str) -> None:
         command_timeout(f"postgresql://h/db?command_timeout={value}")
     assert "command_timeout" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+async def test_migrating_a_second_schema_moves_each_token_into_tokens(
+    schema: str, db: asyncpg.Connection
+) -> None:
+    async with db.transaction():
+        await db.execute(f'SET LOCAL search_path TO "{schema}"')
+        for statements in MIGRATIONS[:2]:
+            for statement in statements:
+                await db.execute(statement)
+        await db.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)"
+        )
+        await db.execute("INSERT INTO schema_migrations VALUES (1, 0), (2, 0)")
+        await db.execute(
+            "INSERT INTO players (name, name_key, token_hash, created) VALUES"
+            " ('Ann', 'ann', 'hash-ann', 1), ('Dana', 'dana', NULL, 2)"
+        )
+    storage = await PostgresStorage.open(schema_url(schema))
+    try:
+        ann = await storage.player_by_token("hash-ann")
+        dana = await storage.player("dana")
+        computer = await storage.player("computer")
+    finally:
+        await storage.close()
+    assert ann is not None and (ann.name, ann.has_token) == ("Ann", True)
+    assert dana is not None and dana.has_token is False
+    assert computer is not None and computer.has_token is False
+    assert await versions(db, schema) == list(range(1, len(MIGRATIONS) + 1))

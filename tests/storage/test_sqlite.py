@@ -140,3 +140,29 @@ async def test_migrating_a_first_schema_file_gives_live_legacy_games_the_idle_li
     assert legacy is not None and other is not None
     assert (legacy.idle_seconds, legacy.idle_until) == (600, None)
     assert (other.idle_seconds, other.idle_until) == (0, None)
+
+
+async def test_migrating_a_second_schema_file_moves_each_token_into_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statements in MIGRATIONS[:2]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 2")
+        db.execute(
+            "INSERT INTO players (name, name_key, token_hash, created) VALUES"
+            " ('Ann', 'ann', 'hash-ann', 1), ('Dana', 'dana', NULL, 2)"
+        )
+    finally:
+        db.close()
+    storage = await SQLiteStorage.open(str(path))
+    try:
+        ann = await storage.player_by_token("hash-ann")
+        dana = await storage.player("dana")
+        computer = await storage.player("computer")
+    finally:
+        await storage.close()
+    assert ann is not None and (ann.name, ann.has_token) == ("Ann", True)
+    assert dana is not None and dana.has_token is False
+    assert computer is not None and computer.has_token is False

@@ -1,4 +1,5 @@
-"""The terminal client's commands, ``play``, ``watch`` and ``lobby``: arguments and exit codes.
+"""The terminal client's commands, ``play``, ``watch``, ``lobby`` and ``login``: arguments and exit
+codes.
 
 ``hub.cli`` adds them to ``rps-hub`` with ``register(subparsers)``; each runs one asyncio loop
 (``client.play``, ``client.spectate``). Exit codes:
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from client.address import DEFAULT_SERVER
 from client.errors import ClientError
+from client.login import login
 from client.play import Player
 from client.spectate import lobby, watch
 from client.terminal import Terminal
@@ -23,7 +25,17 @@ from protocol.errors import BadMessage
 from protocol.game import MAX_BEST_OF, check_best_of
 from protocol.rules import BUILTIN, DEFAULT_RULES
 
-__all__ = ["lobby", "lobby_command", "play_command", "register", "watch", "watch_command"]
+__all__ = [
+    "lobby",
+    "lobby_command",
+    "login_command",
+    "play_command",
+    "register",
+    "watch",
+    "watch_command",
+]
+
+LEVELS = ("random", "reader")
 
 USAGE_CODES = ("unavailable", "bad_request")
 
@@ -31,7 +43,7 @@ P = TypeVar("P", bound=argparse.ArgumentParser)
 
 
 def register(subparsers: argparse._SubParsersAction[P]) -> None:
-    """Add ``play``, ``watch`` and ``lobby`` to an ``rps-hub`` subparsers object."""
+    """Add ``play``, ``watch``, ``lobby`` and ``login`` to an ``rps-hub`` subparsers object."""
     play = subparsers.add_parser(
         "play",
         help="play the computer or another player",
@@ -53,6 +65,17 @@ def register(subparsers: argparse._SubParsersAction[P]) -> None:
         f"{name} (the default)" if name == DEFAULT_RULES else name for name in BUILTIN
     )
     play.add_argument("--rules", default=None, help=f"a rule set of the hub; built in: {builtin}")
+    play.add_argument(
+        "--level",
+        choices=LEVELS,
+        default=None,
+        help="against the computer: random (the default) or reader, which reads your habits",
+    )
+    play.add_argument(
+        "--wait",
+        action="store_true",
+        help="start nothing: wait for a player's challenge and accept it",
+    )
     _json(play)
     play.set_defaults(func=play_command)
 
@@ -66,6 +89,17 @@ def register(subparsers: argparse._SubParsersAction[P]) -> None:
     _server(lobby)
     _json(lobby)
     lobby.set_defaults(func=lobby_command)
+
+    login = subparsers.add_parser(
+        "login",
+        help="play as the same player on another device",
+        description="Without TOKEN: print a new token of the player you play as here, for another"
+        " device. With TOKEN (printed by another device): play as its player on this device.",
+    )
+    login.add_argument("token", metavar="TOKEN", nargs="?", help="a token from another device")
+    _server(login)
+    login.add_argument("--name", help="the player to make a token for (default: the last one)")
+    login.set_defaults(func=login_command, json=False)
 
 
 def _server(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +144,11 @@ def watch_command(args: argparse.Namespace) -> int:
 def lobby_command(args: argparse.Namespace) -> int:
     """``rps-hub lobby``."""
     return _run(lambda term: lobby(args, term), args, interrupted=0)
+
+
+def login_command(args: argparse.Namespace) -> int:
+    """``rps-hub login [TOKEN]``."""
+    return _run(lambda term: login(args, term), args, interrupted=130)
 
 
 def _run(

@@ -12,11 +12,13 @@ import contextlib
 from client.errors import ClientError
 from client.notices import QUIT
 from client.session import Session
+from client.shapes import ChallengeData
 from client.views import TYPING, GameView
 
-__all__ = ["HELP", "NO", "RESIGN", "YES", "Typing"]
+__all__ = ["HELP", "NO", "REMATCH", "RESIGN", "YES", "Typing"]
 
 RESIGN = ("resign", "/resign")
+REMATCH = ("r", "rematch", "/rematch")
 HELP = ("help", "?", "/help")
 YES = ("y", "yes")
 NO = ("n", "no")
@@ -40,10 +42,8 @@ class Typing(Session):
                     return None  # the round may end the game: wait for it
                 if view is not None and not view.over and self.resigned == view.id:
                     return None  # the resignation ends it
-                if view is not None and view.over:
-                    return None
                 self.term.say(f"End of input: {await self._leave()}")
-                return 1
+                return 0 if view is not None and view.over else 1
             text = line.strip()
             folded = text.casefold()
             if not text:
@@ -53,7 +53,8 @@ class Typing(Session):
                 self.lines.popleft()
                 await self._answer(folded)
                 continue
-            if folded in QUIT:
+            over = view is not None and view.over
+            if folded in QUIT or (folded == "q" and over):
                 said = await self._leave()
                 self.term.say(said[0].upper() + said[1:])
                 return 0
@@ -74,8 +75,13 @@ class Typing(Session):
             if not self.term.interactive:
                 return None  # keep it for the next round
             self.lines.popleft()
-            if playing and view is not None:
+            after = view is not None and view.over and view.id == self.ended
+            if after and view is not None and folded in REMATCH and self.challenge is None:
+                await self._rematch(view)
+            elif playing and view is not None:
                 self.term.say(f"You have moved in round {view.round}; waiting for {view.opponent}.")
+            elif after and self.challenge is None:
+                self.term.say("The game is over: 'r' asks for a rematch, 'quit' leaves.")
             else:
                 self.term.say("Waiting; 'quit' leaves.")
         return None
@@ -92,7 +98,7 @@ class Typing(Session):
         if self.queued:
             done, undone = "left the queue", "takes you out of the queue"
         else:
-            done = f"withdrew your challenge to {self.args.opponent}"
+            done = f"withdrew your challenge to {self.challenged}"
             undone = "withdraws your challenge"
         try:
             async with asyncio.timeout(2):
@@ -140,14 +146,36 @@ class Typing(Session):
                 await self.client.decline(str(offer.get("id")))
             self.term.say(f"Declined {offer.get('from')}'s challenge.")
             return
+        await self._accept(offer)
+
+    async def _accept(self, offer: ChallengeData) -> None:
+        """Accept ``offer``, leaving the queue or taking back a challenge of ours first."""
+        assert self.client is not None
+        queued = self.queued
         try:
             if self.queued or self.challenge:
                 await self.client.cancel()
+                self.queued, self.challenge = False, None
             await self.client.accept(str(offer.get("id")))
         except ClientError as exc:
             self.term.say(f"Could not accept: {exc.message}")
-            if self.queued:
+            if queued:
                 await self._begin(str(offer.get("rules")))
+            self._show_prompt()
+
+    async def _rematch(self, view: GameView) -> None:
+        """Ask for another game like the one just over."""
+        assert self.client is not None
+        try:
+            data = await self.client.rematch(view.id or "")
+        except ClientError as exc:
+            self.term.say(self.term.style(exc.message, "red"))
+            return
+        if "challenge" in data:  # a game comes as game_started
+            self.challenge = str(data["challenge"])
+            self.challenged = view.opponent
+            self.term.say(f"Asked {view.opponent} for a rematch; waiting for an answer…")
+        self._show_prompt()
 
     def _move(self, view: GameView, text: str) -> None:
         keys = view.keys

@@ -58,6 +58,8 @@ class Player(Typing):
             raise ClientError(
                 "bad_request", f"unknown rules {rules!r}; try one of {', '.join(self.keys)}"
             )
+        if self.args.level and (self.args.wait or self.args.opponent.casefold() != "computer"):
+            raise ClientError("bad_request", "--level is for a game against the computer")
         self.me, token = await identity(self.server, self.args.name, self.term)
         self.client = await HubClient.connect(self.server)
         joined = await authenticate(self.client, self.server, self.me, token)
@@ -132,13 +134,16 @@ class Player(Typing):
             return None
         name = str(item.get("event"))
         if topic.startswith("player:"):
-            return self._on_private(name, data)
+            return await self._on_private(name, data)
         if view is not None and topic == f"game:{view.id}":
+            if name == "game_over":
+                change = as_shape(GameEventData, data).get("rating_change")
+                self.rating_change = change if isinstance(change, dict) else {}
             view.handle(name, as_shape(GameEventData, data))
             return await self._after_game_event()
         return None
 
-    def _on_private(self, name: str, payload: object) -> int | None:
+    async def _on_private(self, name: str, payload: object) -> int | None:
         t = self.term
         data = as_shape(ChallengeData, payload)
         if name == "game_started":
@@ -146,16 +151,23 @@ class Player(Typing):
                 self._start(as_shape(GameData, payload))
         elif name == "challenge":
             who = data.get("from")
+            asks = f"{who} asks for a rematch" if data.get("rematch") else f"{who} challenges you"
+            terms = f" (best of {data.get('best_of')}, {data.get('rules')})"
             if self.view is not None and not self.view.over:
                 t.say(f"{who} challenged you; finish this game first.")
+            elif self.args.wait and self.view is None and self.offer is None:
+                t.say(t.style(asks, "bold") + f"{terms}: accepting.")
+                await self._accept(data)
             else:
                 self.offer = data
-                t.say(
-                    t.style(f"{who} challenges you", "bold")
-                    + f" (best of {data.get('best_of')}, {data.get('rules')})."
-                )
+                t.say(t.style(asks, "bold") + f"{terms}.")
                 self._show_prompt()
         elif name == "challenge_declined" and data.get("id") == self.challenge:
+            if self.view is not None:  # a rematch: the session stays, r may ask again
+                self.challenge = None
+                t.say(f"{data.get('by')} declined the rematch.")
+                self._show_prompt()
+                return None
             print(f"rps-hub: {data.get('by')} declined your challenge", file=sys.stderr)
             return 1
         elif name == "challenge_withdrawn":
@@ -163,13 +175,15 @@ class Player(Typing):
                 t.say(f"{self.offer.get('from')} withdrew the challenge.")
                 self.offer = None
                 self._show_prompt()
-            elif data.get("id") == self.challenge and (self.view is None):
+            elif data.get("id") == self.challenge and self.view is None:
                 print("rps-hub: your challenge was withdrawn", file=sys.stderr)
                 return 1
         return None
 
     def _start(self, game: GameData) -> None:
         self.challenge = None
+        self.ended = None
+        self.rating_change = {}
         self.queued = False
         self.offer = None
         self.view = GameView(self.term, self.me, self.keys.get)
@@ -181,24 +195,39 @@ class Player(Typing):
         assert view is not None
         if view.over:
             self.resigning = None
-            self._show_prompt()
-            return await self._finish()
+            if not self.term.interactive:  # piped input or --json: the session ends with its game
+                self._show_prompt()
+                await self._record()
+                return 0
+            if self.ended != view.id:  # a person may ask for a rematch
+                self.ended = view.id
+                await self._record()
         self._show_prompt()
         return None
 
-    async def _finish(self) -> int:
+    async def _record(self) -> None:
+        """The player's record after a game, with the rating and what the game changed of it."""
         try:
             record = await rest.player(self.server, self.me)
         except ClientError:
-            return 0
+            return
         if self.args.json:
             print_json(self.term, {"type": "record", "data": record})
+        rating = record.get("rating") or {}
+        rated = ""
+        if "value" in rating:
+            change = self.rating_change.get(self.me)
+            notes = [f"{change:+d}"] if isinstance(change, int) else []
+            notes += ["provisional"] if rating.get("provisional") else []
+            rated = f" Rating {round(rating['value'])}" + (
+                f" ({', '.join(notes)})" if notes else ""
+            )
+            rated += "."
         self.term.say(
             f"{record.get('name')}: {count(record.get('games'), 'game')},"
             f" {record.get('wins')} won, {record.get('losses')} lost, {record.get('draws')} drawn;"
-            f" rounds {record.get('rounds_won')} won, {record.get('rounds_lost')} lost."
+            f" rounds {record.get('rounds_won')} won, {record.get('rounds_lost')} lost.{rated}"
         )
-        return 0
 
     def _on_tick(self) -> None:
         view = self.view

@@ -8,7 +8,8 @@ __all__ = ["Requests"]
 
 
 class Requests:
-    """``play``, ``accept``, ``decline``, ``cancel``, ``move`` and ``resign``, each one request.
+    """``play``, ``accept``, ``decline``, ``cancel``, ``move``, ``resign`` and ``rematch``, each one
+    request.
 
     A request that is safe to repeat is marked ``retry``: it is sent again on the next connection
     when the connection drops before the reply.
@@ -19,10 +20,17 @@ class Requests:
         raise NotImplementedError
 
     async def play(
-        self, opponent: str, best_of: int | None = None, rules: str | None = None
+        self,
+        opponent: str,
+        best_of: int | None = None,
+        rules: str | None = None,
+        level: str | None = None,
     ) -> JsonObject:
-        """Play ``computer``, challenge a player by name, or queue with ``*``."""
-        return await self.request("play", opponent=opponent, best_of=best_of, rules=rules)
+        """Play ``computer`` (at ``level``, ``random`` unless told), challenge a player by name,
+        or queue with ``*``."""
+        return await self.request(
+            "play", opponent=opponent, best_of=best_of, rules=rules, level=level
+        )
 
     async def accept(self, challenge: str) -> JsonObject:
         """Accept a challenge; the reply names the game."""
@@ -45,3 +53,8 @@ class Requests:
     async def resign(self, game: str) -> JsonObject:
         """Give up ``game``."""
         return await self.request("resign", retry=True, game=game)
+
+    async def rematch(self, game: str) -> JsonObject:
+        """Ask for another game like the finished ``game``: ``{"game"}`` against the computer or
+        when the other seat asked too, else ``{"challenge"}``."""
+        return await self.request("rematch", game=game)

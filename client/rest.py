@@ -16,15 +16,21 @@ TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
 async def call(
-    server: str, method: str, path: str, body: Mapping[str, object] | None = None
+    server: str,
+    method: str,
+    path: str,
+    body: Mapping[str, object] | None = None,
+    token: str | None = None,
 ) -> JsonObject:
-    """One JSON request to the hub; ``ClientError`` for an error answer or an unreachable hub."""
+    """One JSON request to the hub (as the player of ``token`` when given); ``ClientError`` for an
+    error answer or an unreachable hub. An empty answer (204) is ``{}``."""
     base = http_url(server)
     url = base + path
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else None
     try:
         async with (
             aiohttp.ClientSession(timeout=TIMEOUT) as session,
-            session.request(method, url, json=body) as response,
+            session.request(method, url, json=body, headers=headers) as response,
         ):
             try:
                 data = await response.json(content_type=None)
@@ -35,6 +41,8 @@ async def call(
         raise ClientError(
             "unavailable", f"cannot reach the hub at {base}: {describe(exc)}"
         ) from None
+    if status == 204:
+        return {}
     if not isinstance(data, dict):
         raise ClientError("unavailable", f"{base} is not an rps-hub server (HTTP {status})")
     if status >= 400:
@@ -68,6 +76,11 @@ async def leaderboard(server: str, limit: int = 10) -> list[Leader]:
     data = await call(server, "GET", f"/api/leaderboard?limit={limit}")
     leaders = data.get("leaders")
     return [as_shape(Leader, row) for row in leaders] if isinstance(leaders, list) else []
+
+
+async def new_token(server: str, token: str) -> str:
+    """Another token for the player of ``token`` (``POST /api/tokens``), for another device."""
+    return str((await call(server, "POST", "/api/tokens", token=token))["token"])
 
 
 async def rules(server: str) -> JsonObject:

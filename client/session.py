@@ -62,11 +62,14 @@ class Session:
         self.keys: dict[str, RollKeys] = {}
         self.view: GameView | None = None
         self.challenge: str | None = None  # the one we sent
+        self.challenged: str | None = None  # whom it went to
+        self.ended: str | None = None  # the finished game on screen, which r plays again
         self.offer: ChallengeData | None = None  # one sent to us, awaiting y/n
         self.resigning: str | None = None  # the game to resign once the player says y
         self.resigned: str | None = None  # the game whose resignation is on its way
         self.rules = DEFAULT_RULES  # the rule set asked for
         self.queued = False
+        self.rating_change: dict[str, int] = {}  # from the last game_over
         self.lines: deque[str | None] = deque()
         self.inbox: asyncio.Queue[Inbox] = asyncio.Queue()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -79,11 +82,16 @@ class Session:
     async def _begin(self, rules: str) -> None:
         """Ask for a game: the computer, a challenge to a player, or the queue."""
         assert self.client is not None
+        if self.args.wait:
+            self.term.say("Waiting for a challenge, to accept it; 'quit' leaves.")
+            return
         opponent = self.args.opponent
-        data = await self.client.play(opponent, self.args.best_of, rules)
+        level = self.args.level if opponent.casefold() == "computer" else None
+        data = await self.client.play(opponent, self.args.best_of, rules, level)
         terms = f"best of {self.args.best_of}, {rules}"
         if "challenge" in data:
             self.challenge = str(data["challenge"])
+            self.challenged = opponent
             self.term.say(f"Challenged {opponent} ({terms}); waiting for an answer…")
         elif "game" not in data and data.get("queued"):
             self.queued = True
@@ -92,10 +100,15 @@ class Session:
     def _prompt(self) -> str:
         """The bottom line for what the session waits for now."""
         if self.offer is not None:
-            return f"Accept {self.offer.get('from')}'s challenge? [y/n] "
+            what = "rematch" if self.offer.get("rematch") else "challenge"
+            return f"Accept {self.offer.get('from')}'s {what}? [y/n] "
         if self.resigning is not None:
             return f"Resign game {self.resigning}? [y/N] "
         view = self.view
+        if view is not None and view.over and view.id == self.ended:
+            if self.challenge is not None:
+                return f"Waiting for {self.challenged}; q leaves: "
+            return "r: rematch, q: quit: "
         return view.prompt(self.term.columns) if view is not None else ""
 
     def _show_prompt(self) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "LobbyEventData",
     "LobbyPlayer",
     "LobbySnapshot",
+    "Rating",
     "Record",
     "RoundData",
     "Summary",
@@ -49,6 +50,7 @@ class Summary(TypedDict, total=False):
     round: int
     started: str | None
     finished: str | None
+    level: str
 
 
 class GameData(Summary, total=False):
@@ -72,12 +74,13 @@ class GameEventData(TypedDict, total=False):
     score: dict[str, int]
     nonce: str
     reason: str
+    rating_change: dict[str, int]
 
 
 # "from" is a keyword: the functional form spells it.
 ChallengeData = TypedDict(
     "ChallengeData",
-    {"id": str, "from": str, "by": str, "best_of": int, "rules": str},
+    {"id": str, "from": str, "by": str, "best_of": int, "rules": str, "rematch": str},
     total=False,
 )
 """The data of ``challenge``, ``challenge_declined`` and ``challenge_withdrawn``."""
@@ -111,6 +114,14 @@ class Leader(TypedDict, total=False):
     games: int
 
 
+class Rating(TypedDict, total=False):
+    """A player's rating: its value, how unsure it is, and whether it is still provisional."""
+
+    value: float
+    deviation: float
+    provisional: bool
+
+
 class Record(TypedDict, total=False):
     """``GET /api/players/{name}``."""
 
@@ -121,6 +132,7 @@ class Record(TypedDict, total=False):
     draws: int
     rounds_won: int
     rounds_lost: int
+    rating: Rating
 
 
 T = TypeVar("T")

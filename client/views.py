@@ -72,6 +72,7 @@ class GameView:
         self.winner: str | None = None
         self.reason: str | None = None
         self.keys: RollKeys | None = None
+        self.level = ""  # the computer's way of playing, against the computer
         self._warned = 0
 
     @property
@@ -100,6 +101,7 @@ class GameView:
         self.players = [str(p) for p in game.get("players", [])]
         self.rules = str(game.get("rules", ""))
         self.best_of = int(game.get("best_of", 0))
+        self.level = str(game.get("level") or "")
         if first:
             self.keys = self.keys_for(self.rules)
             self._header()
@@ -121,6 +123,8 @@ class GameView:
         t = self.term
         a, b = [*self._order(), "?", "?"][:2]
         need = (self.best_of + 1) // 2
+        if self.level and self.level != "random":
+            a, b = (f"{p} ({self.level})" if p == "computer" else p for p in (a, b))
         t.say(
             t.style(f"Game {self.id}: {a} vs {b}", "bold")
             + f" · {self.rules} · best of {self.best_of} (first to {need})"

@@ -13,6 +13,7 @@ import pexpect
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 20
 GAME_OVER = r"won the game|The game is drawn|The game ended without a winner"
+AFTER_GAME = r"r: rematch, q: quit: "
 
 
 def spawn(args: list[str], config: Path, columns: int = 80) -> pexpect.spawn:
@@ -46,6 +47,13 @@ def finish(child: pexpect.spawn) -> int:
     status = child.exitstatus
     assert isinstance(status, int), child.signalstatus
     return status
+
+
+def quit_after_game(child: pexpect.spawn) -> int:
+    """Wait for the prompt that follows a game, leave with ``q``; the exit status."""
+    child.expect(AFTER_GAME)
+    child.sendline("q")
+    return finish(child)
 
 
 def stop(child: pexpect.spawn) -> None:

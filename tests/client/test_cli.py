@@ -13,6 +13,7 @@ from tests.client.pty import (
     HubProcess,
     finish,
     move_when_asked,
+    quit_after_game,
     spawn,
     transcript,
 )
@@ -39,7 +40,7 @@ def test_the_cli_plays_a_game_against_the_computer_to_its_end(
             played += 1
             ann.sendline(rolls[played % len(rolls)])
     ann.expect(r"ann: 1 game, \d+ won, \d+ lost, \d+ drawn")
-    assert finish(ann) == 0
+    assert quit_after_game(ann) == 0
     assert rounds_shown(transcript(ann)) == list(range(1, played + 1))
 
 
@@ -92,8 +93,8 @@ def test_two_players_play_each_other_while_watch_shows_every_round(
     bob.expect(r"ann won the game: you 1-2 ann\.")
     ann.expect("ann: 1 game, 1 won, 0 lost")
     bob.expect("bob: 1 game, 0 won, 1 lost")
-    assert finish(ann) == 0
-    assert finish(bob) == 0
+    assert quit_after_game(ann) == 0
+    assert quit_after_game(bob) == 0
 
 
 def test_a_game_goes_on_without_a_lost_round_after_the_hub_restarts_mid_game(
@@ -120,7 +121,7 @@ def test_a_game_goes_on_without_a_lost_round_after_the_hub_restarts_mid_game(
         if int(ann.match.group(1)) > played:
             played += 1
             ann.sendline("scissors")
-    assert finish(ann) == 0
+    assert quit_after_game(ann) == 0
     assert rounds_shown(transcript(ann)) == list(range(1, played + 1))
 
 
@@ -164,7 +165,7 @@ def test_the_lobby_follows_players_live_games_and_leaders_as_they_change(
         if int(ann.match.group(1)) > played:
             played += 1
             ann.sendline("rock")
-    assert finish(ann) == 0
+    assert quit_after_game(ann) == 0
     lobby.expect(r"Leaders[^\n]*\n\s+1\. ann\s+(?:0 wins|1 win) in 1 game(?!s)")
     lobby.sendline("q")
     assert finish(lobby) == 0

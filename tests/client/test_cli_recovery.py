@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pexpect
 
-from tests.client.pty import finish, spawn, stop, transcript
+from tests.client.pty import quit_after_game, spawn, stop, transcript
 from tests.client.support import Clients, ProxyFactory, is_event, until, url_of
 from tests.conftest import HubFactory
 
@@ -50,7 +50,7 @@ async def test_the_cli_shows_a_round_decided_while_its_connection_was_cut(
         await until(bob, is_event("moved", round=2, player="ann"))
         await bob.move(game, "rock", 2)
         await expect(ann, r"bob won the game: you 0-2 bob\.")
-        assert await asyncio.to_thread(finish, ann) == 0
+        assert await asyncio.to_thread(quit_after_game, ann) == 0
         assert re.findall(r"Round (\d+): you", transcript(ann)) == ["1", "2"]
     finally:
         await asyncio.to_thread(stop, ann)

@@ -13,6 +13,7 @@ from tests.client.pty import (
     bottom_lines,
     finish,
     play_to_the_end,
+    quit_after_game,
     spawn,
     transcript,
 )
@@ -41,7 +42,7 @@ def test_the_countdown_stays_on_the_bottom_line_of_a_40_column_terminal(
     ann.sendline(" " * 12 + "scissor")  # a unique prefix, typed past the line's end
     ann.expect("You play Scissors.")
     play_to_the_end(ann, "rock")
-    assert finish(ann) == 0
+    assert quit_after_game(ann) == 0
     text = transcript(ann)
     assert too_wide(text) == []
     lines = text.replace("\x1b[K", "").splitlines()
@@ -78,7 +79,7 @@ def test_the_lobby_shows_the_leaders_of_games_that_ended_while_it_was_away(
         ann = spawn(["play", "--server", other.url, "--name", "ann", "--best-of", "1"], tmp_path)
         children.append(ann)
         assert play_to_the_end(ann) >= 1
-        assert finish(ann) == 0
+        assert quit_after_game(ann) == 0
     finally:
         other.stop()
 

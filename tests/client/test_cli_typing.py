@@ -20,6 +20,7 @@ from tests.client.pty import (
     finish,
     move_when_asked,
     play_to_the_end,
+    quit_after_game,
     spawn,
     transcript,
 )
@@ -72,7 +73,7 @@ def test_resigning_asks_first_and_no_plays_on(
     ann.expect(r"Resign game \S+\? \[y/N\] ")
     ann.sendline("y")
     ann.expect(r"computer won the game: you 0-0 computer \(you resigned\)\.")
-    assert finish(ann) == 0
+    assert quit_after_game(ann) == 0
     assert not re.search(r"You play (Rock|Paper|Scissors)", transcript(ann))
 
 
@@ -109,7 +110,7 @@ def test_a_game_played_to_its_end_after_help_and_a_typo(
     ann.expect(r"did you mean Paper\?")
     assert play_to_the_end(ann, "paper") >= 1
     ann.expect(r"ann: 1 game, ")
-    assert finish(ann) == 0
+    assert quit_after_game(ann) == 0
 
 
 def test_piped_input_resigns_with_y_and_waits_for_the_game_to_end(

@@ -1,0 +1,47 @@
+"""Issue 11 in the terminal: ``play --wait``, a rematch with ``r`` after a game, ``--level``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pexpect
+
+from tests.client.pty import HubProcess, finish, move_when_asked, spawn, transcript
+
+RPS3 = ["--best-of", "1", "--rules", "rps3"]
+ANN_CHALLENGES_BOB = ["play", "--name", "ann", "--opponent", "bob", *RPS3]
+
+
+def play_one_round(ann: pexpect.spawn, bob: pexpect.spawn) -> None:
+    """A best of 1 that ann wins in its first round."""
+    move_when_asked(ann, 1, "rock")
+    move_when_asked(bob, 1, "scissors")
+    ann.expect(r"You won the game: you 1-0 bob\.")
+    bob.expect(r"ann won the game: you 0-1 ann\.")
+
+
+def test_play_wait_accepts_the_first_challenge_that_comes(
+    hub: HubProcess, tmp_path: Path, children: list[pexpect.spawn]
+) -> None:
+    bob = spawn(["play", "--server", hub.url, "--name", "bob", "--wait"], tmp_path)
+    children.append(bob)
+    bob.expect("Waiting for a challenge, to accept it; 'quit' leaves.")
+    ann = spawn(
+        ["play", "--server", hub.url, "--name", "ann", "--opponent", "bob", *RPS3], tmp_path
+    )
+    children.append(ann)
+    bob.expect(r"ann challenges you \(best of 1, rps3\): accepting\.")
+    bob.expect(r"Game (\S+): bob vs ann · rps3 · best of 1")
+    ann.expect(rf"Game {bob.match.group(1)}: ann vs bob")
+    play_one_round(ann, bob)
+    assert "Accept" not in transcript(bob)
+
+
+def test_level_is_refused_against_a_player(
+    hub: HubProcess, tmp_path: Path, children: list[pexpect.spawn]
+) -> None:
+    args = ["play", "--server", hub.url, "--name", "ann", "--opponent", "bob", "--level", "reader"]
+    ann = spawn(args, tmp_path)
+    children.append(ann)
+    ann.expect("rps-hub: --level is for a game against the computer")
+    assert finish(ann) == 2

@@ -44,5 +44,7 @@ class Config:
     # Seconds for a request's headers to arrive; idle keep-alive connections close after the other.
     header_timeout: float = 10.0
     keepalive_timeout: float = 75.0
+    # At most one lobby ``game_updated`` per game per this many seconds (0: after every round).
+    summary_interval: float = 1.0
     # A legacy game (no round deadline) left without a move this long ends abandoned.
     legacy_idle: float = 600.0

@@ -16,12 +16,13 @@ import secrets
 from typing import Any
 
 from hub.hubstate import HubState, new_id
+from hub.rating import ATTEMPTS, is_rated, rate
 from hub.topics import event_payload, game_topic
 from protocol.errors import NotFound
 from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed, Status
 from protocol.rules import RuleSet
 from protocol.wire import effect_event, game_json, summary_json
-from storage.base import StoredEvent
+from storage.base import StaleRating, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -148,19 +149,26 @@ class Games(HubState):
             await self._commit(game, effects)
             return game
 
-    def _events(self, game_id: str, last: int, effects: list[Effect]) -> list[StoredEvent]:
+    def _events(
+        self, game_id: str, last: int, effects: list[Effect], rated: Game | None = None
+    ) -> list[StoredEvent]:
         ts = self.now()
         out = []
         for i, effect in enumerate(effects, start=last + 1):
             name, data = effect_event(effect)
+            if rated is not None and name == "game_over":
+                data["rating_change"] = rated.rating_change
             out.append(StoredEvent(seq=i, ts=ts, event=name, data=data))
         return out
 
     async def _commit(self, game: Game, effects: list[Effect]) -> None:
         """Store the change, then publish it (the caller holds the game's lock)."""
-        events = self._events(game.id, self._seqs.get(game.id, 0), effects)
         try:
-            await self.storage.save_game(game, events)
+            if is_rated(game):  # only the change that finished a game between humans
+                events = await self._save_rated(game, effects)
+            else:
+                events = self._events(game.id, self._seqs.get(game.id, 0), effects)
+                await self.storage.save_game(game, events)
         except BaseException:
             # The core already changed the game in memory: forget it so the next action
             # reloads the stored state instead of building on an unsaved one.
@@ -169,17 +177,51 @@ class Games(HubState):
         self._seqs[game.id] = events[-1].seq
         self._deliver(game.id, events)
         if any(isinstance(e, RoundPlayed) for e in effects) and not game.is_over:
-            self._publish(self.lobby_stream, "game_updated", summary_json(game))
+            self._summarize(game.id)
         if any(isinstance(e, GameOver) for e in effects):
             self._finish(game)
         else:
             self._arm_deadline(game)
+
+    async def _save_rated(self, game: Game, effects: list[Effect]) -> list[StoredEvent]:
+        """Rate a finished game and save it with the new ratings (``hub.rating``); returns its
+        events, ``game_over`` with the ``rating_change``."""
+        for attempt in range(1, ATTEMPTS + 1):
+            ratings = await rate(self.storage, game)
+            events = self._events(game.id, self._seqs.get(game.id, 0), effects, game)
+            try:
+                await self.storage.save_game(game, events, ratings)
+                return events
+            except StaleRating:
+                if attempt == ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def _deliver(self, game_id: str, events: list[StoredEvent]) -> None:
         topic = game_topic(game_id)
         self.metrics.events_by["game"].inc(len(events))
         for e in events:
             self.broker.publish(topic, event_payload(topic, e))
+
+    def _summarize(self, game_id: str) -> None:
+        """The lobby's ``game_updated``: at once unless one went out less than
+        ``summary_interval`` ago; then one with the latest score when the interval is up."""
+        if game_id in self._summary_due:
+            return
+        now, last = asyncio.get_running_loop().time(), self._summarized.get(game_id)
+        if last is None or now - last >= self.config.summary_interval:
+            self._summary_now(game_id)
+        else:
+            self._summary_due[game_id] = asyncio.get_running_loop().call_at(
+                last + self.config.summary_interval, self._summary_now, game_id
+            )
+
+    def _summary_now(self, game_id: str) -> None:
+        self._summary_due.pop(game_id, None)
+        game = self._games.get(game_id)
+        if game is not None and not game.is_over and not self.closing:
+            self._summarized[game_id] = asyncio.get_running_loop().time()
+            self._publish(self.lobby_stream, "game_updated", summary_json(game))
 
     def _finish(self, game: Game) -> None:
         self._forget(game.id)
@@ -191,6 +233,10 @@ class Games(HubState):
     def _forget(self, game_id: str) -> None:
         self._games.pop(game_id, None)
         self._seqs.pop(game_id, None)
+        self._summarized.pop(game_id, None)
+        held = self._summary_due.pop(game_id, None)
+        if held is not None:
+            held.cancel()
         handle = self._deadlines.pop(game_id, None)
         if handle is not None:
             handle.cancel()

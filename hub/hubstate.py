@@ -68,6 +68,8 @@ class HubState:
         self._leaving: dict[str, asyncio.TimerHandle] = {}
         self._statuses: dict[str, PlayerStatus] = {}  # each active player's last published status
         self._summaries: dict[str, dict[str, Any]] = {}  # each live game's last published summary
+        self._summarized: dict[str, float] = {}  # loop time of each game's last game_updated
+        self._summary_due: dict[str, asyncio.TimerHandle] = {}  # a game_updated held back
         self._tasks: set[asyncio.Task[None]] = set()
 
     def now(self) -> int:

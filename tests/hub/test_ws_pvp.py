@@ -28,7 +28,8 @@ GAME_KEYS = SUMMARY_KEYS | {"deadline", "commitment", "epoch", "rounds"}
 async def test_a_full_game_reaches_both_seats_a_spectator_and_the_lobby_in_order(
     start_hub: HubFactory, clients: Clients
 ) -> None:
-    server = await start_hub()
+    # Every round's lobby summary at once (by default quick rounds share one a second).
+    server = await start_hub(summary_interval=0)
     lobby = await clients.spectator(server)
     data = await lobby.ok("subscribe", topic="lobby")
     assert data["seq"] == 0

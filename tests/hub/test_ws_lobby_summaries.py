@@ -1,0 +1,64 @@
+"""The lobby's ``game_updated``: at most one per game per ``summary_interval``, the latest score."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from tests.conftest import HubFactory
+from tests.hub.wsclient import Clients, player
+
+INTERVAL = 3.0  # seconds; the rounds below take far less
+
+
+async def test_quick_rounds_bring_one_summary_at_once_then_the_latest_one_interval_later(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub(summary_interval=INTERVAL)
+    watcher = await clients.spectator(server)
+    await watcher.ok("subscribe", topic="lobby")
+    ann = await player(server, "ann")
+    try:
+        game = (await ann.ok("play", opponent="computer", best_of=15, rules="rps3"))["game"]
+        started = await watcher.event("lobby", "game_started")
+        assert started["data"]["id"] == game
+        await ann.ok("move", game=game, roll="rock")
+        first = await watcher.event("lobby", "game_updated")  # at once: none sent before
+        assert first["data"]["round"] == 2
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        for n in (2, 3, 4):
+            await ann.ok("move", game=game, roll="rock", round=n)
+        # Nothing for the lobby until the interval is up, then one summary with round 5 open.
+        await watcher.assert_quiet()
+        later = await watcher.event("lobby", "game_updated")
+        assert loop.time() - sent >= INTERVAL - 0.5
+        assert later["data"]["round"] == 5
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(server.make_url(f"/api/games/{game}")) as resp,
+        ):
+            stored = await resp.json()
+        assert later["data"]["score"] == stored["score"]
+        await watcher.assert_quiet()
+    finally:
+        await ann.close()
+
+
+async def test_a_summary_interval_of_0_sends_one_after_every_round(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub(summary_interval=0)
+    watcher = await clients.spectator(server)
+    await watcher.ok("subscribe", topic="lobby")
+    ann = await player(server, "ann")
+    try:
+        game = (await ann.ok("play", opponent="computer", best_of=15, rules="rps3"))["game"]
+        await watcher.event("lobby", "game_started")
+        for n in (1, 2, 3):
+            await ann.ok("move", game=game, roll="rock", round=n)
+            update = await watcher.event("lobby", "game_updated")
+            assert update["data"]["round"] == n + 1
+    finally:
+        await ann.close()

@@ -82,6 +82,17 @@ def _paths() -> dict[str, Any]:
                 "responses": {**_ok("The player", ref("Player")), **_errors(404)},
             }
         },
+        "/api/players/{name}/ratings": {
+            "get": {
+                "summary": "A player's rating after each of their latest rated games, oldest first",
+                "operationId": "ratingHistory",
+                "parameters": [
+                    _param("name", "path", STRING),
+                    _param("limit", "query", {**LIMIT, "default": 100}),
+                ],
+                "responses": {**_ok("The history", ref("RatingHistory")), **_errors(400, 404)},
+            }
+        },
         "/api/tokens": {
             "post": {
                 "summary": "Another token for the bearer's player (another device)",
@@ -98,9 +109,17 @@ def _paths() -> dict[str, Any]:
         },
         "/api/leaderboard": {
             "get": {
-                "summary": "Players by wins, then name; the computer is left out",
+                "summary": "Players by wins (or rating), then name; the computer is left out",
                 "operationId": "leaderboard",
-                "parameters": [_param("limit", "query", {**LIMIT, "default": 10})],
+                "parameters": [
+                    _param("limit", "query", {**LIMIT, "default": 10}),
+                    _param(
+                        "by",
+                        "query",
+                        {"type": "string", "enum": ["wins", "rating"], "default": "wins"},
+                        "`rating`: players whose rating is not provisional, highest first",
+                    ),
+                ],
                 "responses": {**_ok("The leaders", ref("Leaderboard")), **_errors(400)},
             }
         },

@@ -89,7 +89,12 @@ SCHEMAS: dict[str, Schema] = {
             "draws": INTEGER,
             "rounds_won": INTEGER,
             "rounds_lost": INTEGER,
+            "rating": ref("Rating"),
         }
+    ),
+    "Rating": obj({"value": INTEGER, "deviation": INTEGER, "provisional": BOOLEAN}),
+    "RatingHistory": array(
+        obj({"game": STRING, "ts": TIME, "value": INTEGER, "deviation": INTEGER})
     ),
     "PlayerList": obj(
         {
@@ -108,7 +113,14 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Leaderboard": obj(
-        {"leaders": array(obj({"name": STRING, "wins": INTEGER, "games": INTEGER}))}
+        {
+            "leaders": array(
+                obj(
+                    {"name": STRING, "wins": INTEGER, "games": INTEGER},
+                    {"rating": {**ref("Rating"), "description": "only with `by=rating`"}},
+                )
+            )
+        }
     ),
     "Summary": obj(_SUMMARY_FIELDS),
     "Round": obj(
@@ -126,7 +138,8 @@ SCHEMAS: dict[str, Schema] = {
             "commitment": {"type": ["string", "null"]},
             "epoch": STRING,
             "rounds": array(ref("Round")),
-        }
+        },
+        {"rating_change": {**SCORE, "description": "a rated game's change per player"}},
     ),
     "GameList": obj({"games": array(ref("Summary")), "next": CURSOR}),
     "Rules": obj(

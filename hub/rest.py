@@ -212,6 +212,7 @@ async def get_player(request: web.Request) -> web.Response:
             "draws": stats.draws,
             "rounds_won": stats.rounds_won,
             "rounds_lost": stats.rounds_lost,
+            "rating": record.rating.public.to_json(),
         }
     )
 
@@ -255,8 +256,27 @@ async def list_players(request: web.Request) -> web.Response:
 
 
 async def leaderboard(request: web.Request) -> web.Response:
-    """``GET /api/leaderboard``."""
-    leaders = await _hub(request).storage.leaderboard(limit_param(request, 10))
+    """``GET /api/leaderboard``: by wins (the default) or by rating (``?by=rating``)."""
+    by = request.query.get("by", "wins")
+    if by not in ("wins", "rating"):
+        raise BadMessage(f"by must be 'wins' or 'rating', not {by!r}")
+    storage = _hub(request).storage
+    limit = limit_param(request, 10)
+    if by == "rating":
+        return json_response(
+            {
+                "leaders": [
+                    {
+                        "name": row.name,
+                        "wins": row.wins,
+                        "games": row.games,
+                        "rating": row.rating.public.to_json(),
+                    }
+                    for row in await storage.rating_leaders(limit)
+                ]
+            }
+        )
+    leaders = await storage.leaderboard(limit)
     return json_response(
         {"leaders": [{"name": row.name, "wins": row.wins, "games": row.games} for row in leaders]}
     )

@@ -172,6 +172,7 @@ class Game:
     rounds: list[Round] = field(factory=list)
     finished: int | None = None
     idle_until: int | None = None  # unix ms; the game ends abandoned if nobody moves by then
+    rating_change: dict[str, int] | None = None  # set by the edge when it rates the game
 
     @classmethod
     def start(

@@ -52,6 +52,8 @@ def game_json(game: Game) -> dict[str, Any]:
     out["commitment"] = game.commitment
     out["epoch"] = game.epoch
     out["rounds"] = [round_json(r) for r in game.rounds]
+    if game.rating_change is not None:
+        out["rating_change"] = dict(game.rating_change)
     return out
 
 

@@ -7,6 +7,7 @@ is told of it and the game topic's history can be replayed from storage after a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from attrs import Factory, field, frozen
@@ -14,6 +15,7 @@ from attrs import Factory, field, frozen
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.game import Game
 from protocol.messages import encode_data
+from protocol.ratings import NEW, Rating
 
 
 class StorageError(ProtocolError):
@@ -37,6 +39,8 @@ class PlayerRecord:
     created: int  # unix ms
     # False for players the legacy API made (and the computer): nothing can act for them by token.
     has_token: bool
+    rating: Rating = NEW  # Glicko-2 (protocol/ratings.py)
+    rated: int = 0  # rated games that made ``rating``
 
 
 @frozen
@@ -60,6 +64,42 @@ class Leader:
     games: int
     id: int
     created: int  # unix ms
+
+
+@frozen
+class RatingUpdate:
+    """A player's rating after a rated game, saved with the game (``save_game``'s ``ratings``).
+
+    ``rated`` is the player's count of rated games that the rating before was read at; the save
+    fails with ``StaleRating`` when another rated game of theirs was stored meanwhile.
+    """
+
+    player: str
+    rating: Rating
+    rated: int
+
+
+class StaleRating(StorageError):
+    """A rated game's save read a rating that another rated game has changed since."""
+
+
+@frozen
+class RatingPoint:
+    """A player's rating after one rated game (``rating_history``)."""
+
+    game_id: str
+    ts: int  # unix ms: when the game finished
+    rating: Rating
+
+
+@frozen
+class RatedLeader:
+    """A row of the leaderboard by rating."""
+
+    name: str
+    wins: int
+    games: int
+    rating: Rating
 
 
 @frozen
@@ -144,8 +184,19 @@ class Storage(Protocol):
     async def create_game(self, game: Game, events: list[StoredEvent]) -> None:
         """Store a new game with its first events."""
 
-    async def save_game(self, game: Game, events: list[StoredEvent]) -> None:
-        """Store the game's new state, its rounds and the events the change produced."""
+    async def save_game(
+        self, game: Game, events: list[StoredEvent], ratings: Sequence[RatingUpdate] = ()
+    ) -> None:
+        """Store the game's new state, its rounds and the events the change produced; with
+        ``ratings`` (a rated game's end) the players' new ratings in the same transaction, or
+        ``StaleRating`` and nothing when one of them changed since it was read."""
+
+    async def rating_history(self, name: str, limit: int) -> list[RatingPoint]:
+        """The player's rating after each of their latest ``limit`` rated games, oldest first."""
+
+    async def rating_leaders(self, limit: int) -> list[RatedLeader]:
+        """Players whose rating is not provisional, highest shown rating first, then name
+        ignoring case."""
 
     async def game(self, game_id: str) -> Game | None:
         """The game with this id, or None."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from attrs import frozen
+from attrs import field, frozen
 
 from storage.sql import Row
 
@@ -56,6 +56,8 @@ class Save:
     game: dict[str, Any]  # the games row by column, ``seq`` included (None: keep the stored one)
     rounds: list[tuple[Any, ...]]  # (game_id, round, move_a, move_b, winner, commitment, nonce)
     events: list[tuple[Any, ...]]  # (game_id, seq, ts, event, data)
+    # A rated game's end: (name_key, rating, deviation, volatility, rated, game_id, ts) per seat.
+    ratings: list[tuple[Any, ...]] = field(factory=list)
 
     @property
     def what(self) -> str:

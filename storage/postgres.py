@@ -45,7 +45,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from storage import sql
-from storage.base import StorageError
+from storage.base import StaleRating, StorageError
 from storage.engine import NeverCreated, Save, Session
 from storage.open import COMMAND_TIMEOUT, SCHEMA_NAME, command_timeout, postgres_dsn, redacted
 from storage.postgres_schema import MIGRATIONS, NOW_MS
@@ -107,6 +107,29 @@ _BATCH = f"""WITH created AS (
     SELECT (SELECT COUNT(*) FROM updated) AS updated,
            (SELECT COUNT(*) FROM new_rounds) AS rounds,
            (SELECT COUNT(*) FROM new_events) AS events"""
+
+_RATING_COLUMNS = ["name_key", "rating", "deviation", "volatility", "rated", "game_id", "ts"]
+# A rated game's new ratings (storage.sql.rating_rows), one JSON array: each player's is only
+# changed over the count of rated games it was read at (one row of a player per statement, so a
+# second row of the same player is refused too), then the history rows; the answer is how many
+# ratings changed.
+_RATINGS = """WITH v AS (
+        SELECT * FROM json_to_recordset($1::json) AS r(
+            name_key text, rating float8, deviation float8, volatility float8, rated integer,
+            game_id text, ts bigint)
+    ), changed AS (
+        UPDATE players AS p
+        SET rating = v.rating, deviation = v.deviation, volatility = v.volatility,
+            rated = p.rated + 1
+        FROM v
+        WHERE p.name_key = v.name_key AND p.rated = v.rated
+        RETURNING p.id, v.game_id, v.ts, v.rating, v.deviation, v.volatility
+    ), history AS (
+        INSERT INTO rating_history (player_id, game_id, ts, rating, deviation, volatility)
+        SELECT id, game_id, ts, rating, deviation, volatility FROM changed
+        RETURNING 1
+    )
+    SELECT COUNT(*) AS changed FROM history"""
 
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 T = TypeVar("T")
@@ -251,7 +274,7 @@ class PostgresBackend:
             except _TROUBLE:
                 await self._drop_batch_connection()
                 raise
-            except (asyncpg.PostgresError, NeverCreated) as exc:
+            except (asyncpg.PostgresError, NeverCreated, StaleRating) as exc:
                 if len(saves) == 1:
                     return [self._error(saves[0], exc)]
             outcomes: list[BaseException | None] = []
@@ -262,7 +285,7 @@ class PostgresBackend:
                 except _TROUBLE as exc:  # those already stored alone stay stored
                     await self._drop_batch_connection()
                     return outcomes + [self._error(s, exc) for s in saves[n:]]
-                except (asyncpg.PostgresError, NeverCreated) as exc:
+                except (asyncpg.PostgresError, NeverCreated, StaleRating) as exc:
                     outcomes.append(self._error(save, exc))
             return outcomes
         except _DATABASE_ERRORS as exc:
@@ -296,10 +319,13 @@ class PostgresBackend:
             assert row is not None
             if row["updated"] != updates:
                 raise NeverCreated()
+            ratings = [dict(zip(_RATING_COLUMNS, r, strict=True)) for s in saves for r in s.ratings]
+            if ratings and await db.fetchval(_RATINGS, _json(ratings)) != len(ratings):
+                raise StaleRating("a rating changed since it was read; rate the game again")
 
     def _error(self, save: Save, exc: BaseException, count: int = 1) -> BaseException:
         """What a save is told of ``exc`` (``count``: how many saves it failed)."""
-        if isinstance(exc, NeverCreated):
+        if isinstance(exc, NeverCreated | StaleRating):
             return exc
         what = save.what if count == 1 else f"save {count} games"
         return StorageError(f"cannot {what}: {_reason(exc, self._timeout)}")

@@ -118,4 +118,24 @@ MIGRATIONS: list[list[str]] = [
             SELECT token_hash, id, created FROM players WHERE token_hash IS NOT NULL""",
         "UPDATE players SET token_hash = NULL",
     ],
+    [
+        # Ratings (Glicko-2, protocol/ratings.py): each player's, how many rated games made it
+        # (a save of a rated game names the count it read, so no update is lost), each rated
+        # game's change, and every player's rating after each rated game.
+        """ALTER TABLE players
+            ADD COLUMN rating DOUBLE PRECISION NOT NULL DEFAULT 1500,
+            ADD COLUMN deviation DOUBLE PRECISION NOT NULL DEFAULT 350,
+            ADD COLUMN volatility DOUBLE PRECISION NOT NULL DEFAULT 0.06,
+            ADD COLUMN rated INTEGER NOT NULL DEFAULT 0""",
+        "ALTER TABLE games ADD COLUMN rating_change TEXT",
+        """CREATE TABLE rating_history (
+            player_id BIGINT NOT NULL REFERENCES players (id) ON DELETE CASCADE,
+            game_id TEXT COLLATE "C" NOT NULL REFERENCES games (id) ON DELETE CASCADE,
+            ts BIGINT NOT NULL,
+            rating DOUBLE PRECISION NOT NULL,
+            deviation DOUBLE PRECISION NOT NULL,
+            volatility DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (player_id, ts, game_id)
+        )""",
+    ],
 ]

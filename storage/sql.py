@@ -16,8 +16,16 @@ from typing import Any, Protocol
 
 from protocol.errors import BadMessage
 from protocol.game import Game, Reason, Round, Secret, Status
+from protocol.ratings import Rating
 from protocol.rules import builtin_rules
-from storage.base import BadCursor, Leader, PlayerRecord, StorageError, StoredEvent
+from storage.base import (
+    BadCursor,
+    Leader,
+    PlayerRecord,
+    RatingUpdate,
+    StorageError,
+    StoredEvent,
+)
 
 GAME_FIELDS = [
     "id",
@@ -41,6 +49,7 @@ GAME_FIELDS = [
     "finished",
     "idle_seconds",
     "idle_until",
+    "rating_change",
 ]
 
 
@@ -90,8 +99,35 @@ def check_status(status: str) -> None:
 def player_record(row: Row) -> PlayerRecord:
     """A ``players`` row as a record."""
     return PlayerRecord(
-        id=row["id"], name=row["name"], created=row["created"], has_token=bool(row["has_token"])
+        id=row["id"],
+        name=row["name"],
+        created=row["created"],
+        has_token=bool(row["has_token"]),
+        rating=rating(row),
+        rated=row["rated"],
     )
+
+
+def rating(row: Row) -> Rating:
+    """The ``rating``, ``deviation`` and ``volatility`` columns of a row as a rating."""
+    return Rating(value=row["rating"], deviation=row["deviation"], volatility=row["volatility"])
+
+
+def rating_rows(game: Game, ratings: Iterable[RatingUpdate]) -> list[tuple[Any, ...]]:
+    """A rated game's new ratings as ``(name_key, rating, deviation, volatility, rated, game_id,
+    ts)`` rows: ``rated`` is the count the ratings before were read at, ``ts`` the game's end."""
+    return [
+        (
+            key(u.player),
+            u.rating.value,
+            u.rating.deviation,
+            u.rating.volatility,
+            u.rated,
+            game.id,
+            game.finished,
+        )
+        for u in ratings
+    ]
 
 
 def leader(row: Row) -> Leader:
@@ -147,6 +183,7 @@ def game_row(
         "finished": game.finished,
         "idle_seconds": game.idle_seconds,
         "idle_until": game.idle_until,
+        "rating_change": None if game.rating_change is None else json.dumps(game.rating_change),
         "seq": seq,
     }
 
@@ -198,6 +235,7 @@ def game(row: Row, rounds: Iterable[Row]) -> Game:
         finished=row["finished"],
         idle_seconds=row["idle_seconds"],
         idle_until=row["idle_until"],
+        rating_change=None if row["rating_change"] is None else json.loads(row["rating_change"]),
     )
 
 

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from storage import sql
-from storage.base import StorageError
+from storage.base import StaleRating, StorageError
 from storage.engine import NeverCreated, Save, Session
 from storage.open import MEMORY
 from storage.sqlite_schema import MIGRATIONS
@@ -63,6 +63,16 @@ _INSERT_ROUND = (
     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (game_id, round) DO NOTHING"
 )
 _INSERT_EVENT = "INSERT INTO game_events (game_id, seq, ts, event, data) VALUES (?, ?, ?, ?, ?)"
+# A rated game's new ratings, from storage.sql.rating_rows: each player's is only changed over the
+# count of rated games it was read at; then the history row.
+_UPDATE_RATING = (
+    "UPDATE players SET rating = ?, deviation = ?, volatility = ?, rated = rated + 1"
+    " WHERE name_key = ? AND rated = ?"
+)
+_INSERT_RATING = (
+    "INSERT INTO rating_history (player_id, game_id, ts, rating, deviation, volatility)"
+    " SELECT id, ?, ?, ?, ?, ? FROM players WHERE name_key = ?"
+)
 
 T = TypeVar("T")
 
@@ -263,6 +273,13 @@ async def _apply(db: aiosqlite.Connection, saves: Sequence[Save]) -> None:
             await db.executemany(_INSERT_ROUND, rounds)
         if events:
             await db.executemany(_INSERT_EVENT, events)
+        ratings = [row for s in saves for row in s.ratings]
+        if ratings:
+            updates = [(r[1], r[2], r[3], r[0], r[4]) for r in ratings]
+            if (await db.executemany(_UPDATE_RATING, updates)).rowcount != len(ratings):
+                raise StaleRating("a rating changed since it was read; rate the game again")
+            history = [(r[5], r[6], r[1], r[2], r[3], r[0]) for r in ratings]
+            await db.executemany(_INSERT_RATING, history)
         await db.commit()
     except BaseException:
         await db.rollback()  # a no-op when no transaction is open

@@ -104,4 +104,23 @@ MIGRATIONS: list[list[str]] = [
             SELECT token_hash, id, created FROM players WHERE token_hash IS NOT NULL""",
         "UPDATE players SET token_hash = NULL",
     ],
+    [
+        # Ratings (Glicko-2, protocol/ratings.py): each player's, how many rated games made it
+        # (a save of a rated game names the count it read, so no update is lost), each rated
+        # game's change, and every player's rating after each rated game.
+        "ALTER TABLE players ADD COLUMN rating REAL NOT NULL DEFAULT 1500",
+        "ALTER TABLE players ADD COLUMN deviation REAL NOT NULL DEFAULT 350",
+        "ALTER TABLE players ADD COLUMN volatility REAL NOT NULL DEFAULT 0.06",
+        "ALTER TABLE players ADD COLUMN rated INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE games ADD COLUMN rating_change TEXT",
+        """CREATE TABLE rating_history (
+            player_id INTEGER NOT NULL REFERENCES players (id) ON DELETE CASCADE,
+            game_id TEXT NOT NULL REFERENCES games (id) ON DELETE CASCADE,
+            ts INTEGER NOT NULL,
+            rating REAL NOT NULL,
+            deviation REAL NOT NULL,
+            volatility REAL NOT NULL,
+            PRIMARY KEY (player_id, ts, game_id)
+        ) WITHOUT ROWID""",
+    ],
 ]

@@ -21,14 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from attrs import define, field
 
 from protocol.game import Game
 from storage import sql
-from storage.base import StorageError, StoredEvent
+from storage.base import RatingUpdate, StorageError, StoredEvent
 from storage.engine import Backend, NeverCreated, Save, Session
 
 __all__ = ["MAX_BATCH", "Writer"]
@@ -72,8 +72,16 @@ class Writer:
         """Run ``work`` in a transaction of its own, in turn with the other writes."""
         return await self._submit(_Job(what, None, work))
 
-    async def save(self, game: Game, events: list[StoredEvent], *, create: bool) -> None:
-        """Store a new game (``create``) or a game's new state, with ``events``, in a batch."""
+    async def save(
+        self,
+        game: Game,
+        events: list[StoredEvent],
+        *,
+        create: bool,
+        ratings: Sequence[RatingUpdate] = (),
+    ) -> None:
+        """Store a new game (``create``) or a game's new state, with ``events`` (and a rated
+        game's new ``ratings``), in a batch."""
         last = 0 if create else self._last_round.get(game.id, 0)
         save = Save(
             create=create,
@@ -81,6 +89,7 @@ class Writer:
             game=sql.game_row(game, events, keep_seq=not create),
             rounds=sql.round_rows(game, [r for r in game.rounds if r.round > last]),
             events=sql.event_rows(game.id, events),
+            ratings=sql.rating_rows(game, ratings) if ratings else [],
         )
         await self._submit(_Job(save.what, save, None))
 

@@ -59,6 +59,7 @@ async def test_a_player_lookup_ignores_case_and_answers_the_registered_spelling(
         "draws": 0,
         "rounds_won": 0,
         "rounds_lost": 0,
+        "rating": {"value": 1500, "deviation": 350, "provisional": True},
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from protocol.ratings import NEW, change, rate_game
 from tests.conftest import HubFactory
 from tests.hub.wsclient import Clients, Frame, start_pvp
 
@@ -68,7 +69,13 @@ async def test_a_game_decided_by_a_missed_deadline_ends_in_timeout(
     await bob.ok("move", game=game_id, roll="Paper")
     played, over = await bob.events((topic, "round"), (topic, "game_over"))
     assert played["data"]["moves"] == {"ann": None, "bob": "Paper"}
-    assert over["data"] == {"winner": "bob", "reason": "timeout", "score": {"ann": 0, "bob": 1}}
+    lost, won = rate_game(NEW, NEW, 0.0)
+    assert over["data"] == {
+        "winner": "bob",
+        "reason": "timeout",
+        "score": {"ann": 0, "bob": 1},
+        "rating_change": {"ann": change(NEW, lost), "bob": change(NEW, won)},
+    }
     finished = await watcher.event("lobby", "game_finished")
     assert (finished["data"]["reason"], finished["data"]["winner"]) == ("timeout", "bob")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 
+from protocol.ratings import NEW, change, rate_game
 from tests.conftest import HubFactory
 from tests.hub.wsclient import Clients, names, start_pvp
 
@@ -135,7 +136,14 @@ async def test_a_full_game_reaches_both_seats_a_spectator_and_the_lobby_in_order
             "score": score,
         }
         if last:
-            assert frames[3]["data"] == {"winner": "ann", "reason": "won", "score": score}
+            won, lost = rate_game(NEW, NEW, 1.0)
+            change_of = {"ann": change(NEW, won), "bob": change(NEW, lost)}
+            assert frames[3]["data"] == {
+                "winner": "ann",
+                "reason": "won",
+                "score": score,
+                "rating_change": change_of,
+            }
         else:
             assert frames[3]["data"] == {"round": n + 1, "deadline": None}
         assert await spectator.events(*played) == frames
@@ -284,10 +292,12 @@ async def test_resigning_gives_the_game_to_the_other_seat(
     reply, frames = await bob.request("resign", game=game_id)
     assert reply["data"] == {}
     assert names(frames) == [(f"game:{game_id}", "game_over")]
+    won, lost = rate_game(NEW, NEW, 1.0)
     assert frames[0]["data"] == {
         "winner": "ann",
         "reason": "resigned",
         "score": {"ann": 0, "bob": 0},
+        "rating_change": {"ann": change(NEW, won), "bob": change(NEW, lost)},
     }
     assert await ann.events(*names(frames)) == frames
 

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from websockets.exceptions import InvalidStatus
 
+from protocol.ratings import NEW, change, rate_game
 from tests.conftest import HubFactory
 from tests.hub.wsclient import Clients, Peer, start_pvp
 
@@ -67,7 +68,13 @@ async def test_a_game_interrupted_by_a_restart_finishes_on_the_new_hub(
     names = [f["event"] for f in frames]
     assert names == ["moved", "round", "game_over"]
     assert frames[1]["data"]["moves"] == {"ann": "Paper", "bob": "Rock"}
-    assert frames[2]["data"] == {"winner": "ann", "reason": "won", "score": {"ann": 2, "bob": 0}}
+    won, lost = rate_game(NEW, NEW, 1.0)
+    assert frames[2]["data"] == {
+        "winner": "ann",
+        "reason": "won",
+        "score": {"ann": 2, "bob": 0},
+        "rating_change": {"ann": change(NEW, won), "bob": change(NEW, lost)},
+    }
     assert await watcher.events(*[(topic, n) for n in names]) == frames
     assert await ann.events(*[(topic, n) for n in names]) == frames
     status, game = await get(server, f"/api/games/{game_id}")

@@ -8,12 +8,13 @@
 import { BEST_OF, COMPUTER, state } from "./state.js";
 import { $, fill, h } from "./dom.js";
 import { conn, connect, reconnectNow, setHandlers, subscribe } from "./connection.js";
-import { authenticate, forgetToken, register, rememberSeen, renderIdentity } from "./identity.js";
-import { applyLobbyEvent, refreshBoards, renderLobby } from "./lobby.js";
+import { authenticate, register, rememberSeen, renderIdentity } from "./identity.js";
+import { applyLobbyEvent, orderBoard, refreshBoards, renderLobby, setPool } from "./lobby.js";
+import { copyToken, forgetMe, useElsewhere, useToken } from "./devices.js";
 import { applyPlayerEvent, loadRules, play, renderRulesPreview } from "./play.js";
 import { applyGameEvent, resign, route, setGame, watchGame } from "./game.js";
 import { renderGame, renderGameState } from "./gameview.js";
-import { newOpponent } from "./reveal.js";
+import { newOpponent, rematch } from "./reveal.js";
 import { confirmPick, onKey } from "./wheel.js";
 
 // Once welcomed: read the boards and rules, authenticate, follow the lobby and the game on screen.
@@ -41,6 +42,8 @@ function applySnapshot(topic, snapshot) {
   if (topic === "lobby") {
     state.players = new Map(snapshot.players.map((p) => [p.name, p.status]));
     state.live = new Map(snapshot.games.map((g) => [g.id, g]));
+    state.queue = new Map();
+    for (const pool of snapshot.queue ?? []) setPool(pool);
     renderLobby();
   } else if (topic === `game:${state.gameId}`) {
     setGame(snapshot);
@@ -76,11 +79,21 @@ function init() {
     $("forget-dialog").showModal();
   });
   $("forget-cancel").addEventListener("click", () => $("forget-dialog").close());
-  $("forget-confirm").addEventListener("click", () => {
+  $("forget-confirm").addEventListener("click", async () => {
     $("forget-dialog").close();
-    forgetToken();
+    await forgetMe();
     location.reload();
   });
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    useToken($("token-input").value.trim());
+  });
+  $("use-elsewhere").addEventListener("click", useElsewhere);
+  $("device-copy").addEventListener("click", copyToken);
+  $("device-close").addEventListener("click", () => $("device-dialog").close());
+  $("by-wins").addEventListener("click", () => orderBoard("wins"));
+  $("by-rating").addEventListener("click", () => orderBoard("rating"));
+  $("rematch").addEventListener("click", rematch);
   $("rules").addEventListener("change", renderRulesPreview);
   $("confirm").addEventListener("click", confirmPick);
   $("new-opponent").addEventListener("click", newOpponent);

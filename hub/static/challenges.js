@@ -43,7 +43,8 @@ export function renderChallenges() {
           "span",
           { class: "challenge-text" },
           h("b", {}, c.from),
-          ` challenges you: ${c.rules}, best of ${c.best_of}`,
+          c.rematch ? " asks for a rematch" : " challenges you",
+          `: ${c.rules}, best of ${c.best_of}`,
           busy ? h("span", { class: "challenge-later" }, " — answer when your game is over") : null,
         ),
         h(
@@ -54,7 +55,7 @@ export function renderChallenges() {
             {
               type: "button",
               "data-key": `accept:${c.id}`,
-              "aria-label": `Accept the challenge from ${c.from}`,
+              "aria-label": `Accept the ${c.rematch ? "rematch" : "challenge"} from ${c.from}`,
               onclick: () => answerChallenge(c.id, true),
             },
             "Accept",
@@ -65,7 +66,7 @@ export function renderChallenges() {
               type: "button",
               class: "secondary",
               "data-key": `decline:${c.id}`,
-              "aria-label": `Decline the challenge from ${c.from}`,
+              "aria-label": `Decline the ${c.rematch ? "rematch" : "challenge"} from ${c.from}`,
               onclick: () => answerChallenge(c.id, false),
             },
             "Decline",

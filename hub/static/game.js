@@ -6,6 +6,7 @@ import { $, scoreText } from "./dom.js";
 import { conn, request, subscribe, track } from "./connection.js";
 import { renderGame, renderRounds } from "./gameview.js";
 import { renderPlayPanel } from "./play.js";
+import { showPlayer } from "./player.js";
 import { focusEnd, roundWhy } from "./reveal.js";
 import { COMPUTER, state } from "./state.js";
 
@@ -24,6 +25,8 @@ export function openGame(id, game = null) {
 export function route() {
   const match = location.hash.match(/^#\/game\/(.+)$/);
   const id = match ? decodeURIComponent(match[1]) : null;
+  const who = location.hash.match(/^#\/player\/(.+)$/);
+  const player = who ? decodeURIComponent(who[1]) : null;
   if (id !== state.watching) {
     if (state.watching) leaveGame(state.watching);
     state.watching = null;
@@ -34,9 +37,10 @@ export function route() {
       watchGame(id);
     }
   }
-  $("lobby-view").hidden = id !== null;
+  $("lobby-view").hidden = id !== null || player !== null;
   $("game-view").hidden = id === null;
-  document.title = id ? "rps-hub — game" : "rps-hub — live lobby";
+  showPlayer(player);
+  document.title = id ? "rps-hub — game" : player ? `rps-hub — ${player}` : "rps-hub — live lobby";
   renderGame();
   renderPlayPanel();
 }
@@ -131,6 +135,7 @@ export function applyGameEvent(name, data) {
         reason: data.reason,
         score: data.score,
       });
+      if (data.rating_change) game.rating_change = data.rating_change;
       game.deadline = null;
       game.commitment = null;
       say(`${state.lastRound} Game over.`.trim(), true);

@@ -26,8 +26,9 @@ export function renderGame() {
   $("game-view").dataset.status = game.status;
   $("rounds-section").hidden = false;
   $("game-title").textContent = `${a} vs ${b}`;
+  const level = game.level && game.level !== "random" ? ` · the computer plays ${game.level}` : "";
   $("game-meta").textContent =
-    `${game.rules} · best of ${game.best_of} (first to ${(game.best_of + 1) / 2})`;
+    `${game.rules} · best of ${game.best_of} (first to ${(game.best_of + 1) / 2})${level}`;
   fill(
     $("scoreboard"),
     game.players.map((p) => seatCard(game, p)),

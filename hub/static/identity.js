@@ -31,16 +31,17 @@ export async function register(name) {
   if (conn.ready) await authenticate();
 }
 
-export async function authenticate() {
+// `auth` with our token; `unknown` is what to say when the hub does not know it.
+export async function authenticate(
+  unknown = "This hub does not know the name saved in this browser any more; pick a name.",
+) {
   let data;
   try {
     data = await request("auth", { token: state.token });
   } catch (err) {
     if (err.code === "unauthorized") {
       forgetToken();
-      showIdentityError(
-        "This hub does not know the name saved in this browser any more; pick a name.",
-      );
+      showIdentityError(unknown);
     }
     return;
   }
@@ -83,7 +84,7 @@ export function forgetToken() {
   renderIdentity();
 }
 
-function showIdentityError(text) {
+export function showIdentityError(text) {
   $("identity-error").textContent = text;
   $("identity-error").hidden = !text;
 }
@@ -91,6 +92,10 @@ function showIdentityError(text) {
 export function renderIdentity() {
   const known = Boolean(state.me || state.token);
   $("name-form").hidden = known;
+  $("token-entry").hidden = known;
   $("whoami").hidden = !known;
-  $("whoami-name").textContent = state.me ?? localStorage.getItem(NAME_KEY) ?? "";
+  const name = state.me ?? localStorage.getItem(NAME_KEY) ?? "";
+  $("whoami-name").textContent = name;
+  $("my-page").href = `#/player/${encodeURIComponent(name)}`;
+  $("use-elsewhere").disabled = !state.me;
 }

@@ -1,8 +1,10 @@
-// The lobby: players online, live games, the leaderboard and recent games, kept up to date by the
-// lobby topic's events; the boards are read over REST when a game finishes.
+// The lobby: players online, live games, the queue's pools, the leaderboard (by wins or by rating)
+// and recent games, kept up to date by the lobby topic's events; the boards are read over REST
+// when a game finishes.
 
 import { $, byName, clockTime, fill, h, outcomeText, scoreText } from "./dom.js";
 import { challenge, renderPlayPanel } from "./play.js";
+import { ratingText } from "./player.js";
 import { getJson } from "./rest.js";
 import { state } from "./state.js";
 
@@ -23,13 +25,35 @@ export function applyLobbyEvent(name, data) {
       state.live.delete(data.id);
       refreshBoards();
       break;
+    case "queue":
+      setPool(data);
+      break;
     default:
       return;
   }
   renderLobby();
 }
 
+// A pool of the queue: players waiting for the same rules and best_of.
+export function setPool(pool) {
+  const key = `${pool.rules} ${pool.best_of}`;
+  if (pool.waiting > 0) state.queue.set(key, pool);
+  else state.queue.delete(key);
+}
+
 let boardsLoading = null;
+let boardBy = "wins"; // the leaderboard's order: "wins" or "rating"
+
+export function orderBoard(by) {
+  boardBy = by;
+  $("by-wins").setAttribute("aria-pressed", String(by === "wins"));
+  $("by-rating").setAttribute("aria-pressed", String(by === "rating"));
+  refreshBoards();
+}
+
+export function playerLink(name) {
+  return h("a", { href: `#/player/${encodeURIComponent(name)}` }, name);
+}
 
 export function refreshBoards() {
   // Coalesce bursts of game_finished into one pair of requests.
@@ -46,13 +70,29 @@ export function refreshBoards() {
 }
 
 async function loadLeaderboard() {
-  const { leaders } = await getJson("/api/leaderboard?limit=10");
+  const by = boardBy;
+  const { leaders } = await getJson(`/api/leaderboard?limit=10&by=${by}`);
+  if (by !== boardBy) return; // the order changed meanwhile: its own load follows
+  const middle = by === "rating" ? "Rating" : "Wins";
+  fill(
+    $("leaders-head"),
+    ["#", "Player", middle, "Games"].map((text) => h("th", { scope: "col" }, text)),
+  );
   const rows = leaders.map((p, i) =>
-    h("tr", {}, h("td", {}, i + 1), h("td", {}, p.name), h("td", {}, p.wins), h("td", {}, p.games)),
+    h(
+      "tr",
+      {},
+      h("td", {}, i + 1),
+      h("td", {}, playerLink(p.name)),
+      h("td", {}, by === "rating" ? ratingText(p.rating) : p.wins),
+      h("td", {}, p.games),
+    ),
   );
   fill($("leaderboard").tBodies[0], rows);
   $("leaderboard").hidden = rows.length === 0;
   $("leaders-empty").hidden = rows.length > 0;
+  $("leaders-empty").textContent =
+    by === "rating" ? "Nobody has a settled rating yet." : "No finished games yet.";
 }
 
 async function loadRecent() {

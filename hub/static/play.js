@@ -9,7 +9,7 @@ import { renderGame } from "./gameview.js";
 import { rollIcon } from "./icons.js";
 import { getJson } from "./rest.js";
 import { ruleSet, wheelOrder } from "./rolls.js";
-import { state } from "./state.js";
+import { COMPUTER, state } from "./state.js";
 
 export async function loadRules() {
   try {
@@ -43,16 +43,19 @@ export function renderRulesPreview() {
   );
 }
 
-function playOptions() {
-  return { best_of: Number($("best-of").value), rules: $("rules").value || undefined };
+function playOptions(opponent) {
+  const options = { best_of: Number($("best-of").value), rules: $("rules").value || undefined };
+  // The computer plays at random unless told: only another level is sent.
+  if (opponent === COMPUTER && $("level").value !== "random") options.level = $("level").value;
+  return options;
 }
 
-export async function play(opponent, options = playOptions()) {
+export async function play(opponent, options = playOptions(opponent)) {
   state.note = "";
   try {
     const data = await request("play", { opponent, ...options });
     if (data.game) openGame(data.game);
-    else if (data.queued) state.outgoing = { kind: "queue" };
+    else if (data.queued) state.outgoing = { kind: "queue", ...options };
     else if (data.challenge)
       state.outgoing = { kind: "challenge", id: data.challenge, to: opponent };
   } catch (err) {
@@ -82,8 +85,12 @@ export function applyPlayerEvent(name, data) {
       state.challenges.set(data.id, data);
       break;
     case "challenge_declined":
+      if (state.outgoing?.id === data.id && state.outgoing.rematch) {
+        state.rematchNote = `${data.by} declined the rematch.`;
+      } else {
+        state.note = `${data.by} declined your challenge.`;
+      }
       if (state.outgoing?.id === data.id) state.outgoing = null;
-      state.note = `${data.by} declined your challenge.`;
       break;
     case "challenge_withdrawn":
       state.challenges.delete(data.id);
@@ -95,12 +102,18 @@ export function applyPlayerEvent(name, data) {
     case "game_started":
       state.outgoing = null;
       state.note = "";
+      state.rematchNote = "";
+      // A rematch both seats asked for starts at once: the other's offer is answered by it.
+      for (const [id, c] of state.challenges) {
+        if (c.rematch && data.players.includes(c.from)) state.challenges.delete(id);
+      }
       openGame(data.id, data);
       break;
     default:
       return;
   }
   renderPlayPanel();
+  renderGame();
 }
 
 function myLiveGame() {
@@ -119,8 +132,13 @@ export function renderPlayPanel() {
   $("join-queue").disabled = waiting !== null;
 
   const parts = [];
+  const pools = [...state.queue.values()];
+  const mine = (q) => waiting?.rules === q.rules && waiting?.best_of === q.best_of;
+  const others = pools.filter((q) => !mine(q)).map(poolText);
   if (waiting?.kind === "queue") {
-    parts.push(h("span", {}, "Waiting in the queue for an opponent… "));
+    const what = waiting.rules ? `${waiting.rules} best of ${waiting.best_of}` : "an opponent";
+    const elsewhere = others.length ? ` (${others.join("; ")})` : "";
+    parts.push(h("span", {}, `Waiting in the queue for ${what}…${elsewhere} `));
     parts.push(h("button", { type: "button", onclick: cancelWaiting }, "Leave the queue"));
   } else if (waiting?.kind === "challenge") {
     parts.push(h("span", {}, `Challenge sent to ${waiting.to}; waiting for an answer… `));
@@ -138,4 +156,11 @@ export function renderPlayPanel() {
     );
   }
   fill($("play-status"), parts);
+  // Who waits in the queue, so a player can join a pool where someone is waiting.
+  $("queue-pools").hidden = waiting?.kind === "queue" || pools.length === 0;
+  $("queue-pools").textContent = `In the queue: ${pools.map(poolText).join("; ")}.`;
+}
+
+function poolText(q) {
+  return `${q.waiting} waiting for ${q.rules} best of ${q.best_of}`;
 }

@@ -20,3 +20,11 @@ export async function postJson(url, data) {
   const body = await res.json().catch(() => ({}));
   return { res, body };
 }
+
+// A request as the player of `token` (Authorization: Bearer), without a body; returns the
+// response and its JSON body ({} when it has none). Throws only when the hub cannot be reached.
+export async function sendAsPlayer(method, url, token) {
+  const res = await fetch(url, { method, headers: { Authorization: `Bearer ${token}` } });
+  const body = await res.json().catch(() => ({}));
+  return { res, body };
+}

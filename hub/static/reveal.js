@@ -1,10 +1,14 @@
 // The reveal of the last round (both rolls side by side, and why one won) and, once the game is
-// over, its result with what to do next: find a new opponent or go back to the lobby.
+// over, its result (with the ratings it changed) and what to do next: a rematch, a new opponent
+// or back to the lobby.
 
 import { $, h, scoreText } from "./dom.js";
-import { conn } from "./connection.js";
+import { conn, request } from "./connection.js";
+import { openGame } from "./game.js";
+import { renderGame } from "./gameview.js";
 import { rollIcon } from "./icons.js";
 import { play } from "./play.js";
+import { signed } from "./player.js";
 import { explain, ruleSet } from "./rolls.js";
 import { state } from "./state.js";
 
@@ -83,10 +87,42 @@ export function renderEnd(game) {
   const [a, b] = game.players;
   $("game-end-detail").textContent =
     `${a} ${scoreText(game)} ${b} · ${game.rules}, best of ${game.best_of}`;
-  // A seat finds a new opponent in the queue with the same rules; "Rematch" will sit next to
-  // it once the hub offers one (no button before it works).
+  // A seat may ask for a rematch, or find a new opponent in the queue with the same rules.
+  const asked = state.outgoing?.rematch === game.id;
+  $("rematch").hidden = !seated;
+  $("rematch").disabled = !conn.ready || asked;
   $("new-opponent").hidden = !seated;
   $("new-opponent").disabled = !conn.ready;
+  $("rematch-status").textContent = asked
+    ? `Rematch asked; waiting for ${state.outgoing.to}…`
+    : seated
+      ? state.rematchNote
+      : "";
+  const change = game.rating_change;
+  $("rating-change").hidden = !change;
+  if (change) {
+    const said = game.players.map((p) => `${p === state.me ? "you" : p} ${signed(change[p] ?? 0)}`);
+    $("rating-change").textContent = `Rating: ${said.join(", ")}`;
+  }
+}
+
+// The same rules and best_of again: against the computer a new game at once; against a person a
+// challenge, or the game at once if they asked too.
+export async function rematch() {
+  const game = state.game;
+  if (!game) return;
+  const opponent = game.players.find((p) => p !== state.me);
+  state.rematchNote = "";
+  try {
+    const data = await request("rematch", { game: game.id });
+    if (data.game) openGame(data.game);
+    else if (data.challenge) {
+      state.outgoing = { kind: "challenge", id: data.challenge, to: opponent, rematch: game.id };
+    }
+  } catch (err) {
+    state.rematchNote = `Could not ask for a rematch: ${err.message}`;
+  }
+  renderGame();
 }
 
 // The game just ended: if the focus was in the move panel (now hidden), give it to the result.

@@ -14,7 +14,9 @@ export const state = {
   players: new Map(), // lobby: name -> status
   live: new Map(), // lobby: game id -> summary
   challenges: new Map(), // challenges for me: id -> {id, from, best_of, rules}
-  outgoing: null, // what I wait for: {kind: "queue"} or {kind: "challenge", id, to}
+  outgoing: null, // what I wait for: {kind: "queue", rules, best_of} or {kind: "challenge", id, to, rematch?}
+  rematchNote: "", // what the result has to say about a rematch asked for
+  queue: new Map(), // lobby: "rules best_of" -> {rules, best_of, waiting}, pools with someone waiting
   note: "", // the last thing the play panel has to say
   gameId: null, // the game on screen, from the hash route
   watching: null, // the game whose topic we follow (the one on screen, once connected)

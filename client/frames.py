@@ -10,27 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypeAlias, TypedDict
+from typing import Any, NotRequired, TypeAlias, TypedDict, get_args
 
 import attrs
 
 from client.errors import ClientError
 from protocol.errors import BadMessage
-from protocol.messages import (
-    MAX_FRAME,
-    OPS,
-    Accept,
-    Auth,
-    Cancel,
-    Decline,
-    MoveRequest,
-    Play,
-    Request,
-    Resign,
-    Subscribe,
-    Unsubscribe,
-    decode_request,
-)
+from protocol.messages import MAX_FRAME, OPS, Request, decode_request
 
 __all__ = [
     "READ_LIMIT",
@@ -54,18 +40,8 @@ Item: TypeAlias = JsonObject  # an item of the client's stream (see client.conne
 # per-connection backlog (docs/protocol.md "Limits").
 READ_LIMIT = 1 << 20
 
-_CLASSES: tuple[type[Request], ...] = (
-    Auth,
-    Subscribe,
-    Unsubscribe,
-    Play,
-    Accept,
-    Decline,
-    Cancel,
-    MoveRequest,
-    Resign,
-)
-OP_OF: Mapping[type[Request], str] = dict(zip(_CLASSES, OPS, strict=True))
+# The request classes in the order of ``OPS``: the union ``Request`` names them in that order.
+OP_OF: Mapping[type[Request], str] = dict(zip(get_args(Request), OPS, strict=True))
 
 
 class Subscribed(TypedDict):

@@ -35,6 +35,10 @@ def test_play_wait_accepts_the_first_challenge_that_comes(
     ann.expect(rf"Game {bob.match.group(1)}: ann vs bob")
     play_one_round(ann, bob)
     assert "Accept" not in transcript(bob)
+    # A rated game: the record after it shows the rating and what the game changed of it.
+    ann.expect(r"ann: 1 game, 1 won, 0 lost, 0 drawn; rounds 1 won, 0 lost\. ")
+    ann.expect(r"Rating \d+ \(\+\d+, provisional\)\.")
+    bob.expect(r"Rating \d+ \(−?-?\d+, provisional\)\.")
 
 
 def test_level_is_refused_against_a_player(

@@ -85,8 +85,14 @@ def register(subparsers: argparse._SubParsersAction[P]) -> None:
     _json(watch)
     watch.set_defaults(func=watch_command)
 
-    lobby = subparsers.add_parser("lobby", help="follow the lobby: players, live games, leaders")
+    lobby = subparsers.add_parser(
+        "lobby",
+        help="follow the lobby: players, live games, leaders",
+        description="Follow the lobby. With a token saved for the hub (rps-hub play saves one)"
+        " you are online there: a challenge asks y/n, and accepting it plays the game.",
+    )
     _server(lobby)
+    lobby.add_argument("--name", help="the player to be (default: the last one on this hub)")
     _json(lobby)
     lobby.set_defaults(func=lobby_command)
 

@@ -1,4 +1,5 @@
-"""``rps-hub watch`` and ``rps-hub lobby``: following a game or the lobby without playing."""
+"""``rps-hub watch`` and ``rps-hub lobby``: following a game or the lobby without playing (the
+lobby answers challenges when it could sign in: ``client.lobbyseat``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from client.address import http_url
 from client.connection import HubClient
 from client.errors import ClientError
 from client.frames import Item
+from client.lobbyseat import QUIT_PROMPT, LobbySeat, play_args
 from client.notices import QUIT, Closed, Typed, on_state, print_json, state_line
+from client.play import Player
 from client.shapes import GameData, GameEventData, Leader, LobbyEventData, LobbySnapshot, as_shape
 from client.terminal import Terminal
 from client.views import GameView, LobbyView
@@ -107,7 +110,16 @@ class Refresh:
 
 
 async def lobby(args: argparse.Namespace, term: Terminal) -> int:
-    """Follow the lobby until interrupted (or ``q`` on a terminal)."""
+    """Follow the lobby until interrupted (or ``q`` on a terminal); after a challenge accepted
+    there, play its game."""
+    accepted: list[str] = []
+    code = await _follow_lobby(args, term, accepted)
+    if accepted:
+        return await Player(play_args(args, accepted[0]), term).run()
+    return code
+
+
+async def _follow_lobby(args: argparse.Namespace, term: Terminal, accepted: list[str]) -> int:
     client = await HubClient.connect(args.server)
     inbox: asyncio.Queue[Item | Typed | Leaders | Closed] = asyncio.Queue()
 
@@ -123,17 +135,19 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
     refresh = Refresh(leaders)
     pumping: asyncio.Task[None] | None = None
     try:
+        seat = await LobbySeat.sign_in(client, args.server, args.name)
         data = await client.subscribe("lobby")
         snapshot = data.get("snapshot") or {}
         view = LobbyView()
         view.load(as_shape(LobbySnapshot, snapshot))
         view.leaders = await rest.leaderboard(args.server, 5)
         title = f"rps-hub lobby · {http_url(args.server)}"
+        title += f" · you are {seat.me}" if seat is not None else ""
         if args.json:
             print_json(term, {"type": "snapshot", **data, "data": snapshot})
         pumping = asyncio.create_task(pump())
         if term.interactive:
-            term.prompt = "q + Enter quits: "
+            term.prompt = QUIT_PROMPT
             term.on_resize = lambda: _draw_lobby(term, view, title)
             term.start(lambda line: inbox.put_nowait(Typed(line)))
         if term.interactive:
@@ -148,6 +162,12 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
             if isinstance(item, Typed):
                 if item.line is None or item.line.strip().casefold() in ("q", *QUIT):
                     return 0
+                if seat is not None and seat.offer is not None:
+                    took, said = await seat.answer(item.line)
+                    if took:
+                        accepted.append(seat.me)
+                        return 0
+                    view.note, term.prompt = said, seat.prompt()
                 _draw_lobby(term, view, title)
                 continue
             if isinstance(item, Leaders):
@@ -156,6 +176,11 @@ async def lobby(args: argparse.Namespace, term: Terminal) -> int:
                 continue
             if args.json:
                 print_json(term, item)
+            heard = seat.on_item(item) if seat is not None else None
+            if heard is not None and seat is not None:
+                view.note, term.prompt = heard, seat.prompt()
+                if not term.interactive:
+                    term.say(heard)
             line = _lobby_item(view, item, refresh.request)
             if line == "closed":
                 print(f"rps-hub: lost the hub: {item.get('reason')}", file=sys.stderr)

@@ -31,7 +31,7 @@ def kept_lobby_tasks() -> list[asyncio.Task[object]]:
 async def test_the_lobby_keeps_no_task_for_each_finished_game(start_hub: HubFactory) -> None:
     server = await start_hub()
     out = io.StringIO()
-    args = argparse.Namespace(server=str(server.make_url("/")), json=False)
+    args = argparse.Namespace(server=str(server.make_url("/")), json=False, name=None)
     follower = asyncio.create_task(lobby(args, Terminal(out=out, inp=io.StringIO())))
 
     async def shown(text: str, times: int = 1) -> bool:

@@ -1,4 +1,5 @@
-"""Issue 11 in the terminal: ``play --wait``, a rematch with ``r`` after a game, ``--level``."""
+"""Issue 11 in the terminal: ``play --wait``, a challenge accepted from ``rps-hub lobby``, a rematch
+with ``r`` after a game, ``--level``."""
 
 from __future__ import annotations
 
@@ -38,7 +39,29 @@ def test_play_wait_accepts_the_first_challenge_that_comes(
     # A rated game: the record after it shows the rating and what the game changed of it.
     ann.expect(r"ann: 1 game, 1 won, 0 lost, 0 drawn; rounds 1 won, 0 lost\. ")
     ann.expect(r"Rating \d+ \(\+\d+, provisional\)\.")
-    bob.expect(r"Rating \d+ \(−?-?\d+, provisional\)\.")
+    bob.expect(r"Rating \d+ \(-\d+, provisional\)\.")
+
+
+def test_a_challenge_accepted_in_the_lobby_is_played_there(
+    hub: HubProcess, tmp_path: Path, children: list[pexpect.spawn]
+) -> None:
+    bob = spawn(["play", "--server", hub.url, "--name", "bob", "--opponent", "*"], tmp_path)
+    children.append(bob)
+    bob.expect("Waiting for an opponent")
+    bob.sendline("quit")
+    assert finish(bob) == 0  # bob's token is saved: the lobby signs in with it
+
+    lobby = spawn(["lobby", "--server", hub.url], tmp_path)
+    children.append(lobby)
+    lobby.expect("you are bob")
+    ann = spawn([*ANN_CHALLENGES_BOB, "--server", hub.url], tmp_path / "ann")
+    children.append(ann)
+    lobby.expect(r"Accept ann's challenge \(best of 1, rps3\)\? \[y/n\]")
+    lobby.sendline("y")
+    lobby.expect(r"You have a live game, (\S+): resuming it\.")
+    ann.expect(rf"Game {lobby.match.group(1)}: ann vs bob")
+    lobby.expect(r"Game \S+: bob vs ann")
+    play_one_round(ann, lobby)
 
 
 def test_level_is_refused_against_a_player(

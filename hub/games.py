@@ -20,6 +20,7 @@ from hub.rating import ATTEMPTS, is_rated, rate
 from hub.topics import event_payload, game_topic
 from protocol.errors import NotFound
 from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed, Status
+from protocol.reader import DEFAULT_LEVEL
 from protocol.rules import RuleSet
 from protocol.wire import effect_event, game_json, summary_json
 from storage.base import StaleRating, StoredEvent
@@ -36,6 +37,7 @@ class Games(HubState):
         games = await self.storage.live_games()
         now = self.now()
         for game in games:
+            await self._read_history(game)
             due = game.due
             game.resume(now=now)
             if game.due != due:
@@ -57,11 +59,17 @@ class Games(HubState):
         game_id: str | None = None,
         round_seconds: float | None = None,
         idle_seconds: float = 0.0,
+        level: str = DEFAULT_LEVEL,
     ) -> Game:
-        """Start a game: store it, then announce it to the seats, the lobby and its topic."""
+        """Start a game: store it, then announce it to the seats, the lobby and its topic.
+        A ``reader`` computer reads the player's rounds against it, loaded once here."""
         for p in players:
             if p != COMPUTER:
                 self.lobby.ensure_free(p)
+        history = []
+        if level != DEFAULT_LEVEL and players[1] == COMPUTER:
+            history = await self.storage.computer_rounds(players[0], rules.name)
+            self.lobby.ensure_free(players[0])  # still free after the read
         seconds = self.config.round_deadline if round_seconds is None else round_seconds
         game, effects = Game.start(
             id=game_id or new_id(),
@@ -73,6 +81,8 @@ class Games(HubState):
             epoch=secrets.token_urlsafe(8),
             round_seconds=seconds,
             idle_seconds=idle_seconds,
+            level=level,
+            history=history,
         )
         self.lobby.seat(game.humans, game.id)
         async with self.lock(game.id):
@@ -101,6 +111,14 @@ class Games(HubState):
             self._arm_deadline(game)
         return game
 
+    async def _read_history(self, game: Game) -> None:
+        """Give a stored live ``reader`` game the player's rounds before it (after a restart)."""
+        if game.level != DEFAULT_LEVEL and game.against_computer:
+            before = await self.storage.computer_rounds(
+                game.players[0], game.rules.name, before=game.id
+            )
+            game.history = before
+
     async def game(self, game_id: str) -> Game:
         """A game by id, live or stored; ``NotFound`` otherwise."""
         live = self._games.get(game_id)
@@ -122,6 +140,7 @@ class Games(HubState):
         """The game to change; a live game dropped after a failed save is reloaded."""
         game = await self.game(game_id)
         if game.status is Status.PLAYING and game_id not in self._games:
+            await self._read_history(game)
             self._games[game_id] = game
             self._seqs[game_id] = await self.storage.last_seq(game_id)
             self.lobby.seat(game.humans, game_id)

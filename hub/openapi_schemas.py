@@ -11,6 +11,7 @@ from typing import Any
 
 from protocol.errors import ErrorCode
 from protocol.game import MAX_BEST_OF
+from protocol.reader import DEFAULT_LEVEL, LEVELS
 from protocol.rules import DEFAULT_RULES, builtin_rules
 
 Schema = dict[str, Any]
@@ -62,7 +63,10 @@ _SUMMARY_FIELDS: dict[str, Schema] = {
     "round": INTEGER,
     "started": TIME,
     "finished": {"type": ["string", "null"], "format": "date-time"},
+    "level": {"type": "string", "enum": list(LEVELS), "description": "against the computer"},
 }
+
+_OPEN_SUMMARY = {k: v for k, v in _SUMMARY_FIELDS.items() if k != "level"}  # level: optional
 
 SCHEMAS: dict[str, Schema] = {
     "Error": obj(
@@ -122,7 +126,7 @@ SCHEMAS: dict[str, Schema] = {
             )
         }
     ),
-    "Summary": obj(_SUMMARY_FIELDS),
+    "Summary": obj(_OPEN_SUMMARY, {"level": _SUMMARY_FIELDS["level"]}),
     "Round": obj(
         {
             "round": INTEGER,
@@ -133,13 +137,16 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Game": obj(
         {
-            **_SUMMARY_FIELDS,
+            **_OPEN_SUMMARY,
             "deadline": {"type": ["string", "null"], "format": "date-time"},
             "commitment": {"type": ["string", "null"]},
             "epoch": STRING,
             "rounds": array(ref("Round")),
         },
-        {"rating_change": {**SCORE, "description": "a rated game's change per player"}},
+        {
+            "rating_change": {**SCORE, "description": "a rated game's change per player"},
+            "level": _SUMMARY_FIELDS["level"],
+        },
     ),
     "GameList": obj({"games": array(ref("Summary")), "next": CURSOR}),
     "Rules": obj(
@@ -174,6 +181,11 @@ SCHEMAS: dict[str, Schema] = {
                 "enum": [*RULE_SETS, None],
                 "default": DEFAULT_RULES,
                 "description": "a rule set of `GET /api/rules`; null for the default",
+            },
+            "level": {
+                "type": ["string", "null"],
+                "default": DEFAULT_LEVEL,
+                "description": f"the computer's level, one of {', '.join(LEVELS)} (any case)",
             },
         },
     ),

@@ -22,6 +22,7 @@ from protocol.errors import (
     code_for_status,
 )
 from protocol.game import COMPUTER, check_best_of
+from protocol.reader import DEFAULT_LEVEL, check_level
 from protocol.wire import game_json, iso, summary_json
 from storage.base import PlayerRecord
 
@@ -326,7 +327,9 @@ async def create_game(request: web.Request) -> web.Response:
     if rules is not None and not isinstance(rules, str):
         raise BadMessage("field 'rules' must be a string")
     best_of = check_best_of(body.get("best_of", 5))
-    game = await hub.start_game((player.name, COMPUTER), hub.ruleset(rules), best_of)
+    level = body.get("level")
+    level = DEFAULT_LEVEL if level is None else check_level(level)
+    game = await hub.start_game((player.name, COMPUTER), hub.ruleset(rules), best_of, level=level)
     return json_response(game_json(game), status=201)
 
 

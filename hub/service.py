@@ -21,8 +21,8 @@ import secrets
 from hub.fanout import Peer
 from hub.games import Games
 from hub.hubstate import new_id
-from protocol.errors import BadMessage, Unauthorized
-from protocol.game import Game
+from protocol.errors import BadMessage, Conflict, Unauthorized
+from protocol.game import COMPUTER, Game
 from protocol.lobby import Challenge
 from protocol.rules import DEFAULT_RULES, RuleSet
 from storage.base import PlayerRecord
@@ -172,6 +172,29 @@ class GameHub(Games):
             if not self.lobby.restore(c):
                 self._withdraw([c])
             raise
+
+    async def rematch(self, player: str, game_id: str) -> tuple[str, str]:
+        """Play a finished game of ``player``'s again: ``("game", id)`` against the computer (same
+        rules, best_of and level) or when the other seat already asked, else ``("challenge",
+        id)``: a challenge to the other seat with the same rules and best_of."""
+        old = await self.game(game_id)
+        seat = old.seat(player)
+        if not old.is_over:
+            raise Conflict(f"game {game_id} is not finished; a rematch follows a finished game")
+        if old.against_computer:
+            game = await self.start_game((seat, COMPUTER), old.rules, old.best_of, level=old.level)
+            return "game", game.id
+        other = old.opponent(seat)
+        for c in list(self.lobby.challenges.values()):
+            if (c.rematch, c.challenger, c.challenged) == (game_id, other, seat):
+                return "game", (await self.accept(seat, c.id)).id
+        self.lobby.ensure_free(other)
+        made, new = self.lobby.challenge(
+            seat, other, old.best_of, old.rules.name, new_id(), rematch=game_id
+        )
+        if new:
+            self._publish(self.player_stream(made.challenged), "challenge", made.to_json())
+        return "challenge", made.id
 
     def decline(self, player: str, challenge_id: str) -> None:
         """Decline a challenge addressed to ``player``."""

@@ -15,20 +15,18 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, WSMsgType, web
 from attrs import frozen
 
-from hub import guard, keys
+from hub import guard, keys, ws_play
 from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
 from hub.limits import RateLimiter
 from hub.service import GameHub
 from hub.topics import event_payload, game_topic, player_topic
 from protocol.errors import (
-    BadMessage,
     Conflict,
     ErrorCode,
     Forbidden,
     ProtocolError,
     Unauthorized,
 )
-from protocol.game import COMPUTER
 from protocol.messages import (
     MAX_FRAME,
     Accept,
@@ -38,6 +36,7 @@ from protocol.messages import (
     FrameError,
     MoveRequest,
     Play,
+    Rematch,
     RequestId,
     Resign,
     Subscribe,
@@ -208,6 +207,10 @@ class Session:
             metrics.errors.labels(exc.code).inc()
             self.peer.send(encode_error(rid, exc.code, exc.message))
 
+    def player(self) -> str:
+        """The connection's player; ``Unauthorized`` before ``auth``."""
+        return self._player()
+
     def _player(self) -> str:
         if self.peer.player is None:
             raise Unauthorized("authenticate first: send {'type': 'auth', 'token': ...}")
@@ -297,22 +300,6 @@ class Session:
         self.hub.subscriptions.discard(name, self.peer)
         return {}
 
-    async def play(self, request: Play) -> dict[str, Any]:
-        """Start a game against the computer, challenge a player, or join the queue."""
-        player = self._player()
-        opponent = request.opponent.strip()
-        if opponent.casefold() == COMPUTER:
-            ruleset = self.hub.ruleset(request.rules)
-            game = await self.hub.start_game((player, COMPUTER), ruleset, request.best_of)
-            return {"game": game.id}
-        if opponent == "*":
-            paired = await self.hub.enqueue(player, request.best_of, request.rules)
-            return {"queued": True} if paired is None else {"queued": True, "game": paired.id}
-        if opponent.casefold() == player.casefold():
-            raise BadMessage("you cannot challenge yourself")
-        challenge = await self.hub.challenge(player, opponent, request.best_of, request.rules)
-        return {"challenge": challenge}
-
     async def accept(self, request: Accept) -> dict[str, Any]:
         """Accept a challenge."""
         game = await self.hub.accept(self._player(), request.challenge)
@@ -347,7 +334,8 @@ HANDLERS: dict[type, tuple[str, Callable[[Session, Any], Awaitable[object]]]] = 
     Auth: ("auth", Session.auth),
     Subscribe: ("subscribe", Session.subscribe),
     Unsubscribe: ("unsubscribe", Session.unsubscribe),
-    Play: ("play", Session.play),
+    Play: ("play", ws_play.play),
+    Rematch: ("rematch", ws_play.rematch),
     Accept: ("accept", Session.accept),
     Decline: ("decline", Session.decline),
     Cancel: ("cancel", Session.cancel),

@@ -6,9 +6,9 @@ A game has two seats (``players[0]`` is the challenger, the first queued, or the
 computer) and moves through rounds.  Exactly one round is *open* while the game is ``playing``.
 Moves are simultaneous and secret: a seat's roll waits in ``pending`` until both seats have moved,
 then the round is resolved into a ``Round``, the score is updated and either the game ends or the
-next round opens.  Against the computer, the computer's roll for a round is drawn when the round
-opens and only its commitment ``sha256("<roll>:<nonce>")`` is published; the resolved round reveals
-roll and nonce.
+next round opens.  Against the computer, its roll is drawn when the round opens (at ``level``,
+from ``history`` and this game's rounds: ``protocol.reader``) and only its commitment
+``sha256("<roll>:<nonce>")`` is published; the resolved round reveals roll and nonce.
 
 Two clocks can end a round.  A round's *deadline* (``round_seconds`` after it opens) makes a seat
 that has not moved lose the round.  A game's *idle limit* (``idle_seconds`` after the latest round
@@ -50,6 +50,7 @@ from typing import TypeAlias
 from attrs import define, field, frozen
 
 from protocol.errors import BadMessage, Forbidden, IllegalMove
+from protocol.reader import DEFAULT_LEVEL, Seen, computer_roll, seen_in
 from protocol.rules import RuleSet
 
 COMPUTER = "computer"
@@ -173,6 +174,8 @@ class Game:
     finished: int | None = None
     idle_until: int | None = None  # unix ms; the game ends abandoned if nobody moves by then
     rating_change: dict[str, int] | None = None  # set by the edge when it rates the game
+    level: str = DEFAULT_LEVEL  # the computer's (protocol.reader); "random" between humans
+    history: list[Seen] = field(factory=list, eq=False, repr=False)  # rounds before, for reader
 
     @classmethod
     def start(
@@ -187,6 +190,8 @@ class Game:
         epoch: str,
         round_seconds: float = 0.0,
         idle_seconds: float = 0.0,
+        level: str = DEFAULT_LEVEL,
+        history: list[Seen] | None = None,
     ) -> tuple[Game, list[Effect]]:
         """Create a game with round 1 open; returns the game and its first ``RoundOpened``."""
         check_best_of(best_of)
@@ -205,6 +210,8 @@ class Game:
             round_seconds=round_seconds,
             idle_seconds=idle_seconds,
             score={a: 0, b: 0},
+            level=level,
+            history=history or [],
         )
         return game, [game._open_round(now, rng)]
 
@@ -335,7 +342,10 @@ class Game:
         self.secret = None
         if self.against_computer:
             nonce = f"{rng.getrandbits(128):032x}"
-            self.secret = Secret(roll=rng.choice(self.rules.rolls), nonce=nonce)
+            seen = self.history  # the random level reads nothing: no work per round for it
+            if self.level != "random":
+                seen = [*seen, *seen_in(self.rounds, self.players[0])]
+            self.secret = Secret(roll=computer_roll(self.level, self.rules, seen, rng), nonce=nonce)
         return RoundOpened(round=self.round, deadline=self.deadline, commitment=self.commitment)
 
     def _resolve(self, *, timed_out: bool, now: int, rng: random.Random) -> list[Effect]:

@@ -38,15 +38,19 @@ class Challenge:
     challenged: str
     best_of: int
     rules: str
+    rematch: str | None = None  # the finished game this challenge plays again
 
     def to_json(self) -> dict[str, object]:
-        """The ``challenge`` event's data."""
-        return {
+        """The ``challenge`` event's data (``rematch`` only for a rematch)."""
+        data: dict[str, object] = {
             "id": self.id,
             "from": self.challenger,
             "best_of": self.best_of,
             "rules": self.rules,
         }
+        if self.rematch is not None:
+            data["rematch"] = self.rematch
+        return data
 
 
 @frozen
@@ -107,7 +111,13 @@ class Lobby:
         return withdrawn
 
     def challenge(
-        self, challenger: str, challenged: str, best_of: int, rules: str, new_id: str
+        self,
+        challenger: str,
+        challenged: str,
+        best_of: int,
+        rules: str,
+        new_id: str,
+        rematch: str | None = None,
     ) -> tuple[Challenge, bool]:
         """Open a challenge (or return the open one); the flag is True when it is new."""
         if challenger.casefold() == challenged.casefold():
@@ -119,7 +129,7 @@ class Lobby:
         for c in self.challenges.values():
             if c.challenger == challenger and c.challenged == target:
                 return c, False
-        made = Challenge(new_id, challenger, target, best_of, rules)
+        made = Challenge(new_id, challenger, target, best_of, rules, rematch)
         self.challenges[new_id] = made
         return made, True
 

@@ -56,6 +56,7 @@ class Play:
     opponent: str
     best_of: int = 5
     rules: str | None = None
+    level: str | None = None  # the computer's (protocol.reader.check_level); None: the default
 
 
 @frozen
@@ -92,6 +93,14 @@ class MoveRequest:
 
 
 @frozen
+class Rematch:
+    """Play a finished game again (a seat of it asks)."""
+
+    id: RequestId
+    game: str
+
+
+@frozen
 class Resign:
     """Give up a game."""
 
@@ -100,7 +109,16 @@ class Resign:
 
 
 Request: TypeAlias = (
-    Auth | Subscribe | Unsubscribe | Play | Accept | Decline | Cancel | MoveRequest | Resign
+    Auth
+    | Subscribe
+    | Unsubscribe
+    | Play
+    | Accept
+    | Decline
+    | Cancel
+    | MoveRequest
+    | Resign
+    | Rematch
 )
 
 OPS = (
@@ -113,6 +131,7 @@ OPS = (
     "cancel",
     "move",
     "resign",
+    "rematch",
 )
 
 
@@ -197,7 +216,11 @@ def decode_request(frame: str | bytes) -> Request:
         except BadMessage as exc:
             raise FrameError(exc.message, rid) from None
         return Play(
-            rid, _req(obj, "opponent", rid), best_of, _str(obj, "rules", rid, required=False)
+            rid,
+            _req(obj, "opponent", rid),
+            best_of,
+            _str(obj, "rules", rid, required=False),
+            _str(obj, "level", rid, required=False),
         )
     if op == "accept":
         return Accept(rid, _req(obj, "challenge", rid))
@@ -209,6 +232,8 @@ def decode_request(frame: str | bytes) -> Request:
         return MoveRequest(
             rid, _req(obj, "game", rid), _req(obj, "roll", rid), _int(obj, "round", rid)
         )
+    if op == "rematch":
+        return Rematch(rid, _req(obj, "game", rid))
     return Resign(rid, _req(obj, "game", rid))
 
 

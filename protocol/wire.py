@@ -29,7 +29,8 @@ def round_json(r: Round) -> dict[str, Any]:
 
 
 def summary_json(game: Game) -> dict[str, Any]:
-    """A game without its rounds, deadline, commitment and epoch."""
+    """A game without its rounds, deadline, commitment and epoch (``level`` only against the
+    computer)."""
     return {
         "id": game.id,
         "rules": game.rules.name,
@@ -42,6 +43,7 @@ def summary_json(game: Game) -> dict[str, Any]:
         "round": game.round,
         "started": iso(game.started),
         "finished": iso(game.finished),
+        **({"level": game.level} if game.against_computer else {}),
     }
 
 

@@ -16,6 +16,7 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.game import Game
 from protocol.messages import encode_data
 from protocol.ratings import NEW, Rating
+from protocol.reader import HISTORY_LIMIT, Seen
 
 
 class StorageError(ProtocolError):
@@ -193,6 +194,12 @@ class Storage(Protocol):
 
     async def rating_history(self, name: str, limit: int) -> list[RatingPoint]:
         """The player's rating after each of their latest ``limit`` rated games, oldest first."""
+
+    async def computer_rounds(
+        self, player: str, rules: str, *, before: str | None = None, limit: int = HISTORY_LIMIT
+    ) -> list[Seen]:
+        """The player's latest ``limit`` rounds against the computer under ``rules`` (in games
+        other than ``before``), oldest first, as ``protocol.reader`` reads them."""
 
     async def rating_leaders(self, limit: int) -> list[RatedLeader]:
         """Players whose rating is not provisional, highest shown rating first, then name

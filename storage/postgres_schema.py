@@ -138,4 +138,8 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (player_id, ts, game_id)
         )""",
     ],
+    [
+        # The computer's level (protocol.reader): every game before levels is "random".
+        "ALTER TABLE games ADD COLUMN level TEXT NOT NULL DEFAULT 'random'",
+    ],
 ]

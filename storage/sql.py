@@ -50,6 +50,7 @@ GAME_FIELDS = [
     "idle_seconds",
     "idle_until",
     "rating_change",
+    "level",
 ]
 
 
@@ -184,6 +185,7 @@ def game_row(
         "idle_seconds": game.idle_seconds,
         "idle_until": game.idle_until,
         "rating_change": None if game.rating_change is None else json.dumps(game.rating_change),
+        "level": game.level,
         "seq": seq,
     }
 
@@ -236,6 +238,7 @@ def game(row: Row, rounds: Iterable[Row]) -> Game:
         idle_seconds=row["idle_seconds"],
         idle_until=row["idle_until"],
         rating_change=None if row["rating_change"] is None else json.loads(row["rating_change"]),
+        level=row["level"],
     )
 
 

@@ -123,4 +123,8 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (player_id, ts, game_id)
         ) WITHOUT ROWID""",
     ],
+    [
+        # The computer's level (protocol.reader): every game before levels is "random".
+        "ALTER TABLE games ADD COLUMN level TEXT NOT NULL DEFAULT 'random'",
+    ],
 ]

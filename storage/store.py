@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from protocol.game import COMPUTER, Game
-from protocol.ratings import PROVISIONAL_ABOVE, leaderboard
 from storage import sql
 from storage.base import (
     GamePage,
@@ -21,13 +20,12 @@ from storage.base import (
     NameTaken,
     PlayerRecord,
     PlayerStats,
-    RatedLeader,
-    RatingPoint,
     RatingUpdate,
     StorageError,
     StoredEvent,
 )
 from storage.engine import Backend, Session
+from storage.reads import RatingReads
 from storage.writer import Writer
 
 __all__ = ["SQLStore"]
@@ -40,7 +38,7 @@ _PLAYER_COLUMNS = (
 _SELECT_GAMES = f"SELECT {', '.join(sql.GAME_FIELDS)} FROM games"
 
 
-class SQLStore:
+class SQLStore(RatingReads):
     """``storage.base.Storage`` on a ``storage.engine.Backend``."""
 
     def __init__(self, backend: Backend) -> None:
@@ -245,51 +243,6 @@ class SQLStore:
             return await s.fetch(query, include_computer, COMPUTER, limit)
 
         return [sql.leader(row) for row in await self._read("read the leaderboard", work)]
-
-    async def rating_history(self, name: str, limit: int) -> list[RatingPoint]:
-        """The player's rating after each of their latest ``limit`` rated games, oldest first."""
-        sql.check_limit(limit)
-        if not sql.storable(name):
-            return []
-        query = """SELECT h.game_id, h.ts, h.rating, h.deviation, h.volatility
-            FROM rating_history AS h JOIN players AS p ON p.id = h.player_id
-            WHERE p.name_key = ? ORDER BY h.ts DESC, h.game_id DESC LIMIT ?"""
-
-        async def work(s: Session) -> list[sql.Row]:
-            return await s.fetch(query, sql.key(name), limit)
-
-        rows = await self._read(f"read the ratings of {name}", work)
-        return [RatingPoint(r["game_id"], r["ts"], sql.rating(r)) for r in reversed(rows)]
-
-    async def rating_leaders(self, limit: int) -> list[RatedLeader]:
-        """Players whose rating is not provisional, highest shown rating first, then name
-        ignoring case (``protocol.ratings.leaderboard``), with their wins and games."""
-        sql.check_limit(limit)
-        f = self._d.fold
-        seat = "SELECT {0} AS name, CASE WHEN {1} = {2} THEN 1 ELSE 0 END AS won FROM games"
-        # A shown deviation over PROVISIONAL_ABOVE is provisional: one of 110.5 or more.
-        query = f"""SELECT p.name, p.rating, p.deviation, p.volatility,
-                COALESCE(s.wins, 0) AS wins, COALESCE(s.games, 0) AS games
-            FROM players AS p LEFT JOIN (
-                SELECT lower(name) AS name_key, SUM(won) AS wins, COUNT(*) AS games
-                FROM ({seat.format("player_a", f("winner"), f("player_a"))}
-                          WHERE status = 'finished'
-                      UNION ALL
-                      {seat.format("player_b", f("winner"), f("player_b"))}
-                          WHERE status = 'finished') AS seats
-                GROUP BY lower(name)
-            ) AS s ON s.name_key = p.name_key
-            WHERE p.rated > 0 AND p.deviation < ?"""
-
-        async def work(s: Session) -> list[sql.Row]:
-            return await s.fetch(query, PROVISIONAL_ABOVE + 0.5)
-
-        rows = {r["name"]: r for r in await self._read("read the rating leaderboard", work)}
-        ranked = leaderboard((name, sql.rating(r)) for name, r in rows.items())[:limit]
-        return [
-            RatedLeader(name, rows[name]["wins"], rows[name]["games"], sql.rating(rows[name]))
-            for name, _ in ranked
-        ]
 
     # -- games -------------------------------------------------------------------------------
 

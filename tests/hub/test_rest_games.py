@@ -15,7 +15,7 @@ async def test_starting_a_game_answers_201_with_the_whole_game(rest: Rest) -> No
     game = await new_game(rest, token, opponent="Computer", best_of=3, rules="rps3")
     assert set(game) == {
         "id", "rules", "best_of", "players", "status", "reason", "winner", "score", "round",
-        "deadline", "commitment", "epoch", "rounds", "started", "finished",
+        "deadline", "commitment", "epoch", "rounds", "started", "finished", "level",
     }  # fmt: skip
     assert game["players"] == ["ann", "computer"]
     assert (game["rules"], game["best_of"], game["status"], game["round"]) == (

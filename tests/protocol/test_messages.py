@@ -17,6 +17,7 @@ from protocol.messages import (
     FrameError,
     MoveRequest,
     Play,
+    Rematch,
     Request,
     Resign,
     Subscribe,
@@ -64,6 +65,11 @@ VALID: list[tuple[dict[str, Any], Request]] = [
         MoveRequest(8, "g1", "Rock", 3),
     ),
     ({"type": "resign", "id": 9, "game": "g1"}, Resign(9, "g1")),
+    ({"type": "rematch", "id": 10, "game": "g1"}, Rematch(10, "g1")),
+    (
+        {"type": "play", "id": 11, "opponent": "computer", "level": "reader"},
+        Play(11, "computer", 5, None, "reader"),
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ from protocol.messages import (
     FrameError,
     MoveRequest,
     Play,
+    Rematch,
     Request,
     Resign,
     Subscribe,
@@ -118,6 +119,8 @@ def requests(draw: st.DrawFn) -> tuple[dict[str, Any], Request]:
     game = draw(NAMES)
     if op == "resign":
         return {"type": op, "id": rid, "game": game}, Resign(rid, game)
+    if op == "rematch":
+        return {"type": op, "id": rid, "game": game}, Rematch(rid, game)
     roll, round = draw(NAMES), draw(st.none() | st.integers())
     return {"type": op, "id": rid, "game": game, "roll": roll, "round": round}, MoveRequest(
         rid, game, roll, round

@@ -80,12 +80,14 @@ def test_iso_names_exactly_the_millisecond_it_was_given(ms: int) -> None:
 
 def test_game_json_has_exactly_the_spec_keys() -> None:
     game, _ = start()
-    assert set(game_json(game)) == GAME_KEYS
+    assert set(game_json(game)) == GAME_KEYS | {"level"}  # against the computer
 
 
 def test_summary_json_is_the_game_without_rounds_deadline_commitment_and_epoch() -> None:
     game, _ = start()
-    assert set(summary_json(game)) == GAME_KEYS - {"rounds", "deadline", "commitment", "epoch"}
+    assert set(summary_json(game)) == GAME_KEYS - {"rounds", "deadline", "commitment", "epoch"} | {
+        "level"
+    }
 
 
 def test_a_fresh_game_shows_round_one_open_with_deadline_and_commitment() -> None:
@@ -106,6 +108,7 @@ def test_a_fresh_game_shows_round_one_open_with_deadline_and_commitment() -> Non
         "rounds": [],
         "started": "2023-11-14T22:13:20.000Z",
         "finished": None,
+        "level": "random",
     }
 
 

@@ -12,7 +12,7 @@ from storage import sql
 
 T0 = 1_700_000_000_000
 # Columns that later migrations added: a row of the first schema has none of them.
-ADDED = ("idle_seconds", "idle_until", "rating_change")
+ADDED = ("idle_seconds", "idle_until", "rating_change", "level")
 
 
 def first_schema_row(game_id: str, players: tuple[str, str] = ("Dana", COMPUTER)) -> dict[str, Any]:

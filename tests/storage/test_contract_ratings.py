@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
+from protocol.game import COMPUTER
 from protocol.ratings import NEW, Rating, rate_game
 from storage.base import RatingUpdate, StaleRating, Storage
-from tests.storage.contract import T0, Table, register
+from tests.storage.contract import RPS15, T0, Table, register
 
 
 async def finished(storage: Storage, game_id: str, a: str, b: str) -> Table:
@@ -115,3 +116,22 @@ async def test_two_games_of_one_player_saved_in_one_batch_never_both_take_one_ra
     ann = await storage.player("ann")
     assert ann is not None and ann.rated == 1
     assert [p.game_id for p in await storage.rating_history("ann", 10)] == ["g1"]
+
+
+async def test_computer_rounds_are_the_latest_under_the_rules_oldest_first(
+    storage: Storage,
+) -> None:
+    await register(storage, "ann", "bob")
+    first = await Table.start(storage, ("ann", COMPUTER), id="g1", best_of=15)
+    for roll in ("Rock", "Paper"):
+        await first.move("ann", roll)
+    other = await Table.start(storage, ("ann", COMPUTER), id="g2", rules=RPS15, now=T0 + 1)
+    await other.move("ann", "Fire")
+    second = await Table.start(storage, ("ann", COMPUTER), id="g3", best_of=15, now=T0 + 2)
+    await second.move("ann", "Scissors")
+    rounds = [r.moves for r in first.game.rounds + second.game.rounds]
+    seen = [(m["ann"], m[COMPUTER]) for m in rounds]
+    assert await storage.computer_rounds("ANN", "rps3") == seen
+    assert await storage.computer_rounds("ann", "rps3", limit=2) == seen[1:]
+    assert await storage.computer_rounds("ann", "rps3", before="g3") == seen[:2]
+    assert await storage.computer_rounds("bob", "rps3") == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pexpect
 
-from tests.client.pty import HubProcess, finish, move_when_asked, spawn, transcript
+from tests.client.pty import AFTER_GAME, HubProcess, finish, move_when_asked, spawn, transcript
 
 RPS3 = ["--best-of", "1", "--rules", "rps3"]
 ANN_CHALLENGES_BOB = ["play", "--name", "ann", "--opponent", "bob", *RPS3]
@@ -40,6 +40,71 @@ def test_play_wait_accepts_the_first_challenge_that_comes(
     ann.expect(r"ann: 1 game, 1 won, 0 lost, 0 drawn; rounds 1 won, 0 lost\. ")
     ann.expect(r"Rating \d+ \(\+\d+, provisional\)\.")
     bob.expect(r"Rating \d+ \(-\d+, provisional\)\.")
+
+
+def test_r_after_a_game_asks_the_other_player_for_a_rematch_and_a_yes_starts_it(
+    hub: HubProcess, tmp_path: Path, children: list[pexpect.spawn]
+) -> None:
+    bob = spawn(["play", "--server", hub.url, "--name", "bob", "--wait"], tmp_path)
+    children.append(bob)
+    bob.expect("Waiting for a challenge")
+    ann = spawn(
+        ["play", "--server", hub.url, "--name", "ann", "--opponent", "bob", *RPS3], tmp_path
+    )
+    children.append(ann)
+    ann.expect(r"Game (\S+): ann vs bob")
+    first = ann.match.group(1)
+    play_one_round(ann, bob)
+    ann.expect(AFTER_GAME)
+    bob.expect(AFTER_GAME)
+
+    ann.sendline("r")
+    ann.expect("Asked bob for a rematch; waiting for an answer…")
+    bob.expect(r"ann asks for a rematch \(best of 1, rps3\)\.")
+    bob.expect(r"Accept ann's rematch\? \[y/n\]")
+    bob.sendline("n")
+    ann.expect("bob declined the rematch.")
+    ann.expect(AFTER_GAME)  # the session stays: r may ask again
+
+    ann.sendline("r")
+    bob.expect(r"Accept ann's rematch\? \[y/n\]")
+    bob.sendline("y")
+    ann.expect(r"Game (\S+): ann vs bob · rps3 · best of 1")
+    assert ann.match.group(1) != first
+    play_one_round(ann, bob)
+    ann.expect("ann: 2 games, 2 won")
+    ann.expect(AFTER_GAME)
+    ann.sendline("q")
+    assert finish(ann) == 0
+
+
+def test_r_against_the_computer_starts_the_next_game_at_once(
+    hub: HubProcess, tmp_path: Path, children: list[pexpect.spawn]
+) -> None:
+    ann = spawn(["play", "--server", hub.url, "--name", "ann", *RPS3], tmp_path)
+    children.append(ann)
+    ann.expect(r"Game (\S+): ann vs computer · rps3 · best of 1")
+    first = ann.match.group(1)
+    move_when_asked(ann, 1, "resign")
+    ann.sendline("y")
+    ann.expect(r"computer won the game")
+    ann.expect(AFTER_GAME)
+    ann.sendline("r")
+    ann.expect(r"Game (\S+): ann vs computer · rps3 · best of 1")
+    assert ann.match.group(1) != first
+    move_when_asked(ann, 1, "rock")
+    ann.expect("You play Rock.")
+
+
+def test_level_reader_plays_the_computer_that_reads_habits(
+    hub: HubProcess, tmp_path: Path, children: list[pexpect.spawn]
+) -> None:
+    args = ["play", "--server", hub.url, "--name", "ann", "--level", "reader", *RPS3]
+    ann = spawn(args, tmp_path)
+    children.append(ann)
+    ann.expect(r"Game \S+: ann vs computer \(reader\) · rps3 · best of 1")
+    move_when_asked(ann, 1, "rock")
+    ann.expect(r"Round 1: you Rock, computer \w+")
 
 
 def test_a_challenge_accepted_in_the_lobby_is_played_there(

@@ -101,7 +101,7 @@ async def test_a_whole_game_against_the_computer_by_keyboard_only(
     mine = "You won the game!" if game["winner"] == "alice" else "computer won the game."
     await expect(page.locator("#game-end-text")).to_have_text(mine)
     await page.keyboard.press("Tab")
-    await expect(page.get_by_role("button", name="Rematch")).to_be_focused()
+    await expect(page.get_by_role("button", name="Rematch", exact=True)).to_be_focused()
     await page.keyboard.press("Tab")
     await expect(page.get_by_role("button", name="New opponent")).to_be_focused()
     await page.keyboard.press("Tab")
@@ -189,7 +189,7 @@ async def test_on_a_phone_the_result_and_its_buttons_are_in_view_without_scrolli
     end = page.locator("#game-end")
     for part in (
         end,
-        page.get_by_role("button", name="Rematch"),
+        page.get_by_role("button", name="Rematch", exact=True),
         page.get_by_role("button", name="New opponent"),
         page.get_by_role("link", name="Back to lobby", exact=True),
     ):

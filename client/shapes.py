@@ -18,6 +18,7 @@ __all__ = [
     "LobbyEventData",
     "LobbyPlayer",
     "LobbySnapshot",
+    "QueuePool",
     "Rating",
     "Record",
     "RoundData",
@@ -93,10 +94,20 @@ class LobbyPlayer(TypedDict, total=False):
     status: str
 
 
+class QueuePool(TypedDict, total=False):
+    """The players waiting in the queue for one ``rules`` and ``best_of``."""
+
+    rules: str
+    best_of: int
+    waiting: int
+
+
 class LobbyEventData(Summary, total=False):
-    """The data of a ``lobby`` event: a player (joined, left, status) or a game's summary."""
+    """The data of a ``lobby`` event: a player (joined, left, status), a game's summary, or a
+    pool of the queue (``queue``: ``rules``, ``best_of``, ``waiting``)."""
 
     name: str
+    waiting: int
 
 
 class LobbySnapshot(TypedDict, total=False):
@@ -104,6 +115,7 @@ class LobbySnapshot(TypedDict, total=False):
 
     players: list[LobbyPlayer]
     games: list[Summary]
+    queue: list[QueuePool]
 
 
 class Leader(TypedDict, total=False):

@@ -17,11 +17,12 @@ from client.connection import HubClient
 from client.errors import ClientError
 from client.frames import Item
 from client.lobbyseat import QUIT_PROMPT, LobbySeat, play_args
+from client.lobbyview import LobbyView
 from client.notices import QUIT, Closed, Typed, on_state, print_json, state_line
 from client.play import Player
 from client.shapes import GameData, GameEventData, Leader, LobbyEventData, LobbySnapshot, as_shape
 from client.terminal import Terminal
-from client.views import GameView, LobbyView
+from client.views import GameView
 
 __all__ = ["Refresh", "lobby", "watch"]
 

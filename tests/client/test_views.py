@@ -6,8 +6,9 @@ import io
 from typing import Any
 
 from client.keys import RollKeys
+from client.lobbyview import LobbyView
 from client.terminal import Terminal
-from client.views import GameView, LobbyView
+from client.views import GameView
 
 
 def plain() -> tuple[Terminal, io.StringIO]:
@@ -129,3 +130,16 @@ def test_the_leaders_say_one_win_and_one_game_in_the_singular() -> None:
         "1 win in 1 game"
     ]
     assert any(line.endswith("bob                  0 wins in 2 games") for line in lines)
+
+
+def test_the_lobby_shows_each_pool_of_the_queue_until_it_empties() -> None:
+    term, _ = plain()
+    lobby = LobbyView()
+    rps3 = {"rules": "rps3", "best_of": 3, "waiting": 1}
+    lobby.load({"players": [], "games": [], "queue": [rps3]})
+    line = lobby.apply("queue", {"rules": "rps15", "best_of": 5, "waiting": 2})
+    assert line == "  queue: 2 waiting for rps15 best of 5"
+    shown = [line for line in lobby.render(term, "rps-hub lobby") if line.startswith("Queue:")]
+    assert shown == ["Queue: 2 for rps15 best of 5; 1 for rps3 best of 3"]
+    lobby.apply("queue", {"rules": "rps3", "best_of": 3, "waiting": 0})
+    assert lobby.queue == {("rps15", 5): 2}

@@ -48,3 +48,6 @@ class Config:
     summary_interval: float = 1.0
     # A legacy game (no round deadline) left without a move this long ends abandoned.
     legacy_idle: float = 600.0
+    # Seconds of waiting that widen the queue's rating gap by one step (protocol.pairing: 5 s);
+    # tests shorten it, there is no CLI option.
+    queue_step: float = 5.0

@@ -24,6 +24,7 @@ from hub.metrics import Metrics
 from hub.topics import player_topic
 from protocol.game import Game
 from protocol.lobby import Lobby, PlayerStatus
+from protocol.pairing import Waiting, summary
 from protocol.rules import RuleSet, builtin_rules
 from storage.base import Storage
 
@@ -71,6 +72,9 @@ class HubState:
         self._summarized: dict[str, float] = {}  # loop time of each game's last game_updated
         self._summary_due: dict[str, asyncio.TimerHandle] = {}  # a game_updated held back
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queue_entries: dict[str, Waiting] = {}  # each queued player's (hub.queue)
+        self._queue_shown: list[Waiting] = []  # the queue as the lobby's events last told it
+        self._queue_timer: asyncio.TimerHandle | None = None  # the next pairing the gaps allow
 
     def now(self) -> int:
         """Unix milliseconds."""
@@ -105,6 +109,7 @@ class HubState:
         return {
             "players": [{"name": n, "status": s.value} for n, s in players],
             "games": list(self._summaries.values()),
+            "queue": [pool.to_json() for pool in summary(self._queue_shown)],
         }
 
     def _sync_statuses(self, players: tuple[str, ...]) -> None:
@@ -117,6 +122,10 @@ class HubState:
                 self._publish(
                     self.lobby_stream, "player_status", {"name": name, "status": status.value}
                 )
+        self._sync_queue()
+
+    def _sync_queue(self) -> None:
+        """Announce the queue's changed pools (``hub.queue.FairQueue`` does; nothing here)."""
 
     # -- locks -----------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """The game hub: glue between the pure core, storage and fan-out.
 
-``GameHub`` is what the WebSocket, REST and legacy handlers call.  It is built in three layers:
+``GameHub`` is what the WebSocket, REST and legacy handlers call.  It is built in four layers:
 ``hub.hubstate.HubState`` (the shared tables, publishing, each game's lock),
 ``hub.games.Games`` (starting games, moves, deadlines, resuming after a restart; the path each
-game action follows is described there), and this module: players (registration, tokens),
-presence, the lobby's actions, and closing.  A game's lock also covers a subscriber's catch-up
+game action follows is described there), ``hub.queue.FairQueue`` (the queue, paired by rating),
+and this module: players (registration, tokens), presence, the lobby's actions (rematch too),
+and closing.  A game's lock also covers a subscriber's catch-up
 from storage, so nobody sees a gap or a duplicate between history and live events.
 
 Presence, the lobby (queue, challenges, statuses) and the lobby and player topics live in memory;
@@ -19,8 +20,8 @@ import re
 import secrets
 
 from hub.fanout import Peer
-from hub.games import Games
 from hub.hubstate import new_id
+from hub.queue import FairQueue
 from protocol.errors import BadMessage, Conflict, Unauthorized
 from protocol.game import COMPUTER, Game
 from protocol.lobby import Challenge
@@ -35,7 +36,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class GameHub(Games):
+class GameHub(FairQueue):
     """Games, presence and the lobby of one hub process."""
 
     # -- lifetime --------------------------------------------------------------------------
@@ -45,6 +46,8 @@ class GameHub(Games):
         self.closing = True
         for handle in [*self._deadlines.values(), *self._leaving.values()]:
             handle.cancel()
+        if self._queue_timer is not None:
+            self._queue_timer.cancel()
         self._deadlines.clear()
         self._leaving.clear()
         if self._tasks:
@@ -133,6 +136,7 @@ class GameHub(Games):
         if player in self._peers:
             return
         self._withdraw(self.lobby.leave(player))
+        self._sync_queue()
         self._statuses.pop(player, None)
         # Forget the player's topic history so memory follows active players, not every player
         # ever seen; a later subscriber gets a new epoch, i.e. a snapshot instead of a replay.
@@ -209,13 +213,8 @@ class GameHub(Games):
         self._sync_statuses((player,))
 
     async def enqueue(self, player: str, best_of: int, rules: str | None) -> Game | None:
-        """Queue for a game; returns the game when a waiting player was paired at once."""
-        ruleset = self.ruleset(rules)
-        partner = self.lobby.enqueue(player, ruleset.name, best_of)
-        if partner is None:
-            self._sync_statuses((player,))
-            return None
-        return await self.start_game((partner.player, player), ruleset, best_of)
+        """Queue for a game (``hub.queue``); returns the game when paired at once."""
+        return await self.wait(player, self.ruleset(rules).name, best_of)
 
 
 def _name(name: object) -> str:

@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 Names given to the lobby are the players' registered spellings (the edge resolves case first).
 A player's status is derived: ``playing`` while they hold a seat in a live game, else ``queued``
-while in the matchmaking queue, else ``idle``.  The queue pairs the first waiting player with the
-same ``rules`` and ``best_of``.  A challenge lives until it is accepted, declined or withdrawn;
-a second challenge from the same player to the same player returns the open one.
+while in the matchmaking queue, else ``idle``.  ``enqueue`` pairs the first waiting player with
+the same ``rules`` and ``best_of``; ``wait`` only queues (the hub pairs by rating with
+``protocol.pairing``).  A challenge lives until it is accepted, declined or withdrawn; a second
+challenge from the same player to the same player returns the open one.
 
 Methods validate everything before they change anything and raise a ``ProtocolError`` leaf on
 refusal, so a refused request leaves the lobby untouched.
@@ -168,6 +169,12 @@ class Lobby:
                 return t
         self.queue.append(Ticket(player, rules, best_of))
         return None
+
+    def wait(self, player: str, rules: str, best_of: int) -> None:
+        """Queue ``player`` without pairing (the hub pairs by rating: ``protocol.pairing``)."""
+        self.ensure_free(player)
+        self.queue = [t for t in self.queue if t.player != player]
+        self.queue.append(Ticket(player, rules, best_of))
 
     def seat(self, players: tuple[str, ...], game_id: str) -> None:
         """Record that these players hold seats in a live game (and leave the queue)."""

@@ -67,6 +67,11 @@ async def test_queued_players_with_different_rules_or_best_of_are_not_paired(
             {"name": "cid", "status": "queued"},
         ],
         "games": [],
+        "queue": [
+            {"rules": "rps15", "best_of": 3, "waiting": 1},
+            {"rules": "rps3", "best_of": 3, "waiting": 1},
+            {"rules": "rps3", "best_of": 5, "waiting": 1},
+        ],
     }
     # A match for bob pairs with bob, not with the earlier ann.
     dan = await clients.player(server, "dan")

@@ -77,9 +77,10 @@ async def test_leaving_takes_the_player_out_of_the_queue(
     watcher = await clients.lobby(server)
     ann = await clients.player(server, "ann")
     await ann.ok("play", opponent="*")
-    await watcher.events(("lobby", "player_joined"), ("lobby", "player_status"))
+    await watcher.events(("lobby", "player_joined"), ("lobby", "player_status"), ("lobby", "queue"))
     await ann.close()
-    await watcher.events(("lobby", "player_left"))
+    emptied, _ = await watcher.events(("lobby", "queue"), ("lobby", "player_left"))
+    assert emptied["data"] == {"rules": "rps15", "best_of": 5, "waiting": 0}
     bob = await clients.player(server, "bob")
     assert await bob.ok("play", opponent="*") == {"queued": True}
 
@@ -98,9 +99,12 @@ async def test_cancel_leaves_the_queue_and_withdraws_challenges(
         ("lobby", "player_joined"),
         ("lobby", "player_joined"),
         ("lobby", "player_status"),
+        ("lobby", "queue"),
         ("lobby", "player_status"),
+        ("lobby", "queue"),
     )
-    assert [e["data"]["status"] for e in statuses[2:]] == ["queued", "idle"]
+    assert [e["data"]["status"] for e in statuses[2::2]] == ["queued", "idle"]
+    assert [e["data"]["waiting"] for e in statuses[3::2]] == [1, 0]
     await bob.events(("player:bob", "challenge"))
     (withdrawn,) = await bob.events(("player:bob", "challenge_withdrawn"))
     assert withdrawn["data"] == {"id": challenge}

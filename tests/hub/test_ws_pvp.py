@@ -35,7 +35,7 @@ async def test_a_full_game_reaches_both_seats_a_spectator_and_the_lobby_in_order
     data = await lobby.ok("subscribe", topic="lobby")
     assert data["seq"] == 0
     assert data["recovered"] is False
-    assert data["snapshot"] == {"players": [], "games": []}
+    assert data["snapshot"] == {"players": [], "games": [], "queue": []}
 
     ann = await clients.player(server, "ann")
     (joined,) = await lobby.events(("lobby", "player_joined"))

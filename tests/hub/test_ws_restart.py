@@ -118,7 +118,7 @@ async def test_the_lobby_has_a_new_epoch_after_a_restart(
     data = await watcher.ok("subscribe", topic="lobby", since=0, epoch=old["epoch"])
     assert data["recovered"] is False
     assert data["epoch"] != old["epoch"]
-    assert data["snapshot"] == {"players": [], "games": []}
+    assert data["snapshot"] == {"players": [], "games": [], "queue": []}
 
 
 def timestamp(iso: str) -> float:

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from protocol.game import COMPUTER
+from protocol.ratings import NEW
 from storage.base import NameTaken, StorageError
 from storage.open import COMMAND_TIMEOUT, command_timeout, open_storage, postgres_dsn
 from storage.postgres import MIGRATIONS, PostgresStorage
@@ -196,6 +197,7 @@ async def test_migrating_a_first_schema_gives_live_legacy_games_the_idle_limit(
     assert legacy is not None and other is not None
     assert (legacy.idle_seconds, legacy.idle_until) == (600, None)
     assert (other.idle_seconds, other.idle_until) == (0, None)
+    assert (legacy.level, legacy.rating_change) == ("random", None)
     assert await versions(db, schema) == list(range(1, len(MIGRATIONS) + 1))
 
 
@@ -251,6 +253,7 @@ async def test_migrating_a_second_schema_moves_each_token_into_tokens(
     finally:
         await storage.close()
     assert ann is not None and (ann.name, ann.has_token) == ("Ann", True)
+    assert (ann.rating, ann.rated) == (NEW, 0)  # ratings came with a later migration
     assert dana is not None and dana.has_token is False
     assert computer is not None and computer.has_token is False
     assert await versions(db, schema) == list(range(1, len(MIGRATIONS) + 1))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from protocol.ratings import NEW
 from storage.base import StorageError
 from storage.open import open_storage, sqlite_path
 from storage.sqlite import MIGRATIONS, SQLiteStorage
@@ -140,6 +141,7 @@ async def test_migrating_a_first_schema_file_gives_live_legacy_games_the_idle_li
     assert legacy is not None and other is not None
     assert (legacy.idle_seconds, legacy.idle_until) == (600, None)
     assert (other.idle_seconds, other.idle_until) == (0, None)
+    assert (legacy.level, legacy.rating_change) == ("random", None)
 
 
 async def test_migrating_a_second_schema_file_moves_each_token_into_tokens(tmp_path: Path) -> None:
@@ -164,5 +166,6 @@ async def test_migrating_a_second_schema_file_moves_each_token_into_tokens(tmp_p
     finally:
         await storage.close()
     assert ann is not None and (ann.name, ann.has_token) == ("Ann", True)
+    assert (ann.rating, ann.rated) == (NEW, 0)  # ratings came with a later migration
     assert dana is not None and dana.has_token is False
     assert computer is not None and computer.has_token is False

@@ -1,5 +1,5 @@
-"""Issue 11 in the terminal: ``play --wait``, a challenge accepted from ``rps-hub lobby``, a rematch
-with ``r`` after a game, ``--level``."""
+"""Issue 11 in the terminal: ``play --wait``, a challenge accepted from ``rps-hub lobby`` and the
+queue's pools there, a rematch with ``r`` after a game, ``--level``."""
 
 from __future__ import annotations
 
@@ -127,6 +127,21 @@ def test_a_challenge_accepted_in_the_lobby_is_played_there(
     ann.expect(rf"Game {lobby.match.group(1)}: ann vs bob")
     lobby.expect(r"Game \S+: bob vs ann")
     play_one_round(ann, lobby)
+
+
+def test_the_lobby_shows_who_waits_in_the_queue(
+    hub: HubProcess, tmp_path: Path, children: list[pexpect.spawn]
+) -> None:
+    lobby = spawn(["lobby", "--server", hub.url], tmp_path / "lobby")
+    children.append(lobby)
+    lobby.expect(r"Players \(0 active\)")
+    args = ["play", "--server", hub.url, "--name", "bob", "--opponent", "*", "--rules", "rps3"]
+    bob = spawn([*args, "--best-of", "3"], tmp_path)
+    children.append(bob)
+    lobby.expect(r"Queue: 1 for rps3 best of 3")
+    bob.sendline("quit")
+    bob.expect(r"Left the queue\.")
+    lobby.expect(r"\(none\)\s+Leaders")  # no Queue line once the pool is empty
 
 
 def test_level_is_refused_against_a_player(

@@ -151,23 +151,33 @@ async def test_the_lobby_recovers_missed_events_from_its_ring(
 
     again = await clients.spectator(server)
     data = await again.ok("subscribe", topic="lobby", since=1, epoch=epoch)
-    assert data == {"topic": "lobby", "epoch": epoch, "seq": 9, "recovered": True, "snapshot": None}
-    recovered = [await again.recv() for _ in range(8)]
+    assert data == {
+        "topic": "lobby",
+        "epoch": epoch,
+        "seq": 11,
+        "recovered": True,
+        "snapshot": None,
+    }
+    recovered = [await again.recv() for _ in range(10)]
     assert [(f["seq"], f["event"]) for f in recovered] == [
         (2, "player_joined"),
         (3, "player_status"),
-        (4, "game_started"),
-        (5, "player_status"),
+        (4, "queue"),
+        (5, "game_started"),
         (6, "player_status"),
-        (7, "game_finished"),
-        (8, "player_status"),
-        (9, "player_status"),
+        (7, "player_status"),
+        (8, "queue"),
+        (9, "game_finished"),
+        (10, "player_status"),
+        (11, "player_status"),
     ]
     assert recovered[0]["data"] == {"name": "bob", "status": "idle"}
     assert recovered[1]["data"] == {"name": "ann", "status": "queued"}
-    assert recovered[3]["data"] == {"name": "ann", "status": "playing"}
-    assert recovered[4]["data"] == {"name": "bob", "status": "playing"}
-    assert recovered[5]["data"]["reason"] == "resigned"
+    assert recovered[2]["data"] == {"rules": "rps15", "best_of": 5, "waiting": 1}
+    assert recovered[4]["data"] == {"name": "ann", "status": "playing"}
+    assert recovered[5]["data"] == {"name": "bob", "status": "playing"}
+    assert recovered[6]["data"] == {"rules": "rps15", "best_of": 5, "waiting": 0}
+    assert recovered[7]["data"]["reason"] == "resigned"
     await again.assert_quiet()
 
 

@@ -4,7 +4,6 @@
 // CSP allows no inline style).
 
 const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 640;
 const HEIGHT = 240;
 const PAD = { left: 48, right: 12, top: 12, bottom: 28 };
 
@@ -23,14 +22,15 @@ function step(span) {
   return 1000;
 }
 
-// `points`: [{game, ts, value, deviation}], oldest first; `name` titles the chart.
-export function ratingChart(points, name) {
+// `points`: [{game, ts, value, deviation}], oldest first; `name` titles the chart; `fullWidth` is
+// the width it is shown at, so that its text keeps its size on a phone.
+export function ratingChart(points, name, fullWidth = 640) {
   const lows = points.map((p) => p.value - p.deviation);
   const highs = points.map((p) => p.value + p.deviation);
   const grid = step(Math.max(...highs) - Math.min(...lows) || 1);
   const low = Math.floor(Math.min(...lows) / grid) * grid;
   const high = Math.ceil(Math.max(...highs) / grid) * grid || low + grid;
-  const width = WIDTH - PAD.left - PAD.right;
+  const width = fullWidth - PAD.left - PAD.right;
   const height = HEIGHT - PAD.top - PAD.bottom;
   const x = (i) => PAD.left + (points.length === 1 ? width / 2 : (i * width) / (points.length - 1));
   const y = (v) => PAD.top + height - ((v - low) / (high - low || 1)) * height;
@@ -39,7 +39,7 @@ export function ratingChart(points, name) {
   const lines = [];
   for (let v = low; v <= high; v += grid) {
     lines.push(
-      s("line", { class: "grid", x1: PAD.left, x2: WIDTH - PAD.right, y1: y(v), y2: y(v) }),
+      s("line", { class: "grid", x1: PAD.left, x2: fullWidth - PAD.right, y1: y(v), y2: y(v) }),
       s("text", { class: "tick", x: PAD.left - 6, y: y(v) + 4, "text-anchor": "end" }, v),
     );
   }
@@ -54,7 +54,7 @@ export function ratingChart(points, name) {
   return s(
     "svg",
     {
-      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      viewBox: `0 0 ${fullWidth} ${HEIGHT}`,
       class: "chart",
       role: "img",
       "aria-labelledby": "chart-title chart-desc",
@@ -72,6 +72,6 @@ export function ratingChart(points, name) {
       ),
     ),
     s("text", { class: "tick", x: PAD.left, y: HEIGHT - 8 }, "oldest"),
-    s("text", { class: "tick", x: WIDTH - PAD.right, y: HEIGHT - 8, "text-anchor": "end" }, "latest"),
+    s("text", { class: "tick", x: fullWidth - PAD.right, y: HEIGHT - 8, "text-anchor": "end" }, "latest"),
   );
 }

@@ -16,7 +16,7 @@ function when(ts) {
   const date = new Date(ts);
   return Number.isNaN(date.getTime())
     ? ""
-    : date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    : date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
 }
 
 export function ratingText(rating) {
@@ -68,7 +68,8 @@ function renderPlayer(record, history) {
   $("rating-figure").hidden = history.length === 0;
   $("history-empty").hidden = history.length > 0;
   if (history.length > 0) {
-    $("rating-chart").replaceChildren(ratingChart(history, record.name));
+    const width = Math.max(300, Math.min(704, $("rating-chart").clientWidth || 640));
+    $("rating-chart").replaceChildren(ratingChart(history, record.name, width));
     $("rating-caption").textContent =
       `${record.name}'s rating after each rated game, oldest first; the band is ± its deviation.`;
   }

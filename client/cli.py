@@ -1,5 +1,5 @@
-"""The terminal client's commands, ``play``, ``watch``, ``lobby`` and ``login``: arguments and exit
-codes.
+"""The terminal client's commands, ``play``, ``watch``, ``lobby``, ``login`` and ``logout``:
+arguments and exit codes.
 
 ``hub.cli`` adds them to ``rps-hub`` with ``register(subparsers)``; each runs one asyncio loop
 (``client.play``, ``client.spectate``). Exit codes:
@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from client.address import DEFAULT_SERVER
 from client.errors import ClientError
-from client.login import login
+from client.login import login, logout
 from client.play import Player
 from client.spectate import lobby, watch
 from client.terminal import Terminal
@@ -29,6 +29,7 @@ __all__ = [
     "lobby",
     "lobby_command",
     "login_command",
+    "logout_command",
     "play_command",
     "register",
     "watch",
@@ -43,7 +44,8 @@ P = TypeVar("P", bound=argparse.ArgumentParser)
 
 
 def register(subparsers: argparse._SubParsersAction[P]) -> None:
-    """Add ``play``, ``watch``, ``lobby`` and ``login`` to an ``rps-hub`` subparsers object."""
+    """Add ``play``, ``watch``, ``lobby``, ``login`` and ``logout`` to an ``rps-hub`` subparsers
+    object."""
     play = subparsers.add_parser(
         "play",
         help="play the computer or another player",
@@ -107,6 +109,16 @@ def register(subparsers: argparse._SubParsersAction[P]) -> None:
     login.add_argument("--name", help="the player to make a token for (default: the last one)")
     login.set_defaults(func=login_command, json=False)
 
+    logout = subparsers.add_parser(
+        "logout",
+        help="revoke and forget this device's token",
+        description="Revoke this device's token on the hub and forget it here; the player's other"
+        " devices keep theirs.",
+    )
+    _server(logout)
+    logout.add_argument("--name", help="the player to sign out (default: the last one)")
+    logout.set_defaults(func=logout_command, json=False)
+
 
 def _server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -155,6 +167,11 @@ def lobby_command(args: argparse.Namespace) -> int:
 def login_command(args: argparse.Namespace) -> int:
     """``rps-hub login [TOKEN]``."""
     return _run(lambda term: login(args, term), args, interrupted=130)
+
+
+def logout_command(args: argparse.Namespace) -> int:
+    """``rps-hub logout``."""
+    return _run(lambda term: logout(args, term), args, interrupted=130)
 
 
 def _run(

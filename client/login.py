@@ -3,7 +3,8 @@
 Without a token it asks the hub for another token of the player this device plays as (``POST
 /api/tokens`` with this device's token) and prints it; ``rps-hub login TOKEN`` on the other device
 checks that token with the hub (``auth``) and saves it, so ``rps-hub play`` plays as that player
-there too. Each device keeps its own token, and each can be revoked alone.
+there too. Each device keeps its own token, and ``rps-hub logout`` revokes this device's alone
+(``DELETE /api/tokens``) and forgets it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from client.errors import ClientError
 from client.terminal import Terminal
 from client.tokens import TokenStore
 
-__all__ = ["login"]
+__all__ = ["login", "logout"]
 
 
 async def login(args: argparse.Namespace, term: Terminal) -> int:
@@ -45,7 +46,8 @@ async def _save(server: str, token: str, term: Terminal) -> int:
     return 0
 
 
-async def _give(server: str, name: str | None, term: Terminal) -> int:
+def _saved(server: str, name: str | None) -> tuple[str, str]:
+    """The name and token saved for ``server`` (``name``'s, or the last one used there)."""
     store = TokenStore()
     name = name or store.last_name(server)
     token = store.get(server, name) if name else None
@@ -55,7 +57,24 @@ async def _give(server: str, name: str | None, term: Terminal) -> int:
             f"no saved token for {name or 'a player'} on {http_url(server)}:"
             " play once first, or give a TOKEN from another device",
         )
-    name = store.name_of(server, name)
+    return store.name_of(server, name), token
+
+
+async def logout(args: argparse.Namespace, term: Terminal) -> int:
+    """Revoke this device's token and forget it; the player's other devices keep theirs."""
+    name, token = _saved(args.server, args.name)
+    try:
+        await rest.call(args.server, "DELETE", "/api/tokens", token=token)
+    except ClientError as exc:
+        if exc.code != "unauthorized":  # already revoked: forget it all the same
+            raise
+    TokenStore().forget(args.server, name)
+    term.say(f"Signed out {name} on {http_url(args.server)}; other devices keep their tokens.")
+    return 0
+
+
+async def _give(server: str, name: str | None, term: Terminal) -> int:
+    name, token = _saved(server, name)
     new = await rest.new_token(server, token)
     term.say(f"A token for {name} on {http_url(server)}, for another device:")
     term.write_raw(new + "\n")

@@ -1,4 +1,5 @@
-"""``rps-hub login``: one player on two devices (two token stores), against a hub process."""
+"""``rps-hub login`` and ``logout``: one player on two devices (two token stores), against a hub
+process."""
 
 from __future__ import annotations
 
@@ -44,6 +45,20 @@ def test_login_prints_a_token_that_another_device_saves_and_plays_with(
     children.append(other)
     other.expect(r"Game \S+: ann vs computer")
     assert "Registered" not in transcript(other)
+
+    out = spawn(["logout", "--server", hub.url], second)
+    children.append(out)
+    out.expect(f"Signed out ann on {re.escape(hub.url)}; other devices keep their tokens.")
+    assert finish(out) == 0
+    assert TokenStore(second).get(hub.url, "ann") is None
+    again = spawn(["login", token, "--server", hub.url], second)  # revoked on the hub
+    children.append(again)
+    again.expect("does not know that token")
+    assert finish(again) == 1
+    more = spawn(["login", "--server", hub.url], first)  # the first device's token still works
+    children.append(more)
+    more.expect(rf"A token for ann on {re.escape(hub.url)}, for another device:")
+    assert finish(more) == 0
 
 
 def test_login_with_a_token_the_hub_does_not_know_saves_nothing(

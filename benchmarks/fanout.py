@@ -12,10 +12,11 @@ that subscribe to ``lobby``, and measures
   event's ``ts`` (unix ms, stamped by the server at publish; ms resolution).
 
 The hub is driven over its wire protocol only: drivers register (POST /api/players),
-``auth``, ``play`` against the computer and send ``move``s; every resolved round publishes one lobby
-``game_updated`` (game starts and ends add ``game_started``/``game_finished``/``player_status``; all
-lobby events are counted).  The baseline (``baseline_server.py``) answers any non-subscribe
-request by broadcasting one ~256 B event.
+``auth``, ``play`` against the computer and send ``move``s; every resolved round publishes one
+lobby ``game_updated`` (the hub runs with ``--summary-interval 0``; by default a game's summaries
+are at most one a second), and game starts and ends add ``game_started``/``game_finished``/
+``player_status``; all lobby events are counted.  The baseline (``baseline_server.py``) answers
+any non-subscribe request by broadcasting one ~256 B event.
 
 Usage: ``.venv/bin/python benchmarks/fanout.py [--subscribers 100 1000] [--events M] [--rate 10]
 [--json out.json]``.  Not part of the test suite.  The subscribers' worker processes are in
@@ -76,7 +77,7 @@ def start_server(kind: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
         db = tmp / f"bench-{port}.db"
         cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port), "--db", str(db),
                "--round-deadline", "0", "--grace", "0", "--heartbeat", "0",
-               "--log-level", "WARNING"]  # fmt: skip
+               "--summary-interval", "0", "--log-level", "WARNING"]  # fmt: skip
     else:
         cmd = [sys.executable, str(HERE / "baseline_server.py"), "--port", str(port)]
     log = open(tmp / f"{kind}-{port}.log", "wb")  # noqa: SIM115 - handed to the child

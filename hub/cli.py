@@ -241,6 +241,13 @@ SERVE_OPTIONS = (
         metavar="S",
     ),
     Option(
+        "--summary-interval",
+        _seconds,
+        1.0,
+        "seconds between a live game's lobby summaries; 0 for one after every round (default 1)",
+        metavar="S",
+    ),
+    Option(
         "--ws-rate",
         _rate,
         20.0,

@@ -305,6 +305,14 @@ def test_ws_rate_sets_the_per_connection_rate_with_bursts_of_twice_it_and_0_lift
     assert config_of(serve_settings(build_parser().parse_args(["serve"]), {})) == Config()
 
 
+def test_summary_interval_reaches_the_config_from_the_flag_or_the_variable() -> None:
+    args = build_parser().parse_args(["serve", "--summary-interval", "0"])
+    assert config_of(serve_settings(args, {})).summary_interval == 0.0
+    environ = {"RPS_HUB_SUMMARY_INTERVAL": "2.5"}
+    from_env = config_of(serve_settings(build_parser().parse_args(["serve"]), environ))
+    assert from_env.summary_interval == 2.5
+
+
 def test_a_trusted_proxy_variable_takes_addresses_and_networks_separated_by_commas_or_spaces() -> (
     None
 ):

@@ -54,6 +54,15 @@ OpenPage = Callable[..., Awaitable[Page]]
 
 
 @pytest.fixture
+async def pages(browser: Browser) -> AsyncIterator[Any]:
+    """Pages of the test, each failing it on a page error or a console error (``pagekit``)."""
+    from tests.web.pagekit import watched_pages  # pagekit imports this module
+
+    async with watched_pages(browser) as opened:
+        yield opened
+
+
+@pytest.fixture
 async def open_page(browser: Browser) -> AsyncIterator[OpenPage]:
     """Open a URL in a fresh browser context (its own localStorage); JS errors fail the test."""
     contexts: list[BrowserContext] = []

@@ -6,11 +6,11 @@ tests/web/test_page_play.py` writes them into docs/img/."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from tests.web.browserkit import challenge_accepted, play_round
 from tests.web.conftest import Join, hub_url
@@ -25,18 +25,11 @@ from tests.web.pagekit import (
     settle,
     shot,
     sign_up,
-    watched_pages,
 )
 
 pytestmark = pytest.mark.browser
 
 StartHub = Callable[..., Awaitable[TestServer]]
-
-
-@pytest.fixture
-async def pages(browser: Browser) -> AsyncIterator[Pages]:
-    async with watched_pages(browser) as opened:
-        yield opened
 
 
 @pytest.mark.parametrize(("size", "label"), [(DESKTOP, "desktop"), (PHONE, "phone")])

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from tests.web.conftest import Join, hub_url
-from tests.web.pagekit import PHONE, Pages, in_view, play_to_the_end, sign_up, watched_pages
+from tests.web.pagekit import PHONE, Pages, in_view, play_to_the_end, sign_up
 
 pytestmark = pytest.mark.browser
 
 StartHub = Callable[..., Awaitable[TestServer]]
-
-
-@pytest.fixture
-async def pages(browser: Browser) -> AsyncIterator[Pages]:
-    async with watched_pages(browser) as opened:
-        yield opened
 
 
 async def test_a_challenge_that_arrives_mid_game_is_shown_and_accepted_after_it(

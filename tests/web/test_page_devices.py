@@ -4,12 +4,12 @@ second browser takes, and "Forget me" there revokes only that browser's token.""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from tests.web.conftest import hub_url
 from tests.web.pagekit import (
@@ -19,18 +19,11 @@ from tests.web.pagekit import (
     assert_accessible,
     shot,
     sign_up,
-    watched_pages,
 )
 
 pytestmark = pytest.mark.browser
 
 StartHub = Callable[..., Awaitable[TestServer]]
-
-
-@pytest.fixture
-async def pages(browser: Browser) -> AsyncIterator[Pages]:
-    async with watched_pages(browser) as opened:
-        yield opened
 
 
 async def token_works(server: TestServer, token: str) -> bool:

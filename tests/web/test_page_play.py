@@ -4,11 +4,11 @@ the result, on a desktop and on a phone, in a real Chromium against a real hub."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from tests.web.conftest import get_json, hub_url
 from tests.web.pagekit import (
@@ -25,19 +25,12 @@ from tests.web.pagekit import (
     sign_up_by_keyboard,
     tab_to,
     wait_for_turn,
-    watched_pages,
 )
 
 pytestmark = pytest.mark.browser
 
 StartHub = Callable[..., Awaitable[TestServer]]
 DASH = "\u2013"
-
-
-@pytest.fixture
-async def pages(browser: Browser) -> AsyncIterator[Pages]:
-    async with watched_pages(browser) as opened:
-        yield opened
 
 
 async def start_computer_game(page: Page, best_of: str = "3", rules: str = "rps15") -> str:

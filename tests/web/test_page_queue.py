@@ -4,25 +4,19 @@ lobby and next to our own place in the queue, at 1280x800 and 390x844."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from tests.web.conftest import Join, hub_url
-from tests.web.pagekit import DESKTOP, PHONE, Pages, assert_accessible, sign_up, watched_pages
+from tests.web.pagekit import DESKTOP, PHONE, Pages, assert_accessible, sign_up
 
 pytestmark = pytest.mark.browser
 
 StartHub = Callable[..., Awaitable[TestServer]]
 SIZES = pytest.mark.parametrize(("size", "label"), [(DESKTOP, "desktop"), (PHONE, "phone")])
-
-
-@pytest.fixture
-async def pages(browser: Browser) -> AsyncIterator[Pages]:
-    async with watched_pages(browser) as opened:
-        yield opened
 
 
 @SIZES

@@ -5,11 +5,11 @@ rating."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from tests.web.browserkit import LOSER, WINNER, challenge_accepted, play_round
 from tests.web.conftest import Join, get_json, hub_url
@@ -22,18 +22,11 @@ from tests.web.pagekit import (
     settle,
     shot,
     sign_up,
-    watched_pages,
 )
 
 pytestmark = pytest.mark.browser
 
 StartHub = Callable[..., Awaitable[TestServer]]
-
-
-@pytest.fixture
-async def pages(browser: Browser) -> AsyncIterator[Pages]:
-    async with watched_pages(browser) as opened:
-        yield opened
 
 
 def signed(n: int) -> str:

@@ -4,11 +4,11 @@ real Chromium against a real hub, at 1280x800 and 390x844."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from tests.web.browserkit import LOSER, WINNER
 from tests.web.conftest import Join, get_json, hub_url
@@ -20,7 +20,6 @@ from tests.web.pagekit import (
     play_by_clicks,
     play_to_the_end,
     sign_up,
-    watched_pages,
 )
 
 pytestmark = pytest.mark.browser
@@ -28,12 +27,6 @@ pytestmark = pytest.mark.browser
 StartHub = Callable[..., Awaitable[TestServer]]
 SIZES = pytest.mark.parametrize(("size", "label"), [(DESKTOP, "desktop"), (PHONE, "phone")])
 EITHER = re.compile(r"^(alice vs bob|bob vs alice)$")
-
-
-@pytest.fixture
-async def pages(browser: Browser) -> AsyncIterator[Pages]:
-    async with watched_pages(browser) as opened:
-        yield opened
 
 
 def game_id(page: Page) -> str:

@@ -65,9 +65,7 @@ else:  # pragma: no cover - the kernel's share cannot be read; Peer caps it inst
 
 
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets the connection
-
-# Where the kernel's queue cannot be read, the most it may hold for one socket.
-CAPPED_SNDBUF = 64 * 1024
+CAPPED_SNDBUF = 64 * 1024  # where the kernel's queue cannot be read, the most it may hold
 
 
 def ws_frame(payload: bytes) -> bytes:
@@ -169,7 +167,7 @@ class Peer:
     def end(self) -> None:
         """The request is answered: write what was held, in order."""
         self.busy, (held, self._held) = False, (self._held, None)
-        if held and not self.closing:
+        if held and not self.closing and not self._transport.is_closing():
             self._transport.write(b"".join(held))
 
     def send(self, payload: bytes) -> None:
@@ -230,6 +228,7 @@ class Peer:
         the queue is back within them.
         """
         queued = self._transport.get_write_buffer_size() + kernel_queue(self._fd)
+        queued += sum(map(len, self._held or ()))  # held for the end of a request: queued too
         frames, size = self._frames, self._bytes
         # In frames of the average size written: -(-a // b) rounds up, as a few bytes still
         # queued are part of a whole frame.

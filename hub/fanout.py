@@ -1,4 +1,4 @@
-"""Fan-out: peers, topic streams with seq/epoch, and subscriptions.
+"""Fan-out: peers and subscriptions (each topic's stream and history are in ``hub.streams``).
 
 An event is serialized once (``protocol.messages.encode_event``) and framed once as an unmasked
 WebSocket text frame (``ws_frame``); the same ``bytes`` object is then written to every
@@ -33,11 +33,11 @@ import secrets
 import socket
 import struct
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
-from protocol.messages import MAX_FRAME, encode_event
+from protocol.messages import MAX_FRAME
 
 log = logging.getLogger(__name__)
 
@@ -318,43 +318,13 @@ class Peer:
             self._deadline = None
 
 
-class Stream:
-    """The in-memory history of one topic: ``epoch``, latest ``seq`` and a ring of frames."""
-
-    __slots__ = ("epoch", "ring", "seq", "topic")
-
-    def __init__(self, topic: str, history: int) -> None:
-        self.topic = topic
-        self.epoch = secrets.token_urlsafe(8)
-        self.seq = 0
-        self.ring: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=history)
-
-    def append(self, event: str, data: object, ts: int) -> bytes:
-        """Number and serialize an event, keep it in the ring, return its payload."""
-        self.seq += 1
-        frame = encode_event(self.topic, self.seq, ts, event, data)
-        self.ring.append((self.seq, frame))
-        return frame
-
-    def since(self, seq: int) -> list[bytes] | None:
-        """Payloads after ``seq``, or None when some of them are no longer held.
-
-        A ``seq`` beyond the latest was never sent in this epoch: not recoverable either.
-        """
-        if seq > self.seq:
-            return None
-        if seq == self.seq:
-            return []
-        if not self.ring or self.ring[0][0] > seq + 1:
-            return None
-        return [frame for s, frame in self.ring if s > seq]
-
-
 class Subscriptions:
     """Which peers receive which topic; delivering a frame is one loop over a set."""
 
     def __init__(self) -> None:
         self._by_topic: dict[str, set[Peer]] = collections.defaultdict(set)
+        # Told the game id when a game topic gains or loses a subscriber (spectator counts).
+        self.on_game_change: Callable[[str], None] | None = None
 
     def add(self, topic: str, peer: Peer, seq: int = 0) -> None:
         """Subscribe ``peer`` to ``topic``, every event after ``seq`` being sent to it.
@@ -365,17 +335,23 @@ class Subscriptions:
         if start is None:
             self._by_topic[topic].add(peer)
             peer.topics[topic] = seq
+            self._changed(topic)
         elif seq < start:
             peer.topics[topic] = seq
 
     def discard(self, topic: str, peer: Peer) -> None:
         """Unsubscribe ``peer`` from ``topic`` (no error when it was not subscribed)."""
         peers = self._by_topic.get(topic)
-        if peers is not None:
+        if peers is not None and peer in peers:
             peers.discard(peer)
             if not peers:
                 del self._by_topic[topic]
+            self._changed(topic)
         peer.topics.pop(topic, None)
+
+    def _changed(self, topic: str) -> None:
+        if self.on_game_change is not None and topic.startswith("game:"):
+            self.on_game_change(topic[5:])
 
     def drop(self, peer: Peer) -> None:
         """Remove ``peer`` from every topic."""

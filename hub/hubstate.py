@@ -19,8 +19,9 @@ from typing import Any
 from hub.broker import Broker
 from hub.config import Config
 from hub.entropy import BufferedSystemRandom
-from hub.fanout import Peer, Stream, Subscriptions
+from hub.fanout import Peer, Subscriptions
 from hub.metrics import Metrics
+from hub.streams import Stream
 from hub.topics import player_topic
 from protocol.game import Game
 from protocol.lobby import Lobby, PlayerStatus
@@ -52,6 +53,7 @@ class HubState:
         self.storage = storage
         self.broker = broker
         self.subscriptions = subscriptions
+        subscriptions.on_game_change = self._watchers_changed
         self.metrics = metrics
         self.rules: dict[str, RuleSet] = builtin_rules()
         self.rng = rng if rng is not None else BufferedSystemRandom()
@@ -69,12 +71,16 @@ class HubState:
         self._leaving: dict[str, asyncio.TimerHandle] = {}
         self._statuses: dict[str, PlayerStatus] = {}  # each active player's last published status
         self._summaries: dict[str, dict[str, Any]] = {}  # each live game's last published summary
+        self._spectators_shown: dict[str, int] = {}  # the spectators each live game's summary shows
         self._summarized: dict[str, float] = {}  # loop time of each game's last game_updated
         self._summary_due: dict[str, asyncio.TimerHandle] = {}  # a game_updated held back
         self._tasks: set[asyncio.Task[None]] = set()
         self._queue_entries: dict[str, Waiting] = {}  # each queued player's (hub.queue)
         self._queue_shown: list[Waiting] = []  # the queue as the lobby's events last told it
         self._queue_timer: asyncio.TimerHandle | None = None  # the next pairing the gaps allow
+
+    def _watchers_changed(self, game_id: str) -> None:
+        """A game topic gained or lost a subscriber (``hub.games`` tells the lobby)."""
 
     def now(self) -> int:
         """Unix milliseconds."""

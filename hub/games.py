@@ -45,7 +45,7 @@ class Games(HubState):
             self._games[game.id] = game
             self._seqs[game.id] = await self.storage.last_seq(game.id)
             self.lobby.seat(game.humans, game.id)
-            self._summaries[game.id] = summary_json(game)
+            self._summaries[game.id] = self._lobby_summary(game)
             self._arm_deadline(game)
         self.metrics.games_live.set(len(self._games))
         return len(games)
@@ -105,7 +105,7 @@ class Games(HubState):
             full = game_json(game)
             for p in game.humans:
                 self._publish(self.player_stream(p), "game_started", full)
-            self._publish(self.lobby_stream, "game_started", summary_json(game))
+            self._publish(self.lobby_stream, "game_started", self._lobby_summary(game))
             self._sync_statuses(game.humans)
             self._deliver(game.id, events)
             self._arm_deadline(game)
@@ -222,6 +222,28 @@ class Games(HubState):
         for e in events:
             self.broker.publish(topic, event_payload(topic, e))
 
+    def _lobby_summary(self, game: Game) -> dict[str, Any]:
+        """The game's summary for the lobby, with ``spectators``: the connections subscribed to
+        its topic that are not its seats' (remembered, to tell the lobby when it changes)."""
+        data = summary_json(game)
+        data["spectators"] = count = self._spectators(game)
+        if not game.is_over:
+            self._spectators_shown[game.id] = count
+        return data
+
+    def _spectators(self, game: Game) -> int:
+        peers = self.subscriptions.peers(game_topic(game.id))
+        return sum(1 for peer in peers if peer.player not in game.players)
+
+    def _watchers_changed(self, game_id: str) -> None:
+        """A game topic gained or lost a subscriber: a lobby summary when its count of
+        spectators changed (at most one a ``summary_interval``, like a round's)."""
+        game, shown = self._games.get(game_id), self._spectators_shown.get(game_id)
+        if game is None or shown is None or game.is_over:
+            return
+        if self._spectators(game) != shown:
+            self._summarize(game_id)
+
     def _summarize(self, game_id: str) -> None:
         """The lobby's ``game_updated``: at once unless one went out less than
         ``summary_interval`` ago; then one with the latest score when the interval is up."""
@@ -240,19 +262,20 @@ class Games(HubState):
         game = self._games.get(game_id)
         if game is not None and not game.is_over and not self.closing:
             self._summarized[game_id] = asyncio.get_running_loop().time()
-            self._publish(self.lobby_stream, "game_updated", summary_json(game))
+            self._publish(self.lobby_stream, "game_updated", self._lobby_summary(game))
 
     def _finish(self, game: Game) -> None:
         self._forget(game.id)
         self.lobby.unseat(game.humans, game.id)
         self.metrics.games_finished.labels(game.reason.value if game.reason else "").inc()
-        self._publish(self.lobby_stream, "game_finished", summary_json(game))
+        self._publish(self.lobby_stream, "game_finished", self._lobby_summary(game))
         self._sync_statuses(game.humans)
 
     def _forget(self, game_id: str) -> None:
         self._games.pop(game_id, None)
         self._seqs.pop(game_id, None)
         self._summarized.pop(game_id, None)
+        self._spectators_shown.pop(game_id, None)
         held = self._summary_due.pop(game_id, None)
         if held is not None:
             held.cancel()

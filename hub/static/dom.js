@@ -56,3 +56,8 @@ export function outcomeText(game) {
       return game.status;
   }
 }
+
+// How many watch a live game: its lobby summary counts the connections that are not its seats'.
+export function watching(summary) {
+  return summary?.spectators ? `${summary.spectators} watching` : "";
+}

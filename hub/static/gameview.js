@@ -3,7 +3,7 @@
 // commitment verdict; everything is redrawn from `state`.
 
 import { renderChallenges } from "./challenges.js";
-import { $, fill, h, outcomeText, scoreText } from "./dom.js";
+import { $, fill, h, outcomeText, scoreText, watching } from "./dom.js";
 import { renderEnd, renderReveal } from "./reveal.js";
 import { COMPUTER, state } from "./state.js";
 import { renderMovePanel } from "./wheel.js";
@@ -29,6 +29,7 @@ export function renderGame() {
   const level = game.level && game.level !== "random" ? ` · the computer plays ${game.level}` : "";
   $("game-meta").textContent =
     `${game.rules} · best of ${game.best_of} (first to ${(game.best_of + 1) / 2})${level}`;
+  $("game-watching").textContent = watching(state.live.get(game.id));
   fill(
     $("scoreboard"),
     game.players.map((p) => seatCard(game, p)),

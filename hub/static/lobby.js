@@ -2,7 +2,7 @@
 // and recent games, kept up to date by the lobby topic's events; the boards are read over REST
 // when a game finishes.
 
-import { $, byName, clockTime, fill, h, outcomeText, scoreText } from "./dom.js";
+import { $, byName, clockTime, fill, h, outcomeText, scoreText, watching } from "./dom.js";
 import { challenge, renderPlayPanel } from "./play.js";
 import { ratingText } from "./player.js";
 import { getJson } from "./rest.js";
@@ -176,11 +176,12 @@ export function renderLobby() {
       h(
         "li",
         { "data-game": g.id },
-        gameLink(g, `round ${g.round} · ${g.rules} · best of ${g.best_of}`),
+        gameLink(g, [`round ${g.round}`, g.rules, `best of ${g.best_of}`, watching(g)].filter(Boolean).join(" · ")),
       ),
     ),
   );
   $("games-count").textContent = games.length ? `(${games.length})` : "";
+  $("game-watching").textContent = watching(state.live.get(state.gameId));
   $("games-empty").hidden = games.length > 0;
   renderPlayPanel();
 }

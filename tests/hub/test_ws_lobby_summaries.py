@@ -62,3 +62,31 @@ async def test_a_summary_interval_of_0_sends_one_after_every_round(
             assert update["data"]["round"] == n + 1
     finally:
         await ann.close()
+
+
+async def test_a_live_games_lobby_summary_counts_its_spectators_but_not_its_seats(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    server = await start_hub(summary_interval=0)
+    watcher = await clients.spectator(server)
+    await watcher.ok("subscribe", topic="lobby")
+    ann = await player(server, "ann")
+    try:
+        game = (await ann.ok("play", opponent="computer", best_of=15, rules="rps3"))["game"]
+        started = await watcher.event("lobby", "game_started")
+        assert started["data"]["spectators"] == 0  # ann's own connection is a seat's
+        bob = await clients.spectator(server)
+        await bob.ok("subscribe", topic=f"game:{game}")
+        assert (await watcher.event("lobby", "game_updated"))["data"]["spectators"] == 1
+        cy = await clients.spectator(server)
+        await cy.ok("subscribe", topic=f"game:{game}")
+        assert (await watcher.event("lobby", "game_updated"))["data"]["spectators"] == 2
+        late = await clients.spectator(server)
+        snapshot = await late.ok("subscribe", topic="lobby")
+        assert [g["spectators"] for g in snapshot["snapshot"]["games"]] == [2]
+        await bob.ok("unsubscribe", topic=f"game:{game}")
+        assert (await watcher.event("lobby", "game_updated"))["data"]["spectators"] == 1
+        await cy.close()
+        assert (await watcher.event("lobby", "game_updated"))["data"]["spectators"] == 0
+    finally:
+        await ann.close()

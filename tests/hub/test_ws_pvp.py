@@ -83,7 +83,7 @@ async def test_a_full_game_reaches_both_seats_a_spectator_and_the_lobby_in_order
     )
     assert started[0]["data"] == game
     summary = {k: v for k, v in game.items() if k in SUMMARY_KEYS}
-    assert started[1]["data"] == summary
+    assert started[1]["data"] == {**summary, "spectators": 0}  # the lobby's adds who watches
     assert [e["data"] for e in started[2:4]] == [
         {"name": "ann", "status": "playing"},
         {"name": "bob", "status": "playing"},
@@ -102,6 +102,10 @@ async def test_a_full_game_reaches_both_seats_a_spectator_and_the_lobby_in_order
         "recovered": False,
         "snapshot": game,
     }
+    # The lobby hears that the game has a spectator now (its seats' connections do not count).
+    watched = await ann.events(("lobby", "game_updated"))
+    assert watched[0]["data"]["spectators"] == 1
+    assert (await lobby.events(("lobby", "game_updated")))[0]["data"] == watched[0]["data"]
 
     script = [  # first mover, first roll, second mover, second roll, round winner
         (ann, "rock", bob, "SCISSORS", "ann"),
@@ -151,13 +155,13 @@ async def test_a_full_game_reaches_both_seats_a_spectator_and_the_lobby_in_order
         assert rest[:3] == frames[1:]
         if not last:
             (updated,) = await lobby.events(*summary_after)
-            assert updated["data"] == {**summary, "score": score, "round": n + 1}
+            assert updated["data"] == {**summary, "score": score, "round": n + 1, "spectators": 1}
 
     finished = await lobby.events(
         ("lobby", "game_finished"), ("lobby", "player_status"), ("lobby", "player_status")
     )
     final = finished[0]["data"]
-    assert set(final) == SUMMARY_KEYS
+    assert set(final) == SUMMARY_KEYS | {"spectators"}
     assert (final["status"], final["reason"], final["winner"], final["score"], final["round"]) == (
         "finished",
         "won",

@@ -127,7 +127,8 @@ async def test_a_since_beyond_the_latest_seq_gets_a_snapshot(
     assert data["snapshot"]["id"] == game_id
     epoch = (await spectator.ok("subscribe", topic="lobby"))["epoch"]
     data = await spectator.ok("subscribe", topic="lobby", since=9, epoch=epoch)
-    assert (data["recovered"], data["seq"]) == (False, 5)
+    # The game's start, two statuses each, and a summary counting the spectator.
+    assert (data["recovered"], data["seq"]) == (False, 6)
     assert len(data["snapshot"]["players"]) == 2
 
 

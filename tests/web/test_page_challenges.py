@@ -9,19 +9,20 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import expect
 
 from tests.web.conftest import Join, hub_url
-from tests.web.pagekit import PHONE, Pages, in_view, play_to_the_end, sign_up
+from tests.web.pagekit import DESKTOP, PHONE, Pages, in_view, play_to_the_end, sign_up
 
 pytestmark = pytest.mark.browser
 
 StartHub = Callable[..., Awaitable[TestServer]]
 
 
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 async def test_a_challenge_that_arrives_mid_game_is_shown_and_accepted_after_it(
-    start_hub: StartHub, pages: Pages, scripted: Join
+    start_hub: StartHub, pages: Pages, scripted: Join, size: tuple[int, int]
 ) -> None:
     server = await start_hub()
     bob = await scripted(server, "bob")
-    page = await pages.open(hub_url(server), size=PHONE)
+    page = await pages.open(hub_url(server), size=size)
     await sign_up(page, "alice")
     await page.get_by_label("Best of").select_option("1")
     await page.get_by_role("button", name="Play the computer").click()

@@ -12,6 +12,7 @@ from playwright.async_api import Page, expect
 
 from tests.web.conftest import get_json, hub_url
 from tests.web.pagekit import (
+    DESKTOP,
     PHONE,
     RPS15,
     RPS15_KEYS,
@@ -49,11 +50,12 @@ async def time_left(page: Page) -> float:
     return float(share)
 
 
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 async def test_a_whole_game_against_the_computer_by_keyboard_only(
-    start_hub: StartHub, pages: Pages
+    start_hub: StartHub, pages: Pages, size: tuple[int, int]
 ) -> None:
     server = await start_hub(round_deadline=60)
-    page = await pages.open(hub_url(server))
+    page = await pages.open(hub_url(server), size=size)
     await sign_up_by_keyboard(page, "alice")
     await tab_to(page, page.get_by_label("Best of"))
     await page.keyboard.press("ArrowUp")  # 5 -> 3

@@ -156,7 +156,7 @@ class Games(HubState):
             game = await self._current(game_id)
             counted, effects = game.move(player, roll, round, now=self.now(), rng=self.rng)
             if effects:
-                self.metrics.moves_by[transport].inc()
+                self.metrics.moves[transport] += 1
                 await self._commit(game, effects)
             return counted, game
 
@@ -218,7 +218,7 @@ class Games(HubState):
 
     def _deliver(self, game_id: str, events: list[StoredEvent]) -> None:
         topic = game_topic(game_id)
-        self.metrics.events_by["game"].inc(len(events))
+        self.metrics.events["game"] += len(events)
         for e in events:
             self.broker.publish(topic, event_payload(topic, e))
 

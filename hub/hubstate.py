@@ -101,7 +101,7 @@ class HubState:
             self._summaries[data["id"]] = data
         elif stream is self.lobby_stream and event == "game_finished":
             self._summaries.pop(data["id"], None)
-        self.metrics.events_by[stream.topic.partition(":")[0]].inc()
+        self.metrics.events[stream.topic.partition(":")[0]] += 1
         self.broker.publish(stream.topic, payload)
 
     def lobby_snapshot(self) -> dict[str, Any]:

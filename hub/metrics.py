@@ -1,7 +1,13 @@
-"""Prometheus metrics, one registry per app so several hubs can live in one process (tests)."""
+"""Prometheus metrics, one registry per app so several hubs can live in one process (tests).
+
+What every move and event counts (requests, moves, published events) is a plain dict entry
+incremented in place, read into metric families only when ``/metrics`` is scraped: a
+``prometheus_client`` counter's ``inc`` is four Python calls and a lock, several per move.
+"""
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -24,11 +30,13 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter(
-            "rps_hub_requests", "Requests handled", ["transport", "op"], registry=r
+        # Requests by (transport, op): ``ws`` and its wire op, or ``rest`` and ``METHOD /route``.
+        self.requests: collections.Counter[tuple[str, str]] = collections.Counter(
+            {("ws", op): 0 for op in OPS}
         )
-        # Resolved once: looking a child up by its labels on every request costs a lock and a hash.
-        self.ws_requests = {op: self.requests.labels("ws", op) for op in OPS}
+        self.moves: collections.Counter[str] = collections.Counter(dict.fromkeys(TRANSPORTS, 0))
+        self.events: collections.Counter[str] = collections.Counter(dict.fromkeys(TOPIC_KINDS, 0))
+        r.register(_TallyCollector(self))
         self.errors = Counter("rps_hub_errors", "Error replies by code", ["code"], registry=r)
         self.games_started = Counter(
             "rps_hub_games_started", "Games started", ["opponent"], registry=r
@@ -37,13 +45,9 @@ class Metrics:
             "rps_hub_games_finished", "Games finished, by reason", ["reason"], registry=r
         )
         self.games_live = Gauge("rps_hub_games_live", "Games being played now", registry=r)
-        self.moves = Counter("rps_hub_moves", "Moves taken", ["transport"], registry=r)
-        self.moves_by = {t: self.moves.labels(t) for t in TRANSPORTS}
         self.connections = Gauge(
             "rps_hub_websocket_connections", "Open WebSocket connections", registry=r
         )
-        self.events = Counter("rps_hub_events_published", "Events published", ["topic"], registry=r)
-        self.events_by = {kind: self.events.labels(kind) for kind in TOPIC_KINDS}
         self.closed_slow = Counter(
             "rps_hub_slow_consumers_closed", "Connections closed as slow consumers", registry=r
         )
@@ -55,6 +59,33 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class _TallyCollector(Collector):
+    """The per-move counts of ``Metrics``, as metric families."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        """The counts now."""
+        m = self.metrics
+        requests = CounterMetricFamily(
+            "rps_hub_requests", "Requests handled", labels=["transport", "op"]
+        )
+        for (transport, op), n in sorted(m.requests.items()):
+            requests.add_metric([transport, op], n)
+        yield requests
+        moves = CounterMetricFamily("rps_hub_moves", "Moves taken", labels=["transport"])
+        for transport, n in sorted(m.moves.items()):
+            moves.add_metric([transport], n)
+        yield moves
+        events = CounterMetricFamily(
+            "rps_hub_events_published", "Events published", labels=["topic"]
+        )
+        for kind, n in sorted(m.events.items()):
+            events.add_metric([kind], n)
+        yield events
 
 
 class _StorageCollector(Collector):

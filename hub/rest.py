@@ -79,7 +79,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[keys.METRICS]
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
-    metrics.requests.labels("rest", f"{request.method} {route}").inc()
+    metrics.requests["rest", f"{request.method} {route}"] += 1
     try:
         return await handler(request)
     except web.RequestPayloadError:

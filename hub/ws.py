@@ -193,7 +193,7 @@ class Session:
             request = decode_request(frame)
             rid = request.id
             op, handler = HANDLERS[type(request)]
-            metrics.ws_requests[op].inc()
+            metrics.requests["ws", op] += 1
             data = await handler(self, request)
             if isinstance(data, Followed):
                 reply = encode_reply(rid, data.data)

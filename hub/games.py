@@ -15,8 +15,10 @@ import logging
 import secrets
 from typing import Any
 
+from hub.fanout import Peer
 from hub.hubstate import HubState, new_id
 from hub.rating import ATTEMPTS, is_rated, rate
+from hub.streams import replay_from
 from hub.topics import event_payload, game_topic
 from protocol.errors import NotFound
 from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed, Status
@@ -63,6 +65,21 @@ class Games(HubState):
     ) -> Game:
         """Start a game: store it, then announce it to the seats, the lobby and its topic.
         A ``reader`` computer reads the player's rounds against it, loaded once here."""
+        async with self.shared():
+            return await self._start_game(
+                players, rules, best_of, game_id, round_seconds, idle_seconds, level
+            )
+
+    async def _start_game(
+        self,
+        players: tuple[str, str],
+        rules: RuleSet,
+        best_of: int,
+        game_id: str | None,
+        round_seconds: float | None,
+        idle_seconds: float,
+        level: str,
+    ) -> Game:
         for p in players:
             if p != COMPUTER:
                 self.lobby.ensure_free(p)
@@ -98,18 +115,22 @@ class Games(HubState):
                 "computer" if game.against_computer else "player"
             ).inc()
             self.metrics.games_live.set(len(self._games))
-            topic = game_topic(game.id)
-            for p in game.humans:
-                for peer in self._peers.get(p, ()):
-                    self.subscriptions.add(topic, peer)
+            self._seat_peers(game)
             full = game_json(game)
             for p in game.humans:
                 self._publish(self.player_stream(p), "game_started", full)
             self._publish(self.lobby_stream, "game_started", self._lobby_summary(game))
             self._sync_statuses(game.humans)
-            self._deliver(game.id, events)
+            await self._deliver(game, events)
             self._arm_deadline(game)
         return game
+
+    def _seat_peers(self, game: Game) -> None:
+        """Subscribe the seats' connections to a new game's topic (from its first event)."""
+        topic = game_topic(game.id)
+        for p in game.humans:
+            for peer in self._peers.get(p, ()):
+                self.subscriptions.add(topic, peer)
 
     async def _read_history(self, game: Game) -> None:
         """Give a stored live ``reader`` game the player's rounds before it (after a restart)."""
@@ -128,6 +149,43 @@ class Games(HubState):
         if stored is None:
             raise NotFound(f"no game {game_id!r}")
         return stored
+
+    async def follow_game(
+        self, peer: Peer, game_id: str, since: int | None, epoch: str | None
+    ) -> tuple[Game, int, list[bytes] | None]:
+        """Subscribe ``peer`` to a game's topic: the game as of the returned seq, and the frames
+        it missed after ``since`` (None: it gets the game as a snapshot instead).  The game's
+        lock orders this against its changes, so nothing falls in a gap or comes twice."""
+        async with self.lock(game_id):
+            game = await self.game(game_id)
+            seq = self.live_seq(game_id)
+            if seq is None:
+                seq = await self.storage.last_seq(game_id)
+            topic = game_topic(game_id)
+            missed = None
+            if since is not None and epoch == game.epoch and since <= seq:
+                replay = replay_from(peer.topics.get(topic), since, seq)
+                if replay:
+                    events = await self.storage.events(game_id, since)
+                    missed = [event_payload(topic, e) for e in events]
+                elif replay is not None:
+                    missed = []
+            start = since if missed is not None and since is not None else seq
+            self.subscriptions.add(topic, peer, start)
+            return game, seq, missed
+
+    async def seat_game(self, peer: Peer, player: str) -> tuple[str, int, str] | None:
+        """Subscribe a player's new connection to the game they play, if any: its topic, seq
+        and epoch (read and subscribed with no await in between, so no event falls in a gap)."""
+        live = self.lobby.live.get(player)
+        if live is None:
+            return None
+        game = await self.game(live)
+        seq = self.live_seq(live)
+        if seq is None:
+            return None
+        self.subscriptions.add(game_topic(live), peer, seq)
+        return game_topic(live), seq, game.epoch
 
     async def game_view(self, game_id: str) -> dict[str, Any]:
         """A game's JSON as stored and announced, never showing a change still being saved."""
@@ -194,11 +252,12 @@ class Games(HubState):
             self._forget(game.id)
             raise
         self._seqs[game.id] = events[-1].seq
-        self._deliver(game.id, events)
+        await self._deliver(game, events)
         if any(isinstance(e, RoundPlayed) for e in effects) and not game.is_over:
             self._summarize(game.id)
         if any(isinstance(e, GameOver) for e in effects):
-            self._finish(game)
+            async with self.shared():
+                self._finish(game)
         else:
             self._arm_deadline(game)
 
@@ -216,8 +275,9 @@ class Games(HubState):
                     raise
         raise AssertionError("unreachable")
 
-    def _deliver(self, game_id: str, events: list[StoredEvent]) -> None:
-        topic = game_topic(game_id)
+    async def _deliver(self, game: Game, events: list[StoredEvent]) -> None:
+        """Publish a game's stored events on its topic (a cluster node also hands them on)."""
+        topic = game_topic(game.id)
         self.metrics.events["game"] += len(events)
         for e in events:
             self.broker.publish(topic, event_payload(topic, e))

@@ -118,6 +118,28 @@ class HubState:
             "queue": [pool.to_json() for pool in summary(self._queue_shown)],
         }
 
+    def players_now(self) -> list[tuple[str, PlayerStatus]]:
+        """Active players and their statuses, ordered by name ignoring case."""
+        return self.lobby.players()
+
+    def status_of(self, name: str) -> PlayerStatus | None:
+        """An active player's status (registered spelling); None when not active."""
+        return self.lobby.status(name) if self.lobby.lookup(name) is not None else None
+
+    async def trouble(self) -> str | None:
+        """Why the hub cannot serve now (``/healthz`` answers 503 with it); None when it can."""
+        if self.closing or self.draining:
+            return "the hub is shutting down"
+        return None
+
+    @asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        """A change of the lobby (presence, queue, challenges, seats, statuses) and the lobby
+        and player events it publishes, as one step.  In one process the lobby lives here and
+        every step runs on the event loop between awaits, so there is nothing to take or store;
+        a cluster node takes the hub's lobby lock and loads and stores the lobby around it."""
+        yield
+
     def _sync_statuses(self, players: tuple[str, ...]) -> None:
         for name in players:
             if self.lobby.lookup(name) is None:

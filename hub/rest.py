@@ -241,7 +241,7 @@ async def list_players(request: web.Request) -> web.Response:
     if active:
         everyone = [
             {"name": n, "status": s.value}
-            for n, s in hub.lobby.players()
+            for n, s in hub.players_now()
             if after is None or n.casefold() > after
         ]
         rows, more = everyone[:limit], len(everyone) > limit
@@ -250,7 +250,8 @@ async def list_players(request: web.Request) -> web.Response:
         more = len(records) > limit
         rows = []
         for r in records[:limit]:
-            status = hub.lobby.status(r.name).value if hub.is_active(r.name) else "offline"
+            shown = hub.status_of(r.name)
+            status = shown.value if shown is not None else "offline"
             rows.append({"name": r.name, "status": status})
     cursor = _make_name_cursor(rows[-1]["name"].casefold()) if more and rows else None
     return json_response({"players": rows, "next": cursor})
@@ -352,9 +353,9 @@ async def create_move(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """``GET /healthz``: 503 while draining or shutting down."""
-    hub = _hub(request)
-    if hub.closing or hub.draining:
-        return error_response(ErrorCode.UNAVAILABLE, "the hub is shutting down")
+    trouble = await _hub(request).trouble()
+    if trouble is not None:
+        return error_response(ErrorCode.UNAVAILABLE, trouble)
     return json_response({"status": "ok"})
 
 

@@ -99,7 +99,7 @@ class GameHub(FairQueue):
 
     # -- presence --------------------------------------------------------------------------
 
-    def connect(self, peer: Peer, player: str) -> None:
+    async def connect(self, peer: Peer, player: str) -> None:
         """An authenticated connection opened; the player becomes (or stays) active."""
         peers = self._peers.setdefault(player, set())
         first = not peers
@@ -156,10 +156,11 @@ class GameHub(FairQueue):
     async def challenge(self, player: str, opponent: str, best_of: int, rules: str | None) -> str:
         """Challenge an active player; returns the challenge id (the open one if repeated)."""
         ruleset = self.ruleset(rules)
-        made, new = self.lobby.challenge(player, opponent, best_of, ruleset.name, new_id())
-        if new:
-            self._publish(self.player_stream(made.challenged), "challenge", made.to_json())
-        return made.id
+        async with self.shared():
+            made, new = self.lobby.challenge(player, opponent, best_of, ruleset.name, new_id())
+            if new:
+                self._publish(self.player_stream(made.challenged), "challenge", made.to_json())
+            return made.id
 
     async def accept(self, player: str, challenge_id: str) -> Game:
         """Accept a challenge addressed to ``player``; the game starts.
@@ -167,15 +168,16 @@ class GameHub(FairQueue):
         When the game cannot start (it could not be stored), the accepter gets the error and the
         challenge is open again, unless a seat left meanwhile: then it is withdrawn as on leaving.
         """
-        c = self.lobby.take_challenge(challenge_id, player, accepting=True)
-        try:
-            return await self.start_game(
-                (c.challenger, c.challenged), self.rules[c.rules], c.best_of
-            )
-        except BaseException:
-            if not self.lobby.restore(c):
-                self._withdraw([c])
-            raise
+        async with self.shared():
+            c = self.lobby.take_challenge(challenge_id, player, accepting=True)
+            try:
+                return await self.start_game(
+                    (c.challenger, c.challenged), self.rules[c.rules], c.best_of
+                )
+            except BaseException:
+                if not self.lobby.restore(c):
+                    self._withdraw([c])
+                raise
 
     async def rematch(self, player: str, game_id: str) -> tuple[str, str]:
         """Play a finished game of ``player``'s again: ``("game", id)`` against the computer (same
@@ -189,32 +191,37 @@ class GameHub(FairQueue):
             game = await self.start_game((seat, COMPUTER), old.rules, old.best_of, level=old.level)
             return "game", game.id
         other = old.opponent(seat)
-        for c in list(self.lobby.challenges.values()):
-            if (c.rematch, c.challenger, c.challenged) == (game_id, other, seat):
-                return "game", (await self.accept(seat, c.id)).id
-        self.lobby.ensure_free(other)
-        made, new = self.lobby.challenge(
-            seat, other, old.best_of, old.rules.name, new_id(), rematch=game_id
-        )
-        if new:
-            self._publish(self.player_stream(made.challenged), "challenge", made.to_json())
-        return "challenge", made.id
+        async with self.shared():
+            for c in list(self.lobby.challenges.values()):
+                if (c.rematch, c.challenger, c.challenged) == (game_id, other, seat):
+                    return "game", (await self.accept(seat, c.id)).id
+            self.lobby.ensure_free(other)
+            made, new = self.lobby.challenge(
+                seat, other, old.best_of, old.rules.name, new_id(), rematch=game_id
+            )
+            if new:
+                self._publish(self.player_stream(made.challenged), "challenge", made.to_json())
+            return "challenge", made.id
 
-    def decline(self, player: str, challenge_id: str) -> None:
+    async def decline(self, player: str, challenge_id: str) -> None:
         """Decline a challenge addressed to ``player``."""
-        c = self.lobby.take_challenge(challenge_id, player, accepting=False)
-        self._publish(
-            self.player_stream(c.challenger), "challenge_declined", {"id": c.id, "by": player}
-        )
+        async with self.shared():
+            c = self.lobby.take_challenge(challenge_id, player, accepting=False)
+            self._publish(
+                self.player_stream(c.challenger), "challenge_declined", {"id": c.id, "by": player}
+            )
 
-    def cancel(self, player: str) -> None:
+    async def cancel(self, player: str) -> None:
         """Leave the queue and withdraw own challenges."""
-        self._withdraw(self.lobby.cancel(player))
-        self._sync_statuses((player,))
+        async with self.shared():
+            self._withdraw(self.lobby.cancel(player))
+            self._sync_statuses((player,))
 
     async def enqueue(self, player: str, best_of: int, rules: str | None) -> Game | None:
         """Queue for a game (``hub.queue``); returns the game when paired at once."""
-        return await self.wait(player, self.ruleset(rules).name, best_of)
+        ruleset = self.ruleset(rules)
+        async with self.shared():
+            return await self.wait(player, ruleset.name, best_of)
 
 
 def _name(name: object) -> str:

@@ -39,3 +39,18 @@ class Stream:
         if not self.ring or self.ring[0][0] > seq + 1:
             return None
         return [frame for s, frame in self.ring if s > seq]
+
+
+def replay_from(start: int | None, since: int, seq: int) -> bool | None:
+    """Whether a subscription recovering from a held ``since`` replays; None for a snapshot.
+
+    ``start`` is the seq at which the connection was already subscribed (None when it was not):
+    every event after it was sent live, so none is sent again (False: recovered, nothing to
+    send).  Events between ``since`` and a start behind the latest seq cannot be replayed
+    either: they would arrive after newer ones, and a client dropping old seqs would lose them.
+    """
+    if start is None or since < start == seq:
+        return True
+    if since >= start:
+        return False
+    return None

@@ -19,7 +19,8 @@ from hub import guard, keys, ws_play
 from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
 from hub.limits import RateLimiter
 from hub.service import GameHub
-from hub.topics import event_payload, game_topic, player_topic
+from hub.streams import replay_from
+from hub.topics import game_topic, player_topic
 from protocol.errors import (
     Conflict,
     ErrorCode,
@@ -225,18 +226,14 @@ class Session:
         subscribed = []
         if self.peer.player is None:
             self.peer.player = name
-            self.hub.connect(self.peer, name)
+            await self.hub.connect(self.peer, name)
         stream = self.hub.player_stream(name)
         self.hub.subscriptions.add(stream.topic, self.peer, stream.seq)
         subscribed.append({"topic": stream.topic, "seq": stream.seq, "epoch": stream.epoch})
-        live = self.hub.lobby.live.get(name)
-        if live is not None:
-            game = await self.hub.game(live)
-            # Read the seq and subscribe with no await in between, so no event falls in a gap.
-            seq = self.hub.live_seq(live)
-            if seq is not None:
-                self.hub.subscriptions.add(game_topic(live), self.peer, seq)
-                subscribed.append({"topic": game_topic(live), "seq": seq, "epoch": game.epoch})
+        seated = await self.hub.seat_game(self.peer, name)
+        if seated is not None:
+            topic, seq, epoch = seated
+            subscribed.append({"topic": topic, "seq": seq, "epoch": epoch})
         return {"player": name, "subscribed": subscribed}
 
     async def subscribe(self, request: Subscribe) -> Followed:
@@ -258,30 +255,16 @@ class Session:
         if request.since is not None and request.epoch == stream.epoch:
             held = stream.since(request.since)
             if held is not None:
-                replay = _replay(self.peer.topics.get(stream.topic), request.since, stream.seq)
+                replay = replay_from(self.peer.topics.get(stream.topic), request.since, stream.seq)
                 missed = None if replay is None else held if replay else []
         self._subscribed(stream.topic, request.since, stream.seq, missed)
         return _followed(stream.topic, stream.epoch, stream.seq, snapshot, missed)
 
     async def _subscribe_game(self, request: Subscribe, game_id: str) -> Followed:
-        hub = self.hub
-        async with hub.lock(game_id):
-            game = await hub.game(game_id)
-            seq = hub.live_seq(game_id)
-            if seq is None:
-                seq = await hub.storage.last_seq(game_id)
-            topic = game_topic(game_id)
-            missed = None
-            since = request.since
-            if since is not None and request.epoch == game.epoch and since <= seq:
-                replay = _replay(self.peer.topics.get(topic), since, seq)
-                if replay:
-                    events = await hub.storage.events(game_id, since)
-                    missed = [event_payload(topic, e) for e in events]
-                elif replay is not None:
-                    missed = []
-            self._subscribed(topic, since, seq, missed)
-            return _followed(topic, game.epoch, seq, game_json(game), missed)
+        game, seq, missed = await self.hub.follow_game(
+            self.peer, game_id, request.since, request.epoch
+        )
+        return _followed(game_topic(game_id), game.epoch, seq, game_json(game), missed)
 
     def _subscribed(
         self, topic: str, since: int | None, seq: int, missed: list[bytes] | None
@@ -307,12 +290,12 @@ class Session:
 
     async def decline(self, request: Decline) -> dict[str, Any]:
         """Decline a challenge."""
-        self.hub.decline(self._player(), request.challenge)
+        await self.hub.decline(self._player(), request.challenge)
         return {}
 
     async def cancel(self, request: Cancel) -> dict[str, Any]:
         """Leave the queue and withdraw own challenges."""
-        self.hub.cancel(self._player())
+        await self.hub.cancel(self._player())
         return {}
 
     async def move(self, request: MoveRequest) -> dict[str, Any]:
@@ -350,21 +333,6 @@ class Followed:
 
     data: dict[str, Any]
     frames: list[bytes]
-
-
-def _replay(start: int | None, since: int, seq: int) -> bool | None:
-    """Whether a subscription recovering from a held ``since`` replays; None for a snapshot.
-
-    ``start`` is the seq at which the connection was already subscribed (None when it was not):
-    every event after it was sent live, so none is sent again (False: recovered, nothing to
-    send).  Events between ``since`` and a start behind the latest seq cannot be replayed
-    either: they would arrive after newer ones, and a client dropping old seqs would lose them.
-    """
-    if start is None or since < start == seq:
-        return True
-    if since >= start:
-        return False
-    return None
 
 
 def _followed(

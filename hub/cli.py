@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from attrs import frozen
 
 from hub import __version__
+from hub.cluster.address import parse_broker
 from hub.config import Config
 from protocol.errors import InvalidRuleTable
 from protocol.rules import parse_table
@@ -111,6 +112,14 @@ def _proxy(text: str) -> str:
         ) from None
 
 
+def _broker(text: str) -> str:
+    try:
+        parse_broker(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _boolean(text: str) -> bool:
     value = text.strip().lower()
     if value in TRUE:
@@ -162,6 +171,14 @@ SERVE_OPTIONS = (
         "rps-hub.db",
         "a SQLite file path or URL (sqlite:///rel.db, sqlite:////abs.db) or postgresql://…",
         metavar="PATH_OR_URL",
+    ),
+    Option(
+        "--broker",
+        _broker,
+        None,
+        "redis://host:port/db[?prefix=NAME]: join the hub of every node with the same --db"
+        " (postgresql://…) and --broker (default: none, one process)",
+        metavar="URL",
     ),
     Option(
         "--round-deadline",
@@ -357,6 +374,8 @@ def config_of(settings: Mapping[str, Any]) -> Config:
     """The hub's ``Config`` from ``serve_settings``: ``--ws-rate R`` is a rate of R with bursts
     of 2R (0 for none)."""
     values = {k: v for k, v in settings.items() if k not in ("log_level", "ws_rate")}
+    if values.get("broker") and not str(values["db"]).startswith(("postgresql:", "postgres:")):
+        raise UsageError("--broker needs --db postgresql://… (every node shares the database)")
     rate = settings["ws_rate"]
     return Config(**values, rate=rate, burst=math.ceil(2 * rate))
 

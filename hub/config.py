@@ -12,6 +12,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     db: str = "rps-hub.db"
+    # The cluster's Redis (``redis://host:port/db?prefix=NAME``); None: one process, no Redis.
+    broker: str | None = None
     round_deadline: float = 30.0
     grace: float = 10.0
     heartbeat: float = 20.0

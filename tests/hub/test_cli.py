@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from hub.cli import build_parser, config_of, serve_settings
+from hub.cluster.address import BrokerAddress, parse_broker
 from hub.config import Config
 
 DATA = Path(__file__).resolve().parents[2] / "protocol" / "data"
@@ -237,6 +238,12 @@ async def test_serve_with_a_bad_environment_value_names_the_variable_in_one_line
         (["--drain", "-1"], "--drain"),
         (["--allow-host", ""], "--allow-host"),
         (["--no-such-option"], "--no-such-option"),
+        (["--broker", "http://127.0.0.1:6379/0"], "--broker"),
+        (["--broker", "redis://127.0.0.1:6379/zero"], "--broker"),
+        (["--broker", "redis://127.0.0.1:6379/0?prefix=a b"], "--broker"),
+        (["--broker", "redis://127.0.0.1:6379/0?db=1"], "--broker"),
+        # Nodes share the hub through one database: a SQLite file cannot be shared.
+        (["--broker", "redis://127.0.0.1:6379/0"], "--broker"),
     ],
 )
 async def test_serve_with_a_bad_option_names_it_in_one_line_and_exits_2(
@@ -303,6 +310,17 @@ def test_ws_rate_sets_the_per_connection_rate_with_bursts_of_twice_it_and_0_lift
     )
     assert (unlimited.rate, unlimited.burst) == (0.0, 0)
     assert config_of(serve_settings(build_parser().parse_args(["serve"]), {})) == Config()
+
+
+def test_a_broker_url_reaches_the_config_and_names_the_prefix() -> None:
+    args = build_parser().parse_args(
+        ["serve", "--db", "postgresql://h/db", "--broker", "redis://r:6380/2?prefix=hub-a"]
+    )
+    config = config_of(serve_settings(args, {}))
+    assert config.broker == "redis://r:6380/2?prefix=hub-a"
+    assert parse_broker(config.broker) == BrokerAddress("redis://r:6380/2", "hub-a")
+    assert parse_broker("redis://r").prefix == "rps-hub"
+    assert config_of(serve_settings(build_parser().parse_args(["serve"]), {})).broker is None
 
 
 def test_summary_interval_reaches_the_config_from_the_flag_or_the_variable() -> None:

@@ -28,11 +28,12 @@ COMMIT = (
     + _EPOCH_OF
     + """
 -- KEYS: lock, document, one per op, then meta and log per topic.
--- ARGV[1..8]: fenced ('1' or '0'), token, has document ('1' or '0'), document, history (stream
--- MAXLEN), n ops, n topics, n appends; then per op: name, a, b; per topic: epoch candidate,
--- channel; per append: topic index, head, tail (the frame is head .. seq .. tail).
+-- ARGV[1..8]: fencing ('0' none, '1' by token, '2' by token and release the lock at the end),
+-- token, has document ('1' or '0'), document, history (stream MAXLEN), n ops, n topics,
+-- n appends; then per op: name, a, b; per topic: epoch candidate, channel; per append: topic
+-- index, head, tail (the frame is head .. seq .. tail).
 -- Returns false when fenced (nothing written), else {epoch per topic, seq per append}.
-if ARGV[1] == '1' and redis.call('GET', KEYS[1]) ~= ARGV[2] then
+if ARGV[1] ~= '0' and redis.call('GET', KEYS[1]) ~= ARGV[2] then
   return false
 end
 local nops, ntopics, nappends = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -91,6 +92,9 @@ for i = 1, nappends do
   redis.call('PUBLISH', ARGV[topics + 2 * t], epochs[t] .. ' ' .. frame)
   seqs[i] = seq
 end
+if ARGV[1] == '2' then
+  redis.call('DEL', KEYS[1])
+end
 return {epochs, seqs}
 """
 )
@@ -145,6 +149,18 @@ for i, entry in ipairs(entries) do
   frames[i] = entry[2][2]
 end
 return frames
+"""
+
+ACQUIRE = """#!lua
+-- KEYS: lock, document.  ARGV: token, ttl ms, load ('1' or '0').  Takes the lock if it is free:
+-- false when it is not, else {the document when asked for (false when there is none)}.
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return false
+end
+if ARGV[3] == '1' then
+  return {redis.call('GET', KEYS[2])}
+end
+return {false}
 """
 
 RELEASE = """#!lua

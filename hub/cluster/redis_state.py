@@ -6,8 +6,8 @@ Every key lives under ``<prefix>:`` (the ``--broker`` URL's ``?prefix=``, see
 ==============  ======  ===================================================  ===================
 key             type    what                                                 written by
 ==============  ======  ===================================================  ===================
-``lobby:lock``  string  the lobby lock's random token, PX ttl; fences commit  acquire, release,
-                                                                             extend
+``lobby:lock``  string  the lobby lock's random token (PX ttl): the fence   acquire*, extend,
+                        that every commit with a token checks                release, commit
 ``lobby``       string  the lobby document (opaque bytes; JSON)              commit
 ``meta:<t>``    hash    topic t's ``epoch`` (random, set once) and ``seq``   commit, head,
                         (its last)                                           snapshot
@@ -133,16 +133,28 @@ class RedisState:
 
     async def acquire(self, *, ttl_ms: int = 5000, wait: float = 5.0) -> str:
         """The lobby lock for ``ttl_ms``: its token fences commits.  ``Busy`` after ``wait`` s."""
+        token, _ = await self._take(ttl_ms, wait, load=False)
+        return token
+
+    async def acquire_and_load(
+        self, *, ttl_ms: int = 5000, wait: float = 5.0
+    ) -> tuple[str, bytes | None]:
+        """``acquire`` and ``load`` in one command: the token, and the document under the lock."""
+        return await self._take(ttl_ms, wait, load=True)
+
+    async def _take(self, ttl_ms: int, wait: float, *, load: bool) -> tuple[str, bytes | None]:
         token = secrets.token_hex(16)
-        lock = self.key("lobby", "lock")
+        keys = [self.key("lobby", "lock"), self.key("lobby")]
         deadline = time.monotonic() + wait
         delay = 0.001
-        while not await self._call("acquire", self._redis.set(lock, token, nx=True, px=ttl_ms)):
+        while True:
+            taken = await self._eval("acquire", lua.ACQUIRE, keys, [token, ttl_ms, int(load)])
+            if taken is not None:
+                return token, taken[0]
             if time.monotonic() >= deadline:
                 raise Busy(f"the lobby is busy (its lock stayed taken for {wait:g} s); try again")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.005)
-        return token
 
     async def release(self, token: str) -> bool:
         """Give the lock back if it is still ours; False when it had expired or was taken."""
@@ -165,19 +177,25 @@ class RedisState:
         document: bytes | None,
         ops: Sequence[Op],
         events: Sequence[Append],
+        *,
+        release: bool = False,
     ) -> list[Published]:
         """Write the document, apply ``ops``, number, log and publish ``events``: all or nothing.
 
-        With a ``token``, ``Fenced`` (and nothing written) unless the lobby lock still holds it.
-        A topic without an epoch gets one; seqs rise by 1 per topic from 1.  The answer has one
-        ``Published`` per event, in order.
+        With a ``token``, ``Fenced`` (and nothing written) unless the lobby lock still holds it;
+        ``release`` then gives the lock back in the same step.  A topic without an epoch gets
+        one; seqs rise by 1 per topic from 1.  The answer has one ``Published`` per event, in
+        order.  ``Unavailable`` means the outcome is unknown: Redis may have run the commit and
+        lost only its answer (the commit is never sent twice).
         """
+        if release and token is None:
+            raise ValueError("only a commit under the lock (with its token) can release it")
         topics = list(dict.fromkeys(event.topic for event in events))
         index = {topic: i for i, topic in enumerate(topics, 1)}
         parts = [event.parts() for event in events]
         keys = [self.key("lobby", "lock"), self.key("lobby")]
         args: list[str | bytes | int] = [
-            "0" if token is None else "1",
+            "0" if token is None else "2" if release else "1",
             token or "",
             "0" if document is None else "1",
             document or b"",

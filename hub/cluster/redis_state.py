@@ -34,7 +34,6 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
@@ -62,6 +61,11 @@ class Busy(Unavailable):
     """The lobby lock stayed taken by others for as long as ``acquire`` was told to wait."""
 
 
+# The keys of the layout above, which ops may not write.
+_OWN = frozenset({"lobby", "nodes"})
+_OWN_PARTS = ("lobby:", "meta:", "log:", "node:", "chan:")
+
+
 def _epoch() -> str:
     # No space in it: a published message is "<epoch> <frame>", split at the first space.
     return secrets.token_urlsafe(8)
@@ -87,6 +91,8 @@ class RedisState:
         """
         if not prefix:
             raise ValueError("the key prefix is empty")
+        if history < 1:
+            raise ValueError(f"history must keep at least 1 event per topic, not {history}")
         redis = Redis.from_url(
             url,
             socket_connect_timeout=CONNECT_TIMEOUT,
@@ -117,14 +123,6 @@ class RedisState:
         """The topic a ``channel`` of ours carries (the inverse of ``channel``)."""
         name = channel.decode() if isinstance(channel, bytes) else channel
         return name.removeprefix(self.key("chan", ""))
-
-    def pubsub(self) -> PubSub:
-        """A pub/sub object on this state's connections.
-
-        Read it with ``get_message(timeout=...)``: a blocking ``listen()`` on a quiet channel
-        would meet the 2 s socket timeout.
-        """
-        return self._redis.pubsub()
 
     async def time_ms(self) -> int:
         """Redis's clock in unix ms: one clock for every node."""
@@ -205,6 +203,8 @@ class RedisState:
             len(events),
         ]
         for op in ops:
+            if op.key in _OWN or op.key.startswith(_OWN_PARTS):
+                raise ValueError(f"op key {op.key!r} is RedisState's own; name the key otherwise")
             keys.append(self.key(op.key))
             args.extend((op.name, *op.args()))
         candidates = [_epoch() for _ in topics]

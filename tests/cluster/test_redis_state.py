@@ -298,3 +298,10 @@ async def test_time_ms_is_redis_time(state: RedisState, raw: Redis) -> None:
     now = await state.time_ms()
     after = await raw.time()
     assert before[0] * 1000 + before[1] // 1000 <= now <= after[0] * 1000 + after[1] // 1000
+
+
+@pytest.mark.parametrize("key", ["lobby", "lobby:lock", "meta:lobby", "log:lobby", "nodes"])
+async def test_an_op_may_not_write_a_key_of_the_state_itself(state: RedisState, key: str) -> None:
+    with pytest.raises(ValueError, match="RedisState's own"):
+        await state.commit(None, b"doc", [HSet(key, "f", "v")], [])
+    assert await state.load() is None

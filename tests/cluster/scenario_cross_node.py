@@ -1,0 +1,71 @@
+"""Issue 10 (a): a challenge and a whole game across nodes, watched from every node.
+
+Ann on node 0 challenges Bob on node 1, Bob accepts, they play to the end.  Spectators on nodes
+0, 1 and 2 follow the game's topic from seq 0: each sees seqs 1..N once, the same bytes, equal to
+the stored game and to a replay on every node.  The lobby on every node has one epoch and the same
+events, and every snapshot fits them.  Each reply came after the events it caused.
+
+Not collected until the cluster works (the name is not ``test_*``); ``RPS_HUB_TEST_CLUSTER=single``
+runs it against one hub without a broker, and ``tests/cluster/test_harness.py`` does so in CI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cluster.harness import Cluster, cluster
+from tests.cluster.harness_clients import Clients, connected
+from tests.cluster.harness_games import (
+    Acks,
+    challenge_and_accept,
+    check_game,
+    check_lobby,
+    game_over,
+    play_round,
+)
+
+# Ann wins 2-1 after a tie: every kind of round, each seat moving first in turn.
+ROUNDS = (("Rock", "Rock"), ("Rock", "Scissors"), ("Paper", "Scissors"), ("Scissors", "Paper"))
+
+
+async def cross_node_game(c: Cluster, clients: Clients) -> None:
+    """The scenario on any cluster of at least three slots."""
+    slots = range(3)
+    lobbies = [await clients.watcher(s, "lobby") for s in slots]
+    ann = await clients.player("ann", 0)
+    bob = await clients.player("bob", 1)
+    for lobby in lobbies:  # every node knows Bob is active before Ann challenges him
+        await lobby.wait_event("lobby", "player_joined", lambda d: d["name"] == "bob")
+    game = await challenge_and_accept(ann, bob, best_of=3, rules="rps3")
+    topic = f"game:{game}"
+    epoch = ann.subs[topic].epoch
+    watchers = []
+    for s in slots:
+        watcher = await clients.connect(s, f"watcher[{topic}]")
+        data = await watcher.subscribe(topic, 0, epoch)
+        assert data["recovered"] is True and data["snapshot"] is None, data
+        watchers.append(watcher)
+
+    acks = Acks()
+    for n, (a_roll, b_roll) in enumerate(ROUNDS, start=1):
+        if n % 2:
+            await play_round(ann, bob, game, n, (a_roll, b_roll), acks)
+        else:
+            await play_round(bob, ann, game, n, (b_roll, a_roll), acks)
+    for seat in (ann, bob):
+        over = await game_over(seat, game)
+        assert over.data["winner"] == "ann" and over.data["reason"] == "won", over.raw
+    final = await check_game(clients, game, watchers, slots)
+    assert final["score"] == {"ann": 2, "bob": 1}, final
+    assert await acks.lost(clients, 2) == []
+    for lobby in lobbies:
+        await lobby.wait_event("lobby", "game_finished", lambda d: d["id"] == game)
+    await check_lobby(clients, lobbies, slots)
+    clients.assert_sound()
+
+
+async def test_a_challenge_and_a_game_across_nodes_look_the_same_from_every_node(
+    tmp_path: Path,
+) -> None:
+    async with cluster(tmp_path) as c, connected(c) as clients:
+        await cross_node_game(c, clients)

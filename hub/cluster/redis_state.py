@@ -86,8 +86,8 @@ class RedisState:
         """Connect to ``url`` (``redis://host:port/db``) and check that Redis answers.
 
         Commands are never retried by the client: a commit whose answer was lost must not run
-        twice.  A broken connection is replaced by a fresh one on the next call, so the state
-        works again once Redis is back.
+        twice.  A call that meets a broken connection is ``Unavailable``, and the next call opens
+        a fresh one, so the same state works again once Redis is back.
         """
         if not prefix:
             raise ValueError("the key prefix is empty")

@@ -161,6 +161,18 @@ class Cluster:
         await self.kill(i)
         await self._launch(self.node(i))
 
+    async def elsewhere(self, i: int) -> int:
+        """A slot whose node runs and is not ``i``'s; with one node, ``i`` once it restarted.
+
+        So a scenario that moves clients off a killed node also runs against a single hub.
+        """
+        for slot in range(self.slots):
+            if self.node(slot) is not self.node(i) and self.node(slot).running:
+                return slot
+        if not self.node(i).running:
+            await self.restart(i)
+        return i
+
     def cut(self, i: int, *, drop: bool = False) -> None:
         """Cut node ``i`` off from PostgreSQL and Redis: its links stall (``drop``: reset)."""
         node = self.node(i)

@@ -92,7 +92,7 @@ class Conn:
         self.context: Callable[[], str] = lambda: ""
         self._sent: dict[Any, tuple[str, dict[str, Any]]] = {}
         self._replies: dict[Any, asyncio.Future[Seen]] = {}
-        self._news = asyncio.Event()
+        self.news = asyncio.Event()
         self.close_code: int | None = None
         self.ended = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
@@ -110,7 +110,7 @@ class Conn:
             rcvd = self.ws.protocol.close_rcvd
             self.close_code = rcvd.code if rcvd is not None else None
             self.ended.set()
-            self._news.set()
+            self.news.set()
             for future in self._replies.values():
                 if not future.done():
                     future.set_exception(ConnectionError(f"{self.label}: connection closed"))
@@ -127,7 +127,7 @@ class Conn:
                 future.set_result(seen)
         elif frame["type"] == "event":
             self._event(seen)
-        self._news.set()
+        self.news.set()
 
     def _event(self, seen: Seen) -> None:
         frame = seen.frame
@@ -186,7 +186,7 @@ class Conn:
                 return await future
         except TimeoutError:
             what = f"no reply to {op} {fields} (id {rid})"
-            raise AssertionError(self._stuck(what, within)) from None
+            raise AssertionError(self.stuck(what, within)) from None
         finally:
             self._replies.pop(rid, None)
 
@@ -229,6 +229,10 @@ class Conn:
             and (event is None or s.frame["event"] == event)
         ]
 
+    def seen(self, topic: str, event: str | None = None) -> list[Seen]:
+        """The same as ``events`` (what ``Player.seen`` is for a chain of connections)."""
+        return self.events(topic, event)
+
     async def wait_event(
         self,
         topic: str,
@@ -266,12 +270,12 @@ class Conn:
                     at = len(self.frames)
                     if self.ended.is_set():
                         raise AssertionError(
-                            self._stuck(f"closed ({self.close_code}) before {what}")
+                            self.stuck(f"closed ({self.close_code}) before {what}")
                         )
-                    self._news.clear()
-                    await self._news.wait()
+                    self.news.clear()
+                    await self.news.wait()
         except TimeoutError:
-            raise AssertionError(self._stuck(f"no {what}", within)) from None
+            raise AssertionError(self.stuck(f"no {what}", within)) from None
 
     async def until(
         self, check: Callable[[Conn], bool], what: str, *, within: float = TIMEOUT
@@ -282,12 +286,12 @@ class Conn:
                 while not check(self):
                     if self.ended.is_set():
                         raise AssertionError(
-                            self._stuck(f"closed ({self.close_code}) before {what}")
+                            self.stuck(f"closed ({self.close_code}) before {what}")
                         )
-                    self._news.clear()
-                    await self._news.wait()
+                    self.news.clear()
+                    await self.news.wait()
         except TimeoutError:
-            raise AssertionError(self._stuck(f"no {what}", within)) from None
+            raise AssertionError(self.stuck(f"no {what}", within)) from None
 
     async def reach(self, topic: str, seq: int, *, within: float = TIMEOUT) -> None:
         """Wait until this connection has had ``topic``'s events up to ``seq``."""
@@ -299,10 +303,10 @@ class Conn:
             async with asyncio.timeout(within):
                 await self.ended.wait()
         except TimeoutError:
-            raise AssertionError(self._stuck("the connection stayed open", within)) from None
+            raise AssertionError(self.stuck("the connection stayed open", within)) from None
         return self.close_code
 
-    def _stuck(self, what: str, within: float | None = None) -> str:
+    def stuck(self, what: str, within: float | None = None) -> str:
         bound = f" within {within:g} s" if within is not None else ""
         last = "\n".join(f"  {s.raw[:300]}" for s in self.frames[-6:])
         where = f"{self.label} (slot {self.slot})"

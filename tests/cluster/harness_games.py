@@ -11,7 +11,8 @@ the stored ones.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from attrs import define, field
 
@@ -76,11 +77,20 @@ async def challenge_and_accept(a: Conn, b: Conn, **play: Any) -> str:
     return game
 
 
-async def move(conn: Conn, game: str, round_: int, roll: str, acks: Acks | None = None) -> Seen:
+async def move(
+    conn: Conn,
+    game: str,
+    round_: int,
+    roll: str,
+    acks: Acks | None = None,
+    *,
+    check: bool = True,
+) -> Seen:
     """Move ``roll`` in round ``round_``; on success checks the reply followed the move's events.
 
     A move that completed the round must come after that round's ``round`` event; any other
-    after its own ``moved`` event.  The reply (either way) is returned.
+    after its own ``moved`` event.  ``check=False`` for a move sent again (its events may have
+    come on a connection that is gone, and a repeat causes none).  The reply is returned.
     """
     reply = await conn.request("move", game=game, roll=roll, round=round_)
     if not reply.frame["ok"]:
@@ -89,6 +99,8 @@ async def move(conn: Conn, game: str, round_: int, roll: str, acks: Acks | None 
     if acks is not None:
         assert conn.player is not None
         acks.add(conn.player, game, round_, roll)
+    if not check:
+        return reply
     topic = f"game:{game}"
     resolved = [
         s for s in conn.events(topic, "round") if s.data["round"] == round_ and s.at < reply.at
@@ -113,15 +125,36 @@ async def game_over(conn: Conn, game: str, within: float = TIMEOUT) -> Seen:
     return await conn.wait_event(f"game:{game}", "game_over", within=within)
 
 
-async def check_game(clients: Clients, game: str, watchers: list[Conn], slots: range) -> Any:
+class Watcher(Protocol):
+    """A connection, or a player's chain of them: what it saw of a topic, and its name."""
+
+    @property
+    def label(self) -> str:
+        """Its name in failure messages."""
+        ...
+
+    def seen(self, topic: str, event: str | None = None) -> list[Seen]:
+        """The events of ``topic`` it had, once each, in order."""
+        ...
+
+    async def reach(self, topic: str, seq: int, *, within: float = TIMEOUT) -> None:
+        """Wait until it has had ``topic``'s events up to ``seq``."""
+        ...
+
+
+async def check_game(
+    clients: Clients, game: str, watchers: Sequence[Watcher], slots: Iterable[int]
+) -> Any:
     """Every invariant of a finished game; returns the stored game.
 
     - ``GET /api/games/{id}`` answers the same finished game on every slot;
     - a new spectator on every slot that subscribes with ``since`` 0 gets the whole history,
       seqs 1..N once each, the same bytes as every live connection had (the ledger checks);
-    - each of ``watchers`` (subscribed from seq 0) had exactly those events;
+    - each of ``watchers`` (following the topic from seq 0) had exactly those events, in the
+      end (waiting ``TIMEOUT`` for the last ones);
     - the ``round`` events and ``game_over`` say what the stored rounds and result say.
     """
+    slots = list(slots)
     topic = f"game:{game}"
     stored = [await clients.get(s, f"/api/games/{game}") for s in slots]
     assert all(g == stored[0] for g in stored), stored
@@ -140,8 +173,8 @@ async def check_game(clients: Clients, game: str, watchers: list[Conn], slots: r
     events = [json.loads(raw) for raw in history]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), events
     for watcher in watchers:
-        await watcher.wait_event(topic, "game_over")
-        seen = [s.raw for s in watcher.events(topic)]
+        await watcher.reach(topic, len(history))
+        seen = [s.raw for s in watcher.seen(topic)]
         assert seen == history, f"{watcher.label} saw {seen}, the replay {history}"
     _matches(final, events)
     return final

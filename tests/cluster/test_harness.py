@@ -18,6 +18,8 @@ from tests.cluster.harness_clients import Conn, connected
 from tests.cluster.harness_games import Acks, before, check_game, game_over, move
 from tests.cluster.redisserver import RedisServer
 from tests.cluster.scenario_cross_node import cross_node_game
+from tests.cluster.scenario_node_kill import ARGS as KILL_ARGS
+from tests.cluster.scenario_node_kill import kill_the_last_writer
 from tests.cluster.scenario_queue import queue_rush
 from tests.cluster.tcpproxy import TcpProxy
 from tests.reliability.harness import call, http
@@ -120,3 +122,13 @@ async def test_the_queue_scenario_passes_against_one_hub_behind_three_slots(
 def opened(conn: Conn, game: str, round_: int) -> bool:
     """True once ``conn`` has had the ``round_open`` of ``round_`` in ``game``."""
     return any(s.data["round"] == round_ for s in conn.events(f"game:{game}", "round_open"))
+
+
+async def test_the_node_kill_scenario_passes_against_one_hub_restarted_after_the_kill(
+    tmp_path: Path,
+) -> None:
+    async with (
+        cluster(tmp_path, slots=3, nodes=1, broker=False, args=KILL_ARGS) as c,
+        connected(c) as clients,
+    ):
+        await kill_the_last_writer(c, clients)

@@ -219,7 +219,7 @@ def fold_lobby(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dict[s
     }
 
 
-async def check_lobby(clients: Clients, lobbies: list[Conn], slots: range) -> int:
+async def check_lobby(clients: Clients, lobbies: list[Conn], slots: Iterable[int]) -> int:
     """Every node's lobby agrees: one epoch, the same events, and snapshots that fit them.
 
     Each of ``lobbies`` subscribed to ``lobby`` from a snapshot.  A new subscriber on every slot

@@ -18,8 +18,12 @@ from tests.cluster.harness_clients import Conn, connected
 from tests.cluster.harness_games import Acks, before, check_game, game_over, move
 from tests.cluster.redisserver import RedisServer
 from tests.cluster.scenario_cross_node import cross_node_game
+from tests.cluster.scenario_deadline import ARGS as DEADLINE_ARGS
+from tests.cluster.scenario_deadline import a_dead_nodes_deadline_fires
 from tests.cluster.scenario_node_kill import ARGS as KILL_ARGS
 from tests.cluster.scenario_node_kill import kill_the_last_writer
+from tests.cluster.scenario_presence import ARGS as PRESENCE_ARGS
+from tests.cluster.scenario_presence import presence_survives_a_dead_node
 from tests.cluster.scenario_queue import queue_rush
 from tests.cluster.tcpproxy import TcpProxy
 from tests.reliability.harness import call, http
@@ -132,3 +136,23 @@ async def test_the_node_kill_scenario_passes_against_one_hub_restarted_after_the
         connected(c) as clients,
     ):
         await kill_the_last_writer(c, clients)
+
+
+async def test_the_deadline_scenario_passes_against_one_hub_restarted_after_the_kill(
+    tmp_path: Path,
+) -> None:
+    async with (
+        cluster(tmp_path, slots=3, nodes=1, broker=False, args=DEADLINE_ARGS) as c,
+        connected(c) as clients,
+    ):
+        await a_dead_nodes_deadline_fires(c, clients)
+
+
+async def test_the_presence_scenario_passes_against_one_hub_when_clients_close_instead(
+    tmp_path: Path,
+) -> None:
+    async with (
+        cluster(tmp_path, slots=3, nodes=1, broker=False, args=PRESENCE_ARGS) as c,
+        connected(c) as clients,
+    ):
+        await presence_survives_a_dead_node(c, clients)

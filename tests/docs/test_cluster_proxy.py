@@ -1,14 +1,9 @@
-"""The HAProxy config of docs/cluster.md, run as written in front of three real hubs.
+"""docs/haproxy-cluster.cfg, the HAProxy config of docs/cluster.md, run in front of three real hubs.
 
-The config is docs/haproxy-cluster.cfg itself; only what must differ on a test machine changes:
-the nodes' addresses, the listening ports, the certificate (a throwaway one for hub.example.org),
-logging to stderr instead of syslog, an admin socket in the test's directory, a small ``maxconn``,
-and no chroot or user switch. The nodes are three ``python -m hub serve`` processes, each a
-single hub with a SQLite file of its own: this proves the proxy config (TLS, WebSocket upgrade,
-spreading, health checks, X-Forwarded-For), not the cluster. Since the nodes share nothing, a
-player registered on one is unknown to the others, which is how a test tells the nodes apart.
-Skipped when HAProxy or openssl is not installed.
-"""
+Only what a test machine needs changes (``proxy_config``). The nodes are ``python -m hub serve``
+processes, each a single hub with a SQLite file of its own: this proves the proxy config, not the
+cluster; as the nodes share nothing, a player registered on one is unknown to the others, which
+tells the nodes apart. Skipped without HAProxy or openssl."""
 
 from __future__ import annotations
 
@@ -22,12 +17,13 @@ import signal
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from attrs import frozen
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -38,7 +34,7 @@ from tests.conftest import eventually
 from tests.reliability.harness import Hub, start_hub
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "docs" / "haproxy-cluster.cfg"
+CONFIG, GUIDE = ROOT / "docs" / "haproxy-cluster.cfg", ROOT / "docs" / "cluster.md"
 HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")
 OPENSSL = shutil.which("openssl")
 NAME = "hub.example.org"
@@ -49,14 +45,14 @@ TIMEOUT = 30
 pytestmark = pytest.mark.skipif(
     HAPROXY is None or OPENSSL is None, reason="needs haproxy and openssl (apt-get install haproxy)"
 )
+SHARED = pytest.mark.asyncio(loop_scope="module")  # the loop of the shared ``cluster``
 
 
 def free_port() -> int:
     """A TCP port nobody listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        return int(s.getsockname()[1])
 
 
 def proxy_config(nodes: list[str], http_port: int, https_port: int, pem: Path, admin: Path) -> str:
@@ -100,12 +96,11 @@ class Cluster:
 
     def logs(self) -> str:
         """What HAProxy and the nodes wrote so far, for a failure message."""
-        return "\n".join(
-            [f"--- haproxy\n{self.log.read_text(errors='replace')}"]
-            + [f"--- node{i + 1}\n{node.log()}" for i, node in enumerate(self.nodes)]
-        )
+        logs = [("haproxy", self.log.read_text(errors="replace"))]
+        logs += [(f"node{i + 1}", node.log()) for i, node in enumerate(self.nodes)]
+        return "".join(f"\n--- {name}\n{text}" for name, text in logs)
 
-    async def servers(self) -> dict[str, tuple[str, str, str]]:
+    async def servers(self) -> dict[str, tuple[str, ...]]:
         """Each node's state in HAProxy: status, last check's status and its HTTP code."""
         reader, writer = await asyncio.open_unix_connection(str(self.admin))
         writer.write(b"show stat\n")
@@ -118,24 +113,28 @@ class Cluster:
             if row["pxname"] == "rps_hub_nodes" and row["svname"] != "BACKEND"
         }
 
-    def session(self, source: str = "127.0.0.1") -> aiohttp.ClientSession:
-        """A client session whose connections come from address ``source``."""
-        return aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=TIMEOUT),
-            connector=aiohttp.TCPConnector(local_addr=(source, 0)),
-        )
-
     async def call(
-        self, session: aiohttp.ClientSession, method: str, path: str, body: object = None,
+        self, method: str, path: str, body: object = None, *, source: str = "127.0.0.1",
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:  # fmt: skip
-        """One REST call through HAProxy over TLS; the status and the JSON body."""
-        async with session.request(
-            method, f"https://127.0.0.1:{self.https_port}{path}", json=body, ssl=self.tls,
-            server_hostname=NAME, headers={"Host": NAME, **(headers or {})},
-            allow_redirects=False,
-        ) as answer:  # fmt: skip
+        """One REST call through HAProxy over TLS from address ``source``; status and JSON body."""
+        async with (
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT),
+                connector=aiohttp.TCPConnector(local_addr=(source, 0)),
+            ) as session,
+            session.request(
+                method, f"https://127.0.0.1:{self.https_port}{path}", json=body, ssl=self.tls,
+                server_hostname=NAME, headers={"Host": NAME, **(headers or {})},
+            ) as answer,
+        ):  # fmt: skip
             return answer.status, await answer.json(content_type=None)
+
+    async def register(self, name: str, source: str = "127.0.0.1", forged: str = "") -> int:
+        """Register ``name`` through HAProxy (``forged``: an X-Forwarded-For sent); the status."""
+        headers = {"X-Forwarded-For": forged} if forged else {}
+        return (await self.call("POST", "/api/players", {"name": name}, source=source,
+                                headers=headers))[0]  # fmt: skip
 
     async def holders(self, name: str, among: tuple[int, ...] = (0, 1, 2)) -> list[int]:
         """The nodes (by index, of ``among``) whose own database knows player ``name``."""
@@ -144,30 +143,24 @@ class Cluster:
 
     async def register_on_every_node(self, name: str) -> list[str]:
         """Register ``name`` on each node directly; each node's token, in node order."""
-        tokens = []
-        for node in self.nodes:
-            status, body = await direct(node, "POST", "/api/players", {"name": name})
-            assert status == 201, body
-            tokens.append(body["token"])
-        return tokens
+        answers = [await direct(n, "POST", "/api/players", {"name": name}) for n in self.nodes]
+        assert [status for status, _ in answers] == [201] * len(self.nodes), answers
+        return [body["token"] for _, body in answers]
 
     def websocket(self) -> connect:
         """A WebSocket over wss through HAProxy, opened as the lobby page would open it."""
         return connect(
             f"wss://{NAME}:{self.https_port}/ws", host="127.0.0.1", ssl=self.tls, proxy=None,
-            # What the lobby page sends when served from https://NAME:PORT/ through the proxy
-            # (HAProxy passes the Host header on as the client wrote it, port included).
+            # As the page at https://NAME:PORT/ sends it (HAProxy passes Host on, port included).
             origin=Origin(f"https://{NAME}:{self.https_port}"),
         )  # fmt: skip
 
 
-StartCluster = Callable[..., Awaitable[Cluster]]
-
-
-@pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A throwaway self-signed certificate for ``NAME``, and the chain + key file HAProxy reads."""
-    cert, key, pem = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / f"{NAME}.pem"
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key, pem = folder / "cert.pem", folder / "key.pem", folder / f"{NAME}.pem"
     subprocess.run(
         [str(OPENSSL), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={NAME}",
@@ -178,22 +171,18 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, pem
 
 
-@pytest.fixture
-async def start_cluster(
-    tmp_path: Path, certificate: tuple[Path, Path]
-) -> AsyncIterator[StartCluster]:
-    """Start three nodes and the documented HAProxy in front; all are stopped after the test.
-
-    ``trusted`` is each node's ``--trusted-proxy``; with ``nodes=False`` no node is started and
-    HAProxy points at ports nobody listens on.
-    """
+@contextlib.asynccontextmanager
+async def running(
+    workdir: Path, certificate: tuple[Path, Path], *, trusted: str = "127.0.0.1", nodes: bool = True
+) -> AsyncIterator[Cluster]:
+    """Three nodes (``trusted``: their ``--trusted-proxy``; none when not ``nodes``, and HAProxy
+    points at ports nobody listens on) and the documented HAProxy in front, all stopped on exit."""
     hubs: list[Hub] = []
-    procs: list[asyncio.subprocess.Process] = []
-
-    async def start(*, trusted: str = "127.0.0.1", nodes: bool = True) -> Cluster:
-        addresses = [f"127.0.0.1:{free_port()}" for _ in NODES]
+    addresses = [f"127.0.0.1:{free_port()}" for _ in NODES]
+    proc = None
+    try:
         if nodes:
-            dirs = [tmp_path / f"node{i}" for i in (1, 2, 3)]
+            dirs = [workdir / f"node{i}" for i in (1, 2, 3)]
             for d in dirs:
                 d.mkdir()
             hubs.extend(await asyncio.gather(
@@ -203,19 +192,18 @@ async def start_cluster(
             addresses = [f"127.0.0.1:{hub.port}" for hub in hubs]
         cert, pem = certificate
         http_port, https_port = free_port(), free_port()
-        admin, log, conf = tmp_path / "admin.sock", tmp_path / "haproxy.log", tmp_path / "h.cfg"
+        admin, log, conf = workdir / "admin.sock", workdir / "haproxy.log", workdir / "h.cfg"
         conf.write_text(proxy_config(addresses, http_port, https_port, pem, admin))
         with log.open("wb") as err:
             proc = await asyncio.create_subprocess_exec(
                 str(HAPROXY), "-db", "-f", str(conf),
                 stdin=asyncio.subprocess.DEVNULL, stdout=err, stderr=err,
             )  # fmt: skip
-        procs.append(proc)
         tls = ssl.create_default_context(cafile=str(cert))
         cluster = Cluster(tuple(hubs), http_port, https_port, tls, admin, log)
 
         async def serving() -> bool:
-            assert proc.returncode is None, cluster.logs()
+            assert proc is not None and proc.returncode is None, cluster.logs()
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", https_port)
             except OSError:
@@ -225,18 +213,43 @@ async def start_cluster(
             return admin.exists()
 
         await eventually(serving)
-        return cluster
-
-    try:
-        yield start
+        yield cluster
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.terminate()
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
             async with asyncio.timeout(TIMEOUT):
                 await proc.wait()
         for hub in hubs:
             await hub.kill()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def cluster(
+    tmp_path_factory: pytest.TempPathFactory, certificate: tuple[Path, Path]
+) -> AsyncIterator[Cluster]:
+    """One cluster for the tests that leave it as they found it. Its nodes trust all of 127/8 as
+    proxies, so that a loopback client named by X-Forwarded-For counts, instead of being exempt."""
+    async with running(tmp_path_factory.mktemp("shared"), certificate, trusted="127.0.0.0/8") as c:
+        yield c
+
+
+@pytest.fixture
+async def own(tmp_path: Path, certificate: tuple[Path, Path]) -> AsyncIterator[Cluster]:
+    """A cluster of the test's own, for a test that stops nodes."""
+    async with running(tmp_path, certificate) as cluster:
+        yield cluster
+
+
+async def until(cluster: Cluster, wanted: Callable[[dict[str, tuple[str, ...]]], bool]) -> None:
+    """Wait until HAProxy's view of the nodes is as ``wanted``; else fail with it and the logs."""
+
+    async def check() -> bool:
+        return wanted(await cluster.servers())
+
+    try:
+        await eventually(check)
+    except TimeoutError:
+        raise AssertionError(f"{await cluster.servers()}{cluster.logs()}") from None
 
 
 async def authenticate(ws: ClientConnection, tokens: list[str]) -> int:
@@ -270,33 +283,35 @@ async def play_against_the_computer(ws: ClientConnection, first_id: int) -> str:
             return game
 
 
+def test_the_guide_shows_the_config_file_as_it_is() -> None:
+    blocks = re.findall(r"```haproxy\n(.*?)```", GUIDE.read_text("utf-8"), re.DOTALL)
+    assert "\n".join(blocks) == CONFIG.read_text("utf-8")
+
+
 def test_the_documented_tunnel_timeout_outlasts_the_hubs_heartbeat_twice() -> None:
-    # An idle WebSocket carries the hub's ping and the client's pong every heartbeat seconds;
-    # HAProxy cuts a tunnel silent for its tunnel timeout.
+    # An idle WebSocket carries a ping and its pong every heartbeat seconds, or is cut.
     found = re.search(r"^\s*timeout tunnel (\d+)s$", CONFIG.read_text("utf-8"), re.MULTILINE)
     assert found, "docs/haproxy-cluster.cfg sets no tunnel timeout in seconds"
     assert int(found.group(1)) >= 2 * Config().heartbeat
 
 
+@SHARED
 async def test_requests_through_the_documented_haproxy_reach_every_node_over_tls(
-    start_cluster: StartCluster,
+    cluster: Cluster,
 ) -> None:
-    cluster = await start_cluster()
     names = [f"p{i}" for i in range(6)]
-    async with cluster.session() as session:
-        assert await cluster.call(session, "GET", "/healthz") == (200, {"status": "ok"})
-        for name in names:
-            status, _ = await cluster.call(session, "POST", "/api/players", {"name": name})
-            assert status == 201, cluster.logs()
+    assert await cluster.call("GET", "/healthz") == (200, {"status": "ok"})
+    for name in names:
+        assert await cluster.register(name) == 201, cluster.logs()
     holders = {name: await cluster.holders(name) for name in names}
     assert all(len(nodes) == 1 for nodes in holders.values()), holders
     assert {nodes[0] for nodes in holders.values()} == {0, 1, 2}, holders
 
 
+@SHARED
 async def test_a_websocket_over_wss_through_the_documented_haproxy_plays_a_game(
-    start_cluster: StartCluster,
+    cluster: Cluster,
 ) -> None:
-    cluster = await start_cluster()
     tokens = await cluster.register_on_every_node("ann")
     async with asyncio.timeout(TIMEOUT), cluster.websocket() as ws:
         node = await authenticate(ws, tokens)
@@ -306,9 +321,9 @@ async def test_a_websocket_over_wss_through_the_documented_haproxy_plays_a_game(
 
 
 async def test_a_draining_node_leaves_the_rotation_while_its_open_websocket_plays_on(
-    start_cluster: StartCluster,
+    own: Cluster,
 ) -> None:
-    cluster = await start_cluster()
+    cluster = own
     tokens = await cluster.register_on_every_node("ann")
     async with asyncio.timeout(TIMEOUT), contextlib.AsyncExitStack() as stack:
         # One socket per node (leastconn), so that the nodes are equally loaded: without the
@@ -318,21 +333,11 @@ async def test_a_draining_node_leaves_the_rotation_while_its_open_websocket_play
         assert sorted(nodes) == [0, 1, 2], cluster.logs()
         ws, node = sockets[0], nodes[0]
         cluster.nodes[node].proc.send_signal(signal.SIGTERM)  # drains for DRAIN seconds
-
-        async def out_of_rotation() -> bool:
-            return (await cluster.servers())[f"node{node + 1}"] == ("DOWN", "L7STS", "503")
-
-        try:
-            await eventually(out_of_rotation)
-        except TimeoutError:
-            state = await cluster.servers()
-            raise AssertionError(f"node{node + 1} in rotation: {state}\n{cluster.logs()}") from None
+        await until(cluster, lambda state: state[f"node{node + 1}"] == ("DOWN", "L7STS", "503"))
         await play_against_the_computer(ws, 20)  # the drainer still serves its open socket
         names = [f"q{i}" for i in range(6)]
-        async with cluster.session() as session:
-            for name in names:
-                status, _ = await cluster.call(session, "POST", "/api/players", {"name": name})
-                assert status == 201, cluster.logs()
+        for name in names:
+            assert await cluster.register(name) == 201, cluster.logs()
         others = tuple(sorted({0, 1, 2} - {node}))
         holders = {name: await cluster.holders(name, others) for name in names}
         assert all(len(found) == 1 for found in holders.values()), holders  # none on the drainer
@@ -343,33 +348,36 @@ async def test_a_draining_node_leaves_the_rotation_while_its_open_websocket_play
     assert await cluster.nodes[node].wait() == 0, cluster.logs()
 
 
-async def test_each_client_behind_the_documented_haproxy_is_counted_by_its_own_address(
-    start_cluster: StartCluster,
+async def test_when_every_node_answers_503_the_documented_haproxy_still_sends_clients_to_them(
+    own: Cluster,
 ) -> None:
-    # The nodes trust all of 127/8 as proxies, so that a loopback client named in the last
-    # X-Forwarded-For hop counts under its own address instead of being exempt as local.
-    cluster = await start_cluster(trusted="127.0.0.0/8")
+    # All nodes draining stands in for all of them losing the shared Redis: /healthz says 503
+    # everywhere, but each node still serves what it can.
+    cluster = own
+    for node in cluster.nodes:
+        node.proc.send_signal(signal.SIGTERM)
+    await until(cluster, lambda state: all(state[f"node{i}"][0] == "DOWN" for i in (1, 2, 3)))
+    status = await cluster.register("ann")
+    assert (status, len(await cluster.holders("ann"))) == (201, 1), cluster.logs()
+
+
+@SHARED
+async def test_each_client_behind_the_documented_haproxy_is_counted_by_its_own_address(
+    cluster: Cluster,  # its nodes trust 127/8, so loopback clients are counted, not exempt
+) -> None:
     statuses = []
-    async with cluster.session("127.0.0.2") as session:
-        for i in range(33):  # each node allows 10 registrations an hour per address
-            forged = {"X-Forwarded-For": f"198.51.100.{i}"}  # HAProxy's hop comes after it
-            body = {"name": f"a{i}"}
-            statuses.append((await cluster.call(session, "POST", "/api/players", body, forged))[0])
-    async with cluster.session("127.0.0.3") as session:
-        others = [
-            (await cluster.call(session, "POST", "/api/players", {"name": f"b{i}"}))[0]
-            for i in range(3)
-        ]
+    for i in range(33):  # each node allows 10 registrations an hour per address
+        # Each with a forged X-Forwarded-For of its own, which HAProxy's hop comes after.
+        statuses.append(await cluster.register(f"a{i}", "127.0.0.2", f"198.51.100.{i}"))
+    others = [await cluster.register(f"b{i}", "127.0.0.3") for i in range(3)]
     assert (set(statuses), statuses.count(201) <= 30) == ({201, 429}, True), cluster.logs()
     assert others == [201, 201, 201], cluster.logs()
 
 
-async def test_the_documented_haproxy_redirects_plain_http_to_https(
-    start_cluster: StartCluster,
-) -> None:
-    cluster = await start_cluster(nodes=False)
+@SHARED
+async def test_the_documented_haproxy_redirects_plain_http_to_https(cluster: Cluster) -> None:
     async with (
-        cluster.session() as session,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session,
         session.get(
             f"http://127.0.0.1:{cluster.http_port}/api/rules",
             headers={"Host": NAME},
@@ -385,9 +393,8 @@ async def test_the_documented_haproxy_redirects_plain_http_to_https(
     ids=["metrics-stay-private", "no-node-serving"],
 )
 async def test_what_the_documented_haproxy_answers_itself_is_a_hub_error(
-    start_cluster: StartCluster, path: str, status: int, code: str
+    tmp_path: Path, certificate: tuple[Path, Path], path: str, status: int, code: str
 ) -> None:
-    cluster = await start_cluster(nodes=False)  # no node listens: only HAProxy can answer
-    async with cluster.session() as session:
-        answer = await cluster.call(session, "GET", path)
+    async with running(tmp_path, certificate, nodes=False) as cluster:  # only HAProxy answers
+        answer = await cluster.call("GET", path)
     assert (answer[0], answer[1]["error"]["code"]) == (status, code), cluster.logs()

@@ -19,7 +19,9 @@ from tests.cluster.harness import Cluster
 from tests.cluster.harness_conn import TIMEOUT, Conn, Ledger, Seen, Sub
 from tests.reliability.harness import call, http
 
-__all__ = ["TIMEOUT", "Clients", "Conn", "Seen", "Sub", "connected"]
+__all__ = ["TIMEOUT", "Clients", "Conn", "Recover", "Seen", "Sub", "connected"]
+
+Recover = tuple[str, int, str]  # a topic, the seq to recover after, its epoch
 
 
 class Clients:
@@ -87,11 +89,18 @@ class Clients:
             await conn.subscribe(topic)
         return conn
 
-    async def reconnect(self, old: Conn, slot: int, *topics: str) -> Conn:
-        """``old``'s player again on ``slot``: each of ``topics`` recovered from where ``old``
-        was (subscribed before ``auth``, so a replay is possible), then ``auth``."""
+    async def reconnect(self, old: Conn, slot: int, *topics: str | Recover) -> Conn:
+        """``old``'s player (or spectator) again on ``slot``; then ``auth`` if ``old`` had.
+
+        Each of ``topics`` is subscribed first, so that the hub can replay what was missed: a
+        name recovers from where ``old`` was (a plain subscription if ``old`` had none), a
+        ``(topic, since, epoch)`` from there.
+        """
         conn = await self.connect(slot, old.label.split("@")[0])
         for topic in topics:
+            if isinstance(topic, tuple):
+                await conn.subscribe(*topic)
+                continue
             sub = old.subs.get(topic)
             if sub is None or sub.epoch is None:
                 await conn.subscribe(topic)

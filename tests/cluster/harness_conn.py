@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from attrs import define, field
+from attrs import Factory, define, field
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
@@ -48,10 +48,12 @@ class Seen:
 
 @define
 class Sub:
-    """What a connection knows of one of its topics: the epoch and the last seq it had."""
+    """What a connection knows of one of its topics: the epoch, the last seq it had, and the seq
+    its subscription began after (``start`` in protocol.md's recovery table)."""
 
     epoch: str | None
     seq: int
+    start: int = field(default=Factory(lambda sub: sub.seq, takes_self=True))
 
 
 @define
@@ -168,11 +170,17 @@ class Conn:
                 self.subs[data["topic"]] = Sub(data["epoch"], data["seq"])
             elif known is None or known.epoch != data["epoch"]:
                 self.subs[data["topic"]] = Sub(data["epoch"], fields["since"])
-            # Otherwise recovered on a live subscription: nothing is replayed (protocol.md).
+            elif fields["since"] < known.start:  # since < start = current: replayed up to start
+                known.seq = known.start = fields["since"]
+            # Otherwise since >= start: nothing is replayed (protocol.md, recovery).
         elif op == "unsubscribe":
             self.subs.pop(fields["topic"], None)
 
     # -- requests --------------------------------------------------------------------------
+
+    def asked(self, rid: Any) -> dict[str, Any]:
+        """The fields of the request this connection sent with id ``rid``."""
+        return self._sent.get(rid, ("?", {}))[1]
 
     async def request(self, op: str, *, within: float = TIMEOUT, **fields: Any) -> Seen:
         """Send ``{"type": op, "id": .., **fields}``; its reply (``.at`` is its position)."""

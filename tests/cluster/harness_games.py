@@ -62,6 +62,15 @@ def before(conn: Conn, reply: Seen, topic: str, event: str, match: Any = None) -
     )
 
 
+async def joined(lobby: Conn, *names: str) -> None:
+    """Wait until ``lobby`` has had a ``player_joined`` for each of ``names``."""
+    want = set(names)
+    await lobby.until(
+        lambda conn: want <= {s.data["name"] for s in conn.events("lobby", "player_joined")},
+        f"player_joined for {sorted(want)}",
+    )
+
+
 async def challenge_and_accept(a: Conn, b: Conn, **play: Any) -> str:
     """``a`` challenges ``b``, ``b`` accepts; checks what came before each reply; the game id."""
     assert a.player and b.player
@@ -240,8 +249,13 @@ async def check_lobby(clients: Clients, lobbies: list[Conn], slots: Iterable[int
             lambda s: s.frame.get("topic") == "lobby" and s.frame["seq"] >= latest,
             f"lobby seq {latest}",
         )
-    bases = [conn.frames[_reply_of(conn, "lobby")].data for conn in lobbies]
-    common = max(b["seq"] for b in bases)
+    replies = [conn.frames[reply_of(conn, "lobby")] for conn in lobbies]
+    bases = [r.data for r in replies]
+    assert bases[0]["snapshot"] is not None, f"{lobbies[0].label} recovered: no snapshot to fold"
+    common = max(
+        b["seq"] if b["snapshot"] is not None else conn.asked(r.frame["id"])["since"]
+        for conn, r, b in zip(lobbies, replies, bases, strict=True)
+    )
     upto = [[s for s in conn.events("lobby") if s.frame["seq"] <= latest] for conn in lobbies]
     raws = [[s.raw for s in seen if s.frame["seq"] > common] for seen in upto]
     assert all(r == raws[0] for r in raws), "the lobby's events differ between nodes"
@@ -258,7 +272,7 @@ def _steady(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: summary[k] for k in ("id", "players", "rules", "best_of", "status")}
 
 
-def _reply_of(conn: Conn, topic: str) -> int:
+def reply_of(conn: Conn, topic: str) -> int:
     """The position of the reply to ``conn``'s first subscription to ``topic``."""
     for seen in conn.frames:
         data = seen.data

@@ -19,7 +19,7 @@ from typing import Any
 from attrs import define, field
 from websockets.exceptions import WebSocketException
 
-from tests.cluster.harness_clients import TIMEOUT, Clients, Conn, Seen
+from tests.cluster.harness_clients import TIMEOUT, Clients, Conn, Recover, Seen
 from tests.cluster.harness_games import Acks, move
 
 PERSIST = 30.0  # how long one action keeps trying through failures
@@ -36,7 +36,8 @@ class Player:
     acks: Acks
     rng: random.Random
     chain: list[Conn] = field(factory=list)
-    live: set[str] = field(factory=set)  # the topics of its games not yet over
+    live: set[str] = field(factory=set)  # the topics it follows (its games not yet over)
+    epochs: dict[str, str] = field(factory=dict)  # game topics' epochs, from the stored game
     reconnects: int = 0
     unavailable: int = 0
 
@@ -62,7 +63,9 @@ class Player:
             choices = self.slots()
             target = slot if slot is not None else self.rng.choice(choices) if choices else 0
             try:
-                conn = await self.clients.reconnect(self.conn, target, *sorted(self.live))
+                conn = await self.clients.reconnect(
+                    self.conn, target, *(self._recover(t) for t in sorted(self.live))
+                )
             except (*Lost, AssertionError):
                 if time.monotonic() > deadline:
                     raise
@@ -75,6 +78,54 @@ class Player:
             self.conn = conn
             self.chain.append(conn)
             return conn
+
+    def _recover(self, topic: str) -> str | Recover:
+        """How a new connection subscribes to ``topic``: from where the chain is."""
+        sub = self.conn.subs.get(topic)
+        if sub is not None and sub.epoch is not None and sub.start <= self.contiguous(topic):
+            return topic  # from where the last connection was
+        if topic in self.epochs:
+            return (topic, self.contiguous(topic), self.epochs[topic])
+        return topic
+
+    def contiguous(self, topic: str) -> int:
+        """How many of a game topic's events, from seq 1 on, the chain has without a hole."""
+        n = 0
+        for s in self.seen(topic):
+            if s.frame["seq"] != n + 1:
+                break
+            n += 1
+        return n
+
+    async def follow(self, game: str) -> None:
+        """Follow ``game``'s topic from seq 1 from now on, through every reconnection.
+
+        The hub subscribes a seat at the game's start, but the connection that had it may be
+        gone, or ``auth`` on a new one subscribed it late: then the hole is filled by
+        ``unsubscribe`` and ``subscribe`` with ``since`` (protocol.md, recovery).
+        """
+        topic = f"game:{game}"
+        self.live.add(topic)
+        if topic not in self.epochs:
+            slot = self.rng.choice(self.slots() or [0])
+            self.epochs[topic] = (await self.clients.get(slot, f"/api/games/{game}"))["epoch"]
+        with contextlib.suppress(AssertionError):
+            await self.conn.until(lambda conn: topic in conn.subs, f"{topic} subscribed", within=3)
+        deadline = time.monotonic() + PERSIST
+        while True:
+            if self.conn.ended.is_set():
+                await self.reconnect()
+            sub = self.conn.subs.get(topic)
+            have = self.contiguous(topic)
+            if sub is not None and sub.start <= have:
+                return
+            try:
+                await self.conn.request("unsubscribe", topic=topic)
+                await self.conn.subscribe(topic, have, self.epochs[topic])
+                return
+            except (*Lost, AssertionError):
+                if time.monotonic() > deadline:
+                    raise
 
     async def act(self, op: str, **fields: Any) -> Seen:
         """Send a request until it is answered with anything but ``unavailable``."""
@@ -167,4 +218,4 @@ def _has(seen: Seen, key: str, value: Any) -> bool:
     return bool(seen.data.get(key) == value)
 
 
-__all__ = ["TIMEOUT", "Player"]
+__all__ = ["TIMEOUT", "Lost", "Player"]

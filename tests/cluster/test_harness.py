@@ -17,6 +17,8 @@ from tests.cluster.harness import cluster
 from tests.cluster.harness_clients import Conn, connected
 from tests.cluster.harness_games import Acks, before, check_game, game_over, move
 from tests.cluster.redisserver import RedisServer
+from tests.cluster.scenario_chaos import ARGS as CHAOS_ARGS
+from tests.cluster.scenario_chaos import chaos_run, seed, with_seed
 from tests.cluster.scenario_cross_node import cross_node_game
 from tests.cluster.scenario_deadline import ARGS as DEADLINE_ARGS
 from tests.cluster.scenario_deadline import a_dead_nodes_deadline_fires
@@ -156,3 +158,17 @@ async def test_the_presence_scenario_passes_against_one_hub_when_clients_close_i
         connected(c) as clients,
     ):
         await presence_survives_a_dead_node(c, clients)
+
+
+async def test_a_short_chaos_run_keeps_every_invariant_against_one_hub_killed_and_restarted(
+    tmp_path: Path,
+) -> None:
+    run_seed = seed()
+    try:
+        async with (
+            cluster(tmp_path, slots=3, nodes=1, broker=False, args=CHAOS_ARGS) as c,
+            connected(c) as clients,
+        ):
+            await chaos_run(c, clients, run_seed, 6.0)
+    except (AssertionError, TimeoutError) as exc:
+        raise with_seed(run_seed, exc) from exc

@@ -59,9 +59,9 @@ class Clients:
         self.tokens[name] = body["token"]
         return str(body["token"])
 
-    async def connect(self, slot: int, label: str = "spectator") -> Conn:
-        """A connection to ``slot``'s node whose welcome frame was read."""
-        url = self.cluster.ws_url(slot)
+    async def connect(self, slot: int, label: str = "spectator", url: str | None = None) -> Conn:
+        """A connection to ``slot``'s node (or to ``url``) whose welcome frame was read."""
+        url = url or self.cluster.ws_url(slot)
         try:
             ws = await asyncio.wait_for(connect(url, max_queue=None, open_timeout=TIMEOUT), TIMEOUT)
             welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))

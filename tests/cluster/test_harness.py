@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.client.proxy import Proxy
 from tests.cluster.harness import cluster
 from tests.cluster.harness_clients import Conn, connected
 from tests.cluster.harness_games import Acks, before, check_game, game_over, move
@@ -172,3 +173,27 @@ async def test_a_short_chaos_run_keeps_every_invariant_against_one_hub_killed_an
             await chaos_run(c, clients, run_seed, 6.0)
     except (AssertionError, TimeoutError) as exc:
         raise with_seed(run_seed, exc) from exc
+
+
+async def test_a_frame_lost_on_the_way_is_reported_as_a_hole_in_the_topics_seqs(
+    tmp_path: Path,
+) -> None:
+    async with cluster(tmp_path, slots=1, nodes=1, broker=False) as c, connected(c) as clients:
+        proxy = Proxy("127.0.0.1", c.node(0).port)
+        await proxy.start()
+        try:
+            token = await clients.register("ann")
+            ann = await clients.connect(0, "ann", url=f"ws://127.0.0.1:{proxy.port}/ws")
+            await ann.auth(token)
+            game = (await ann.ok("play", opponent="computer", best_of=3, rules="rps3"))["game"]
+            proxy.drop_once(b'"event":"moved"')
+            assert (await ann.request("move", game=game, roll="Rock", round=1)).frame["ok"]
+            assert proxy.dropped == 1
+            assert [p for p in clients.problems() if f"game:{game} seq 3 after 1" in p]
+            with pytest.raises(AssertionError, match="seq 3 after 1"):
+                clients.assert_sound()
+            clients.ledger.record("lobby", "e", 1, "one", "x")
+            clients.ledger.record("lobby", "e", 1, "two", "y")
+            assert clients.ledger.problems == ["y: lobby epoch e seq 1: two != one"]
+        finally:
+            await proxy.close()

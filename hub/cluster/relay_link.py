@@ -132,7 +132,8 @@ class Link:
         while True:
             conn: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
             try:
-                await conn.connect()  # type: ignore[no-untyped-call]
+                async with asyncio.timeout(2 * CONNECT_TIMEOUT):  # the handshake too
+                    await conn.connect()  # type: ignore[no-untyped-call]
                 self.connects += 1
                 await self._serve(conn)
             except (RedisError, OSError, TimeoutError) as exc:

@@ -62,7 +62,11 @@ class Log:
         return self.epochs[topic].encode() + b" " + self.frames[topic][seq]
 
     async def catch_up(self, topic: str, epoch: str, seq: int) -> list[tuple[int, bytes]] | None:
+        """What followed ``seq``, read now; the answer arrives after the gate and the delay."""
         self.catch_ups.append((topic, epoch, seq))
+        frames = self.frames.get(topic, {})
+        found = [(s, frames[s]) for s in sorted(frames) if s > seq]
+        known = self.epochs.get(topic) == epoch
         if self.gate is not None:
             await self.gate.wait()
         pause = self.delay()
@@ -71,10 +75,7 @@ class Log:
         if self.failing:
             self.failing -= 1
             raise ConnectionError("the log is unavailable")
-        if self.epochs.get(topic) != epoch:
-            return None
-        frames = self.frames[topic]
-        return [(s, frames[s]) for s in sorted(frames) if s > seq]
+        return found if known else None
 
     async def heads(self, topics: list[str]) -> dict[str, tuple[str, int]]:
         self.heads_asked.append(list(topics))
@@ -279,33 +280,34 @@ async def test_a_message_during_a_slow_catch_up_waits_behind_it(kit: Kit) -> Non
     kit.log.gate = asyncio.Event()
     await kit.emit("game:slow")
     kit.log.store("game:slow")
-    await kit.emit("game:slow")  # a gap: the catch-up waits at the gate
-    await kit.emit("game:slow")  # arrives while it waits
+    await kit.emit("game:slow")  # a gap: the log's answer (2, 3) is held at the gate
+    await kit.publish("game:slow", 2)  # the next seq, late: it waits behind the catch-up too
+    await kit.emit("game:slow")  # 4: not in the log's answer, only here
     await kit.emit("game:other")  # another topic keeps flowing meanwhile
     await a.has("game:other", 1)
-    await eventually(lambda: _true(a.relay.counters["received"] == 4))
-    assert a.got["game:slow"] == [1]
+    assert a.relay.counters["received"] == 5 and a.got["game:slow"] == [1]
     kit.log.gate.set()
     await a.has("game:slow", 4)
     assert a.exact("game:slow", 4)
-    assert len(kit.log.catch_ups) == 1
+    assert len(kit.log.catch_ups) == 1 and a.relay.counters["caught_up"] == 2
 
 
 async def test_an_offer_during_a_slow_catch_up_waits_behind_it(kit: Kit) -> None:
     a = await kit.node()
     await watch_new(kit, "game:o", a)
     kit.log.gate = asyncio.Event()
-    kit.log.store("game:o")
-    await kit.emit("game:o")  # seq 2: the catch-up of 1 waits at the gate
+    first = kit.log.store("game:o")  # made here, its offer not yet done
+    await kit.emit("game:o")  # 2, from another node: the log's answer (1, 2) is held
     await eventually(lambda: _true(len(kit.log.catch_ups) == 1))
-    seq = kit.log.store("game:o")
-    offer = asyncio.create_task(
-        a.relay.offer("game:o", kit.log.epochs["game:o"], seq, kit.log.frames["game:o"][seq])
-    )
-    await asyncio.sleep(0)
-    assert not offer.done() and a.got["game:o"] == []
+    frame = kit.log.frames["game:o"][first]
+    offered = asyncio.create_task(a.relay.offer("game:o", kit.log.epochs["game:o"], 1, frame))
+    await asyncio.sleep(0)  # the offer runs up to where it waits
+    assert not offered.done() and a.got["game:o"] == []
     kit.log.gate.set()
-    await offer
+    await offered
+    assert a.exact("game:o", 2)
+    seq = kit.log.store("game:o")
+    await a.relay.offer("game:o", kit.log.epochs["game:o"], seq, kit.log.frames["game:o"][seq])
     assert a.exact("game:o", 3)
 
 

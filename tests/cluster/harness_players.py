@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from attrs import define, field
 from websockets.exceptions import WebSocketException
 
@@ -107,8 +109,7 @@ class Player:
         topic = f"game:{game}"
         self.live.add(topic)
         if topic not in self.epochs:
-            slot = self.rng.choice(self.slots() or [0])
-            self.epochs[topic] = (await self.clients.get(slot, f"/api/games/{game}"))["epoch"]
+            self.epochs[topic] = (await self.get(f"/api/games/{game}"))["epoch"]
         with contextlib.suppress(AssertionError):
             await self.conn.until(lambda conn: topic in conn.subs, f"{topic} subscribed", within=3)
         deadline = time.monotonic() + PERSIST
@@ -126,6 +127,22 @@ class Player:
             except (*Lost, AssertionError):
                 if time.monotonic() > deadline:
                     raise
+
+    async def get(self, path: str) -> Any:
+        """``GET path`` from a running node, trying others while nodes die; the 200 body."""
+        deadline = time.monotonic() + PERSIST
+        while True:
+            slot = self.rng.choice(self.slots() or [0])
+            try:
+                status, body = await self.clients.rest(slot, "GET", path)
+            except (*Lost, aiohttp.ClientError):
+                status, body = None, None
+            if status == 200:
+                return body
+            assert status in (None, 503), (path, status, body)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"GET {path}: no node answered for {PERSIST:g} s")
+            await asyncio.sleep(0.2)
 
     async def act(self, op: str, **fields: Any) -> Seen:
         """Send a request until it is answered with anything but ``unavailable``."""
@@ -193,15 +210,27 @@ class Player:
     ) -> Seen:
         """The first ``event`` of ``topic`` (data matching) on any connection; reconnects when
         the live one ends, so that the recovery brings what was missed."""
-        deadline = time.monotonic() + within
-        while True:
-            for s in self.seen(topic, event):
+
+        def found(player: Player) -> Seen | None:
+            for s in player.seen(topic, event):
                 if match is None or all(_has(s, k, v) for k, v in match.items()):
                     return s
+            return None
+
+        await self.until(lambda p: found(p) is not None, f"{event} {match or ''} on {topic}",
+                         within=within)  # fmt: skip
+        seen = found(self)
+        assert seen is not None
+        return seen
+
+    async def until(
+        self, check: Callable[[Player], bool], what: str, *, within: float = PERSIST
+    ) -> None:
+        """Wait until ``check(self)`` holds, reconnecting whenever the live connection ends."""
+        deadline = time.monotonic() + within
+        while not check(self):
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    self.conn.stuck(f"no {event} {match or ''} on {topic}", within)
-                )
+                raise AssertionError(self.conn.stuck(f"no {what}", within))
             if self.conn.ended.is_set():
                 await self.reconnect()
                 continue

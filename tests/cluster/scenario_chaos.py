@@ -26,65 +26,17 @@ from typing import Any
 from tests.cluster.harness import Cluster, cluster
 from tests.cluster.harness_clients import Clients, connected
 from tests.cluster.harness_games import Acks, check_game, joined
+from tests.cluster.harness_pairs import play_game, start_game
 from tests.cluster.harness_players import Player
 
 ARGS = ("--round-deadline", "0", "--grace", "5", "--ws-rate", "0")
 DURATION = 20.0
 PLAYERS = 6
-ROLLS = ("Rock", "Paper", "Scissors")
-GAME = {"best_of": 5, "rules": "rps3"}
 
 
 def seed() -> int:
     """``RPS_HUB_CHAOS_SEED``, or a new random seed."""
     return int(os.environ.get("RPS_HUB_CHAOS_SEED") or random.randrange(1 << 32))
-
-
-async def live_game(p: Player) -> str | None:
-    """The id of ``p``'s live game as the stored games say (None without one)."""
-    slot = p.rng.choice(p.slots() or [0])
-    listed = await p.clients.get(slot, f"/api/games?player={p.name}&status=playing&limit=2")
-    assert len(listed["games"]) <= 1, f"{p.name} has two live games: {listed}"
-    return listed["games"][0]["id"] if listed["games"] else None
-
-
-async def start_game(a: Player, b: Player) -> str:
-    """``a`` challenges ``b`` until ``b`` accepts; the game, whose topic both follow."""
-    for _ in range(100):
-        reply = await a.act("play", opponent=b.name, **GAME)
-        if reply.frame["ok"]:
-            answer = await b.act("accept", challenge=reply.data["challenge"])
-            if answer.frame["ok"]:
-                game: str = answer.data["game"]
-                break
-        # A lost answer may have started the game; otherwise someone was away: try again.
-        found = await live_game(a) or await live_game(b)
-        if found is not None:
-            game = found
-            break
-        await asyncio.sleep(0.2)
-    else:
-        raise AssertionError(f"{a.name} and {b.name} never got a game started")
-    for p in (a, b):
-        await p.follow(game)
-    return game
-
-
-async def play_game(a: Player, b: Player, game: str, rng: random.Random) -> None:
-    """Random rolls, round after round, until the game is over."""
-    topic = f"game:{game}"
-    for n in range(1, 51):
-        replies = await asyncio.gather(*(p.move(game, n, rng.choice(ROLLS)) for p in (a, b)))
-        for reply in replies:
-            assert reply.frame["ok"], reply.raw
-        for p in (a, b):
-            await p.wait_seen(topic, "round", {"round": n})
-        if a.seen(topic, "game_over"):
-            break
-        await asyncio.sleep(rng.uniform(0.02, 0.3))
-    for p in (a, b):
-        await p.wait_seen(topic, "game_over")
-        p.live.discard(topic)
 
 
 async def chaos_run(c: Cluster, clients: Clients, run_seed: int, duration: float) -> None:

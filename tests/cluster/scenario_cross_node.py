@@ -3,7 +3,8 @@
 Ann on node 0 challenges Bob on node 1, Bob accepts, they play to the end.  Spectators on nodes
 0, 1 and 2 follow the game's topic from seq 0: each sees seqs 1..N once, the same bytes, equal to
 the stored game and to a replay on every node.  The lobby on every node has one epoch and the same
-events, and every snapshot fits them.  Each reply came after the events it caused.
+events, and every snapshot fits them.  Each reply came after the events it caused.  Then three
+pairs with seats on different nodes play games whose two seats move at the same moment.
 
 Not collected until the cluster works (the name is not ``test_*``); ``RPS_HUB_TEST_CLUSTER=single``
 runs it against one hub without a broker, and ``tests/cluster/test_harness.py`` does so in CI.
@@ -11,6 +12,8 @@ runs it against one hub without a broker, and ``tests/cluster/test_harness.py`` 
 
 from __future__ import annotations
 
+import asyncio
+import random
 from pathlib import Path
 
 from tests.cluster.harness import Cluster, cluster
@@ -21,8 +24,11 @@ from tests.cluster.harness_games import (
     check_game,
     check_lobby,
     game_over,
+    joined,
     play_round,
 )
+from tests.cluster.harness_pairs import play_game, start_game
+from tests.cluster.harness_players import Player
 
 # Ann wins 2-1 after a tie: every kind of round, each seat moving first in turn.
 ROUNDS = (("Rock", "Rock"), ("Rock", "Scissors"), ("Paper", "Scissors"), ("Scissors", "Paper"))
@@ -64,8 +70,39 @@ async def cross_node_game(c: Cluster, clients: Clients) -> None:
     clients.assert_sound()
 
 
+async def simultaneous_moves(c: Cluster, clients: Clients) -> None:
+    """Three pairs, each seat on another node, play three games each, both seats of a game
+    moving at the same moment every round: every move is answered ``ok`` (SPEC §1: moves are
+    simultaneous), every game is stored as its seats saw it."""
+    acks = Acks()
+    lobby = await clients.watcher(0, "lobby")
+    players = [await Player.join(clients, f"s{i}", i % 3, acks, random.Random(i)) for i in range(6)]
+    await joined(lobby, *(p.name for p in players))
+    games: list[tuple[str, Player, Player]] = []
+
+    async def pair(a: Player, b: Player, rng: random.Random) -> None:
+        for _ in range(3):
+            game = await start_game(a, b)
+            games.append((game, a, b))
+            await play_game(a, b, game, rng, pause=(0, 0))
+
+    pairs = [(players[0], players[1]), (players[2], players[4]), (players[3], players[5])]
+    await asyncio.gather(*(pair(a, b, random.Random(i)) for i, (a, b) in enumerate(pairs)))
+    for game, a, b in games:
+        await check_game(clients, game, [a, b], range(3))
+    assert await acks.lost(clients) == []
+    clients.assert_sound()
+
+
 async def test_a_challenge_and_a_game_across_nodes_look_the_same_from_every_node(
     tmp_path: Path,
 ) -> None:
     async with cluster(tmp_path) as c, connected(c) as clients:
         await cross_node_game(c, clients)
+
+
+async def test_seats_on_two_nodes_moving_at_the_same_moment_are_both_answered_ok(
+    tmp_path: Path,
+) -> None:
+    async with cluster(tmp_path) as c, connected(c) as clients:
+        await simultaneous_moves(c, clients)

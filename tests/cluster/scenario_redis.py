@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from functools import partial
 from pathlib import Path
 
 from tests.cluster.harness import Cluster, cluster
@@ -40,6 +41,18 @@ async def both_move(ann: Player, bob: Player, game: str, n: int) -> None:
         assert reply.frame["ok"], reply.raw
     for player in (ann, bob):
         await player.wait_seen(f"game:{game}", "round", {"round": n})
+
+
+def knows(lobby: Player, name: str) -> bool:
+    """True when ``name`` joined on the lobby follower's connection, or is in the snapshot that
+    its latest subscription began with (it joined before a resubscription)."""
+    if any(s.data["name"] == name for s in lobby.seen("lobby", "player_joined")):
+        return True
+    conn = lobby.conn
+    if "lobby" not in conn.subs:
+        return False
+    snapshot = conn.frames[reply_of(conn, "lobby")].data["snapshot"] or {"players": []}
+    return any(p["name"] == name for p in snapshot["players"])
 
 
 async def redis_dies_and_comes_back(c: Cluster, clients: Clients) -> None:
@@ -86,7 +99,7 @@ async def redis_dies_and_comes_back(c: Cluster, clients: Clients) -> None:
 
     await Player.join(clients, "dave", 0, acks, rng)
     for lobby in lobbies:
-        await lobby.wait_seen("lobby", "player_joined", {"name": "dave"})
+        await lobby.until(partial(knows, name="dave"), "dave in the lobby")
         for before_, after in itertools.pairwise(lobby.chain):
             again = after.frames[reply_of(after, "lobby")].data
             assert again["recovered"] or again["epoch"] != before_.subs["lobby"].epoch, (

@@ -20,7 +20,7 @@ from tests.cluster.harness_games import Acks, before, check_game, game_over, mov
 from tests.cluster.redisserver import RedisServer
 from tests.cluster.scenario_chaos import ARGS as CHAOS_ARGS
 from tests.cluster.scenario_chaos import chaos_run, seed, with_seed
-from tests.cluster.scenario_cross_node import cross_node_game
+from tests.cluster.scenario_cross_node import cross_node_game, simultaneous_moves
 from tests.cluster.scenario_deadline import ARGS as DEADLINE_ARGS
 from tests.cluster.scenario_deadline import a_dead_nodes_deadline_fires
 from tests.cluster.scenario_node_kill import ARGS as KILL_ARGS
@@ -197,3 +197,10 @@ async def test_a_frame_lost_on_the_way_is_reported_as_a_hole_in_the_topics_seqs(
             assert clients.ledger.problems == ["y: lobby epoch e seq 1: two != one"]
         finally:
             await proxy.close()
+
+
+async def test_the_simultaneous_moves_scenario_passes_against_one_hub_behind_three_slots(
+    tmp_path: Path,
+) -> None:
+    async with cluster(tmp_path, slots=3, nodes=1, broker=False) as c, connected(c) as clients:
+        await simultaneous_moves(c, clients)

@@ -30,7 +30,7 @@ from tests.cluster.harness_pairs import play_game, start_game
 from tests.cluster.harness_players import Player
 
 ARGS = ("--round-deadline", "0", "--grace", "5", "--ws-rate", "0")
-DURATION = 20.0
+DURATION = 18.0
 PLAYERS = 6
 
 

@@ -68,6 +68,13 @@ async def queue_rush(c: Cluster, clients: Clients, players: int = PLAYERS) -> No
             f"{players // 2} game_started on the lobby",
         )
     await check_lobby(clients, lobbies, slots)
+    for slot in slots:  # nobody left waiting, everybody playing, as every node sees it
+        snapshot = (await (await clients.connect(slot, "last-look")).subscribe("lobby"))["snapshot"]
+        assert snapshot["queue"] == [], snapshot
+        assert {p["name"]: p["status"] for p in snapshot["players"]} == dict.fromkeys(
+            names, "playing"
+        ), snapshot
+        assert {g["id"] for g in snapshot["games"]} == set(games), snapshot
     clients.assert_sound()
 
 

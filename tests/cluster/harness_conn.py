@@ -108,6 +108,9 @@ class Conn:
                 self._take(Seen(len(self.frames), raw, json.loads(raw)))
         except (ConnectionClosed, *Failure):
             pass
+        except Exception as exc:  # a frame this reader cannot take: the test must fail
+            self.problems.append(f"{self.label}: reading failed: {exc!r}")
+            self.ws.transport.abort()
         finally:
             rcvd = self.ws.protocol.close_rcvd
             self.close_code = rcvd.code if rcvd is not None else None

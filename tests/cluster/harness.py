@@ -173,11 +173,13 @@ class Cluster:
             await self.restart(i)
         return i
 
-    def cut(self, i: int, *, drop: bool = False) -> None:
-        """Cut node ``i`` off from PostgreSQL and Redis: its links stall (``drop``: reset)."""
+    def cut(self, i: int, *, drop: bool = False, db: bool = True, redis: bool = True) -> None:
+        """Cut node ``i`` off from PostgreSQL and Redis (or only one): its links stall, new ones
+        are refused; with ``drop`` its links are reset too."""
         node = self.node(i)
         assert node.proxies, "cut() needs a cluster started with proxied=True"
-        for proxy in node.proxies:
+        chosen = [p for p, on in zip(node.proxies, (db, redis), strict=False) if on]
+        for proxy in chosen:
             proxy.pause()
             if drop:
                 proxy.cut()

@@ -204,3 +204,20 @@ async def test_the_simultaneous_moves_scenario_passes_against_one_hub_behind_thr
 ) -> None:
     async with cluster(tmp_path, slots=3, nodes=1, broker=False) as c, connected(c) as clients:
         await simultaneous_moves(c, clients)
+
+
+async def test_a_node_cut_off_from_its_database_stalls_until_healed(tmp_path: Path) -> None:
+    async with (
+        cluster(tmp_path, slots=1, nodes=1, broker=False, proxied=True) as c,
+        connected(c) as clients,
+    ):
+        await clients.register("ann")
+        (db,) = c.node(0).proxies
+        assert db.accepted >= 1, "the node's database links do not go through its proxy"
+        c.cut(0)
+        stalled = asyncio.create_task(clients.rest(0, "GET", "/api/players/ann"))
+        done, _ = await asyncio.wait([stalled], timeout=0.5)
+        assert done == set(), f"a read of the database answered while cut off: {stalled.result()}"
+        c.heal(0)
+        status, body = await stalled
+        assert (status, body["name"]) == (200, "ann"), body

@@ -65,6 +65,7 @@ class Relay:
         *,
         sweep_interval: float = 1.0,
         ping_interval: float = 1.0,
+        call_timeout: float = 10.0,
     ) -> None:
         self._channel = channel
         self._deliver = deliver
@@ -72,6 +73,7 @@ class Relay:
         self._heads = heads
         self._reset = reset
         self.sweep_interval = sweep_interval
+        self.call_timeout = call_timeout  # seconds a catch_up or heads call may take
         self._topics: dict[str, Cursor] = {}
         self._channels: dict[bytes, Cursor] = {}
         self._check: set[str] = set()  # topics whose head to ask at once
@@ -141,7 +143,6 @@ class Relay:
             ch = self._channel(topic).encode()
             t = self._topics[topic] = self._channels[ch] = Cursor(topic, ch, epoch.encode(), seq)
             self._link.want(ch)
-            await self._link.flush()
         else:
             await self._put(t, (epoch.encode(), seq, None, None, True))
         return t.epoch, t.seq
@@ -154,7 +155,6 @@ class Relay:
         del self._channels[t.channel]
         t.gone = True
         self._link.want(t.channel)
-        await self._link.flush()
 
     async def offer(self, topic: str, epoch: str, seq: int, frame: bytes) -> None:
         """A frame this node just made: delivered here at once, in order (a gap before it is
@@ -293,7 +293,8 @@ class Relay:
         ``catch_up`` raised."""
         epoch, after = t.epoch_b, t.seq
         try:
-            got = await self._catch_up_from(t.topic, t.epoch, after)
+            async with asyncio.timeout(self.call_timeout):
+                got = await self._catch_up_from(t.topic, t.epoch, after)
         except Exception as exc:
             self.failures += 1
             self._complain("catching up %s failed: %s", t.topic, exc)
@@ -338,7 +339,8 @@ class Relay:
         """Catch up every topic whose head is past its cursor."""
         asked = {name: (self._topics[name], self._topics[name].epoch_b) for name in topics}
         try:
-            heads = await self._heads(topics)
+            async with asyncio.timeout(self.call_timeout):
+                heads = await self._heads(topics)
         except Exception as exc:
             self.failures += 1
             self._complain("asking the topics' heads failed: %s", exc)

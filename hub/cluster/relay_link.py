@@ -2,10 +2,11 @@
 
 ``Link`` keeps one pub/sub connection subscribed to exactly the channels of the relay's
 ``channels`` mapping, and hands every message to ``on_message(channel, data)`` as it is read.
-``want(channel)`` notes that a channel was added to or removed from the mapping; ``flush()``
-sends what changed (one ``SUBSCRIBE`` and one ``UNSUBSCRIBE`` for everything noted since the
-last flush), under a lock, computed from the mapping as it is when sent: a watch and an unwatch
-racing each other leave the connection as the mapping says, never in the order they were asked.
+``want(channel)`` notes that a channel was added to or removed from the mapping; a task then
+sends what changed (one ``SUBSCRIBE`` and one ``UNSUBSCRIBE`` for everything noted meanwhile),
+under a lock, computed from the mapping as it is when sent: a watch and an unwatch racing each
+other leave the connection as the mapping says, never in the order they were asked, and
+neither waits for Redis.
 
 When Redis drops the connection (or stops answering: a PING goes out after a quiet
 ``ping_interval``, and a second quiet interval ends the connection), ``healthy`` turns False and
@@ -59,6 +60,7 @@ class Link:
             url,
             protocol=2,
             socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=None,  # no timer per message read: quiet links are found by PING
             socket_keepalive=True,
             retry=Retry(NoBackoff(), 0),  # this link's own loop retries, with its backoff
         )
@@ -73,6 +75,7 @@ class Link:
         self._heard = False  # something was read since the last look
         self._confirming = False  # the PING behind a (re)subscription is on its way
         self._task: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None  # sending what ``want`` noted
         self.healthy = False
         self.connects = 0  # connections made (1 + reconnections)
 
@@ -83,26 +86,30 @@ class Link:
 
     async def close(self) -> None:
         """Disconnect for good."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._flusher, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._flusher = None
         self.healthy = False
 
     def want(self, channel: bytes) -> None:
-        """``channel`` was added to or removed from the mapping; ``flush()`` tells Redis."""
+        """``channel`` was added to or removed from the mapping: tell Redis soon (one command
+        for every change made meanwhile; nothing while disconnected: the next connection
+        subscribes the whole mapping)."""
         self._dirty.add(channel)
+        if self._conn is not None and self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="relay subscriptions")
 
-    async def flush(self) -> None:
-        """Subscribe and unsubscribe what changed; nothing while disconnected (the next
-        connection subscribes the whole mapping)."""
-        conn = self._conn
-        if conn is None or not self._dirty:
-            return
-        async with self._lock:
-            if self._conn is conn and self._dirty:
-                await self._send(conn, self._changes())
+    async def _flush(self) -> None:
+        try:
+            while self._dirty and (conn := self._conn) is not None:
+                async with self._lock:
+                    if self._conn is conn:
+                        await self._send(conn, self._changes())
+        finally:
+            self._flusher = None
 
     def _changes(self) -> list[Command]:
         subscribe = [c for c in self._dirty if c in self._channels and c not in self._sent]

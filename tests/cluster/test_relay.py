@@ -46,15 +46,15 @@ class Log:
         self.last[topic] = 0
         return self.epochs[topic]
 
-    def store(self, topic: str) -> int:
-        """Number and keep the topic's next event; its seq."""
+    def store(self, topic: str, size: int = 0) -> int:
+        """Number and keep the topic's next event (``size`` more bytes of data); its seq."""
         if topic not in self.epochs:
             self.new_epoch(topic)
         seq = self.last[topic] + 1
         self.last[topic] = seq
-        self.frames[topic][seq] = encode_event_text(
-            topic, seq, 1_700_000_000_000 + seq, "tick", encode_data({"n": seq, "topic": topic})
-        )
+        data = encode_data({"n": seq, "topic": topic, "pad": "x" * size})
+        ts = 1_700_000_000_000 + seq
+        self.frames[topic][seq] = encode_event_text(topic, seq, ts, "tick", data)
         return seq
 
     def message(self, topic: str, seq: int) -> bytes:
@@ -91,6 +91,7 @@ class Node:
         self.frames: dict[str, list[bytes]] = collections.defaultdict(list)
         self.resets: list[str] = []
         self.broken: set[int] = set()  # seqs whose delivery raises
+        self.stall: Callable[[], object] | None = None  # run (blocking) at the next delivery
         self.changed = asyncio.Event()
         options.setdefault("sweep_interval", QUIET)
         options.setdefault("ping_interval", 0.2)
@@ -109,6 +110,9 @@ class Node:
         self.got[topic].append(seq)
         self.frames[topic].append(frame)
         self.changed.set()
+        if self.stall is not None:
+            stall, self.stall = self.stall, None
+            stall()
         if seq in self.broken:
             raise RuntimeError("a subscriber's bug")
 

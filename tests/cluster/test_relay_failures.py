@@ -4,9 +4,11 @@ killed and restarted or stops answering.  The kit is ``test_relay``'s."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis
 from redis.asyncio import Redis
 
 from tests.cluster.redisserver import RedisServer
@@ -173,3 +175,29 @@ async def test_a_node_watching_while_redis_is_down_subscribes_when_it_is_back(
         assert a.exact("game:late", 2)
     finally:
         await kit.close()
+
+
+async def test_a_node_redis_drops_for_reading_too_slowly_catches_up() -> None:
+    with RedisServer("--client-output-buffer-limit", "pubsub 64kb 0 0") as small:
+        kit = Kit(small.url)
+        try:
+            a = await kit.node()
+            await watch_new(kit, "lobby", a)
+            await kit.emit("lobby")
+            for _ in range(400):  # 400 frames of 40 kB: far more than the socket buffers
+                kit.log.store("lobby", size=40_000)
+
+            def flood() -> None:
+                with redis.Redis.from_url(small.url) as client, client.pipeline() as pipe:
+                    for seq in range(2, 402):
+                        pipe.publish(kit.channel("lobby"), kit.log.message("lobby", seq))
+                    pipe.execute()
+
+            publisher = threading.Thread(target=flood)
+            a.stall = publisher.join  # this node reads nothing until all is published
+            publisher.start()  # the stall comes with seq 2
+            await a.has("lobby", 401)
+            assert a.exact("lobby", 401)
+            assert a.relay.counters["connects"] == 2 and a.relay.counters["caught_up"] > 0
+        finally:
+            await kit.close()

@@ -368,3 +368,20 @@ async def test_a_raising_deliver_does_not_stop_the_relay(
         await a.has("lobby", 4)
     assert a.exact("lobby", 4)
     assert any("delivering lobby 2 failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_close_ends_catch_ups_and_their_waiting_offers(kit: Kit) -> None:
+    a = await kit.node()
+    await watch_new(kit, "game:c", a)
+    kit.log.gate = asyncio.Event()  # never opened
+    kit.log.store("game:c")
+    seq = kit.log.store("game:c")
+    frame = kit.log.frames["game:c"][seq]
+    offered = asyncio.create_task(a.relay.offer("game:c", kit.log.epochs["game:c"], seq, frame))
+    await eventually(lambda: _true(len(kit.log.catch_ups) == 1))
+    await a.relay.unwatch("game:c")  # its catch-up still under way
+    await a.relay.close()
+    async with asyncio.timeout(5):
+        await offered
+    assert a.got["game:c"] == []
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("relay")]

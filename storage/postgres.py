@@ -12,17 +12,14 @@ A statement that runs longer than the command timeout (``COMMAND_TIMEOUT``, or
 ``?command_timeout=S``) is cancelled the same way and its unit fails as ``unavailable``.
 
 Writes come from the store's single writer.  A batch of saves is one transaction of three round
-trips however many saves it holds: ``BEGIN``, one statement whose parts insert the new games,
-update the saved ones (``UPDATE … FROM json_populate_recordset(…) RETURNING id``), insert their
-new rounds (skipping those already stored) and their events, each from one JSON array parameter,
-and ``COMMIT``.  A save of a game that was never created updates no row, which the statement's
-answer shows, and the batch rolls back.  When a batch fails for a save's own reason (that, or an
-integrity error), each of its saves runs again alone, so only the bad one fails; when the
-database is the trouble (unreachable, too slow), the whole batch fails.  Batches run on a
-connection kept for them (a new one from the pool when it is lost).  Writes run at READ
-COMMITTED; updating a game's row holds its lock until commit, so saves of one game are serialized
-across every process sharing the database.  As in SQLite, a trigger makes each topic's ``seq``
-rise by exactly 1; a duplicate or a gap raises and the save rolls back.
+trips however many saves it holds (``storage.postgres_batch``).  A save of a game that was never
+created updates no row, which the statement's answer shows, and the batch rolls back.  When a
+batch fails for a save's own reason (that, or an integrity error), each of its saves runs again
+alone, so only the bad one fails; when the database is the trouble (unreachable, too slow), the
+whole batch fails.  Batches run on a connection kept for them (a new one from the pool when it is
+lost).  Writes run at READ COMMITTED; updating a game's row holds its lock until commit, so saves
+of one game are serialized across every process sharing the database.  As in SQLite, a trigger
+makes each topic's ``seq`` rise by exactly 1; a duplicate or a gap raises and the save rolls back.
 
 The schema version is the highest row of ``schema_migrations``; migrations run in one transaction
 under an advisory lock, so hubs starting at once apply them exactly once.  The data lives in the
@@ -37,17 +34,16 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import json
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from storage import sql
 from storage.base import StaleRating, StorageError
 from storage.engine import NeverCreated, Save, Session
 from storage.open import COMMAND_TIMEOUT, SCHEMA_NAME, command_timeout, postgres_dsn, redacted
+from storage.postgres_batch import Connection, apply
 from storage.postgres_schema import MIGRATIONS, NOW_MS
 from storage.store import SQLStore
 
@@ -69,69 +65,6 @@ _TROUBLE = (
     asyncpg.OperatorInterventionError,
 )
 
-_COLUMNS = [*sql.GAME_FIELDS, "seq"]
-_ROUND_COLUMNS = ["game_id", "round", "move_a", "move_b", "winner", "commitment", "nonce"]
-_EVENT_COLUMNS = ["game_id", "seq", "ts", "event", "data"]
-# $1: the new games, $2: the saved games (a null seq keeps the stored one), $3: their rounds,
-# $4: their events, each a JSON array of rows by column.  The rounds and events are only those of
-# games the statement inserted or updated, so a game that was never created shows as one update
-# short instead of a foreign key error.
-_BATCH = f"""WITH created AS (
-        INSERT INTO games ({", ".join(_COLUMNS)})
-        SELECT {", ".join(_COLUMNS)} FROM json_populate_recordset(NULL::games, $1::json)
-        RETURNING id
-    ), updated AS (
-        UPDATE games AS g
-        SET {", ".join(f"{c} = v.{c}" for c in sql.GAME_FIELDS if c != "id")},
-            seq = COALESCE(v.seq, g.seq)
-        FROM json_populate_recordset(NULL::games, $2::json) AS v
-        WHERE g.id = v.id
-        RETURNING g.id
-    ), saved AS (
-        SELECT id FROM created UNION ALL SELECT id FROM updated
-    ), new_rounds AS (
-        INSERT INTO rounds ({", ".join(_ROUND_COLUMNS)})
-        SELECT {", ".join(f"r.{c}" for c in _ROUND_COLUMNS)}
-        FROM json_populate_recordset(NULL::rounds, $3::json) AS r
-        WHERE r.game_id IN (SELECT id FROM saved)
-        ON CONFLICT (game_id, round) DO NOTHING
-        RETURNING 1
-    ), new_events AS (
-        INSERT INTO game_events ({", ".join(_EVENT_COLUMNS)})
-        SELECT {", ".join(f"e.{c}" for c in _EVENT_COLUMNS)}
-        FROM json_populate_recordset(NULL::game_events, $4::json) WITH ORDINALITY AS e
-        WHERE e.game_id IN (SELECT id FROM saved)
-        ORDER BY e.ordinality
-        RETURNING 1
-    )
-    SELECT (SELECT COUNT(*) FROM updated) AS updated,
-           (SELECT COUNT(*) FROM new_rounds) AS rounds,
-           (SELECT COUNT(*) FROM new_events) AS events"""
-
-_RATING_COLUMNS = ["name_key", "rating", "deviation", "volatility", "rated", "game_id", "ts"]
-# A rated game's new ratings (storage.sql.rating_rows), one JSON array: each player's is only
-# changed over the count of rated games it was read at (one row of a player per statement, so a
-# second row of the same player is refused too), then the history rows; the answer is how many
-# ratings changed.
-_RATINGS = """WITH v AS (
-        SELECT * FROM json_to_recordset($1::json) AS r(
-            name_key text, rating float8, deviation float8, volatility float8, rated integer,
-            game_id text, ts bigint)
-    ), changed AS (
-        UPDATE players AS p
-        SET rating = v.rating, deviation = v.deviation, volatility = v.volatility,
-            rated = p.rated + 1
-        FROM v
-        WHERE p.name_key = v.name_key AND p.rated = v.rated
-        RETURNING p.id, v.game_id, v.ts, v.rating, v.deviation, v.volatility
-    ), history AS (
-        INSERT INTO rating_history (player_id, game_id, ts, rating, deviation, volatility)
-        SELECT id, game_id, ts, rating, deviation, volatility FROM changed
-        RETURNING 1
-    )
-    SELECT COUNT(*) AS changed FROM history"""
-
-Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 T = TypeVar("T")
 
 
@@ -269,7 +202,7 @@ class PostgresBackend:
         try:
             db = await self._batch_connection()
             try:
-                await self._apply(db, saves)
+                await apply(db, saves)
                 return [None] * len(saves)
             except _TROUBLE:
                 await self._drop_batch_connection()
@@ -280,7 +213,7 @@ class PostgresBackend:
             outcomes: list[BaseException | None] = []
             for n, save in enumerate(saves):
                 try:
-                    await self._apply(db, [save])
+                    await apply(db, [save])
                     outcomes.append(None)
                 except _TROUBLE as exc:  # those already stored alone stay stored
                     await self._drop_batch_connection()
@@ -305,24 +238,6 @@ class PostgresBackend:
             with contextlib.suppress(*_DATABASE_ERRORS):
                 await self._pool.release(db)
 
-    async def _apply(self, db: Connection, saves: Sequence[Save]) -> None:
-        """Store ``saves`` in one transaction, or roll back and raise."""
-        updates = sum(not s.create for s in saves)
-        async with db.transaction(isolation="read_committed"):
-            row = await db.fetchrow(
-                _BATCH,
-                _json([s.game for s in saves if s.create]),
-                _json([s.game for s in saves if not s.create]),
-                _json([dict(zip(_ROUND_COLUMNS, r, strict=True)) for s in saves for r in s.rounds]),
-                _json([dict(zip(_EVENT_COLUMNS, e, strict=True)) for s in saves for e in s.events]),
-            )
-            assert row is not None
-            if row["updated"] != updates:
-                raise NeverCreated()
-            ratings = [dict(zip(_RATING_COLUMNS, r, strict=True)) for s in saves for r in s.ratings]
-            if ratings and await db.fetchval(_RATINGS, _json(ratings)) != len(ratings):
-                raise StaleRating("a rating changed since it was read; rate the game again")
-
     def _error(self, save: Save, exc: BaseException, count: int = 1) -> BaseException:
         """What a save is told of ``exc`` (``count``: how many saves it failed)."""
         if isinstance(exc, NeverCreated | StaleRating):
@@ -342,10 +257,6 @@ class PostgresStorage(SQLStore):
         does not exist or the login is refused.
         """
         return cls(await PostgresBackend.open(url, schema=schema))
-
-
-def _json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, separators=(",", ":"))
 
 
 # -- opening and migrating ------------------------------------------------------------------

@@ -245,6 +245,21 @@ class RedisState:
         frames: list[bytes] | None = await self._eval("since", lua.SINCE, keys, [epoch, seq])
         return frames
 
+    async def heads(self, topics: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """Each topic's (epoch, latest seq) in one round trip (a pipeline of ``HMGET``); a
+        topic without an epoch yet is left out (nothing was ever appended to it)."""
+        if not topics:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for topic in topics:
+            pipe.hmget(self.key("meta", topic), "epoch", "seq")
+        rows = await self._call("heads", pipe.execute())
+        return {
+            topic: (epoch.decode(), int(seq or 0))
+            for topic, (epoch, seq) in zip(topics, rows, strict=True)
+            if epoch is not None
+        }
+
     async def snapshot(self, topic: str, hashes: Sequence[str] = ()) -> Snapshot:
         """The lobby document, each named hash and the topic's (epoch, seq), at one moment."""
         keys = [self.key("lobby"), self.key("meta", topic), self.key("log", topic)]

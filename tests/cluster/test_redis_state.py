@@ -162,6 +162,20 @@ async def test_a_topic_never_appended_to_gets_an_epoch_and_seq_zero_that_stay(
     assert await state.since("player:bob", epoch, 0) == [published.frame]
 
 
+async def test_heads_reads_many_topics_in_one_round_trip_and_leaves_out_unknown_ones(
+    state: RedisState,
+) -> None:
+    published = await state.commit(
+        None, None, [], [event("lobby", 0), event("player:cy", 0), event("lobby", 1)]
+    )
+    epoch_of = {p.topic: p.epoch for p in published}
+    before = state.commands
+    heads = await state.heads(["lobby", "player:cy", "player:nobody"])
+    assert heads == {"lobby": (epoch_of["lobby"], 2), "player:cy": (epoch_of["player:cy"], 1)}
+    assert state.commands - before == 1
+    assert await state.heads([]) == {}
+
+
 async def test_commits_from_two_tasks_reach_the_channel_whole_and_in_seq_order(
     state: RedisState, listener: Listener
 ) -> None:

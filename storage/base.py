@@ -31,6 +31,20 @@ class NameTaken(StorageError):
     code = ErrorCode.CONFLICT
 
 
+class StaleGame(StorageError):
+    """A save of a game that another save changed since it was read: its stored ``seq`` is not
+    the one the save follows.  Nothing of the save is stored; load the game again and retry."""
+
+    def __init__(self, game_id: str, expected: int, stored: int) -> None:
+        super().__init__(
+            f"game {game_id} changed since it was read: it is at seq {stored}, not {expected};"
+            " load it again and retry"
+        )
+        self.game_id = game_id
+        self.expected = expected  # the seq the save followed
+        self.stored = stored  # the seq the stored game had instead
+
+
 @frozen
 class PlayerRecord:
     """A registered player (``computer`` is one too, with no token)."""
@@ -186,11 +200,22 @@ class Storage(Protocol):
         """Store a new game with its first events."""
 
     async def save_game(
-        self, game: Game, events: list[StoredEvent], ratings: Sequence[RatingUpdate] = ()
+        self,
+        game: Game,
+        events: list[StoredEvent],
+        ratings: Sequence[RatingUpdate] = (),
+        *,
+        expected_seq: int | None = None,
     ) -> None:
-        """Store the game's new state, its rounds and the events the change produced; with
-        ``ratings`` (a rated game's end) the players' new ratings in the same transaction, or
-        ``StaleRating`` and nothing when one of them changed since it was read."""
+        """Store the game's new state, its rounds and the events the change produced, only if
+        the stored game is still at the seq just before ``events[0].seq`` (compare-and-set:
+        ``StaleGame`` and nothing otherwise); with ``ratings`` (a rated game's end) the players'
+        new ratings in the same transaction, or ``StaleRating`` and nothing when one of them
+        changed since it was read.
+
+        A save without events (a new deadline after a restart) keeps the stored seq and is
+        stored whatever that seq is, unless ``expected_seq`` names the seq it must still be.
+        With events, ``expected_seq`` must be None or the seq before them."""
 
     async def rating_history(self, name: str, limit: int) -> list[RatingPoint]:
         """The player's rating after each of their latest ``limit`` rated games, oldest first."""

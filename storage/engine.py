@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from attrs import field, frozen
 
+from storage.base import StaleGame
 from storage.sql import Row
 
 T = TypeVar("T")
@@ -53,7 +54,9 @@ class Save:
 
     create: bool
     game_id: str
-    game: dict[str, Any]  # the games row by column, ``seq`` included (None: keep the stored one)
+    # The games row by column, ``seq`` included (None: keep the stored one), and for an update
+    # ``expected``: the seq the stored row must still have, or None (``storage.sql.save_row``).
+    game: dict[str, Any]
     rounds: list[tuple[Any, ...]]  # (game_id, round, move_a, move_b, winner, commitment, nonce)
     events: list[tuple[Any, ...]]  # (game_id, seq, ts, event, data)
     # A rated game's end: (name_key, rating, deviation, volatility, rated, game_id, ts) per seat.
@@ -64,9 +67,23 @@ class Save:
         """What the save does, for messages: ``create game X`` or ``save game X``."""
         return f"{'create' if self.create else 'save'} game {self.game_id}"
 
+    @property
+    def expected(self) -> int | None:
+        """The seq an update needs the stored game to have (compare-and-set), or None."""
+        expected: int | None = self.game.get("expected")
+        return expected
+
 
 class NeverCreated(Exception):
     """A save of a game whose row is not there."""
+
+
+def unmatched(save: Save, stored: int | None) -> BaseException:
+    """What an update that matched no row is told: ``StaleGame`` when the game is stored at
+    another seq (``stored``), ``NeverCreated`` when it is not stored at all."""
+    if stored is None or save.expected is None:
+        return NeverCreated()
+    return StaleGame(save.game_id, save.expected, stored)
 
 
 class Backend(Protocol):
@@ -96,8 +113,10 @@ class Backend(Protocol):
 
     async def store(self, saves: Sequence[Save]) -> list[BaseException | None]:
         """Store ``saves`` (different games) in one transaction, committed before this returns;
-        when that fails for a save's own reason, each is stored alone so only its own fails.
-        One outcome per save: None when it is committed, else what went wrong."""
+        when that fails for a save's own reason, each is stored alone so only its own fails (a
+        backend may instead leave a stale save out of the batch and commit the rest).
+        One outcome per save: None when it is committed, else what went wrong (``StaleGame``
+        for an update that lost its compare-and-set, ``NeverCreated``, …)."""
         ...
 
     async def close(self) -> None:

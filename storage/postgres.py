@@ -12,14 +12,15 @@ A statement that runs longer than the command timeout (``COMMAND_TIMEOUT``, or
 ``?command_timeout=S``) is cancelled the same way and its unit fails as ``unavailable``.
 
 Writes come from the store's single writer.  A batch of saves is one transaction of three round
-trips however many saves it holds (``storage.postgres_batch``).  A save of a game that was never
-created updates no row, which the statement's answer shows, and the batch rolls back.  When a
-batch fails for a save's own reason (that, or an integrity error), each of its saves runs again
-alone, so only the bad one fails; when the database is the trouble (unreachable, too slow), the
-whole batch fails.  Batches run on a connection kept for them (a new one from the pool when it is
-lost).  Writes run at READ COMMITTED; updating a game's row holds its lock until commit, so saves
-of one game are serialized across every process sharing the database.  As in SQLite, a trigger
-makes each topic's ``seq`` rise by exactly 1; a duplicate or a gap raises and the save rolls back.
+trips however many saves it holds (``storage.postgres_batch``): its updates are compare-and-set
+on each game's ``seq``, and a save that lost that race fails alone (``StaleGame``) while the rest
+commit.  When a batch fails for a save's own reason (a game never created, an integrity error, a
+stale rating), each of its saves runs again alone, so only the bad one
+fails; when the database is the trouble (unreachable, too slow), the whole batch fails.  Batches
+run on a connection kept for them (a new one from the pool when it is lost).  Writes run at READ
+COMMITTED; updating a game's row holds its lock until commit, so saves of one game are
+serialized across every process sharing the database.  As in SQLite, a trigger makes each
+topic's ``seq`` rise by exactly 1; a duplicate or a gap raises and the save rolls back.
 
 The schema version is the highest row of ``schema_migrations``; migrations run in one transaction
 under an advisory lock, so hubs starting at once apply them exactly once.  The data lives in the
@@ -202,8 +203,7 @@ class PostgresBackend:
         try:
             db = await self._batch_connection()
             try:
-                await apply(db, saves)
-                return [None] * len(saves)
+                return await apply(db, saves)
             except _TROUBLE:
                 await self._drop_batch_connection()
                 raise
@@ -213,8 +213,7 @@ class PostgresBackend:
             outcomes: list[BaseException | None] = []
             for n, save in enumerate(saves):
                 try:
-                    await apply(db, [save])
-                    outcomes.append(None)
+                    outcomes += await apply(db, [save])
                 except _TROUBLE as exc:  # those already stored alone stay stored
                     await self._drop_batch_connection()
                     return outcomes + [self._error(s, exc) for s in saves[n:]]

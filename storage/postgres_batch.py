@@ -1,10 +1,19 @@
 """A batch of saves on PostgreSQL: one transaction of three round trips, however many it holds.
 
-``BEGIN``, one statement whose parts insert the new games, update the saved ones (``UPDATE … FROM
-json_populate_recordset(…) RETURNING id``), insert their new rounds (skipping those already
-stored) and their events, each from one JSON array parameter, and ``COMMIT`` (a rated game's end
-adds one statement for the ratings).  A save of a game that was never created updates no row,
-which the statement's answer shows, and the batch rolls back with ``NeverCreated``.
+``BEGIN``, one statement whose parts insert the new games, update the saved ones, insert their
+new rounds (skipping those already stored) and their events, each from one JSON array parameter,
+and ``COMMIT`` (a rated game's end adds one statement for the ratings).
+
+An update is a compare-and-set: it changes a game's row only while the stored ``seq`` is still
+the one the save follows (``UPDATE … WHERE g.id = v.id AND g.seq = expected``; a save without
+events and without an expected seq changes it whatever its seq).  At READ COMMITTED an update
+waits for another transaction holding the row and then reads the committed row again, so of two
+saves racing from two hubs over the same seq exactly one changes the row.  The rounds and
+events inserted are only those of games the statement inserted or changed, so a save that lost
+the race stores nothing and the rest of the batch commits: it fails alone, with ``StaleGame``,
+without a retry.  A game that was never created shows the same way; the batch then rolls back
+and raises ``NeverCreated`` (so ``storage.postgres`` stores each save alone, as for any save
+failing for its own reason).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from storage import sql
 from storage.base import StaleRating
-from storage.engine import NeverCreated, Save
+from storage.engine import NeverCreated, Save, unmatched
 
 __all__ = ["Connection", "apply"]
 
@@ -27,10 +36,9 @@ Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 _COLUMNS = [*sql.GAME_FIELDS, "seq"]
 _ROUND_COLUMNS = ["game_id", "round", "move_a", "move_b", "winner", "commitment", "nonce"]
 _EVENT_COLUMNS = ["game_id", "seq", "ts", "event", "data"]
-# $1: the new games, $2: the saved games (a null seq keeps the stored one), $3: their rounds,
-# $4: their events, each a JSON array of rows by column.  The rounds and events are only those of
-# games the statement inserted or updated, so a game that was never created shows as one update
-# short instead of a foreign key error.
+# $1: the new games, $2: the saved games (a null seq keeps the stored one; each with the seq it
+# expects, or null), $3: their rounds, $4: their events, each a JSON array of rows by column.  The
+# answer is the ids of the games updated; a saved game missing there was stale or never created.
 _BATCH = f"""WITH created AS (
         INSERT INTO games ({", ".join(_COLUMNS)})
         SELECT {", ".join(_COLUMNS)} FROM json_populate_recordset(NULL::games, $1::json)
@@ -39,8 +47,8 @@ _BATCH = f"""WITH created AS (
         UPDATE games AS g
         SET {", ".join(f"{c} = v.{c}" for c in sql.GAME_FIELDS if c != "id")},
             seq = COALESCE(v.seq, g.seq)
-        FROM json_populate_recordset(NULL::games, $2::json) AS v
-        WHERE g.id = v.id
+        FROM json_array_elements($2::json) AS j, json_populate_record(NULL::games, j) AS v
+        WHERE g.id = v.id AND (j ->> 'expected' IS NULL OR g.seq = (j ->> 'expected')::bigint)
         RETURNING g.id
     ), saved AS (
         SELECT id FROM created UNION ALL SELECT id FROM updated
@@ -59,7 +67,7 @@ _BATCH = f"""WITH created AS (
         ORDER BY e.ordinality
         RETURNING 1
     )
-    SELECT (SELECT COUNT(*) FROM updated) AS updated,
+    SELECT ARRAY(SELECT id FROM updated) AS updated,
            (SELECT COUNT(*) FROM new_rounds) AS rounds,
            (SELECT COUNT(*) FROM new_events) AS events"""
 
@@ -87,10 +95,11 @@ _RATINGS = """WITH v AS (
     SELECT COUNT(*) AS changed FROM history"""
 
 
-async def apply(db: Connection, saves: Sequence[Save]) -> None:
-    """Store ``saves`` in one transaction, or roll back and raise (``NeverCreated``,
-    ``StaleRating``, or the database's error)."""
-    updates = sum(not s.create for s in saves)
+async def apply(db: Connection, saves: Sequence[Save]) -> list[BaseException | None]:
+    """Store ``saves`` in one transaction: one outcome per save, None when it is committed and
+    ``StaleGame`` when it lost a compare-and-set (and stored nothing); or roll back and raise
+    (``NeverCreated``, ``StaleRating``, or the database's error)."""
+    refused: dict[str, BaseException] = {}
     async with db.transaction(isolation="read_committed"):
         row = await db.fetchrow(
             _BATCH,
@@ -100,11 +109,33 @@ async def apply(db: Connection, saves: Sequence[Save]) -> None:
             _json([dict(zip(_EVENT_COLUMNS, e, strict=True)) for s in saves for e in s.events]),
         )
         assert row is not None
-        if row["updated"] != updates:
-            raise NeverCreated()
-        ratings = [dict(zip(_RATING_COLUMNS, r, strict=True)) for s in saves for r in s.ratings]
+        if len(row["updated"]) != sum(not s.create for s in saves):
+            refused = await _unmatched(db, saves, set(row["updated"]))
+        ratings = [
+            dict(zip(_RATING_COLUMNS, r, strict=True))
+            for s in saves
+            if s.game_id not in refused
+            for r in s.ratings
+        ]
         if ratings and await db.fetchval(_RATINGS, _json(ratings)) != len(ratings):
             raise StaleRating("a rating changed since it was read; rate the game again")
+    return [refused.get(s.game_id) for s in saves]
+
+
+async def _unmatched(
+    db: Connection, saves: Sequence[Save], updated: set[str]
+) -> dict[str, BaseException]:
+    """Why each update the batch made no change for failed (one lookup, only when one did):
+    ``StaleGame`` by id; ``NeverCreated`` is raised, rolling the batch back."""
+    missed = [s for s in saves if not s.create and s.game_id not in updated]
+    rows = await db.fetch(
+        "SELECT id, seq FROM games WHERE id = ANY($1::text[])", [s.game_id for s in missed]
+    )
+    stored = {r["id"]: int(r["seq"]) for r in rows}
+    refused = {s.game_id: unmatched(s, stored.get(s.game_id)) for s in missed}
+    if any(isinstance(exc, NeverCreated) for exc in refused.values()):
+        raise NeverCreated()
+    return refused
 
 
 def _json(rows: list[dict[str, Any]]) -> str:

@@ -190,6 +190,17 @@ def game_row(
     }
 
 
+def save_row(
+    game: Game, events: Sequence[StoredEvent], *, create: bool, expected: int | None
+) -> dict[str, Any]:
+    """The ``games`` row a save stores (``game_row``; an update without events keeps the stored
+    seq) and, for an update, ``expected``: the seq the stored row must still have (None: any)."""
+    row = game_row(game, events, keep_seq=not create)
+    if not create:
+        row["expected"] = expected
+    return row
+
+
 def round_rows(game: Game, rounds: Iterable[Round]) -> list[tuple[Any, ...]]:
     """Resolved rounds as ``(game_id, round, move_a, move_b, winner, commitment, nonce)`` rows."""
     a, b = game.players

@@ -7,8 +7,9 @@ every statement one hop to that thread.  The writer stores a whole batch of save
 transaction of a fixed number of hops, however many saves it holds: ``BEGIN IMMEDIATE``, one
 ``executemany`` per table (the games inserted, the games updated, their new rounds, their events)
 and ``COMMIT`` — five for the usual batch of moves.  When that transaction fails for a save's own
-reason (an integrity error, a game that was never created), it rolls back and each save runs alone
-in a transaction of its own, so only the bad one fails; an operational error (the file is locked
+reason (an integrity error, a game that was never created or that changed since it was read), it
+rolls back and each save runs alone in a transaction of its own, so only the bad one fails
+(``storage.sqlite_refusals`` says why); an operational error (the file is locked
 past ``BUSY_TIMEOUT_MS``, the disk is full) fails the whole batch.  ``synchronous=NORMAL`` in WAL
 mode loses nothing committed when the process dies (it can lose the last commits on power loss,
 which we accept).
@@ -40,6 +41,7 @@ from storage import sql
 from storage.base import StaleRating, StorageError
 from storage.engine import NeverCreated, Save, Session
 from storage.open import MEMORY
+from storage.sqlite_refusals import refused
 from storage.sqlite_schema import MIGRATIONS
 from storage.store import SQLStore
 
@@ -52,10 +54,11 @@ _INSERT_GAME = (
     f"INSERT INTO games ({', '.join(sql.GAME_FIELDS)}, seq)"
     f" VALUES ({', '.join(':' + f for f in sql.GAME_FIELDS)}, :seq)"
 )
-# A save without events keeps the stored seq (:seq is None then).
+# A save without events keeps the stored seq (:seq is None then); an update changes the row only
+# while its seq is still :expected (compare-and-set, when :expected is not None).
 _UPDATE_GAME = (
     f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in sql.GAME_FIELDS if f != 'id')},"
-    " seq = COALESCE(:seq, seq) WHERE id = :id"
+    " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
 )
 # Rounds already stored are the same rounds (a resolved round never changes): skipped.
 _INSERT_ROUND = (
@@ -246,14 +249,14 @@ async def _store(db: aiosqlite.Connection, saves: Sequence[Save]) -> list[BaseEx
         return [exc] * len(saves)  # the database's trouble, not one save's
     except Exception as exc:
         if len(saves) == 1:
-            return [exc]
+            return [await refused(db, saves[0], exc)]
     outcomes: list[BaseException | None] = []
     for save in saves:
         try:
             await _apply(db, [save])
             outcomes.append(None)
         except Exception as exc:
-            outcomes.append(exc)
+            outcomes.append(await refused(db, save, exc))
     return outcomes
 
 

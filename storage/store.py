@@ -251,11 +251,23 @@ class SQLStore(RatingReads):
         await self._writer.save(game, events, create=True)
 
     async def save_game(
-        self, game: Game, events: list[StoredEvent], ratings: Sequence[RatingUpdate] = ()
+        self,
+        game: Game,
+        events: list[StoredEvent],
+        ratings: Sequence[RatingUpdate] = (),
+        *,
+        expected_seq: int | None = None,
     ) -> None:
-        """Store the game's new state, its rounds and the events the change produced; with
-        ``ratings`` the players' new ratings too, or ``StaleRating`` and nothing."""
-        await self._writer.save(game, events, create=False, ratings=ratings)
+        """Store the game's new state, its rounds and the events the change produced over the
+        seq before them (``StaleGame`` otherwise), or with no events over ``expected_seq`` when
+        it is given; with ``ratings`` the players' new ratings too, or ``StaleRating``."""
+        if events:
+            if expected_seq is not None and expected_seq != events[0].seq - 1:
+                raise ValueError(
+                    f"expected_seq {expected_seq} is not the seq before event {events[0].seq}"
+                )
+            expected_seq = events[0].seq - 1
+        await self._writer.save(game, events, create=False, ratings=ratings, expected=expected_seq)
 
     async def game(self, game_id: str) -> Game | None:
         """The game with this id, or None."""

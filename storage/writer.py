@@ -28,7 +28,7 @@ from attrs import define, field
 
 from protocol.game import Game
 from storage import sql
-from storage.base import RatingUpdate, StorageError, StoredEvent
+from storage.base import RatingUpdate, StaleGame, StorageError, StoredEvent
 from storage.engine import Backend, NeverCreated, Save, Session
 
 __all__ = ["MAX_BATCH", "Writer"]
@@ -79,14 +79,15 @@ class Writer:
         *,
         create: bool,
         ratings: Sequence[RatingUpdate] = (),
+        expected: int | None = None,
     ) -> None:
         """Store a new game (``create``) or a game's new state, with ``events`` (and a rated
-        game's new ``ratings``), in a batch."""
+        game's new ``ratings``), in a batch; an update only over the stored seq ``expected``."""
         last = 0 if create else self._last_round.get(game.id, 0)
         save = Save(
             create=create,
             game_id=game.id,
-            game=sql.game_row(game, events, keep_seq=not create),
+            game=sql.save_row(game, events, create=create, expected=expected),
             rounds=sql.round_rows(game, [r for r in game.rounds if r.round > last]),
             events=sql.event_rows(game.id, events),
             ratings=sql.rating_rows(game, ratings) if ratings else [],
@@ -163,7 +164,9 @@ class Writer:
         self.batches += 1
         self.saves += len(saves)
         self.largest_batch = max(self.largest_batch, len(saves))
-        if len(saves) > 1 and any(outcome is not None for outcome in outcomes):
+        # A stale save is refused alone (PostgreSQL never fails its batch for it; on SQLite
+        # that retry is not counted, as only two processes on one file can make one).
+        if len(saves) > 1 and any(o is not None and not isinstance(o, StaleGame) for o in outcomes):
             self.retried += len(saves)
         for job, save, outcome in zip(batch, saves, outcomes, strict=True):
             if outcome is None:

@@ -52,7 +52,7 @@ async def test_concurrent_saves_of_one_game_from_two_hubs_keep_one_and_refuse_th
         second.save_game(*branches[1]),
         return_exceptions=True,
     )
-    assert sorted(type(r).__name__ for r in results) == ["NoneType", "StorageError"]
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "StaleGame"]
     kept, events = branches[0] if results[0] is None else branches[1]
     assert_same_game(await first.game("g1"), kept)
     assert await second.events("g1", 1) == events

@@ -45,6 +45,18 @@ class StaleGame(StorageError):
         self.stored = stored  # the seq the stored game had instead
 
 
+class SeatTaken(StorageError):
+    """A new live game for a player who already holds a seat in another live game (on any node
+    sharing the database); nothing of the new game is stored."""
+
+    code = ErrorCode.CONFLICT
+
+    def __init__(self, player: str, game_id: str) -> None:
+        super().__init__(f"{player} is already playing game {game_id}; finish or resign it first")
+        self.player = player  # as the new game spells the seat
+        self.game_id = game_id  # the live game that holds the seat
+
+
 @frozen
 class PlayerRecord:
     """A registered player (``computer`` is one too, with no token)."""
@@ -197,7 +209,9 @@ class Storage(Protocol):
     # -- games -----------------------------------------------------------------------------
 
     async def create_game(self, game: Game, events: list[StoredEvent]) -> None:
-        """Store a new game with its first events."""
+        """Store a new game with its first events; a live one seats its human players (see
+        ``live_game_of``) in the same transaction, or ``SeatTaken`` and nothing when one of
+        them already holds a seat."""
 
     async def save_game(
         self,
@@ -211,7 +225,7 @@ class Storage(Protocol):
         the stored game is still at the seq just before ``events[0].seq`` (compare-and-set:
         ``StaleGame`` and nothing otherwise); with ``ratings`` (a rated game's end) the players'
         new ratings in the same transaction, or ``StaleRating`` and nothing when one of them
-        changed since it was read.
+        changed since it was read.  A change that ends the game frees its seats.
 
         A save without events (a new deadline after a restart) keeps the stored seq and is
         stored whatever that seq is, unless ``expected_seq`` names the seq it must still be.
@@ -246,6 +260,20 @@ class Storage(Protocol):
 
     async def last_seq(self, game_id: str) -> int:
         """The game topic's latest ``seq`` (0 when it has none)."""
+
+    # -- several nodes on one database (SPEC section 6) ---------------------------------------
+
+    async def heads(self, game_ids: Sequence[str]) -> dict[str, int]:
+        """Each known game's latest ``seq`` (0 when it has no events), read in one query;
+        unknown ids are left out."""
+
+    async def overdue(self, now_ms: int, limit: int = 100) -> list[str]:
+        """The ids of up to ``limit`` live games whose round deadline or idle limit is at or
+        before ``now_ms``, the longest overdue first (what every node's sweep fires)."""
+
+    async def live_game_of(self, player: str) -> str | None:
+        """The id of the live game in which ``player`` (ignoring case) holds a seat, or None;
+        the computer holds none."""
 
 
 class BadCursor(StorageError, ValueError):

@@ -116,7 +116,7 @@ class Backend(Protocol):
         when that fails for a save's own reason, each is stored alone so only its own fails (a
         backend may instead leave a stale save out of the batch and commit the rest).
         One outcome per save: None when it is committed, else what went wrong (``StaleGame``
-        for an update that lost its compare-and-set, ``NeverCreated``, …)."""
+        for an update that lost its compare-and-set, ``SeatTaken``, ``NeverCreated``, …)."""
         ...
 
     async def close(self) -> None:

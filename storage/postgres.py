@@ -15,7 +15,7 @@ Writes come from the store's single writer.  A batch of saves is one transaction
 trips however many saves it holds (``storage.postgres_batch``): its updates are compare-and-set
 on each game's ``seq``, and a save that lost that race fails alone (``StaleGame``) while the rest
 commit.  When a batch fails for a save's own reason (a game never created, an integrity error, a
-stale rating), each of its saves runs again alone, so only the bad one
+seat already taken, a stale rating), each of its saves runs again alone, so only the bad one
 fails; when the database is the trouble (unreachable, too slow), the whole batch fails.  Batches
 run on a connection kept for them (a new one from the pool when it is lost).  Writes run at READ
 COMMITTED; updating a game's row holds its lock until commit, so saves of one game are
@@ -35,13 +35,14 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
 
 from storage import sql
-from storage.base import StaleRating, StorageError
+from storage.base import SeatTaken, StaleRating, StorageError
 from storage.engine import NeverCreated, Save, Session
 from storage.open import COMMAND_TIMEOUT, SCHEMA_NAME, command_timeout, postgres_dsn, redacted
 from storage.postgres_batch import Connection, apply
@@ -241,6 +242,13 @@ class PostgresBackend:
         """What a save is told of ``exc`` (``count``: how many saves it failed)."""
         if isinstance(exc, NeverCreated | StaleRating):
             return exc
+        if (
+            isinstance(exc, asyncpg.UniqueViolationError)
+            and exc.constraint_name == "live_seats_pkey"
+            and exc.detail
+        ):
+            held = json.loads(exc.detail)  # from the trigger live_seats_take (migration 6)
+            return SeatTaken(held["player"], held["game"])
         what = save.what if count == 1 else f"save {count} games"
         return StorageError(f"cannot {what}: {_reason(exc, self._timeout)}")
 

@@ -14,6 +14,9 @@ the race stores nothing and the rest of the batch commits: it fails alone, with 
 without a retry.  A game that was never created shows the same way; the batch then rolls back
 and raises ``NeverCreated`` (so ``storage.postgres`` stores each save alone, as for any save
 failing for its own reason).
+
+Inserting a live game seats its humans (a trigger of migration 6, in the same statement): a seat
+already held raises ``unique_violation`` on ``live_seats_pkey``, and the batch rolls back.
 """
 
 from __future__ import annotations

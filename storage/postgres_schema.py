@@ -142,4 +142,61 @@ MIGRATIONS: list[list[str]] = [
         # The computer's level (protocol.reader): every game before levels is "random".
         "ALTER TABLE games ADD COLUMN level TEXT NOT NULL DEFAULT 'random'",
     ],
+    [
+        # Several nodes as one hub (SPEC section 6): compare-and-set saves need each game's seq
+        # right; a player's seat in a live game is a row, taken with the game's insert and freed
+        # by the save that ends it, so two nodes cannot seat one player twice; the games due
+        # are found by an index that holds only the live ones.
+        sql.SEQ_BACKFILL,
+        """CREATE TABLE live_seats (
+            player TEXT COLLATE "C" PRIMARY KEY,
+            game_id TEXT COLLATE "C" NOT NULL REFERENCES games (id) ON DELETE CASCADE
+        )""",
+        sql.LIVE_SEATS_BACKFILL,
+        # A seat already held refuses the game with the message players see, naming the game
+        # that holds it; DETAIL carries both as JSON for storage.postgres to read.  A concurrent
+        # insert of the same seat is waited for: a committed one holds the seat.
+        f"""CREATE FUNCTION live_seats_take() RETURNS trigger LANGUAGE plpgsql
+            SET search_path FROM CURRENT AS $$
+            DECLARE
+                seat TEXT;
+                held TEXT;
+            BEGIN
+                FOREACH seat IN ARRAY ARRAY[NEW.player_a, NEW.player_b] LOOP
+                    CONTINUE WHEN lower(seat) = '{COMPUTER}';
+                    LOOP
+                        INSERT INTO live_seats (player, game_id) VALUES (lower(seat), NEW.id)
+                            ON CONFLICT (player) DO NOTHING;
+                        EXIT WHEN FOUND;
+                        SELECT game_id INTO held FROM live_seats WHERE player = lower(seat);
+                        IF FOUND THEN
+                            RAISE EXCEPTION USING
+                                ERRCODE = 'unique_violation',
+                                CONSTRAINT = 'live_seats_pkey',
+                                MESSAGE = format(
+                                    '%s is already playing game %s; finish or resign it first',
+                                    seat, held),
+                                DETAIL = json_build_object('player', seat, 'game', held)::text;
+                        END IF;
+                    END LOOP;
+                END LOOP;
+                RETURN NULL;
+            END
+            $$""",
+        """CREATE TRIGGER live_seats_take AFTER INSERT ON games
+            FOR EACH ROW WHEN (NEW.status = 'playing') EXECUTE FUNCTION live_seats_take()""",
+        """CREATE FUNCTION live_seats_free() RETURNS trigger LANGUAGE plpgsql
+            SET search_path FROM CURRENT AS $$
+            BEGIN
+                DELETE FROM live_seats
+                    WHERE player IN (lower(NEW.player_a), lower(NEW.player_b))
+                      AND game_id = NEW.id;
+                RETURN NULL;
+            END
+            $$""",
+        """CREATE TRIGGER live_seats_free AFTER UPDATE OF status ON games
+            FOR EACH ROW WHEN (OLD.status = 'playing' AND NEW.status <> 'playing')
+            EXECUTE FUNCTION live_seats_free()""",
+        f"CREATE INDEX games_due ON games (({sql.DUE}), id) WHERE status = 'playing'",
+    ],
 ]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from protocol.errors import BadMessage
-from protocol.game import Game, Reason, Round, Secret, Status
+from protocol.game import COMPUTER, Game, Reason, Round, Secret, Status
 from protocol.ratings import Rating
 from protocol.rules import builtin_rules
 from storage.base import (
@@ -66,6 +66,30 @@ class Row(Protocol):
 LEGACY_IDLE_BACKFILL = """UPDATE games SET idle_seconds = 600
     WHERE status = 'playing' AND player_b = 'computer' AND round_seconds = 0
       AND id LIKE '________-____-____-____-____________'"""
+
+
+# One live game per player (SPEC section 6): each human seat of a live game, oldest game first
+# when old data holds a player in two (the newer one keeps no seat).  Names are ASCII, so lower()
+# is casefold() on both backends.
+LIVE_SEATS_BACKFILL = f"""INSERT INTO live_seats (player, game_id)
+    SELECT player, id FROM (
+        SELECT lower(player_a) AS player, id, started FROM games WHERE status = 'playing'
+        UNION ALL
+        SELECT lower(player_b) AS player, id, started FROM games WHERE status = 'playing'
+    ) AS seats
+    WHERE player <> '{COMPUTER}'
+    ORDER BY started, id
+    ON CONFLICT (player) DO NOTHING"""
+
+# A game's seq is its topic's last event's, which every save keeps; a row that disagrees (written
+# by hand) would refuse every compare-and-set save, so the migration that brings them sets it.
+_LAST_EVENT = "(SELECT COALESCE(MAX(e.seq), 0) FROM game_events AS e WHERE e.game_id = games.id)"
+SEQ_BACKFILL = f"UPDATE games SET seq = {_LAST_EVENT} WHERE seq <> {_LAST_EVENT}"
+
+# When a live game next has something due: its round's deadline or its idle limit, the earlier
+# (NULL when it has neither), spelled alike on both backends.  The index of the games due
+# (``games_due``) is made on this very text, so a query must spell it the same to use it.
+DUE = "CASE WHEN idle_until IS NULL OR deadline < idle_until THEN deadline ELSE idle_until END"
 
 
 def key(name: str) -> str:

@@ -7,9 +7,9 @@ every statement one hop to that thread.  The writer stores a whole batch of save
 transaction of a fixed number of hops, however many saves it holds: ``BEGIN IMMEDIATE``, one
 ``executemany`` per table (the games inserted, the games updated, their new rounds, their events)
 and ``COMMIT`` — five for the usual batch of moves.  When that transaction fails for a save's own
-reason (an integrity error, a game that was never created or that changed since it was read), it
-rolls back and each save runs alone in a transaction of its own, so only the bad one fails
-(``storage.sqlite_refusals`` says why); an operational error (the file is locked
+reason (an integrity error, a game that was never created or that changed since it was read, a
+seat already taken), it rolls back and each save runs alone in a transaction of its own, so only
+the bad one fails (``storage.sqlite_refusals`` says why); an operational error (the file is locked
 past ``BUSY_TIMEOUT_MS``, the disk is full) fails the whole batch.  ``synchronous=NORMAL`` in WAL
 mode loses nothing committed when the process dies (it can lose the last commits on power loss,
 which we accept).

@@ -1,9 +1,10 @@
-"""What the caller of a save that SQLite refused is told: ``StaleGame``, or the error.
+"""What the caller of a save that SQLite refused is told: ``StaleGame``, ``SeatTaken`` or the error.
 
 SQLite's batch (``storage.sqlite``) learns only that a save was refused: the games updated fall
-short (the compare-and-set on ``seq``, or a game never created).  Once a save has failed alone and
-rolled back, one lookup on the writer (which nothing else writes through meanwhile) says which it
-was, so the lookup costs nothing while saves succeed.
+short (the compare-and-set on ``seq`` or a game never created), or a trigger's insert into
+``live_seats`` broke its key.  Once a save has failed alone and rolled back, one lookup on the
+writer (which nothing else writes through meanwhile) says which it was, so the lookup costs
+nothing while saves succeed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import sqlite3
 
 import aiosqlite
 
+from protocol.game import COMPUTER
+from storage import sql
+from storage.base import SeatTaken
 from storage.engine import NeverCreated, Save, unmatched
 
 __all__ = ["refused"]
@@ -25,6 +29,23 @@ async def refused(db: aiosqlite.Connection, save: Save, exc: BaseException) -> B
                 await db.execute_fetchall("SELECT seq FROM games WHERE id = ?", [save.game_id])
             )
             return unmatched(save, int(rows[0]["seq"]) if rows else None)
+        if save.create and isinstance(exc, sqlite3.IntegrityError) and "live_seats" in str(exc):
+            return await _seat_taken(db, save) or exc
     except sqlite3.Error:
         pass  # the database's trouble: the save's own error says enough
     return exc
+
+
+async def _seat_taken(db: aiosqlite.Connection, save: Save) -> SeatTaken | None:
+    """The first seat of a new game that another live game holds, as ``SeatTaken``."""
+    seats = [save.game["player_a"], save.game["player_b"]]
+    humans = {sql.key(seat): seat for seat in seats if sql.key(seat) != COMPUTER}
+    rows = await db.execute_fetchall(
+        "SELECT player, game_id FROM live_seats WHERE player IN (SELECT value FROM json_each(?))",
+        [sql.json_list(list(humans))],
+    )
+    held = {row["player"]: row["game_id"] for row in rows}
+    for player, seat in humans.items():
+        if player in held:
+            return SeatTaken(seat, held[player])
+    return None

@@ -127,4 +127,33 @@ MIGRATIONS: list[list[str]] = [
         # The computer's level (protocol.reader): every game before levels is "random".
         "ALTER TABLE games ADD COLUMN level TEXT NOT NULL DEFAULT 'random'",
     ],
+    [
+        # Several nodes as one hub (SPEC section 6): compare-and-set saves need each game's seq
+        # right; a player's seat in a live game is a row, taken with the game's insert and freed
+        # by the save that ends it, so two nodes cannot seat one player twice; the games due
+        # are found by an index that holds only the live ones.
+        sql.SEQ_BACKFILL,
+        """CREATE TABLE live_seats (
+            player TEXT PRIMARY KEY,
+            game_id TEXT NOT NULL REFERENCES games (id) ON DELETE CASCADE
+        ) WITHOUT ROWID""",
+        sql.LIVE_SEATS_BACKFILL,
+        f"""CREATE TRIGGER live_seats_take AFTER INSERT ON games WHEN NEW.status = 'playing'
+            BEGIN
+                INSERT INTO live_seats (player, game_id)
+                    SELECT lower(NEW.player_a), NEW.id WHERE lower(NEW.player_a) <> '{COMPUTER}';
+                INSERT INTO live_seats (player, game_id)
+                    SELECT lower(NEW.player_b), NEW.id WHERE lower(NEW.player_b) <> '{COMPUTER}';
+            END""",
+        """CREATE TRIGGER live_seats_free AFTER UPDATE OF status ON games
+            WHEN OLD.status = 'playing' AND NEW.status <> 'playing'
+            BEGIN
+                DELETE FROM live_seats
+                    WHERE player IN (lower(NEW.player_a), lower(NEW.player_b))
+                      AND game_id = NEW.id;
+            END""",
+        # status leads, though the index holds only the live games: without statistics SQLite
+        # would rather read games_by_status (status=?) and sort than a range of due times alone.
+        f"CREATE INDEX games_due ON games (status, ({sql.DUE}), id) WHERE status = 'playing'",
+    ],
 ]

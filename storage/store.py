@@ -25,6 +25,7 @@ from storage.base import (
     StoredEvent,
 )
 from storage.engine import Backend, Session
+from storage.live import LiveReads
 from storage.reads import RatingReads
 from storage.writer import Writer
 
@@ -38,7 +39,7 @@ _PLAYER_COLUMNS = (
 _SELECT_GAMES = f"SELECT {', '.join(sql.GAME_FIELDS)} FROM games"
 
 
-class SQLStore(RatingReads):
+class SQLStore(RatingReads, LiveReads):
     """``storage.base.Storage`` on a ``storage.engine.Backend``."""
 
     def __init__(self, backend: Backend) -> None:
@@ -247,7 +248,8 @@ class SQLStore(RatingReads):
     # -- games -------------------------------------------------------------------------------
 
     async def create_game(self, game: Game, events: list[StoredEvent]) -> None:
-        """Store a new game with its first events."""
+        """Store a new game with its first events, seating its humans when it is live (a
+        trigger of migration 6 does, in the insert's transaction), or ``SeatTaken``."""
         await self._writer.save(game, events, create=True)
 
     async def save_game(

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import attrs
 import pytest
 
+from protocol.game import COMPUTER, Game
 from protocol.ratings import NEW, Rating
 from storage.base import RatingUpdate, StaleGame, Storage
 from storage.store import SQLStore
-from tests.storage.contract import T0, Table, against_the_computer, assert_same_game, register
+from tests.storage.contract import RPS3, T0, Table, against_the_computer, assert_same_game, register
 
 RACES = 12
 
@@ -153,6 +155,21 @@ async def test_an_expected_seq_other_than_the_one_before_the_events_is_a_value_e
         await storage.save_game(table.game, events, expected_seq=2)
     await storage.save_game(table.game, events, expected_seq=1)
     assert await storage.last_seq("g1") == 2
+
+
+async def test_heads_are_each_known_games_last_seq_in_one_answer(storage: Storage) -> None:
+    await register(storage, "Alice", "bob")
+    played = await Table.start(storage, ("Alice", COMPUTER), id="g1")
+    await played.win()
+    quiet, _ = Game.start(
+        id="quiet", rules=RPS3, best_of=3, players=("bob", COMPUTER), now=T0,
+        rng=random.Random(0), epoch="e",
+    )  # fmt: skip
+    await storage.create_game(quiet, [])  # without its first events: no seq yet
+    heads = await storage.heads(["g1", "quiet", "nope", "g1", "a\x00b"])
+    assert heads == {"g1": played.seq, "quiet": 0}
+    assert played.seq > 1
+    assert await storage.heads([]) == {}
 
 
 def store(storage: Storage) -> SQLStore:

@@ -97,8 +97,8 @@ async def test_live_games_are_the_playing_ones_oldest_first(storage: Storage) ->
     await register(storage, "Alice", "bob", "carol")
     newer = await Table.start(storage, ("bob", COMPUTER), id="b", now=T0 + 50)
     done = await Table.start(storage, ("carol", COMPUTER), id="c", now=T0)
+    await done.resign("carol")  # which frees carol's seat for the next
     older = await Table.start(storage, ("Alice", "carol"), id="a", now=T0 + 10)
-    await done.resign("carol")
     live = await storage.live_games()
     assert [g.id for g in live] == ["a", "b"]
     assert_same_game(live[0], older.game)

@@ -106,17 +106,25 @@ async def test_the_leaderboard_stops_at_the_limit(storage: Storage) -> None:
 
 
 async def history(storage: Storage) -> list[Table]:
-    """Seven games; g3 and g4 start at the same millisecond; g2 and g5 are finished."""
-    await register(storage, "Alice", "bob", "carol")
+    """Seven games; g3 and g4 start at the same millisecond; g2 and g5 are finished, each before
+    a seat of it plays again (a player holds one live game at a time)."""
+    await register(storage, "Alice", "bob", "carol", "dave", "erin", "fred", "gail")
     starts = {"g1": 1, "g2": 2, "g3": 3, "g4": 3, "g5": 5, "g6": 6, "g7": 7}
-    seats = [("Alice", COMPUTER), ("bob", "Alice"), ("carol", COMPUTER), ("Alice", "carol")]
+    seats = [
+        ("bob", COMPUTER),
+        ("carol", "Alice"),
+        ("carol", COMPUTER),
+        ("dave", "erin"),
+        ("Alice", COMPUTER),
+        ("fred", "Alice"),
+        ("gail", COMPUTER),
+    ]
+    resigns = {"g2": "carol", "g5": "Alice"}
     tables = []
-    for i, (id, start) in enumerate(starts.items()):
-        tables.append(
-            await Table.start(storage, seats[i % len(seats)], id=id, now=T0 + start * 1000)
-        )
-    await tables[1].resign("bob")
-    await tables[4].resign("Alice")
+    for (id, start), players in zip(starts.items(), seats, strict=True):
+        tables.append(await Table.start(storage, players, id=id, now=T0 + start * 1000))
+        if id in resigns:
+            await tables[-1].resign(resigns[id])
     return tables
 
 
@@ -161,8 +169,9 @@ async def test_games_are_filtered_by_status(storage: Storage) -> None:
 
 async def test_games_are_filtered_by_either_seat_ignoring_case(storage: Storage) -> None:
     await history(storage)
-    assert await all_pages(storage, 2, player="ALICE") == [["g6", "g5"], ["g4", "g2"], ["g1"]]
-    assert await all_pages(storage, 5, player="carol", status="playing") == [["g7", "g4", "g3"]]
+    assert await all_pages(storage, 2, player="ALICE") == [["g6", "g5"], ["g2"]]
+    assert await all_pages(storage, 5, player="carol", status="playing") == [["g3"]]
+    assert await all_pages(storage, 5, player="CAROL", status="finished") == [["g2"]]
 
 
 async def test_games_of_a_player_without_games_are_an_empty_page(storage: Storage) -> None:

@@ -53,9 +53,9 @@ async def test_a_rating_read_before_another_game_changed_it_is_refused_with_noth
 ) -> None:
     await register(storage, "ann", "bob", "cat")
     first = await finished(storage, "g1", "ann", "bob")
-    second = await finished(storage, "g2", "ann", "cat")
     changed = Rating(1600.0, 300.0, 0.06)
     await finish(first, [RatingUpdate("ann", changed, 0), RatingUpdate("bob", changed, 0)])
+    second = await finished(storage, "g2", "ann", "cat")  # rated as if ann were still at 0
     with pytest.raises(StaleRating):
         await finish(second, [RatingUpdate("ann", changed, 0), RatingUpdate("cat", changed, 0)])
     cat, game = await storage.player("cat"), await storage.game("g2")
@@ -104,12 +104,17 @@ async def test_two_games_of_one_player_saved_in_one_batch_never_both_take_one_ra
     storage: Storage,
 ) -> None:
     await register(storage, "ann", "bob", "cat")
-    first = await finished(storage, "g1", "ann", "bob")
+    # A player holds one live game at a time, so the second claim on ann's rating comes with a
+    # save of a game already finished (no hub makes one; the guard holds all the same).
     second = await finished(storage, "g2", "ann", "cat")
+    await second.move("cat", "Scissors")
+    first = await finished(storage, "g1", "ann", "bob")
     up = Rating(1600.0, 300.0, 0.06)
+    second.game.rating_change = {"ann": 1, "cat": 1}
+    again = [RatingUpdate("ann", up, 0), RatingUpdate("cat", up, 0)]
     outcomes = await asyncio.gather(
         finish(first, [RatingUpdate("ann", up, 0), RatingUpdate("bob", up, 0)]),
-        finish(second, [RatingUpdate("ann", up, 0), RatingUpdate("cat", up, 0)]),
+        storage.save_game(second.game, [], again),
         return_exceptions=True,
     )
     assert outcomes[0] is None and isinstance(outcomes[1], StaleRating), outcomes
@@ -125,8 +130,10 @@ async def test_computer_rounds_are_the_latest_under_the_rules_oldest_first(
     first = await Table.start(storage, ("ann", COMPUTER), id="g1", best_of=15)
     for roll in ("Rock", "Paper"):
         await first.move("ann", roll)
+    await first.resign("ann")  # a player holds one live game at a time
     other = await Table.start(storage, ("ann", COMPUTER), id="g2", rules=RPS15, now=T0 + 1)
     await other.move("ann", "Fire")
+    await other.resign("ann")
     second = await Table.start(storage, ("ann", COMPUTER), id="g3", best_of=15, now=T0 + 2)
     await second.move("ann", "Scissors")
     rounds = [r.moves for r in first.game.rounds + second.game.rounds]

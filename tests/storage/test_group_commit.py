@@ -91,13 +91,13 @@ async def test_a_create_and_a_save_of_one_game_asked_for_together_are_stored_in_
 ) -> None:
     [table] = await against_the_computer(storage, 1)
     game, effects = Game.start(
-        id="twice", rules=RPS3, best_of=3, players=("p000", COMPUTER), now=T0,
+        id="twice", rules=RPS3, best_of=3, players=("p001", COMPUTER), now=T0,
         rng=random.Random(1), epoch="e",
     )  # fmt: skip
     created = copy.deepcopy(game)
     later = Table(storage, game, random.Random(2), T0)
     first = later.events(effects)
-    moves = later.play("p000", "Rock")
+    moves = later.play("p001", "Rock")
     await asyncio.gather(
         storage.create_game(created, first),
         storage.save_game(later.game, moves),

@@ -53,7 +53,17 @@ async def _hub_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.METRICS].watch_storage(storage)
     subscriptions = Subscriptions()
     broker = LocalBroker(subscriptions)
-    hub = GameHub(config, storage, broker, subscriptions, app[keys.METRICS])
+    hub: GameHub
+    if config.broker is None:
+        hub = GameHub(config, storage, broker, subscriptions, app[keys.METRICS])
+    else:  # a node of a cluster hub: Redis is imported only here
+        from hub.cluster.node import ClusterHub
+
+        try:
+            hub = await ClusterHub.open(config, storage, subscriptions, app[keys.METRICS], broker)
+        except BaseException:
+            await storage.close()
+            raise
     app[keys.STORAGE] = storage
     app[keys.HUB] = hub
     try:

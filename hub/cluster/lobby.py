@@ -1,0 +1,345 @@
+"""The lobby of a cluster node: presence, queue, challenges and seats shared through Redis.
+
+Every change of the lobby runs as a *section* (``shared()``): the node takes the hub's lobby lock
+in Redis, loads the lobby document (``hub.cluster.doc``) into the same attributes a single
+process keeps, runs the same code, and stores the document together with the lobby and player
+events it made in one atomic step (``RedisState.commit``: fenced by the lock's token, so a node
+that lost the lock writes nothing).  Its own events then reach its subscribers at once through
+the relay; every other node gets them from Redis.  A change that fails (Redis down: the error
+``unavailable``) is not stored at all.
+
+Presence: each connection is ``<node>|<session>`` in the document; when a player's last one
+closes, their leave is due at now + grace in the ``leaving`` sorted set, and any node's reaper
+(``hub.cluster.node``) lets them leave then, unless a connection came back anywhere.  What a node
+*shows* of the lobby (snapshots, REST) is its ``LobbyView``, built from the events it delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from attrs import define, field
+
+from hub.cluster.changes import Append, HDel, HSet, Op, Published, ZAdd, ZRem
+from hub.cluster.doc import LobbyDoc, dump, load
+from hub.cluster.games import ClusterGames
+from hub.cluster.view import LobbyView
+from hub.fanout import Peer
+from hub.streams import Stream
+from hub.topics import player_topic
+from protocol.game import Game
+from protocol.lobby import PlayerStatus
+from protocol.messages import encode_data
+from storage.base import StoredEvent
+
+log = logging.getLogger(__name__)
+
+LEAVING = "leaving"  # sorted set: player -> unix ms their leave is due
+SUMMARIES = "summaries"  # hash: live game id -> its lobby summary's JSON
+
+
+@define
+class _Section:
+    """One change of the lobby under way: its lock token, task, and what it will store."""
+
+    token: str
+    task: asyncio.Task[Any] | None
+    ops: list[Op] = field(factory=list)
+    appends: list[Append] = field(factory=list)
+    after: list[tuple[Game, list[StoredEvent]]] = field(factory=list)  # game events made in it
+
+
+_SECTION: contextvars.ContextVar[_Section | None] = contextvars.ContextVar("section", default=None)
+
+
+class ClusterLobby(ClusterGames):
+    """``GameHub``'s lobby, decided one change at a time across the cluster."""
+
+    node: str
+    view: LobbyView
+    _conns: dict[str, list[str]]
+
+    # -- sections --------------------------------------------------------------------------
+
+    def _section(self) -> _Section | None:
+        section = _SECTION.get()
+        if section is not None and section.task is asyncio.current_task():
+            return section
+        return None  # none, or a timer or task started inside one that has ended
+
+    @asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        """One change of the lobby, under the hub's lobby lock (joined when already in one)."""
+        if self._section() is not None:
+            yield
+            return
+        token, raw = await self.state.acquire_and_load()
+        section = _Section(token, asyncio.current_task())
+        entered = _SECTION.set(section)
+        published: list[Published] = []
+        stored = False
+        try:
+            self._adopt(load(raw))
+            yield
+            document = dump(self._doc())
+            published = await self.state.commit(
+                token, document, section.ops, section.appends, release=True
+            )
+            stored = True
+        finally:
+            _SECTION.reset(entered)
+            if not stored:
+                try:
+                    await self.state.release(token)
+                except Exception:  # it expires by itself; the next holder fences us out anyway
+                    log.warning("could not release the lobby lock", exc_info=True)
+            # The section's lobby and player events first, then the game events it stored
+            # (stored in PostgreSQL: they are delivered even when the lobby's change failed).
+            await self._offer(published)
+            for game, events in section.after:
+                await self._deliver_now(game, events)
+
+    async def _deliver(self, game: Game, events: list[StoredEvent]) -> None:
+        """A game's stored events; those of a game started in a section follow its lobby and
+        player events (``game_started`` before the game's first event, as in one process)."""
+        section = self._section()
+        if section is not None:
+            section.after.append((game, events))
+        else:
+            await self._deliver_now(game, events)
+
+    def _adopt(self, doc: LobbyDoc) -> None:
+        self.lobby = doc.lobby
+        self._statuses = doc.statuses
+        self._queue_entries = doc.entries
+        self._queue_shown = doc.shown
+        self._conns = doc.conns
+
+    def _doc(self) -> LobbyDoc:
+        return LobbyDoc(
+            self.lobby, self._statuses, self._queue_entries, self._queue_shown, self._conns
+        )
+
+    async def _offer(self, published: list[Published]) -> None:
+        """This node's own lobby and player events: to its subscribers now, in order."""
+        for p in published:
+            if self.relay.cursor(p.topic) is not None:
+                try:
+                    await self.relay.offer(p.topic, p.epoch, p.seq, p.frame)
+                except Exception as exc:  # the relay catches up from Redis when it can
+                    log.warning("delivering %s here failed: %s", p.topic, exc)
+
+    def _publish(self, stream: Stream, event: str, data: Any) -> None:
+        """Add a lobby or player event to the section under way (stored with it)."""
+        text = encode_data(data)
+        section = self._section()
+        if section is None:  # not expected: every lobby change runs in a section
+            log.error("lobby event %s on %s outside a change of the lobby", event, stream.topic)
+            self._spawn(self._publish_alone(stream.topic, event, text), "publish")
+            return
+        self.metrics.events[stream.topic.partition(":")[0]] += 1
+        section.appends.append(Append(stream.topic, event, self.now(), text))
+        if stream.topic == "lobby":
+            if event in ("game_started", "game_updated"):
+                section.ops.append(HSet(SUMMARIES, data["id"], text))
+            elif event == "game_finished":
+                section.ops.append(HDel(SUMMARIES, data["id"]))
+
+    async def _publish_alone(self, topic: str, event: str, text: str) -> None:
+        published = await self.state.commit(
+            None, None, [], [Append(topic, event, self.now(), text)]
+        )
+        await self._offer(published)
+
+    def _spawn(self, work: Any, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.warning("%s failed: %s", task.get_name(), exc, exc_info=exc)
+
+    # -- what this node shows --------------------------------------------------------------
+
+    def lobby_snapshot(self) -> dict[str, Any]:
+        """The lobby topic's snapshot as this node's delivered events tell it."""
+        return self.view.snapshot()
+
+    def players_now(self) -> list[tuple[str, PlayerStatus]]:
+        """Active players across the cluster, as this node's lobby events tell."""
+        return sorted(self.view.players.items(), key=lambda item: item[0].casefold())
+
+    def status_of(self, name: str) -> PlayerStatus | None:
+        """An active player's status, as this node's lobby events tell."""
+        return self.view.status(name)
+
+    def is_active(self, name: str) -> bool:
+        """True while the player has a connection anywhere or is within the grace period."""
+        return self.view.status(name) is not None
+
+    def player_stream(self, name: str) -> Stream:
+        """``player:<name>`` as this node holds it (its relay's copy while the player has a
+        connection here; else only the name, for publishing)."""
+        stream = self._player_streams.get(name)
+        return stream if stream is not None else Stream(player_topic(name), 0)
+
+    # -- presence --------------------------------------------------------------------------
+
+    def _conn(self, peer: Peer) -> str:
+        return f"{self.node}|{peer.session}"
+
+    async def connect(self, peer: Peer, player: str) -> None:
+        """An authenticated connection opened here; the player becomes (or stays) active."""
+        self._peers.setdefault(player, set()).add(peer)
+        await self._watch_player(player)
+        async with self.shared():
+            self._add_conns(player, [self._conn(peer)])
+
+    async def _watch_player(self, player: str) -> None:
+        """Hold ``player:<name>`` here (the relay's copy) while the player has a connection."""
+        topic = player_topic(player)
+        async with self.lock(topic):
+            if player in self._player_streams:
+                return
+            epoch, seq = await self.state.head(topic)
+            stream = Stream(topic, self.config.history)
+            stream.epoch, stream.seq = epoch, seq
+            self._player_streams[player] = stream
+            await self.relay.watch(topic, epoch, seq)
+
+    def disconnect(self, peer: Peer) -> None:
+        """A connection closed; when it was the player's last anywhere, they leave after the
+        grace period (``leaving``)."""
+        self.subscriptions.drop(peer)
+        player = peer.player
+        if player is None:
+            return
+        peers = self._peers.get(player)
+        if peers is None:
+            return
+        peers.discard(peer)
+        if not peers:
+            del self._peers[player]
+        if not self.closing:
+            self._spawn(self._disconnected(player, [self._conn(peer)]), "disconnect")
+
+    async def _disconnected(self, player: str, conns: list[str]) -> None:
+        async with self.shared():
+            self._drop_conns(player, conns)
+
+    def _drop_conns(self, player: str, conns: list[str]) -> None:
+        """Take connections out of presence (in a section); the last one starts the grace."""
+        held = [c for c in self._conns.get(player, ()) if c not in conns]
+        if held:
+            self._conns[player] = held
+            return
+        if self._conns.pop(player, None) is not None or self.lobby.lookup(player) is not None:
+            section = self._section()
+            assert section is not None
+            due = self.now() + int(self.config.grace * 1000)
+            section.ops.append(ZAdd(LEAVING, player, due))
+
+    async def leave_due(self) -> None:
+        """Let the players whose grace is over leave (any node may; it is idempotent)."""
+        due = await self.state.due(LEAVING, self.now())
+        if not due:
+            return
+        async with self.shared():
+            section = self._section()
+            assert section is not None
+            for player in due:
+                section.ops.append(ZRem(LEAVING, player))
+                if self._conns.get(player) or self.lobby.lookup(player) is None:
+                    continue  # came back meanwhile, or already gone
+                self._withdraw(self.lobby.leave(player))
+                self._statuses.pop(player, None)
+                self._publish(self.lobby_stream, "player_left", {"name": player})
+            self._sync_queue()
+
+    async def drop_node(self, node: str) -> None:
+        """A node is gone (its liveness lapsed, or it stopped): its connections leave presence,
+        and its players' grace starts now."""
+        async with self.shared():
+            mark = f"{node}|"
+            for player, conns in list(self._conns.items()):
+                gone = [c for c in conns if c.startswith(mark)]
+                if gone:
+                    self._drop_conns(player, gone)
+
+    async def reconcile(self) -> None:
+        """Presence of this node's connections as they are: a listed connection that is not
+        open here any more (its disconnect could not be stored) is taken out, an open one
+        that is not listed (Redis lost the lobby, or its connect could not be stored) is put
+        back; a lobby lost altogether gets its live games' seats and summaries back."""
+        raw = await self.state.load()
+        doc = load(raw)
+        mark = f"{self.node}|"
+        here = {p: {self._conn(peer) for peer in peers} for p, peers in self._peers.items()}
+        listed = {
+            player: {c for c in conns if c.startswith(mark)} for player, conns in doc.conns.items()
+        }
+        stale = {p: sorted(c - here.get(p, set())) for p, c in listed.items()}
+        missing = {p: sorted(c - listed.get(p, set())) for p, c in here.items()}
+        if raw is None or any(stale.values()) or any(missing.values()):
+            async with self.shared():
+                if not self.lobby.live and raw is None:
+                    await self._seat_live_games()
+                for player, conns in stale.items():
+                    if conns:
+                        self._drop_conns(player, conns)
+                for player, conns in missing.items():
+                    if conns:
+                        self._add_conns(player, conns)
+
+    def _add_conns(self, player: str, conns: list[str]) -> None:
+        """Put connections into presence (in a section); the player joins if they had left."""
+        self._conns.setdefault(player, []).extend(conns)
+        section = self._section()
+        assert section is not None
+        section.ops.append(ZRem(LEAVING, player))
+        if self.lobby.lookup(player) is None:
+            self.lobby.join(player)
+            status = self.lobby.status(player)
+            self._statuses[player] = status
+            self._publish(
+                self.lobby_stream, "player_joined", {"name": player, "status": status.value}
+            )
+
+    async def _seat_live_games(self) -> None:
+        """The lobby was lost: seat the players of the stored live games again (in a section)."""
+        section = self._section()
+        assert section is not None
+        for game in await self.storage.live_games():
+            self.lobby.seat(game.humans, game.id)
+            section.ops.append(HSet(SUMMARIES, game.id, encode_data(self._lobby_summary(game))))
+
+    # -- timers that change the lobby ------------------------------------------------------
+
+    def _summary_now(self, game_id: str) -> None:
+        self._summary_due.pop(game_id, None)
+        if game_id in self._games and not self.closing:
+            self._spawn(self._summary_shared(game_id), "summary")
+
+    async def _summary_shared(self, game_id: str) -> None:
+        async with self.shared():
+            game = self._games.get(game_id)
+            if game is None or game.is_over or game_id not in self.lobby.live.values():
+                return  # finished, here or on another node
+            self._summarized[game_id] = asyncio.get_running_loop().time()
+            self._publish(self.lobby_stream, "game_updated", self._lobby_summary(game))
+
+    async def _pair_when_due(self) -> None:
+        try:
+            async with self.shared():
+                await self.pair_waiting()
+                self._sync_queue()
+        except Exception:
+            log.exception("pairing the queue failed")

@@ -1,0 +1,314 @@
+"""A cluster node: ``GameHub`` as one of several processes on one PostgreSQL and one Redis.
+
+``ClusterHub.open`` connects to Redis and builds the node's relay; ``resume`` (the app calls it at
+start) reads the lobby's snapshot, starts the relay and the node's ticks; ``close`` stops them
+and takes this node's connections out of presence.  The ticks, every second or so:
+
+- **beat** (twice a second): this node's liveness key (2 s TTL), and the dead nodes'
+  connections taken out of presence (their players' grace starts);
+- **watchdog**: a node cut off from Redis or PostgreSQL for a few seconds closes its sockets;
+- **reap**: the players whose grace is over leave; the queue is paired when it could be;
+- **sweep**: the stored games past their deadline are expired (a dead node's too);
+- **tidy**: topics without a subscriber here are no longer relayed, stale cached games are
+  dropped, and presence is reconciled with this node's open connections (every few seconds).
+
+``trouble`` (``/healthz``) is set while Redis or PostgreSQL did not answer the last tick, or the
+relay's connection is down: a load balancer then sends clients to the other nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSCloseCode
+
+from hub.broker import Broker
+from hub.cluster.address import parse_broker
+from hub.cluster.doc import load
+from hub.cluster.lobby import SUMMARIES, ClusterLobby
+from hub.cluster.redis_state import RedisState
+from hub.cluster.relay import Relay, parse_seq
+from hub.cluster.view import LobbyView
+from hub.config import Config
+from hub.fanout import Subscriptions
+from hub.metrics import Metrics
+from hub.topics import event_payload
+from storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+TICK = 1.0  # seconds between a node's ticks
+BEAT = 0.5  # seconds between a node's beats
+LIVENESS_MS = 2000  # a node that has not beaten for this long is dead
+TIDY_EVERY = 5  # ticks between tidy-ups
+CUT_OFF = 3.0  # seconds of trouble after which this node closes its sockets
+
+
+class ClusterHub(ClusterLobby):
+    """One node of a cluster hub."""
+
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        broker: Broker,
+        subscriptions: Subscriptions,
+        metrics: Metrics,
+        *,
+        state: RedisState,
+        url: str,
+    ) -> None:
+        super().__init__(config, storage, broker, subscriptions, metrics)
+        self.state = state
+        self.node = f"{secrets.token_hex(4)}"
+        self.view = LobbyView()
+        self._conns = {}
+        self._epochs = {}
+        self._outbox = asyncio.Queue()
+        self._ticks: list[asyncio.Task[None]] = []
+        self._ok = {"redis": 0.0, "postgresql": 0.0}  # monotonic time each last answered
+        self._troubled_since: float | None = None
+        self.relay = Relay(
+            url,
+            channel=state.channel,
+            deliver=self._relayed,
+            catch_up=self._catch_up,
+            heads=self._heads,
+            reset=self._reset,
+        )
+
+    @classmethod
+    async def open(
+        cls,
+        config: Config,
+        storage: Storage,
+        subscriptions: Subscriptions,
+        metrics: Metrics,
+        broker: Broker,
+    ) -> ClusterHub:
+        """Connect to the cluster's Redis (``config.broker``) and build the node."""
+        assert config.broker is not None
+        address = parse_broker(config.broker)
+        state = await RedisState.connect(address.url, address.prefix, history=config.history)
+        return cls(config, storage, broker, subscriptions, metrics, state=state, url=address.url)
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    async def resume(self) -> int:
+        """Join the cluster: the lobby's snapshot, the relay, the ticks.  Live games are not
+        loaded: any node loads a game when it acts on it."""
+        await self.state.beat(self.node, LIVENESS_MS)  # listed before any connection is
+        await self.relay.start()
+        await self._load_lobby()
+        await self.relay.watch("lobby", self.lobby_stream.epoch, self.lobby_stream.seq)
+        self._ok = dict.fromkeys(self._ok, time.monotonic())
+        for name, work, every in (
+            ("beat", self._beat, BEAT),
+            ("reap", self._reap, TICK / 2),
+            ("sweep", self.sweep_overdue, TICK),
+            ("tidy", self._tidy, TICK * TIDY_EVERY),
+            ("watchdog", self._watchdog, BEAT),
+        ):
+            self._ticks.append(asyncio.create_task(self._every(name, work, every), name=name))
+        self._ticks.append(asyncio.create_task(self._send_outbox(), name="outbox"))
+        return 0
+
+    async def close(self) -> None:
+        """Stop the ticks, finish work in flight, leave presence, disconnect."""
+        self.closing = True
+        for task in self._ticks:
+            task.cancel()
+        await asyncio.gather(*self._ticks, return_exceptions=True)
+        await super().close()
+        try:
+            async with asyncio.timeout(2):
+                await self.drop_node(self.node)
+                await self.state.forget_node(self.node)
+        except Exception as exc:  # the others notice when its liveness lapses
+            log.warning("could not take this node out of presence: %s", exc)
+        await self.relay.close()
+        await self.state.close()
+
+    async def trouble(self) -> str | None:
+        """Why this node cannot serve now; None when it can."""
+        found = await super().trouble()
+        if found is not None:
+            return found
+        if not self.relay.healthy:
+            return "the broker (Redis) is unavailable"
+        stale = time.monotonic() - 2.5 * TICK
+        for what, last in self._ok.items():
+            if last < stale:
+                return f"{what} did not answer"
+        return None
+
+    async def _load_lobby(self) -> None:
+        snap = await self.state.snapshot("lobby", [SUMMARIES])
+        self.view.reset(load(snap.document), snap.hashes.get(SUMMARIES, {}))
+        stream = self.lobby_stream
+        stream.epoch, stream.seq = snap.epoch, snap.seq
+        stream.ring.clear()
+
+    # -- ticks -----------------------------------------------------------------------------
+
+    async def _every(self, name: str, work: Callable[[], Awaitable[None]], seconds: float) -> None:
+        quiet_until = 0.0
+        while True:
+            await asyncio.sleep(seconds * random.uniform(0.8, 1.2))
+            try:
+                await work()
+            except Exception as exc:
+                now = time.monotonic()
+                if now >= quiet_until:  # one line a minute at most per tick
+                    log.warning("%s: %s", name, exc)
+                    quiet_until = now + 60
+
+    async def _watchdog(self) -> None:
+        """Cut off from Redis or PostgreSQL for ``CUT_OFF`` seconds: close this node's sockets
+        (1001) so their clients reconnect through the load balancer to a node that can serve
+        them (``/healthz`` has been answering 503 meanwhile)."""
+        if await self.trouble() is None:
+            self._troubled_since = None
+            return
+        now = time.monotonic()
+        if self._troubled_since is None:
+            self._troubled_since = now
+        elif now - self._troubled_since >= CUT_OFF:
+            peers = [p for peers in self._peers.values() for p in peers]
+            if peers:
+                log.warning("cut off for %.0f s: closing %d connection(s)", CUT_OFF, len(peers))
+            for peer in peers:
+                peer.close(WSCloseCode.GOING_AWAY, "this node lost the cluster; connect again")
+            self._troubled_since = now
+
+    async def _beat(self) -> None:
+        await self.state.beat(self.node, LIVENESS_MS)
+        self._ok["redis"] = time.monotonic()
+        for node in await self.state.dead_nodes():
+            if node != self.node:
+                await self.drop_node(node)
+                await self.state.forget_node(node)
+                log.info("node %s is gone; its connections left presence", node)
+
+    async def sweep_overdue(self) -> None:
+        """Expire overdue stored games; PostgreSQL answering is this node's health too."""
+        await super().sweep_overdue()
+        self._ok["postgresql"] = time.monotonic()
+
+    async def _reap(self) -> None:
+        await self.leave_due()
+        if any(pool.get("waiting", 0) >= 2 for pool in self.view.pools.values()):
+            async with self.shared():
+                await self.pair_waiting()
+                self._sync_queue()
+
+    async def _tidy(self) -> None:
+        for topic in list(self._epochs):
+            if not self.subscriptions.peers(topic):
+                async with self.lock(topic[5:]):
+                    if not self.subscriptions.peers(topic):
+                        self._epochs.pop(topic, None)
+                        await self.relay.unwatch(topic)
+        for player, stream in list(self._player_streams.items()):
+            if player not in self._peers:
+                async with self.lock(stream.topic):
+                    if player not in self._peers:
+                        self._player_streams.pop(player, None)
+                        await self.relay.unwatch(stream.topic)
+        cached = [g for g in self._games if not self._locked(g)]
+        if cached:
+            heads = await self.storage.heads(cached)
+            for game_id in cached:
+                if heads.get(game_id) != self._seqs.get(game_id) and not self._locked(game_id):
+                    self._forget(game_id)
+        await self.reconcile()
+
+    async def _send_outbox(self) -> None:
+        """Publish this node's game-topic frames to the other nodes, in order."""
+        quiet_until = 0.0
+        while True:
+            topic, epoch, frame = await self._outbox.get()
+            try:
+                await self.state.publish(topic, epoch, frame)
+            except Exception as exc:  # the other nodes catch up from PostgreSQL
+                now = time.monotonic()
+                if now >= quiet_until:
+                    log.warning("publishing game events failed: %s", exc)
+                    quiet_until = now + 60
+
+    # -- the relay's callbacks -------------------------------------------------------------
+
+    def _relayed(self, topic: str, frame: bytes) -> None:
+        """A topic's next event, in order, for this node's subscribers."""
+        if topic.startswith("game:"):
+            self._relayed_game(topic, parse_seq(frame))
+        else:
+            stream = self.lobby_stream if topic == "lobby" else self._mirror(topic)
+            if stream is not None:
+                seq = parse_seq(frame)
+                stream.seq = seq
+                stream.ring.append((seq, frame))
+            if topic == "lobby":
+                self.view.apply(frame)
+            elif b'"event":"game_started"' in frame:
+                self._spawn(self._seat_here(topic, frame), "seat")
+        self.subscriptions.deliver(topic, frame)
+
+    def _mirror(self, topic: str) -> Any:
+        return self._player_streams.get(topic.partition(":")[2])
+
+    async def _seat_here(self, topic: str, frame: bytes) -> None:
+        game_id = json.loads(frame)["data"]["id"]
+        await self.seat_remote(topic.partition(":")[2], game_id)
+
+    async def _catch_up(self, topic: str, epoch: str, seq: int) -> list[tuple[int, bytes]] | None:
+        if topic.startswith("game:"):
+            if self._epochs.get(topic) != epoch:
+                return None
+            events = await self.storage.events(topic[5:], seq)
+            return [(e.seq, event_payload(topic, e)) for e in events]
+        frames = await self.state.since(topic, epoch, seq)
+        return None if frames is None else [(parse_seq(f), f) for f in frames]
+
+    async def _heads(self, topics: list[str]) -> dict[str, tuple[str, int]]:
+        games = [t for t in topics if t.startswith("game:")]
+        out: dict[str, tuple[str, int]] = {}
+        if games:
+            seqs = await self.storage.heads([t[5:] for t in games])
+            for t in games:
+                if t in self._epochs and t[5:] in seqs:
+                    out[t] = (self._epochs[t], seqs[t[5:]])
+        out.update(await self.state.heads([t for t in topics if not t.startswith("game:")]))
+        return out
+
+    def _reset(self, topic: str) -> None:
+        """A topic's history was lost (Redis restarted empty): its subscribers here start
+        again with a snapshot.  They get nothing of the new epoch on the old subscription
+        (its seqs start again at 1) and are closed with 1001 after a short random delay, so
+        they do not all come back at once."""
+        peers = self.subscriptions.peers(topic)
+        for peer in peers:
+            self.subscriptions.discard(topic, peer)
+        loop = asyncio.get_running_loop()
+        for peer in peers:
+            delay = random.uniform(0.05, 1.0)
+            loop.call_later(
+                delay, peer.close, WSCloseCode.GOING_AWAY, "the topic's history was lost"
+            )
+        self._spawn(self._restart_topic(topic), f"reset {topic}")
+
+    async def _restart_topic(self, topic: str) -> None:
+        if topic == "lobby":
+            await self._load_lobby()
+        else:
+            stream = self._mirror(topic)
+            if stream is not None:
+                stream.epoch, stream.seq = await self.state.head(topic)
+                stream.ring.clear()

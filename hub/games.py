@@ -256,8 +256,7 @@ class Games(HubState):
         if any(isinstance(e, RoundPlayed) for e in effects) and not game.is_over:
             self._summarize(game.id)
         if any(isinstance(e, GameOver) for e in effects):
-            async with self.shared():
-                self._finish(game)
+            await self._finished(game)
         else:
             self._arm_deadline(game)
 
@@ -323,6 +322,11 @@ class Games(HubState):
         if game is not None and not game.is_over and not self.closing:
             self._summarized[game_id] = asyncio.get_running_loop().time()
             self._publish(self.lobby_stream, "game_updated", self._lobby_summary(game))
+
+    async def _finished(self, game: Game) -> None:
+        """A stored change finished the game: the lobby hears of it."""
+        async with self.shared():
+            self._finish(game)
 
     def _finish(self, game: Game) -> None:
         self._forget(game.id)

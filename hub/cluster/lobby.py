@@ -32,6 +32,7 @@ from hub.cluster.view import LobbyView
 from hub.fanout import Peer
 from hub.streams import Stream
 from hub.topics import player_topic
+from protocol.errors import ProtocolError
 from protocol.game import Game
 from protocol.lobby import PlayerStatus
 from protocol.messages import encode_data
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 LEAVING = "leaving"  # sorted set: player -> unix ms their leave is due
 SUMMARIES = "summaries"  # hash: live game id -> its lobby summary's JSON
+RETRY_FINISH = (0.5, 1, 2, 4, 8, 15, 30, 60, 60, 60)  # seconds between tries to tell the lobby
 
 
 @define
@@ -320,6 +322,32 @@ class ClusterLobby(ClusterGames):
         for game in await self.storage.live_games():
             self.lobby.seat(game.humans, game.id)
             section.ops.append(HSet(SUMMARIES, game.id, encode_data(self._lobby_summary(game))))
+
+    # -- a finished game ------------------------------------------------------------------
+
+    async def _finished(self, game: Game) -> None:
+        """The game is stored as finished, so the move that finished it is answered ``ok``
+        even when the lobby cannot hear of it now (Redis down): it is told again until it has."""
+        try:
+            await super()._finished(game)
+        except ProtocolError as exc:
+            log.warning("the lobby did not hear that game %s finished (%s); retrying", game.id, exc)
+            self._spawn(self._finish_later(game), f"finish {game.id}")
+
+    async def _finish_later(self, game: Game) -> None:
+        for delay in RETRY_FINISH:
+            await asyncio.sleep(delay)
+            try:
+                async with self.shared():
+                    if any(self.lobby.live.get(p) == game.id for p in game.humans):
+                        self.lobby.unseat(game.humans, game.id)
+                        summary = self._lobby_summary(game)
+                        self._publish(self.lobby_stream, "game_finished", summary)
+                        self._sync_statuses(game.humans)
+                return
+            except ProtocolError:
+                continue
+        log.error("the lobby never heard that game %s finished", game.id)
 
     # -- timers that change the lobby ------------------------------------------------------
 

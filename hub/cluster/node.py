@@ -6,7 +6,7 @@ and takes this node's connections out of presence.  The ticks, every second or s
 
 - **beat** (twice a second): this node's liveness key (2 s TTL), and the dead nodes'
   connections taken out of presence (their players' grace starts);
-- **watchdog**: a node cut off from Redis or PostgreSQL for a few seconds closes its sockets;
+- **watchdog**: a node cut off from PostgreSQL for a few seconds closes its sockets;
 - **reap**: the players whose grace is over leave; the queue is paired when it could be;
 - **sweep**: the stored games past their deadline are expired (a dead node's too);
 - **tidy**: topics without a subscriber here are no longer relayed, stale cached games are
@@ -48,7 +48,7 @@ TICK = 1.0  # seconds between a node's ticks
 BEAT = 0.5  # seconds between a node's beats
 LIVENESS_MS = 2000  # a node that has not beaten for this long is dead
 TIDY_EVERY = 5  # ticks between tidy-ups
-CUT_OFF = 3.0  # seconds of trouble after which this node closes its sockets
+CUT_OFF = 3.0  # seconds without PostgreSQL after which this node closes its sockets
 
 
 class ClusterHub(ClusterLobby):
@@ -171,10 +171,13 @@ class ClusterHub(ClusterLobby):
                     quiet_until = now + 60
 
     async def _watchdog(self) -> None:
-        """Cut off from Redis or PostgreSQL for ``CUT_OFF`` seconds: close this node's sockets
-        (1001) so their clients reconnect through the load balancer to a node that can serve
-        them (``/healthz`` has been answering 503 meanwhile)."""
-        if await self.trouble() is None:
+        """Cut off from PostgreSQL for ``CUT_OFF`` seconds: close this node's sockets (1001) so
+        their clients reconnect through the load balancer to a node that can serve them
+        (``/healthz`` has been answering 503 meanwhile).  Without Redis alone the sockets stay:
+        games go on (PostgreSQL decides them, and the other nodes' relays read their events
+        from it), only lobby actions are ``unavailable``; and when Redis is down for every
+        node, closing sockets would only send clients round in circles."""
+        if time.monotonic() - self._ok["postgresql"] < 2.5 * TICK:
             self._troubled_since = None
             return
         now = time.monotonic()
@@ -185,7 +188,7 @@ class ClusterHub(ClusterLobby):
             if peers:
                 log.warning("cut off for %.0f s: closing %d connection(s)", CUT_OFF, len(peers))
             for peer in peers:
-                peer.close(WSCloseCode.GOING_AWAY, "this node lost the cluster; connect again")
+                peer.close(WSCloseCode.GOING_AWAY, "this node lost its database; connect again")
             self._troubled_since = now
 
     async def _beat(self) -> None:

@@ -8,6 +8,7 @@ after round, until ``game_over``, each move answered ``ok`` and each round's res
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from typing import Any
 
@@ -60,11 +61,21 @@ async def play_game(
         replies = await asyncio.gather(*(p.move(game, n, rng.choice(ROLLS)) for p in (a, b)))
         for p, reply in zip((a, b), replies, strict=True):
             assert reply.frame["ok"], f"{p.conn.label} answered {reply.raw}"
+        # What follows round n (the next round's opening, or the end) is in the same commit,
+        # but a seat whose own move did not resolve the round gets it through another node:
+        # its reply may come first, so wait for it before moving again.
         for p in (a, b):
             await p.wait_seen(topic, "round", {"round": n})
+            await p.until(functools.partial(_round_followed, topic=topic, n=n), f"after round {n}")
         if a.seen(topic, "game_over"):
             break
         await asyncio.sleep(rng.uniform(*pause))
     for p in (a, b):
         await p.wait_seen(topic, "game_over")
         p.live.discard(topic)
+
+
+def _round_followed(player: Player, *, topic: str, n: int) -> bool:
+    """Whether ``player`` saw what follows round ``n``: round n + 1 open, or the game over."""
+    opened = player.seen(topic, "round_open")
+    return bool(player.seen(topic, "game_over")) or any(s.data["round"] == n + 1 for s in opened)

@@ -1,7 +1,7 @@
 """The cluster harness itself, on today's hub: real processes, real PostgreSQL, real Redis.
 
 These run without ``--broker``: one ``serve`` node on a fresh schema, behind one or three slots.
-The scenarios of issue 10 (``scenario_*.py``) use the same pieces against three nodes.
+The scenarios of issue 10 (``test_*.py`` beside it) use the same pieces against three nodes.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from tests.cluster.harness import cluster
 from tests.cluster.harness_clients import Conn, connected
 from tests.cluster.harness_games import Acks, before, check_game, game_over, move
 from tests.cluster.redisserver import RedisServer
-from tests.cluster.scenario_chaos import ARGS as CHAOS_ARGS
-from tests.cluster.scenario_chaos import chaos_run, seed, with_seed
-from tests.cluster.scenario_cross_node import cross_node_game, simultaneous_moves
-from tests.cluster.scenario_deadline import ARGS as DEADLINE_ARGS
-from tests.cluster.scenario_deadline import a_dead_nodes_deadline_fires
-from tests.cluster.scenario_node_kill import ARGS as KILL_ARGS
-from tests.cluster.scenario_node_kill import kill_the_last_writer
-from tests.cluster.scenario_presence import ARGS as PRESENCE_ARGS
-from tests.cluster.scenario_presence import presence_survives_a_dead_node
-from tests.cluster.scenario_queue import queue_rush
 from tests.cluster.tcpproxy import TcpProxy
+from tests.cluster.test_chaos import ARGS as CHAOS_ARGS
+from tests.cluster.test_chaos import chaos_run, seed, with_seed
+from tests.cluster.test_cross_node import cross_node_game, simultaneous_moves
+from tests.cluster.test_deadline import ARGS as DEADLINE_ARGS
+from tests.cluster.test_deadline import a_dead_nodes_deadline_fires
+from tests.cluster.test_node_kill import ARGS as KILL_ARGS
+from tests.cluster.test_node_kill import kill_the_last_writer
+from tests.cluster.test_presence import ARGS as PRESENCE_ARGS
+from tests.cluster.test_presence import presence_survives_a_dead_node
+from tests.cluster.test_queue import queue_rush
 from tests.reliability.harness import call, http
 
 

@@ -6,8 +6,8 @@ the stored game and to a replay on every node.  The lobby on every node has one 
 events, and every snapshot fits them.  Each reply came after the events it caused.  Then three
 pairs with seats on different nodes play games whose two seats move at the same moment.
 
-Not collected until the cluster works (the name is not ``test_*``); ``RPS_HUB_TEST_CLUSTER=single``
-runs it against one hub without a broker, and ``tests/cluster/test_harness.py`` does so in CI.
+Runs on three nodes and Redis; ``RPS_HUB_TEST_CLUSTER=single`` runs it against one hub without a
+broker, as ``tests/cluster/test_harness.py`` does in CI.
 """
 
 from __future__ import annotations

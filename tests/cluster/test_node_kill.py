@@ -6,8 +6,8 @@ is on its way.  Bob and the spectator of node 1 reconnect to a live node, recove
 with ``since`` and go on; the game ends.  No acknowledged move is lost, every watcher saw seqs
 1..N once, the same bytes as the stored history, and node 1 restarted serves the same game.
 
-Not collected until the cluster works (the name is not ``test_*``); ``RPS_HUB_TEST_CLUSTER=single``
-runs it against one hub (restarted after the kill), which ``tests/cluster/test_harness.py`` does.
+Runs on three nodes and Redis; ``RPS_HUB_TEST_CLUSTER=single`` runs it against one hub (restarted
+after the kill), which ``tests/cluster/test_harness.py`` does.
 """
 
 from __future__ import annotations

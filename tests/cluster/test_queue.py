@@ -5,8 +5,8 @@ Exactly 10 games start, each of two of them, nobody in two: every player gets on
 second ``play`` by anyone is a ``conflict`` naming their game, and the lobby on every node saw
 the 10 starts and fits its snapshots.
 
-Not collected until the cluster works (the name is not ``test_*``); ``RPS_HUB_TEST_CLUSTER=single``
-runs it against one hub without a broker, and ``tests/cluster/test_harness.py`` does so in CI.
+Runs on three nodes and Redis; ``RPS_HUB_TEST_CLUSTER=single`` runs it against one hub without a
+broker, as ``tests/cluster/test_harness.py`` does in CI.
 """
 
 from __future__ import annotations

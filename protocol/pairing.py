@@ -22,13 +22,15 @@ paired.  ``due`` says when the next pair becomes possible as the gaps widen, for
 
 Both are quadratic in the size of a pool at worst; a pool stays small because an entry with a
 partner inside its gap is paired at once.  The lobby shows each pool's size (``summary``) and
-announces a pool whose size changed (``changes``).
+announces a pool whose size changed (``changes``); both count anything in a pool (``Pooled``): these
+entries, or the lobby's tickets (``protocol.lobby``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Protocol
 
 from attrs import frozen
 
@@ -37,6 +39,7 @@ __all__ = [
     "GAP_START",
     "GAP_STEP",
     "Pool",
+    "Pooled",
     "Waiting",
     "changes",
     "due",
@@ -47,6 +50,15 @@ __all__ = [
 GAP_START = 100  # rating points a new entry's gap admits
 GAP_STEP = 50  # points the gap widens by ...
 GAP_EVERY = 5_000  # ... every full this many milliseconds of waiting
+
+
+class Pooled(Protocol):
+    """Anything waiting in a pool: a ``Waiting`` entry, or a ticket of the lobby's queue."""
+
+    @property
+    def pool(self) -> tuple[str, int]:
+        """The ``rules`` and ``best_of`` it waits for."""
+        ...
 
 
 @frozen
@@ -135,13 +147,13 @@ def due(waiting: Iterable[Waiting], now: int) -> int | None:
     return earliest
 
 
-def summary(waiting: Iterable[Waiting]) -> list[Pool]:
+def summary(waiting: Iterable[Pooled]) -> list[Pool]:
     """The lobby's ``queue``: each pool with someone waiting, by rules then best_of."""
     counts = Counter(w.pool for w in waiting)
     return [Pool(rules, best_of, n) for (rules, best_of), n in sorted(counts.items())]
 
 
-def changes(before: Iterable[Waiting], after: Iterable[Waiting]) -> list[Pool]:
+def changes(before: Iterable[Pooled], after: Iterable[Pooled]) -> list[Pool]:
     """The pools whose size differs between two states of the queue (0 for one now empty), by
     rules then best_of: one ``queue`` event each."""
     old = Counter(w.pool for w in before)

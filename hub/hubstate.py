@@ -1,10 +1,10 @@
 """What ``GameHub`` is built on: its tables, publishing to a topic, and each game's lock.
 
 ``HubState`` holds the state every part of the hub shares (the live games and their latest seqs,
-presence, the published statuses and summaries, timers and tasks) and the few steps they all
-take: publish a lobby or player event, take a game's lock, and bring the lobby statuses of some
-players up to date.  ``hub.games.Games`` adds the games, ``hub.service.GameHub`` the players and
-the lobby.
+presence, the lobby, the published summaries, timers and tasks) and the few steps they all take:
+publish a lobby or player event (``_publish``, the one sink; ``_publish_effects`` for what the
+lobby's core returned), take a game's lock, and announce what the lobby has not told yet.
+``hub.games.Games`` adds the games, ``hub.service.GameHub`` the players and the lobby.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,7 +24,8 @@ from hub.metrics import Metrics
 from hub.streams import Stream
 from hub.topics import player_topic
 from protocol.game import Game
-from protocol.lobby import Lobby, PlayerStatus
+from protocol.lobby import Lobby, LobbyEffect, PlayerStatus
+from protocol.lobby_wire import LOBBY, lobby_event
 from protocol.pairing import Waiting, summary
 from protocol.rules import RuleSet, builtin_rules
 from storage.base import Storage
@@ -69,14 +70,12 @@ class HubState:
         self._player_streams: dict[str, Stream] = {}
         self._peers: dict[str, set[Peer]] = {}  # authenticated peers by player
         self._leaving: dict[str, asyncio.TimerHandle] = {}
-        self._statuses: dict[str, PlayerStatus] = {}  # each active player's last published status
         self._summaries: dict[str, dict[str, Any]] = {}  # each live game's last published summary
         self._spectators_shown: dict[str, int] = {}  # the spectators each live game's summary shows
         self._summarized: dict[str, float] = {}  # loop time of each game's last game_updated
         self._summary_due: dict[str, asyncio.TimerHandle] = {}  # a game_updated held back
         self._tasks: set[asyncio.Task[None]] = set()
         self._queue_entries: dict[str, Waiting] = {}  # each queued player's (hub.queue)
-        self._queue_shown: list[Waiting] = []  # the queue as the lobby's events last told it
         self._queue_timer: asyncio.TimerHandle | None = None  # the next pairing the gaps allow
 
     def _watchers_changed(self, game_id: str) -> None:
@@ -96,6 +95,7 @@ class HubState:
         return stream
 
     def _publish(self, stream: Stream, event: str, data: Any) -> None:
+        """Publish one lobby or player event: every one goes through here."""
         payload = stream.append(event, data, self.now())
         if stream is self.lobby_stream and event in ("game_started", "game_updated"):
             self._summaries[data["id"]] = data
@@ -104,6 +104,14 @@ class HubState:
         self.metrics.events[stream.topic.partition(":")[0]] += 1
         self.broker.publish(stream.topic, payload)
 
+    def _publish_effects(self, effects: Iterable[LobbyEffect]) -> None:
+        """Publish the events of what the lobby's core returned, in order."""
+        for effect in effects:
+            topic, event, data = lobby_event(effect)
+            player = topic.partition(":")[2]
+            stream = self.lobby_stream if topic == LOBBY else self.player_stream(player)
+            self._publish(stream, event, data)
+
     def lobby_snapshot(self) -> dict[str, Any]:
         """The lobby topic's snapshot: what its events have said so far, never ahead of them.
 
@@ -111,11 +119,11 @@ class HubState:
         a score, a finished game), but its events are not out yet; a snapshot built from them
         would not match the events that follow it.
         """
-        players = sorted(self._statuses.items(), key=lambda item: item[0].casefold())
+        players = sorted(self.lobby.announced.items(), key=lambda item: item[0].casefold())
         return {
             "players": [{"name": n, "status": s.value} for n, s in players],
             "games": list(self._summaries.values()),
-            "queue": [pool.to_json() for pool in summary(self._queue_shown)],
+            "queue": [pool.to_json() for pool in summary(self.lobby.announced_queue)],
         }
 
     def players_now(self) -> list[tuple[str, PlayerStatus]]:
@@ -141,19 +149,17 @@ class HubState:
         yield
 
     def _sync_statuses(self, players: tuple[str, ...]) -> None:
-        for name in players:
-            if self.lobby.lookup(name) is None:
-                continue
-            status = self.lobby.status(name)
-            if self._statuses.get(name) != status:
-                self._statuses[name] = status
-                self._publish(
-                    self.lobby_stream, "player_status", {"name": name, "status": status.value}
-                )
-        self._sync_queue()
+        """A change of the lobby is complete: publish the changed statuses of ``players``, then
+        the queue's changed pools (the core tells which: ``Lobby.announce``)."""
+        self._publish_effects(self.lobby.announce(players))
+        self._queue_changed()
 
     def _sync_queue(self) -> None:
-        """Announce the queue's changed pools (``hub.queue.FairQueue`` does; nothing here)."""
+        """Publish the queue's changed pools."""
+        self._sync_statuses(())
+
+    def _queue_changed(self) -> None:
+        """Time the next pairing (``hub.queue.FairQueue`` does; nothing here)."""
 
     # -- locks -----------------------------------------------------------------------------
 

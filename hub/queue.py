@@ -5,7 +5,8 @@ best_of, since when) beside the lobby's ticket, then pairs whoever ``protocol.pa
 says may be paired now: the longest waiter first, with the compatible player nearest in rating
 within the longer waiter's gap.  A gap widens as its owner waits, so a timer fires when
 ``protocol.pairing.due`` says the next pair becomes possible and pairs again.  Each change of the
-queue is announced on the lobby as one ``queue`` event per changed pool, after the statuses.
+queue is announced on the lobby as one ``queue`` event per changed pool, after the statuses (the
+lobby's core tells which pools: ``protocol.lobby.Lobby.announce``).
 
 The pairing works on its own clock: ``Config.queue_step`` seconds count as the 5 s step of
 ``protocol.pairing`` (the same clock when it is 5), so tests can widen gaps quickly.
@@ -19,14 +20,14 @@ import logging
 from hub.games import Games
 from protocol.errors import ProtocolError
 from protocol.game import Game
-from protocol.pairing import GAP_EVERY, Waiting, changes, due, pairs
+from protocol.pairing import GAP_EVERY, Waiting, due, pairs
 from protocol.ratings import NEW
 
 log = logging.getLogger(__name__)
 
 
 class FairQueue(Games):
-    """The queue's entries, its timer and its lobby events."""
+    """The queue's entries and its timer."""
 
     def _queue_now(self) -> int:
         """Now on the pairing's clock (milliseconds, scaled by ``Config.queue_step``)."""
@@ -69,12 +70,9 @@ class FairQueue(Games):
             except ProtocolError as exc:  # a seat took another game meanwhile, storage failed
                 log.info("pairing %s and %s failed: %s", first.player, second.player, exc)
 
-    def _sync_queue(self) -> None:
-        """Announce each changed pool, and time the next pairing the gaps will allow."""
+    def _queue_changed(self) -> None:
+        """Time the next pairing the gaps will allow."""
         now = self._waiting()
-        for pool in changes(self._queue_shown, now):
-            self._publish(self.lobby_stream, "queue", pool.to_json())
-        self._queue_shown = now
         if self._queue_timer is not None:
             self._queue_timer.cancel()
             self._queue_timer = None

@@ -8,6 +8,8 @@ and this module: players (registration, tokens), presence, the lobby's actions (
 and closing.  A game's lock also covers a subscriber's catch-up
 from storage, so nobody sees a gap or a duplicate between history and live events.
 
+The lobby's core (``protocol.lobby.Lobby``) decides each action and returns the lobby and player
+events it causes as effects; the hub publishes them as they are (``HubState._publish_effects``).
 Presence, the lobby (queue, challenges, statuses) and the lobby and player topics live in memory;
 games and their topics live in storage and survive a restart.
 """
@@ -24,7 +26,6 @@ from hub.hubstate import new_id
 from hub.queue import FairQueue
 from protocol.errors import BadMessage, Conflict, Unauthorized
 from protocol.game import COMPUTER, Game
-from protocol.lobby import Challenge
 from protocol.rules import DEFAULT_RULES, RuleSet
 from storage.base import PlayerRecord
 
@@ -107,13 +108,8 @@ class GameHub(FairQueue):
         pending_leave = self._leaving.pop(player, None)
         if pending_leave is not None:
             pending_leave.cancel()
-        elif first and self.lobby.lookup(player) is None:
-            self.lobby.join(player)
-            status = self.lobby.status(player)
-            self._statuses[player] = status
-            self._publish(
-                self.lobby_stream, "player_joined", {"name": player, "status": status.value}
-            )
+        elif first:
+            self._publish_effects(self.lobby.join(player))
 
     def disconnect(self, peer: Peer) -> None:
         """A connection closed; the player leaves after the grace period if it was the last."""
@@ -135,21 +131,18 @@ class GameHub(FairQueue):
         self._leaving.pop(player, None)
         if player in self._peers:
             return
-        self._withdraw(self.lobby.leave(player))
+        # Out of the queue first: its pools are announced before player_left, as they always were
+        # here (a cluster node lets its due players leave, then announces the queue once).
+        self._publish_effects(self.lobby.cancel(player))
         self._sync_queue()
-        self._statuses.pop(player, None)
         # Forget the player's topic history so memory follows active players, not every player
         # ever seen; a later subscriber gets a new epoch, i.e. a snapshot instead of a replay.
         self._player_streams.pop(player, None)
-        self._publish(self.lobby_stream, "player_left", {"name": player})
+        self._publish_effects(self.lobby.leave(player))
 
     def is_active(self, name: str) -> bool:
         """True while the player has a connection or is within the grace period."""
         return self.lobby.lookup(name) is not None
-
-    def _withdraw(self, challenges: list[Challenge]) -> None:
-        for c in challenges:
-            self._publish(self.player_stream(c.challenged), "challenge_withdrawn", {"id": c.id})
 
     # -- lobby actions ---------------------------------------------------------------------
 
@@ -157,9 +150,8 @@ class GameHub(FairQueue):
         """Challenge an active player; returns the challenge id (the open one if repeated)."""
         ruleset = self.ruleset(rules)
         async with self.shared():
-            made, new = self.lobby.challenge(player, opponent, best_of, ruleset.name, new_id())
-            if new:
-                self._publish(self.player_stream(made.challenged), "challenge", made.to_json())
+            made, effects = self.lobby.challenge(player, opponent, best_of, ruleset.name, new_id())
+            self._publish_effects(effects)
             return made.id
 
     async def accept(self, player: str, challenge_id: str) -> Game:
@@ -175,8 +167,7 @@ class GameHub(FairQueue):
                     (c.challenger, c.challenged), self.rules[c.rules], c.best_of
                 )
             except BaseException:
-                if not self.lobby.restore(c):
-                    self._withdraw([c])
+                self._publish_effects(self.lobby.restore(c))
                 raise
 
     async def rematch(self, player: str, game_id: str) -> tuple[str, str]:
@@ -196,25 +187,21 @@ class GameHub(FairQueue):
                 if (c.rematch, c.challenger, c.challenged) == (game_id, other, seat):
                     return "game", (await self.accept(seat, c.id)).id
             self.lobby.ensure_free(other)
-            made, new = self.lobby.challenge(
+            made, effects = self.lobby.challenge(
                 seat, other, old.best_of, old.rules.name, new_id(), rematch=game_id
             )
-            if new:
-                self._publish(self.player_stream(made.challenged), "challenge", made.to_json())
+            self._publish_effects(effects)
             return "challenge", made.id
 
     async def decline(self, player: str, challenge_id: str) -> None:
         """Decline a challenge addressed to ``player``."""
         async with self.shared():
-            c = self.lobby.take_challenge(challenge_id, player, accepting=False)
-            self._publish(
-                self.player_stream(c.challenger), "challenge_declined", {"id": c.id, "by": player}
-            )
+            self._publish_effects(self.lobby.decline(challenge_id, player))
 
     async def cancel(self, player: str) -> None:
         """Leave the queue and withdraw own challenges."""
         async with self.shared():
-            self._withdraw(self.lobby.cancel(player))
+            self._publish_effects(self.lobby.cancel(player))
             self._sync_statuses((player,))
 
     async def enqueue(self, player: str, best_of: int, rules: str | None) -> Game | None:

@@ -11,15 +11,30 @@ challenge from the same player to the same player returns the open one.
 
 Methods validate everything before they change anything and raise a ``ProtocolError`` leaf on
 refusal, so a refused request leaves the lobby untouched.
+
+The lobby also says what its topics announce, as the game does for its own: a method returns, in
+order, the effects it causes directly (``PlayerJoined``, ``PlayerLeft``, ``ChallengeMade``,
+``ChallengeWithdrawn``, ``ChallengeDeclined``; ``wait``, ``enqueue``, ``seat`` and ``unseat`` cause
+none), and ``protocol.lobby_wire`` gives each its topic, event name and data.  Statuses and queue
+pools are derived, so no method that changes them announces them; ``announce`` does, when the edge
+says a change is complete (its game stored, its pairs made).  It compares what the lobby's events
+last told (``announced``, ``announced_queue``) with the lobby as it is then, and returns a
+``StatusChanged`` for each named active player whose status differs, then a ``QueueChanged`` for
+each pool whose size differs.  So an unchanged status is never announced, nor a state that lasted
+only within one change (queued for the instant before being paired); and ``announced`` with
+``announced_queue`` is the lobby's snapshot as its events told it, never ahead of them.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from typing import TypeAlias
 
 from attrs import define, field, frozen
 
 from protocol.errors import BadMessage, Conflict, Forbidden, NotFound
+from protocol.pairing import Pool, changes
 
 
 class PlayerStatus(enum.Enum):
@@ -62,6 +77,80 @@ class Ticket:
     rules: str
     best_of: int
 
+    @property
+    def pool(self) -> tuple[str, int]:
+        """The pool the ticket waits in (``protocol.pairing``)."""
+        return (self.rules, self.best_of)
+
+
+@frozen
+class PlayerJoined:
+    """Effect: a player became active (``player_joined`` on the lobby)."""
+
+    name: str
+    status: PlayerStatus
+
+
+@frozen
+class PlayerLeft:
+    """Effect: a player left (``player_left`` on the lobby)."""
+
+    name: str
+
+
+@frozen
+class StatusChanged:
+    """Effect: an active player's status differs from the one last announced
+    (``player_status`` on the lobby)."""
+
+    name: str
+    status: PlayerStatus
+
+
+@frozen
+class QueueChanged:
+    """Effect: a pool's size differs from the one last announced (``queue`` on the lobby;
+    ``waiting`` 0 when it emptied)."""
+
+    pool: Pool
+
+
+@frozen
+class ChallengeMade:
+    """Effect: a new challenge (``challenge`` on the challenged player's topic)."""
+
+    challenge: Challenge
+
+
+@frozen
+class ChallengeWithdrawn:
+    """Effect: an open challenge is gone unanswered (``challenge_withdrawn`` on the topic of
+    ``to``, the challenged player)."""
+
+    id: str
+    to: str
+
+
+@frozen
+class ChallengeDeclined:
+    """Effect: a challenge was declined ``by`` the challenged player (``challenge_declined``
+    on the topic of ``to``, the challenger)."""
+
+    id: str
+    by: str
+    to: str
+
+
+LobbyEffect: TypeAlias = (
+    PlayerJoined
+    | PlayerLeft
+    | StatusChanged
+    | QueueChanged
+    | ChallengeMade
+    | ChallengeWithdrawn
+    | ChallengeDeclined
+)
+
 
 @define
 class Lobby:
@@ -71,6 +160,8 @@ class Lobby:
     queue: list[Ticket] = field(factory=list)
     challenges: dict[str, Challenge] = field(factory=dict)
     live: dict[str, str] = field(factory=dict)  # player -> live game id
+    announced: dict[str, PlayerStatus] = field(factory=dict)  # active player -> status last told
+    announced_queue: list[Ticket] = field(factory=list)  # the queue whose pools were last told
 
     def status(self, player: str) -> PlayerStatus:
         """The player's lobby status."""
@@ -88,9 +179,14 @@ class Lobby:
         """The active player's registered spelling, or None."""
         return self.active.get(name.casefold())
 
-    def join(self, player: str) -> None:
-        """Mark a player active."""
+    def join(self, player: str) -> list[LobbyEffect]:
+        """Mark a player active: ``PlayerJoined`` with their status (nothing when already
+        active)."""
+        if self.lookup(player) is not None:
+            return []
         self.active[player.casefold()] = player
+        status = self.announced[player] = self.status(player)
+        return [PlayerJoined(player, status)]
 
     def ensure_free(self, player: str) -> None:
         """Raise ``Conflict`` naming the live game when ``player`` is already playing."""
@@ -98,18 +194,22 @@ class Lobby:
         if game is not None:
             raise Conflict(f"{player} is already playing game {game}; finish or resign it first")
 
-    def leave(self, player: str) -> list[Challenge]:
-        """Mark a player gone: out of the queue, own challenges withdrawn (returned)."""
-        self.active.pop(player.casefold(), None)
-        return self.cancel(player)
+    def leave(self, player: str) -> list[LobbyEffect]:
+        """Mark a player gone: out of the queue, own challenges withdrawn, then ``PlayerLeft``
+        (only that when ``cancel`` came first; nothing when not active)."""
+        effects = self.cancel(player)
+        if self.active.pop(player.casefold(), None) is not None:
+            self.announced.pop(player, None)
+            effects.append(PlayerLeft(player))
+        return effects
 
-    def cancel(self, player: str) -> list[Challenge]:
-        """Leave the queue and withdraw own open challenges; returns the withdrawn ones."""
+    def cancel(self, player: str) -> list[LobbyEffect]:
+        """Leave the queue and withdraw own open challenges: ``ChallengeWithdrawn`` each."""
         self.queue = [t for t in self.queue if t.player != player]
         withdrawn = [c for c in self.challenges.values() if c.challenger == player]
         for c in withdrawn:
             del self.challenges[c.id]
-        return withdrawn
+        return [ChallengeWithdrawn(c.id, c.challenged) for c in withdrawn]
 
     def challenge(
         self,
@@ -119,8 +219,9 @@ class Lobby:
         rules: str,
         new_id: str,
         rematch: str | None = None,
-    ) -> tuple[Challenge, bool]:
-        """Open a challenge (or return the open one); the flag is True when it is new."""
+    ) -> tuple[Challenge, list[LobbyEffect]]:
+        """Open a challenge: it and ``ChallengeMade``; or the open one to the same player and
+        no effect."""
         if challenger.casefold() == challenged.casefold():
             raise BadMessage("you cannot challenge yourself")
         target = self.lookup(challenged)
@@ -129,13 +230,14 @@ class Lobby:
         self.ensure_free(challenger)
         for c in self.challenges.values():
             if c.challenger == challenger and c.challenged == target:
-                return c, False
+                return c, []
         made = Challenge(new_id, challenger, target, best_of, rules, rematch)
         self.challenges[new_id] = made
-        return made, True
+        return made, [ChallengeMade(made)]
 
     def take_challenge(self, challenge_id: str, by: str, *, accepting: bool) -> Challenge:
-        """Remove a challenge addressed to ``by`` for accepting or declining it."""
+        """Remove a challenge addressed to ``by`` for accepting or declining it (accepting
+        announces nothing: the game's start does)."""
         c = self.challenges.get(challenge_id)
         if c is None:
             raise NotFound(f"no open challenge {challenge_id!r}")
@@ -147,17 +249,24 @@ class Lobby:
         del self.challenges[challenge_id]
         return c
 
-    def restore(self, challenge: Challenge) -> bool:
-        """Put back a challenge taken for accepting whose game could not start; False (and
-        nothing changes) when it can no longer be open: a seat has left, or the challenger has
-        challenged the same player again meanwhile."""
+    def decline(self, challenge_id: str, by: str) -> list[LobbyEffect]:
+        """Decline a challenge addressed to ``by``: ``ChallengeDeclined`` to its challenger."""
+        c = self.take_challenge(challenge_id, by, accepting=False)
+        return [ChallengeDeclined(c.id, by, c.challenger)]
+
+    def restore(self, challenge: Challenge) -> list[LobbyEffect]:
+        """Put back a challenge taken for accepting whose game could not start (no effect).  When
+        it can no longer be open (a seat has left, or the challenger has challenged the same
+        player again meanwhile) nothing changes, and the challenged player is told it is gone:
+        ``ChallengeWithdrawn``."""
+        withdrawn: list[LobbyEffect] = [ChallengeWithdrawn(challenge.id, challenge.challenged)]
         if self.lookup(challenge.challenger) is None or self.lookup(challenge.challenged) is None:
-            return False
+            return withdrawn
         for c in self.challenges.values():
             if c.challenger == challenge.challenger and c.challenged == challenge.challenged:
-                return False
+                return withdrawn
         self.challenges[challenge.id] = challenge
-        return True
+        return []
 
     def enqueue(self, player: str, rules: str, best_of: int) -> Ticket | None:
         """Queue ``player``; returns the ticket it is paired with, or None when it waits."""
@@ -187,3 +296,19 @@ class Lobby:
         for p in players:
             if self.live.get(p) == game_id:
                 del self.live[p]
+
+    def announce(self, players: Iterable[str] = ()) -> list[LobbyEffect]:
+        """What the lobby's events have not told yet: ``StatusChanged`` for each of ``players``
+        (registered spellings; inactive ones are skipped) whose status differs from the one last
+        announced, then ``QueueChanged`` for each pool whose size differs; both now announced."""
+        effects: list[LobbyEffect] = []
+        for name in players:
+            if self.lookup(name) is None:
+                continue
+            status = self.status(name)
+            if self.announced.get(name) != status:
+                self.announced[name] = status
+                effects.append(StatusChanged(name, status))
+        effects.extend(QueueChanged(pool) for pool in changes(self.announced_queue, self.queue))
+        self.announced_queue = list(self.queue)
+        return effects

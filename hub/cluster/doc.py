@@ -6,7 +6,9 @@ single process keeps in memory), runs the same code as a single process would, a
 document back in the same atomic step that appends the lobby and player events the change made.
 So the pure core decides for the whole cluster, one change at a time.
 
-``conns`` is presence across nodes: each active player's connections as ``<node>|<session>``.
+The lobby carries what its events last told (the statuses and the queue's pools it announced),
+so any node announces exactly what is new.  ``conns`` is presence across nodes: each active
+player's connections as ``<node>|<session>``.
 """
 
 from __future__ import annotations
@@ -25,10 +27,18 @@ class LobbyDoc:
     """What the lobby document holds, as ``GameHub`` keeps it."""
 
     lobby: Lobby = field(factory=Lobby)
-    statuses: dict[str, PlayerStatus] = field(factory=dict)  # each active player's published one
     entries: dict[str, Waiting] = field(factory=dict)  # queue entries (``hub.queue``)
-    shown: list[Waiting] = field(factory=list)  # the queue as its lobby events last told it
     conns: dict[str, list[str]] = field(factory=dict)  # player -> "<node>|<session>", in order
+
+    @property
+    def statuses(self) -> dict[str, PlayerStatus]:
+        """Each active player's status as the lobby's events last told it."""
+        return self.lobby.announced
+
+    @property
+    def shown(self) -> list[Ticket]:
+        """The queue as the lobby's events last told its pools."""
+        return self.lobby.announced_queue
 
 
 def dump(doc: LobbyDoc) -> bytes:
@@ -42,9 +52,9 @@ def dump(doc: LobbyDoc) -> bytes:
             for c in lobby.challenges.values()
         ],
         "live": lobby.live,
-        "statuses": {name: status.value for name, status in doc.statuses.items()},
+        "statuses": {name: status.value for name, status in lobby.announced.items()},
         "entries": [_waiting(w) for w in doc.entries.values()],
-        "shown": [_waiting(w) for w in doc.shown],
+        "shown": [[t.player, t.rules, t.best_of] for t in lobby.announced_queue],
         "conns": doc.conns,
     }
     return json.dumps(data, separators=(",", ":")).encode()
@@ -60,13 +70,13 @@ def load(raw: bytes | None) -> LobbyDoc:
         queue=[Ticket(p, r, b) for p, r, b in data["queue"]],
         challenges={row[0]: Challenge(*row) for row in data["challenges"]},
         live=dict(data["live"]),
+        announced={name: PlayerStatus(value) for name, value in data["statuses"].items()},
+        announced_queue=[Ticket(p, r, b) for p, r, b in data["shown"]],
     )
     entries = [Waiting(*row) for row in data["entries"]]
     return LobbyDoc(
         lobby=lobby,
-        statuses={name: PlayerStatus(value) for name, value in data["statuses"].items()},
         entries={w.player: w for w in entries},
-        shown=[Waiting(*row) for row in data["shown"]],
         conns={player: list(c) for player, c in data["conns"].items()},
     )
 

@@ -117,15 +117,11 @@ class ClusterLobby(ClusterGames):
 
     def _adopt(self, doc: LobbyDoc) -> None:
         self.lobby = doc.lobby
-        self._statuses = doc.statuses
         self._queue_entries = doc.entries
-        self._queue_shown = doc.shown
         self._conns = doc.conns
 
     def _doc(self) -> LobbyDoc:
-        return LobbyDoc(
-            self.lobby, self._statuses, self._queue_entries, self._queue_shown, self._conns
-        )
+        return LobbyDoc(self.lobby, self._queue_entries, self._conns)
 
     async def _offer(self, published: list[Published]) -> None:
         """This node's own lobby and player events: to its subscribers now, in order."""
@@ -261,9 +257,7 @@ class ClusterLobby(ClusterGames):
                 section.ops.append(ZRem(LEAVING, player))
                 if self._conns.get(player) or self.lobby.lookup(player) is None:
                     continue  # came back meanwhile, or already gone
-                self._withdraw(self.lobby.leave(player))
-                self._statuses.pop(player, None)
-                self._publish(self.lobby_stream, "player_left", {"name": player})
+                self._publish_effects(self.lobby.leave(player))
             self._sync_queue()
 
     async def drop_node(self, node: str) -> None:
@@ -307,13 +301,7 @@ class ClusterLobby(ClusterGames):
         section = self._section()
         assert section is not None
         section.ops.append(ZRem(LEAVING, player))
-        if self.lobby.lookup(player) is None:
-            self.lobby.join(player)
-            status = self.lobby.status(player)
-            self._statuses[player] = status
-            self._publish(
-                self.lobby_stream, "player_joined", {"name": player, "status": status.value}
-            )
+        self._publish_effects(self.lobby.join(player))
 
     async def _seat_live_games(self) -> None:
         """The lobby was lost: seat the players of the stored live games again (in a section)."""

@@ -1,4 +1,5 @@
-"""The lobby document keeps everything a node decides on, and the lobby view follows events."""
+"""The lobby document keeps everything a node decides on (what the lobby's events last told
+too), and the lobby view follows events."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ rules = st.sampled_from(["rps3", "rps5", "rps15"])
 best_ofs = st.sampled_from([1, 3, 5, 7])
 
 challenges = st.builds(Challenge, ids, names, names, best_ofs, rules, st.none() | ids)
+tickets = st.builds(Ticket, names, rules, best_ofs)
 waitings = st.builds(Waiting, names, st.integers(0, 3000), rules, best_ofs, st.integers(0, 2**45))
 
 
@@ -30,13 +32,13 @@ def docs(draw: st.DrawFn) -> LobbyDoc:
         queue=[Ticket(n, draw(rules), draw(best_ofs)) for n in active[:2]],
         challenges={c.id: c for c in draw(st.lists(challenges, max_size=3))},
         live={n: draw(ids) for n in active[2:4]},
+        announced={n: draw(st.sampled_from(list(PlayerStatus))) for n in active},
+        announced_queue=draw(st.lists(tickets, max_size=3)),
     )
     entries = draw(st.lists(waitings, max_size=3))
     return LobbyDoc(
         lobby=lobby,
-        statuses={n: draw(st.sampled_from(list(PlayerStatus))) for n in active},
         entries={w.player: w for w in entries},
-        shown=draw(st.lists(waitings, max_size=3)),
         conns={n: draw(st.lists(names, min_size=1, max_size=3)) for n in active[:3]},
     )
 
@@ -76,10 +78,11 @@ def test_the_view_follows_the_lobby_events_into_the_snapshot() -> None:
 
 
 def test_the_view_starts_from_the_document_and_the_summaries() -> None:
-    doc = LobbyDoc(
-        statuses={"ann": PlayerStatus.PLAYING},
-        shown=[Waiting("cy", 1500, "rps5", 1, 0), Waiting("di", 1500, "rps5", 1, 0)],
+    lobby = Lobby(
+        announced={"ann": PlayerStatus.PLAYING},
+        announced_queue=[Ticket("cy", "rps5", 1), Ticket("di", "rps5", 1)],
     )
+    doc = LobbyDoc(lobby=lobby)
     view = LobbyView()
     view.reset(doc, {"g1": json.dumps({"id": "g1"}).encode()})
     assert view.snapshot() == {

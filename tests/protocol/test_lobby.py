@@ -6,7 +6,15 @@ import attrs
 import pytest
 
 from protocol.errors import BadMessage, Conflict, Forbidden, NotFound
-from protocol.lobby import Challenge, Lobby, PlayerStatus, Ticket
+from protocol.lobby import (
+    Challenge,
+    ChallengeMade,
+    ChallengeWithdrawn,
+    Lobby,
+    PlayerLeft,
+    PlayerStatus,
+    Ticket,
+)
 
 
 def lobby_with(*names: str) -> Lobby:
@@ -96,16 +104,16 @@ def test_challenging_an_inactive_player_is_not_found() -> None:
 
 def test_a_challenge_is_addressed_to_the_registered_spelling() -> None:
     lobby = lobby_with("Ann", "Bob")
-    made, new = lobby.challenge("Ann", "BOB", 3, "rps3", "c1")
+    made, effects = lobby.challenge("Ann", "BOB", 3, "rps3", "c1")
     assert made == Challenge("c1", "Ann", "Bob", 3, "rps3")
-    assert new is True
+    assert effects == [ChallengeMade(made)]
 
 
 def test_a_second_challenge_to_the_same_player_returns_the_open_one() -> None:
     lobby = lobby_with("Ann", "Bob")
     first, _ = lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
-    again, new = lobby.challenge("Ann", "bob", 7, "rps3", "c2")
-    assert (again, new) == (first, False)
+    again, effects = lobby.challenge("Ann", "bob", 7, "rps3", "c2")
+    assert (again, effects) == (first, [])
     assert list(lobby.challenges) == ["c1"]
 
 
@@ -135,7 +143,7 @@ def test_a_challenge_taken_for_a_game_that_could_not_start_is_restored() -> None
     lobby = lobby_with("Ann", "Bob")
     made, _ = lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
     taken = lobby.take_challenge("c1", "Bob", accepting=True)
-    assert lobby.restore(taken) is True
+    assert lobby.restore(taken) == []
     assert lobby.challenges == {"c1": made}
 
 
@@ -144,7 +152,7 @@ def test_a_challenge_is_not_restored_once_the_challenger_has_left() -> None:
     lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
     taken = lobby.take_challenge("c1", "Bob", accepting=True)
     lobby.leave("Ann")
-    assert lobby.restore(taken) is False
+    assert lobby.restore(taken) == [ChallengeWithdrawn("c1", "Bob")]
     assert lobby.challenges == {}
 
 
@@ -153,7 +161,7 @@ def test_a_challenge_is_not_restored_beside_a_newer_one_to_the_same_player() -> 
     lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
     taken = lobby.take_challenge("c1", "Bob", accepting=True)
     newer, _ = lobby.challenge("Ann", "Bob", 3, "rps3", "c2")
-    assert lobby.restore(taken) is False
+    assert lobby.restore(taken) == [ChallengeWithdrawn("c1", "Bob")]
     assert lobby.challenges == {"c2": newer}
 
 
@@ -294,11 +302,14 @@ def test_seating_players_takes_them_out_of_the_queue() -> None:
 # -- cancel and leave ------------------------------------------------------------------------
 
 
-def test_cancel_withdraws_own_challenges_and_returns_them() -> None:
+def test_cancel_withdraws_own_challenges_one_effect_each_to_the_challenged() -> None:
     lobby = lobby_with("Ann", "Bob", "Carl")
-    to_bob, _ = lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
-    to_carl, _ = lobby.challenge("Ann", "Carl", 5, "rps15", "c2")
-    assert lobby.cancel("Ann") == [to_bob, to_carl]
+    lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
+    lobby.challenge("Ann", "Carl", 5, "rps15", "c2")
+    assert lobby.cancel("Ann") == [
+        ChallengeWithdrawn("c1", "Bob"),
+        ChallengeWithdrawn("c2", "Carl"),
+    ]
     assert lobby.challenges == {}
 
 
@@ -320,9 +331,9 @@ def test_cancel_leaves_the_queue() -> None:
 
 def test_leave_withdraws_own_challenges_and_dequeues() -> None:
     lobby = lobby_with("Ann", "Bob")
-    made, _ = lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
+    lobby.challenge("Ann", "Bob", 5, "rps15", "c1")
     lobby.enqueue("Ann", "rps3", 3)
-    assert lobby.leave("Ann") == [made]
+    assert lobby.leave("Ann") == [ChallengeWithdrawn("c1", "Bob"), PlayerLeft("Ann")]
     assert (lobby.challenges, lobby.queue, lobby.lookup("Ann")) == ({}, [], None)
 
 

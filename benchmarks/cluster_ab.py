@@ -1,0 +1,208 @@
+"""The cluster benchmark's A/B parts: a move's latency on a cluster node beside a single node
+(part 1), and a single node's fan-out cost at this commit beside the commit before the cluster
+work (part 5).
+
+Part 1 runs a single node (no ``--broker``) and a cluster of three on the same PostgreSQL, each
+on a fresh schema, at the same time, and alternates short windows between them (single, cluster,
+cluster, single, ...).  In each window ``moves.worker_run`` plays fresh players against the
+computer flat out on node 0 and times each move to its ``round`` event (the reply follows in the
+same write); the node's CPU (and, for the cluster, the other nodes' and Redis's) is read from
+/proc around the window.  Part 5 runs ``fanout.bench_one`` for the hub of two source trees
+(``git archive`` of each commit, so uncommitted work in the tree is left out), interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import fanout
+from benchlib import cpu_seconds, percentile
+from moves import register, worker_run
+
+from tests.cluster.harness import Cluster, cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_ARGS = ("--round-deadline", "0", "--grace", "0", "--heartbeat", "0", "--ws-rate", "0")
+BEFORE = "f420321"  # the last commit before the cluster work (it only added the redis dependency)
+# Where a lobby or game event goes from being made to the sockets of one process.
+DELIVERY_PATH = ("hub/broker.py", "hub/fanout.py", "hub/topics.py", "protocol/messages.py")
+
+
+def pids(c: Cluster) -> list[int]:
+    """The running nodes' process ids, node 0 first."""
+    return [n.hub.pid for n in c.nodes if n.hub is not None and n.running]
+
+
+async def one_window(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
+    """Fresh players on node 0 playing the computer for one window; their move latencies and
+    the CPU every process of ``c`` spent meanwhile (per move)."""
+    tokens = await register(c.url(0), args.move_players)
+    warmup = 0.5
+    start = time.time() + 0.2
+    procs = pids(c) + ([c.redis.process.pid] if c.redis and c.redis.process else [])
+
+    async def cpu() -> list[float]:
+        await asyncio.sleep(max(0.0, start + warmup - time.time()))
+        before = [cpu_seconds(p) for p in procs]
+        await asyncio.sleep(args.move_seconds)
+        return [cpu_seconds(p) - b for p, b in zip(procs, before, strict=True)]
+
+    async with asyncio.timeout(args.move_seconds + warmup + 60):
+        report, spent = await asyncio.gather(
+            worker_run(c.ws_url(0), list(tokens), start, args.move_seconds, warmup), cpu()
+        )
+    moves = report["moves"]
+    per_move = [s / moves * 1e6 if moves else float("nan") for s in spent]
+    lat = sorted(report["latencies"])
+    return {
+        "moves": moves,
+        "latencies": lat,
+        "p50_ms": percentile(lat, 0.5),
+        "p99_ms": percentile(lat, 0.99),
+        "node0_us_per_move": per_move[0],
+        "others_us_per_move": sum(per_move[1 : len(pids(c))]),
+        "redis_us_per_move": per_move[-1] if c.redis else 0.0,
+        "errors": report["errors"],
+    }
+
+
+async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
+    """Part 1: single node and cluster node, interleaved windows; pooled percentiles."""
+    windows: list[dict[str, Any]] = []
+    async with (
+        cluster(src, nodes=1, broker=False, args=NODE_ARGS) as single,
+        cluster(src, nodes=3, broker=True, args=NODE_ARGS) as three,
+    ):
+        for rep in range(args.move_reps):
+            order = [("single", single), ("cluster", three)]
+            for name, c in order if rep % 2 == 0 else reversed(order):
+                w = await one_window(c, args)
+                say(
+                    f"  moves {name:7} window {rep + 1}: {w['moves']} moves, "
+                    f"p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms, "
+                    f"node 0 {w['node0_us_per_move']:.0f} us/move"
+                )
+                windows.append({"server": name, "rep": rep, **w})
+    out: dict[str, Any] = {"players": args.move_players, "seconds": args.move_seconds}
+    for name in ("single", "cluster"):
+        mine = [w for w in windows if w["server"] == name]
+        lat = sorted(x for w in mine for x in w["latencies"])
+        out[name] = {
+            "moves": len(lat),
+            "p50_ms": percentile(lat, 0.5),
+            "p99_ms": percentile(lat, 0.99),
+            "window_p50s": [round(w["p50_ms"], 2) for w in mine],
+            "node0_us_per_move": statistics.median(w["node0_us_per_move"] for w in mine),
+            "others_us_per_move": statistics.median(w["others_us_per_move"] for w in mine),
+            "redis_us_per_move": statistics.median(w["redis_us_per_move"] for w in mine),
+            "errors": [e for w in mine for e in w["errors"]][:3],
+        }
+    pairs = [
+        c["p50_ms"] - s["p50_ms"]
+        for s, c in zip(
+            [w for w in windows if w["server"] == "single"],
+            [w for w in windows if w["server"] == "cluster"],
+            strict=True,
+        )
+    ]
+    out["p50_delta_ms"] = out["cluster"]["p50_ms"] - out["single"]["p50_ms"]
+    out["window_deltas_ms"] = [round(d, 2) for d in pairs]
+    out["median_window_delta_ms"] = statistics.median(pairs)
+    return out
+
+
+# -- part 5 ---------------------------------------------------------------------------------
+
+
+def export(commit: str, into: Path) -> Path:
+    """The hub's packages as of ``commit`` in ``into`` (``git archive``: no worktree needed)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "hub", "protocol", "storage"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True, timeout=60)
+    return into
+
+
+def short(ref: str) -> str:
+    """A commit's short hash."""
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.strip()
+
+
+def changed(paths: tuple[str, ...], a: str, b: str = "HEAD") -> list[str]:
+    """Which of ``paths`` differ between commits ``a`` and ``b``."""
+    names = subprocess.run(
+        ["git", "-C", str(ROOT), "diff", "--name-only", a, b, "--", *paths],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return names.split()
+
+
+async def fanout_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
+    """Part 5: ``fanout.bench_one`` for the hub at HEAD and at ``BEFORE``, A B B A ..."""
+    head = short("HEAD")
+    trees = {"before": export(BEFORE, work / "before"), "head": src}
+    ns = argparse.Namespace(
+        drivers=50,
+        workers=2,
+        warmup=100,
+        events=args.fanout_events,
+        timeout=60.0,
+        latency_events=10,
+        rate=20.0,
+    )
+    runs: list[dict[str, Any]] = []
+    root = fanout.ROOT
+    try:
+        for i in range(args.fanout_pairs):
+            for name in ("before", "head") if i % 2 == 0 else ("head", "before"):
+                fanout.ROOT = trees[name]  # fanout.start_server runs `python -m hub` there
+                tmp = work / f"fanout-{name}-{i}"
+                tmp.mkdir()
+                r = await fanout.bench_one("hub", args.fanout_subscribers, ns, tmp)
+                say(
+                    f"  fanout {name:6} run {i + 1}: {r.us_per_msg:.2f} us/msg, "
+                    f"{r.delivered:,}/{r.expected:,} delivered ({'; '.join(r.notes)})"
+                )
+                runs.append(
+                    {
+                        "tree": name,
+                        "us_per_msg": r.us_per_msg,
+                        "delivered": r.delivered,
+                        "expected": r.expected,
+                        "notes": r.notes,
+                    }
+                )
+    finally:
+        fanout.ROOT = root
+    out: dict[str, Any] = {
+        "subscribers": args.fanout_subscribers,
+        "head": head,
+        "before": BEFORE,
+        "delivery_path_changed": changed(DELIVERY_PATH, BEFORE),
+        "runs": runs,
+    }
+    for name in ("before", "head"):
+        out[f"{name}_us_per_msg"] = statistics.median(
+            r["us_per_msg"] for r in runs if r["tree"] == name
+        )
+    out["ratio"] = out["head_us_per_msg"] / out["before_us_per_msg"]
+    return out

@@ -131,8 +131,8 @@ class GameHub(FairQueue):
         self._leaving.pop(player, None)
         if player in self._peers:
             return
-        # Out of the queue first: its pools are announced before player_left, as they always were
-        # here (a cluster node lets its due players leave, then announces the queue once).
+        # Out of the queue first: its pools are announced before player_left (a cluster node
+        # lets its due players leave in the same order).
         self._publish_effects(self.lobby.cancel(player))
         self._sync_queue()
         # Forget the player's topic history so memory follows active players, not every player

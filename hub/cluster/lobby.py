@@ -257,8 +257,10 @@ class ClusterLobby(ClusterGames):
                 section.ops.append(ZRem(LEAVING, player))
                 if self._conns.get(player) or self.lobby.lookup(player) is None:
                     continue  # came back meanwhile, or already gone
+                # As in one process: withdrawals, the queue's changed pools, then player_left.
+                self._publish_effects(self.lobby.cancel(player))
+                self._sync_queue()
                 self._publish_effects(self.lobby.leave(player))
-            self._sync_queue()
 
     async def drop_node(self, node: str) -> None:
         """A node is gone (its liveness lapsed, or it stopped): its connections leave presence,

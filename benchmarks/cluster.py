@@ -127,9 +127,15 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
-    p.add_argument("--move-players", type=int, default=2, help="players per moves window")
+    p.add_argument(
+        "--move-players",
+        type=int,
+        nargs="+",
+        default=[1, 4],
+        help="players per moves window (each count measured apart)",
+    )
     p.add_argument("--move-seconds", type=float, default=2.0, help="seconds per moves window")
-    p.add_argument("--move-reps", type=int, default=6, help="windows per server")
+    p.add_argument("--move-reps", type=int, default=4, help="windows per server and count")
     p.add_argument("--drivers", type=int, default=1, help="players making lobby events")
     p.add_argument("--watchers", type=int, default=10, help="spectators per node, latency")
     p.add_argument("--lat-events", type=int, default=150, help="paced lobby events")

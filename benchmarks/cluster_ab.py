@@ -39,10 +39,10 @@ def pids(c: Cluster) -> list[int]:
     return [n.hub.pid for n in c.nodes if n.hub is not None and n.running]
 
 
-async def one_window(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
+async def one_window(c: Cluster, players: int, seconds: float) -> dict[str, Any]:
     """Fresh players on node 0 playing the computer for one window; their move latencies and
     the CPU every process of ``c`` spent meanwhile (per move)."""
-    tokens = await register(c.url(0), args.move_players)
+    tokens = await register(c.url(0), players)
     warmup = 0.5
     start = time.time() + 0.2
     procs = pids(c) + ([c.redis.process.pid] if c.redis and c.redis.process else [])
@@ -50,12 +50,12 @@ async def one_window(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
     async def cpu() -> list[float]:
         await asyncio.sleep(max(0.0, start + warmup - time.time()))
         before = [cpu_seconds(p) for p in procs]
-        await asyncio.sleep(args.move_seconds)
+        await asyncio.sleep(seconds)
         return [cpu_seconds(p) - b for p, b in zip(procs, before, strict=True)]
 
-    async with asyncio.timeout(args.move_seconds + warmup + 60):
+    async with asyncio.timeout(seconds + warmup + 60):
         report, spent = await asyncio.gather(
-            worker_run(c.ws_url(0), list(tokens), start, args.move_seconds, warmup), cpu()
+            worker_run(c.ws_url(0), list(tokens), start, seconds, warmup), cpu()
         )
     moves = report["moves"]
     per_move = [s / moves * 1e6 if moves else float("nan") for s in spent]
@@ -72,24 +72,9 @@ async def one_window(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
-    """Part 1: single node and cluster node, interleaved windows; pooled percentiles."""
-    windows: list[dict[str, Any]] = []
-    async with (
-        cluster(src, nodes=1, broker=False, args=NODE_ARGS) as single,
-        cluster(src, nodes=3, broker=True, args=NODE_ARGS) as three,
-    ):
-        for rep in range(args.move_reps):
-            order = [("single", single), ("cluster", three)]
-            for name, c in order if rep % 2 == 0 else reversed(order):
-                w = await one_window(c, args)
-                say(
-                    f"  moves {name:7} window {rep + 1}: {w['moves']} moves, "
-                    f"p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms, "
-                    f"node 0 {w['node0_us_per_move']:.0f} us/move"
-                )
-                windows.append({"server": name, "rep": rep, **w})
-    out: dict[str, Any] = {"players": args.move_players, "seconds": args.move_seconds}
+def pooled(windows: list[dict[str, Any]], players: int) -> dict[str, Any]:
+    """The windows of one player count: pooled percentiles per server, window-pair deltas."""
+    out: dict[str, Any] = {"players": players}
     for name in ("single", "cluster"):
         mine = [w for w in windows if w["server"] == name]
         lat = sorted(x for w in mine for x in w["latencies"])
@@ -115,6 +100,27 @@ async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) ->
     out["window_deltas_ms"] = [round(d, 2) for d in pairs]
     out["median_window_delta_ms"] = statistics.median(pairs)
     return out
+
+
+async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
+    """Part 1: single node and cluster node, interleaved windows, for each player count."""
+    windows: dict[int, list[dict[str, Any]]] = {n: [] for n in args.move_players}
+    async with (
+        cluster(src, nodes=1, broker=False, args=NODE_ARGS) as single,
+        cluster(src, nodes=3, broker=True, args=NODE_ARGS) as three,
+    ):
+        for rep in range(args.move_reps):
+            for n in args.move_players:
+                order = [("single", single), ("cluster", three)]
+                for name, c in order if rep % 2 == 0 else reversed(order):
+                    w = await one_window(c, n, args.move_seconds)
+                    say(
+                        f"  moves {name:7} {n} player(s), window {rep + 1}: {w['moves']} moves, "
+                        f"p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms, "
+                        f"node 0 {w['node0_us_per_move']:.0f} us/move"
+                    )
+                    windows[n].append({"server": name, "rep": rep, **w})
+    return {"seconds": args.move_seconds, "runs": [pooled(windows[n], n) for n in windows]}
 
 
 # -- part 5 ---------------------------------------------------------------------------------
@@ -205,4 +211,9 @@ async def fanout_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) -
             r["us_per_msg"] for r in runs if r["tree"] == name
         )
     out["ratio"] = out["head_us_per_msg"] / out["before_us_per_msg"]
+    # How far apart runs of the same tree came: the noise a ratio must be read against.
+    out["spread"] = max(
+        (max(xs) - min(xs)) / statistics.median(xs)
+        for xs in ([r["us_per_msg"] for r in runs if r["tree"] == t] for t in trees)
+    )
     return out

@@ -6,8 +6,8 @@
 2. **events**: lobby events to spectators on the other nodes beside those on the node that made
    them, frame ``ts`` -> receipt (``cluster_spread.py``);
 3. **deadlines** and 4. **presence**: SIGKILL of a node in the middle of its games, once while
-   its lobby is quiet and once in a lobby change; each round deadline's expiry and each of its
-   players' ``player_left`` seen on the other nodes (``cluster_kill.py``);
+   its lobby is quiet and once while it holds the lobby lock; each round deadline's expiry and
+   each of its players' ``player_left`` seen on the other nodes (``cluster_kill.py``);
 5. **fanout**: a single node's CPU per delivered message (``fanout.bench_one`` at 1,000
    subscribers) at HEAD beside the commit before the cluster work, interleaved, and whether the
    delivery path's files differ between them (``cluster_ab.py``);
@@ -146,7 +146,9 @@ def main() -> int:
     p.add_argument("--games", type=int, default=10, help="games on the killed node")
     p.add_argument("--deadline", type=float, default=2.0, help="--round-deadline, kill part")
     p.add_argument("--grace", type=float, default=2.0, help="--grace, kill part")
-    p.add_argument("--busy", type=int, default=3, help="pairs changing the lobby at the kill")
+    p.add_argument(
+        "--busy", type=int, default=3, help="pairs changing the lobby before the lock kill"
+    )
     p.add_argument("--fanout-subscribers", type=int, default=1000)
     p.add_argument("--fanout-events", type=int, default=200, help="triggers per fanout run")
     p.add_argument("--fanout-pairs", type=int, default=3, help="fanout runs per tree")

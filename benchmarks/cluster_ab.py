@@ -4,11 +4,14 @@ work (part 5).
 
 Part 1 runs a single node (no ``--broker``) and a cluster of three on the same PostgreSQL, each
 on a fresh schema, at the same time, and alternates short windows between them (single, cluster,
-cluster, single, ...).  In each window ``moves.worker_run`` plays fresh players against the
-computer flat out on node 0 and times each move to its ``round`` event (the reply follows in the
-same write); the node's CPU (and, for the cluster, the other nodes' and Redis's) is read from
-/proc around the window.  Part 5 runs ``fanout.bench_one`` for the hub of two source trees
-(``git archive`` of each commit, so uncommitted work in the tree is left out), interleaved.
+cluster, single, ...), for each player count of ``--move-players``.  In each window
+``moves.worker_run`` plays fresh players against the computer flat out on node 0 and times each
+move to its ``round`` event (the reply follows in the same write); the node's CPU (and, for the
+cluster, the other nodes' and Redis's) is read from /proc around the window.  One player times a
+move's own path; several show what the cluster's extra CPU per move costs once moves queue.
+
+Part 5 runs ``fanout.bench_one`` for the hub of two source trees (``git archive`` of each commit,
+so uncommitted work in the tree is left out), interleaved.
 """
 
 from __future__ import annotations

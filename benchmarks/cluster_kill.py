@@ -1,14 +1,18 @@
 """The cluster benchmark's failure parts: a dead node's round deadlines (part 3) and its players'
-presence (part 4), from one SIGKILL, twice: once while the node's lobby is quiet, once while it is
-changing the lobby (``--busy`` pairs of its players challenging and withdrawing in a loop).
+presence (part 4), from one SIGKILL, twice: once while the node's lobby is quiet, and once while
+the node holds the lobby lock (the worst moment: every lobby change of the cluster waits for the
+lock's TTL).
 
 Three nodes with ``--round-deadline D --grace G``.  ``2 x --games`` players connect to node 1
 only and play each other there: each pair's challenge is accepted and both move in round 1, so
 node 1 stores round 1, opens round 2 and arms its deadline (the games are set up over 0.6 x D,
 so that their deadlines fall on different sweeps of the survivors).  A spectator on node 0
 follows every game, and lobby watchers on nodes 0 and 2.  Right after the last game's round 2
-opened (0.3 s into the busy loops, when there are any), node 1 is SIGKILLed, and the lobby
-lock's remaining TTL is read from Redis.  Nobody moves again and nobody reconnects, so
+opened, node 1 is SIGKILLed, and the lobby lock's remaining TTL is read from Redis.  For the
+second kill, ``--busy`` more pairs on node 1 challenge and withdraw in a loop (each a lobby
+change under the lock) and, 0.3 s into it, node 1 is SIGSTOPped at a moment Redis shows the lock
+taken (only node 1 changes the lobby then; tried again if the lock was freed before the stop
+landed), then SIGKILLed.  Nobody moves again and nobody reconnects, so
 
 - each game's round 2 must expire on a surviving node: its ``round`` event (both moves null) is
   timed against the deadline named by ``round_open``, by the event's ``ts`` (when a node fired
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -57,15 +62,26 @@ def summary(xs: list[float]) -> dict[str, float]:
     }
 
 
-async def lock_left(c: Cluster) -> int:
-    """The ms the lobby lock stays taken (-2: free), read right after the kill: a lock the
-    dead node held stops every lobby change in the cluster until it expires."""
-    assert c.redis is not None
-    r = Redis.from_url(c.redis.url)
-    try:
-        return int(await r.pttl(f"{c.prefix}:lobby:lock"))
-    finally:
-        await r.aclose()
+async def lock_left(r: Redis, c: Cluster) -> int:
+    """The ms the lobby lock stays taken (-2: free): a lock the dead node held stops every lobby
+    change in the cluster until it expires."""
+    return int(await r.pttl(f"{c.prefix}:lobby:lock"))
+
+
+async def freeze_holding(r: Redis, c: Cluster) -> int:
+    """SIGSTOP node 1 at a moment it holds the lobby lock (it is the only node changing the
+    lobby then): stop it when the lock is taken, and let it go on and try again if the lock
+    was freed meanwhile.  The tries it took."""
+    hub = c.node(KILLED).hub
+    assert hub is not None
+    for tries in range(1, 2001):
+        if await lock_left(r, c) > 0:
+            hub.proc.send_signal(signal.SIGSTOP)
+            if await lock_left(r, c) > 0:
+                return tries
+            hub.proc.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.001)
+    raise RuntimeError("node 1 was never caught holding the lobby lock")
 
 
 async def seen_at(
@@ -103,8 +119,8 @@ async def busy(a: Conn, b: Conn, stop: asyncio.Event) -> int:
     return done
 
 
-async def scenario(src: Path, args: argparse.Namespace, lobby_busy: bool) -> dict[str, Any]:
-    """One kill of node 1; with ``lobby_busy`` it lands while node 1 is changing the lobby."""
+async def scenario(src: Path, args: argparse.Namespace, holding: bool) -> dict[str, Any]:
+    """One kill of node 1; with ``holding`` while it holds the lobby lock."""
     node_args = (
         "--round-deadline",
         str(args.deadline),
@@ -115,10 +131,14 @@ async def scenario(src: Path, args: argparse.Namespace, lobby_busy: bool) -> dic
         "--ws-rate",
         "0",
     )
-    async with cluster(src, nodes=3, broker=True, args=node_args) as c, connected(c) as clients:
+    async with (
+        cluster(src, nodes=3, broker=True, args=node_args) as c,
+        connected(c) as clients,
+        Redis.from_url(c.redis.url if c.redis else "") as r,
+    ):
         lobbies = [await clients.watcher(s, "lobby") for s in WATCHING]
         names = [f"dead{i:03d}" for i in range(2 * args.games)]
-        names += [f"busy{i:03d}" for i in range(2 * args.busy if lobby_busy else 0)]
+        names += [f"busy{i:03d}" for i in range(2 * args.busy if holding else 0)]
         players = list(await asyncio.gather(*(clients.player(n, KILLED) for n in names)))
         for lobby in lobbies:
             await joined(lobby, *names)
@@ -137,10 +157,11 @@ async def scenario(src: Path, args: argparse.Namespace, lobby_busy: bool) -> dic
             asyncio.create_task(busy(pairs[i], pairs[i + 1], stop)) for i in range(0, len(pairs), 2)
         ]
         await asyncio.sleep(0.3 if loops else 0)
+        tries = await freeze_holding(r, c) if holding else 0
         marks = [len(lobby.frames) for lobby in lobbies]
         killed_at = time.time()
         await c.kill(KILLED)
-        lock_ms = await lock_left(c)
+        lock_ms = await lock_left(r, c)
         stop.set()
         changes = sum(await asyncio.gather(*loops))
         kill_ms = killed_at * 1000
@@ -187,16 +208,17 @@ async def scenario(src: Path, args: argparse.Namespace, lobby_busy: bool) -> dic
         "presence": presence,
         "problems": problems[:5],
         "lobby_lock_ms_at_kill": lock_ms,
+        "tries": tries,
         "lobby_changes_before_kill": changes,
     }
 
 
 async def kill(src: Path, work: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
     """Parts 3 and 4: node 1 killed while its lobby is quiet, then (on a fresh cluster) while
-    it is changing the lobby."""
+    it holds the lobby lock."""
     out: dict[str, Any] = {"settings": {"deadline_s": args.deadline, "grace_s": args.grace}}
-    for name, lobby_busy in (("quiet", False), ("busy", True)):
-        r = out[name] = await scenario(src, args, lobby_busy)
+    for name, holding in (("quiet", False), ("lock", True)):
+        r = out[name] = await scenario(src, args, holding)
         d, p = r["deadline"]["by_ts_ms"], r["presence"]["by_receipt_ms"]
         say(
             f"  kill, lobby {name}: lock {r['lobby_lock_ms_at_kill']} ms left; {d['n']} "

@@ -53,10 +53,10 @@ def kill_rows(k: dict[str, Any]) -> list[Row]:
     st = k["settings"]
     bound = (st["grace_s"] + 5) * 1000
     rows: list[Row] = []
-    for name in ("quiet", "busy"):
+    for name in ("quiet", "lock"):
         d, p = k[name]["deadline"], k[name]["presence"]
         ts, seen, gone = d["by_ts_ms"], d["by_receipt_ms"], p["by_receipt_ms"]
-        when = "while its lobby is quiet" if name == "quiet" else "in a lobby change"
+        when = "while its lobby is quiet" if name == "quiet" else "holding the lobby lock"
         rows.append(
             (
                 f"a node SIGKILLed {when}: its round deadlines ({ts['n']} games, "
@@ -171,14 +171,15 @@ def details(out: dict[str, Any]) -> str:
             f"{lat['closed'] or 'none'}"
         )
     if "kill" in out:
-        for name in ("quiet", "busy"):
+        for name in ("quiet", "lock"):
             k = out["kill"][name]
             d, p = k["deadline"], k["presence"]["by_ts_ms"]
             due = d["due_after_kill_ms"]
+            caught = f" (caught holding it at try {k['tries']})" if k["tries"] else ""
             lines.append(
-                f"- kill, lobby {name}: the lobby lock had {k['lobby_lock_ms_at_kill']} ms to go "
-                f"(-2: free) right after the kill; {k['lobby_changes_before_kill']} lobby changes "
-                f"answered by the node in the 0.3 s before it; the deadlines were due "
+                f"- kill, {name}: the lobby lock had {k['lobby_lock_ms_at_kill']} ms to go "
+                f"(-2: free) right after the kill{caught}; {k['lobby_changes_before_kill']} lobby "
+                f"changes answered by the node just before it; the deadlines were due "
                 f"{sec(due['min'])} to {sec(due['max'])} after the kill ({d['due_before_kill']} "
                 f"due before it left out, {d['set_up_too_late']} not set up in time), "
                 f"{d['early']} fired early, {d['not_null']} with a move; `player_left` by `ts` "

@@ -39,6 +39,8 @@ def new_id() -> str:
 class HubState:
     """The state of one hub process and the steps every part of it takes."""
 
+    node: str | None = None  # a cluster node's id (``/healthz`` says it); None in one process
+
     def __init__(
         self,
         config: Config,

@@ -200,7 +200,7 @@ SCHEMAS: dict[str, Schema] = {
             }
         },
     ),
-    "Health": obj({"status": {"type": "string", "const": "ok"}}),
+    "Health": obj({"status": {"type": "string", "const": "ok"}}, {"node": STRING}),
 }
 
 LEGACY_SCHEMAS: dict[str, Schema] = {

@@ -352,11 +352,14 @@ async def create_move(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """``GET /healthz``: 503 while draining or shutting down."""
-    trouble = await _hub(request).trouble()
+    """``GET /healthz``: 503 while draining or shutting down (or, on a cluster node, without
+    Redis or PostgreSQL); a cluster node says which node it is."""
+    hub = _hub(request)
+    trouble = await hub.trouble()
     if trouble is not None:
         return error_response(ErrorCode.UNAVAILABLE, trouble)
-    return json_response({"status": "ok"})
+    node = hub.node
+    return json_response({"status": "ok"} if node is None else {"status": "ok", "node": node})
 
 
 async def openapi_document(request: web.Request) -> web.Response:

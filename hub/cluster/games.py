@@ -161,9 +161,10 @@ class ClusterGames(GameHub):
                 return
 
     async def sweep_overdue(self) -> None:
-        """Expire every stored game whose deadline passed a while ago (a dead node's)."""
-        for game_id in await self.storage.overdue(self.now() - OVERDUE_SLACK_MS):
-            await self._expire(game_id, 0)
+        """Expire every stored game whose deadline passed a while ago (a dead node's), all at
+        once: one game waiting (for the lobby, when the round ends it) delays no other."""
+        overdue = await self.storage.overdue(self.now() - OVERDUE_SLACK_MS)
+        await asyncio.gather(*(self._expire(game_id, 0) for game_id in overdue))
 
     # -- topics ----------------------------------------------------------------------------
 

@@ -80,7 +80,7 @@ class ClusterLobby(ClusterGames):
         if self._section() is not None:
             yield
             return
-        token, raw = await self.state.acquire_and_load()
+        token, raw = await self.state.acquire_and_load(owner=self.node)
         section = _Section(token, asyncio.current_task())
         entered = _SECTION.set(section)
         published: list[Published] = []

@@ -171,6 +171,16 @@ end
 return 0
 """
 
+BREAK = """#!lua
+-- KEYS: lock.  ARGV: owner.  Deletes the lock when its token is the owner's (``<owner>/...``): a
+-- dead node's lock, freed without waiting for its ttl; whatever it would still commit is fenced.
+local token = redis.call('GET', KEYS[1])
+if token and string.sub(token, 1, #ARGV[1] + 1) == ARGV[1] .. '/' then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 EXTEND = """#!lua
 -- KEYS: lock.  ARGV: token, ttl ms.  Gives our lock a new ttl; 0 when it is no longer ours.
 if redis.call('GET', KEYS[1]) == ARGV[1] then

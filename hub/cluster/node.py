@@ -48,6 +48,7 @@ TICK = 1.0  # seconds between a node's ticks
 BEAT = 0.5  # seconds between a node's beats
 LIVENESS_MS = 2000  # a node that has not beaten for this long is dead
 TIDY_EVERY = 5  # ticks between tidy-ups
+OUTBOX_BATCH = 256  # game-topic frames in one pipeline at most
 CUT_OFF = 3.0  # seconds without PostgreSQL after which this node closes its sockets
 
 
@@ -196,6 +197,10 @@ class ClusterHub(ClusterLobby):
         self._ok["redis"] = time.monotonic()
         for node in await self.state.dead_nodes():
             if node != self.node:
+                # A node that died holding the lobby lock would stall every lobby change for
+                # the lock's ttl: free it now (whatever it would still commit is fenced).
+                if await self.state.break_lock(node):
+                    log.info("freed the lobby lock of dead node %s", node)
                 await self.drop_node(node)
                 await self.state.forget_node(node)
                 log.info("node %s is gone; its connections left presence", node)
@@ -234,12 +239,15 @@ class ClusterHub(ClusterLobby):
         await self.reconcile()
 
     async def _send_outbox(self) -> None:
-        """Publish this node's game-topic frames to the other nodes, in order."""
+        """Publish this node's game-topic frames to the other nodes, in order: what queued up
+        while the last round trip was out goes together in the next one (a pipeline)."""
         quiet_until = 0.0
         while True:
-            topic, epoch, frame = await self._outbox.get()
+            items = [await self._outbox.get()]
+            while not self._outbox.empty() and len(items) < OUTBOX_BATCH:
+                items.append(self._outbox.get_nowait())
             try:
-                await self.state.publish(topic, epoch, frame)
+                await self.state.publish_many(items)
             except Exception as exc:  # the other nodes catch up from PostgreSQL
                 now = time.monotonic()
                 if now >= quiet_until:

@@ -129,19 +129,29 @@ class RedisState:
         seconds, micros = await self._call("time", self._redis.time())
         return int(seconds) * 1000 + int(micros) // 1000
 
-    async def acquire(self, *, ttl_ms: int = 5000, wait: float = 5.0) -> str:
-        """The lobby lock for ``ttl_ms``: its token fences commits.  ``Busy`` after ``wait`` s."""
-        token, _ = await self._take(ttl_ms, wait, load=False)
+    async def acquire(self, *, ttl_ms: int = 5000, wait: float = 5.0, owner: str = "") -> str:
+        """The lobby lock for ``ttl_ms``: its token fences commits.  ``Busy`` after ``wait`` s.
+        An ``owner`` (a node) is written into the token, so ``break_lock`` can free it."""
+        token, _ = await self._take(ttl_ms, wait, owner, load=False)
         return token
 
     async def acquire_and_load(
-        self, *, ttl_ms: int = 5000, wait: float = 5.0
+        self, *, ttl_ms: int = 5000, wait: float = 5.0, owner: str = ""
     ) -> tuple[str, bytes | None]:
         """``acquire`` and ``load`` in one command: the token, and the document under the lock."""
-        return await self._take(ttl_ms, wait, load=True)
+        return await self._take(ttl_ms, wait, owner, load=True)
 
-    async def _take(self, ttl_ms: int, wait: float, *, load: bool) -> tuple[str, bytes | None]:
-        token = secrets.token_hex(16)
+    async def break_lock(self, owner: str) -> bool:
+        """Free the lobby lock if ``owner`` holds it (a node found dead); True if it did."""
+        if not owner or "/" in owner:
+            raise ValueError(f"not an owner: {owner!r}")
+        keys = [self.key("lobby", "lock")]
+        return bool(await self._eval("break_lock", lua.BREAK, keys, [owner]))
+
+    async def _take(
+        self, ttl_ms: int, wait: float, owner: str, *, load: bool
+    ) -> tuple[str, bytes | None]:
+        token = f"{owner}/{secrets.token_hex(16)}" if owner else secrets.token_hex(16)
         keys = [self.key("lobby", "lock"), self.key("lobby")]
         deadline = time.monotonic() + wait
         delay = 0.001
@@ -221,6 +231,13 @@ class RedisState:
             Published(event.topic, epochs[index[event.topic] - 1], seq, head + b"%d" % seq + tail)
             for event, (head, tail), seq in zip(events, parts, answer[1], strict=True)
         ]
+
+    async def publish_many(self, items: Sequence[tuple[str, str, bytes]]) -> None:
+        """``publish`` each (topic, epoch, frame), in order, in one round trip (a pipeline)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for topic, epoch, frame in items:
+            pipe.publish(self.channel(topic), epoch.encode() + b" " + frame)
+        await self._call("publish", pipe.execute())
 
     async def publish(self, topic: str, epoch: str, frame: bytes) -> None:
         """Publish a frame numbered elsewhere (a game topic's, from PostgreSQL) to every node."""

@@ -139,3 +139,45 @@ async def test_only_a_commit_with_a_token_may_release(nodes: list[RedisState]) -
     with pytest.raises(ValueError, match="with its token"):
         await nodes[0].commit(None, b"doc", [], [], release=True)
     assert await nodes[0].load() is None
+
+
+async def test_a_dead_owners_lock_is_broken_at_once_and_its_late_commit_is_fenced(
+    nodes: list[RedisState],
+) -> None:
+    dead, alive = nodes
+    token = await dead.acquire(ttl_ms=60_000, owner="n1")
+    assert token.startswith("n1/")
+    assert not await alive.break_lock("n2"), "another owner's lock was broken"
+    assert not await alive.break_lock("n"), "a prefix of the owner is not the owner"
+    with pytest.raises(Busy):
+        await alive.acquire(wait=0.05)
+    assert await alive.break_lock("n1")
+    mine = await alive.acquire(wait=0.05, owner="n2")
+    with pytest.raises(Fenced):
+        await dead.commit(token, b"late", [], [])
+    assert await alive.load() is None
+    assert await alive.release(mine)
+    with pytest.raises(ValueError, match="owner"):
+        await alive.break_lock("a/b")
+
+
+async def test_publish_many_sends_each_frame_in_order_in_one_round_trip(
+    nodes: list[RedisState], raw: Redis
+) -> None:
+    state = nodes[0]
+    channel = raw.pubsub()
+    await channel.subscribe(state.channel("game:g1"), state.channel("game:g2"))
+    await channel.get_message(timeout=1)
+    await channel.get_message(timeout=1)
+    items = [("game:g1", "e1", b"one"), ("game:g2", "e2", b"two"), ("game:g1", "e1", b"three")]
+    before = state.commands
+    await state.publish_many(items)
+    assert state.commands - before == 1
+    got: list[bytes] = []
+    while len(got) < 3:
+        message = await channel.get_message(timeout=2)
+        assert message is not None, f"only {got}"
+        if message["type"] == "message":
+            got.append(message["data"])
+    assert got == [b"e1 one", b"e2 two", b"e1 three"]
+    await channel.aclose()

@@ -6,7 +6,9 @@ Each connection is an ``aiosqlite`` connection: a ``sqlite3`` connection on a th
 every statement one hop to that thread.  The writer stores a whole batch of saves in one
 transaction of a fixed number of hops, however many saves it holds: ``BEGIN IMMEDIATE``, one
 ``executemany`` per table (the games inserted, the games updated, their new rounds, their events)
-and ``COMMIT`` — five for the usual batch of moves.  When that transaction fails for a save's own
+and ``COMMIT`` — five for the usual batch of moves.  A game still playing is updated in the
+columns a move can change only, so a move rewrites no index entry but the live games' due time
+(``games_due``); a game that ended is updated whole.  When that transaction fails for a save's own
 reason (an integrity error, a game that was never created or that changed since it was read, a
 seat already taken), it rolls back and each save runs alone in a transaction of its own, so only
 the bad one fails (``storage.sqlite_refusals`` says why); an operational error (the file is locked
@@ -58,6 +60,23 @@ _INSERT_GAME = (
 # while its seq is still :expected (compare-and-set, when :expected is not None).
 _UPDATE_GAME = (
     f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in sql.GAME_FIELDS if f != 'id')},"
+    " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
+)
+# What a save of a game still playing can change: every other column changes only when the game
+# ends (``protocol.game``), among them every indexed one but the due time's (``games_due``), and
+# SQLite rewrites an index entry for every indexed column an UPDATE sets, changed or not.
+PLAYING_FIELDS = (
+    "score_a",
+    "score_b",
+    "round",
+    "deadline",
+    "secret_roll",
+    "secret_nonce",
+    "pending",
+    "idle_until",
+)
+_UPDATE_PLAYING = (
+    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in PLAYING_FIELDS)},"
     " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
 )
 # Rounds already stored are the same rounds (a resolved round never changes): skipped.
@@ -265,12 +284,18 @@ async def _apply(db: aiosqlite.Connection, saves: Sequence[Save]) -> None:
     await db.execute("BEGIN IMMEDIATE")
     try:
         created = [s.game for s in saves if s.create]
-        updated = [s.game for s in saves if not s.create]
+        playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
+        ended = [s.game for s in saves if not s.create and s.game["status"] != "playing"]
         rounds = [row for s in saves for row in s.rounds]
         events = [row for s in saves for row in s.events]
         if created:
             await db.executemany(_INSERT_GAME, created)
-        if updated and (await db.executemany(_UPDATE_GAME, updated)).rowcount != len(updated):
+        changed = 0
+        if playing:
+            changed += (await db.executemany(_UPDATE_PLAYING, playing)).rowcount
+        if ended:
+            changed += (await db.executemany(_UPDATE_GAME, ended)).rowcount
+        if changed != len(playing) + len(ended):
             raise NeverCreated()
         if rounds:
             await db.executemany(_INSERT_ROUND, rounds)

@@ -43,7 +43,7 @@ ROLLS = ("Rock", "Paper", "Scissors")
 WATCHED = {
     ("encode", "json/encoder.py"): "json_encodes",
     ("dumps", "json/__init__.py"): "json_dumps",
-    ("_execute", "aiosqlite/core.py"): "db_hops",
+    ("call", "storage/sqlite_thread.py"): "db_hops",
     ("run_in_executor", "asyncio/base_events.py"): "executor_hops",
     ("write", "asyncio/selector_events.py"): "socket_writes",
 }

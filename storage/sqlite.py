@@ -2,16 +2,16 @@
 
 Theory of operation
 -------------------
-Each connection is an ``aiosqlite`` connection: a ``sqlite3`` connection on a thread of its own,
-every statement one hop to that thread.  The writer stores a whole batch of saves in one
-transaction of a fixed number of hops, however many saves it holds: ``BEGIN IMMEDIATE``, one
-``executemany`` per table (the games inserted, the games updated, their new rounds, their events)
-and ``COMMIT`` — five for the usual batch of moves.  A game still playing is updated in the
-columns a move can change only, so a move rewrites no index entry but the live games' due time
-(``games_due``); a game that ended is updated whole.  When that transaction fails for a save's own
-reason (an integrity error, a game that was never created or that changed since it was read, a
-seat already taken), it rolls back and each save runs alone in a transaction of its own, so only
-the bad one fails (``storage.sqlite_refusals`` says why); an operational error (the file is locked
+Each connection is a ``sqlite3`` connection on a thread of its own
+(``storage.sqlite_thread``), which runs whole functions of it.  The writer stores a whole batch
+of saves in one transaction in one trip to its thread, however many saves it holds:
+``BEGIN IMMEDIATE``, one ``executemany`` per table (the games inserted, the games updated, their
+new rounds, their events) and ``COMMIT``.  A game still playing is updated in the columns a move
+can change only, so a move rewrites no index entry but the live games' due time (``games_due``);
+a game that ended is updated whole.  When that transaction fails for a save's own reason (an
+integrity error, a game that was never created or that changed since it was read, a seat already
+taken), it rolls back and each save runs alone in a transaction of its own, so only the bad one
+fails (``storage.sqlite_refusals`` says why); an operational error (the file is locked
 past ``BUSY_TIMEOUT_MS``, the disk is full) fails the whole batch.  ``synchronous=NORMAL`` in WAL
 mode loses nothing committed when the process dies (it can lose the last commits on power loss,
 which we accept).
@@ -37,14 +37,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from storage import sql
 from storage.base import StaleRating, StorageError
 from storage.engine import NeverCreated, Save, Session
 from storage.open import MEMORY
 from storage.sqlite_refusals import refused
 from storage.sqlite_schema import MIGRATIONS
+from storage.sqlite_thread import Connection
 from storage.store import SQLStore
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "READERS", "SQLiteStorage"]
@@ -118,17 +117,23 @@ class Dialect:
 class _Session:
     """The transaction of one unit of work on a connection, begun by its first query."""
 
-    def __init__(self, db: aiosqlite.Connection, begin: str) -> None:
+    def __init__(self, db: Connection, begin: str) -> None:
         self._db = db
         self._begin = begin
         self.begun = False
 
     async def fetch(self, query: str, *args: Any) -> list[sql.Row]:
         """Every row of ``query``."""
-        if not self.begun:
-            self.begun = True
-            await self._db.execute(self._begin)
-        return list(await self._db.execute_fetchall(query, args))
+        if self.begun:
+            return list(await self._db.fetchall(query, args))
+        self.begun = True  # before: a BEGIN that worked is rolled back whatever follows
+        begin = self._begin
+
+        def first(db: sqlite3.Connection) -> list[sqlite3.Row]:
+            db.execute(begin)
+            return db.execute(query, args).fetchall()
+
+        return list(await self._db.call(first))
 
     async def fetchrow(self, query: str, *args: Any) -> sql.Row | None:
         """The first row of ``query``, or None."""
@@ -136,32 +141,17 @@ class _Session:
         return rows[0] if rows else None
 
 
-async def _connect(path: str, *pragmas: str) -> aiosqlite.Connection:
-    """Open ``path`` (a ``sqlite3`` connection on a thread of its own) and run ``pragmas``."""
-    db = await aiosqlite.connect(path, isolation_level=None)
-    try:
-        db.row_factory = sqlite3.Row
-        for pragma in pragmas:
-            await db.execute(pragma)
-    except BaseException:
-        await db.close()
-        raise
-    return db
-
-
 class SQLiteBackend:
     """``storage.engine.Backend`` on a SQLite file."""
 
     dialect = Dialect()
 
-    def __init__(
-        self, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection], path: str
-    ) -> None:
+    def __init__(self, writer: Connection, readers: list[Connection], path: str) -> None:
         """Use open, migrated connections; use ``open()`` instead."""
         self.where = path
         self._writer = writer
         self._all = [writer, *readers]
-        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._readers: asyncio.Queue[Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
         # Taken by the writer's work, and by reads only when they run on the writer (in memory).
@@ -173,11 +163,11 @@ class SQLiteBackend:
     async def open(cls, path: str) -> SQLiteBackend:
         """Open (or create) and migrate the database; ``StorageError`` when it cannot."""
         _check_path(path)
-        opened: list[aiosqlite.Connection] = []
+        opened: list[Connection] = []
         try:
             # busy_timeout first, so that switching to WAL waits for another process's lock.
             busy = f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"
-            writer = await _connect(
+            writer = await Connection.open(
                 path,
                 busy,
                 "PRAGMA journal_mode = WAL",
@@ -185,10 +175,10 @@ class SQLiteBackend:
                 "PRAGMA foreign_keys = ON",
             )
             opened.append(writer)
-            await _migrate(writer, path)
+            await writer.call(lambda db: _migrate(db, path))
             if path != MEMORY:
                 for _ in range(READERS):
-                    opened.append(await _connect(path, busy, "PRAGMA query_only = ON"))
+                    opened.append(await Connection.open(path, busy, "PRAGMA query_only = ON"))
         except BaseException as exc:
             for db in opened:
                 await db.close()
@@ -208,7 +198,7 @@ class SQLiteBackend:
             raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
 
     @asynccontextmanager
-    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _reader(self) -> AsyncIterator[Connection]:
         if self._shared:
             async with self._lock:
                 yield self._writer
@@ -230,7 +220,7 @@ class SQLiteBackend:
                 finally:
                     if session.begun:
                         # Before the reader goes back to the pool; a no-op outside a transaction.
-                        await reader.rollback()
+                        await reader.call(_rollback)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot {what}: {exc}") from exc
 
@@ -242,9 +232,9 @@ class SQLiteBackend:
                 session = _Session(self._writer, "BEGIN IMMEDIATE")
                 try:
                     result = await work(session)
-                    await self._writer.commit()
+                    await self._writer.call(_commit)
                 except BaseException:
-                    await self._writer.rollback()
+                    await self._writer.call(_rollback)
                     raise
                 return result
         except sqlite3.Error as exc:
@@ -257,31 +247,40 @@ class SQLiteBackend:
         except sqlite3.Error as exc:
             return [exc] * len(saves)
         async with self._lock:
-            return await _store(self._writer, saves)
+            return await self._writer.call(lambda db: _store(db, saves))
 
 
-async def _store(db: aiosqlite.Connection, saves: Sequence[Save]) -> list[BaseException | None]:
+def _commit(db: sqlite3.Connection) -> None:
+    db.commit()
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    db.rollback()  # a no-op outside a transaction
+
+
+def _store(db: sqlite3.Connection, saves: Sequence[Save]) -> list[BaseException | None]:
+    """The batch's outcomes, on the writer's thread (see the module's docstring)."""
     try:
-        await _apply(db, saves)
+        _apply(db, saves)
         return [None] * len(saves)
     except sqlite3.OperationalError as exc:
         return [exc] * len(saves)  # the database's trouble, not one save's
     except Exception as exc:
         if len(saves) == 1:
-            return [await refused(db, saves[0], exc)]
+            return [refused(db, saves[0], exc)]
     outcomes: list[BaseException | None] = []
     for save in saves:
         try:
-            await _apply(db, [save])
+            _apply(db, [save])
             outcomes.append(None)
         except Exception as exc:
-            outcomes.append(await refused(db, save, exc))
+            outcomes.append(refused(db, save, exc))
     return outcomes
 
 
-async def _apply(db: aiosqlite.Connection, saves: Sequence[Save]) -> None:
+def _apply(db: sqlite3.Connection, saves: Sequence[Save]) -> None:
     """Store ``saves`` in one transaction, or roll back and raise."""
-    await db.execute("BEGIN IMMEDIATE")
+    db.execute("BEGIN IMMEDIATE")
     try:
         created = [s.game for s in saves if s.create]
         playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
@@ -289,28 +288,28 @@ async def _apply(db: aiosqlite.Connection, saves: Sequence[Save]) -> None:
         rounds = [row for s in saves for row in s.rounds]
         events = [row for s in saves for row in s.events]
         if created:
-            await db.executemany(_INSERT_GAME, created)
+            db.executemany(_INSERT_GAME, created)
         changed = 0
         if playing:
-            changed += (await db.executemany(_UPDATE_PLAYING, playing)).rowcount
+            changed += db.executemany(_UPDATE_PLAYING, playing).rowcount
         if ended:
-            changed += (await db.executemany(_UPDATE_GAME, ended)).rowcount
+            changed += db.executemany(_UPDATE_GAME, ended).rowcount
         if changed != len(playing) + len(ended):
             raise NeverCreated()
         if rounds:
-            await db.executemany(_INSERT_ROUND, rounds)
+            db.executemany(_INSERT_ROUND, rounds)
         if events:
-            await db.executemany(_INSERT_EVENT, events)
+            db.executemany(_INSERT_EVENT, events)
         ratings = [row for s in saves for row in s.ratings]
         if ratings:
             updates = [(r[1], r[2], r[3], r[0], r[4]) for r in ratings]
-            if (await db.executemany(_UPDATE_RATING, updates)).rowcount != len(ratings):
+            if db.executemany(_UPDATE_RATING, updates).rowcount != len(ratings):
                 raise StaleRating("a rating changed since it was read; rate the game again")
             history = [(r[5], r[6], r[1], r[2], r[3], r[0]) for r in ratings]
-            await db.executemany(_INSERT_RATING, history)
-        await db.commit()
+            db.executemany(_INSERT_RATING, history)
+        db.commit()
     except BaseException:
-        await db.rollback()  # a no-op when no transaction is open
+        db.rollback()  # a no-op when no transaction is open
         raise
 
 
@@ -340,9 +339,10 @@ def _check_path(path: str) -> None:
         )
 
 
-async def _migrate(db: aiosqlite.Connection, path: str) -> None:
-    """Bring the schema up to ``len(MIGRATIONS)``, each migration in its own transaction."""
-    row = await (await db.execute("PRAGMA user_version")).fetchone()
+def _migrate(db: sqlite3.Connection, path: str) -> None:
+    """Bring the schema up to ``len(MIGRATIONS)``, each migration in its own transaction (on
+    the writer's thread)."""
+    row = db.execute("PRAGMA user_version").fetchone()
     version = int(row[0]) if row is not None else 0
     if version > len(MIGRATIONS):
         raise StorageError(
@@ -350,13 +350,13 @@ async def _migrate(db: aiosqlite.Connection, path: str) -> None:
             f" rps-hub knows ({len(MIGRATIONS)}); upgrade rps-hub"
         )
     for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-        await db.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN IMMEDIATE")
         try:
             for statement in statements:
-                await db.execute(statement)
+                db.execute(statement)
             # user_version lives in the file header, so it commits or rolls back with the rest.
-            await db.execute(f"PRAGMA user_version = {number}")
-            await db.commit()
+            db.execute(f"PRAGMA user_version = {number}")
+            db.commit()
         except BaseException:
-            await db.rollback()
+            db.rollback()
             raise

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import aiosqlite
-
 from protocol.game import COMPUTER
 from storage import sql
 from storage.base import SeatTaken
@@ -21,29 +19,28 @@ from storage.engine import NeverCreated, Save, unmatched
 __all__ = ["refused"]
 
 
-async def refused(db: aiosqlite.Connection, save: Save, exc: BaseException) -> BaseException:
-    """What the caller of ``save``, refused with ``exc`` and rolled back, is told."""
+def refused(db: sqlite3.Connection, save: Save, exc: BaseException) -> BaseException:
+    """What the caller of ``save``, refused with ``exc`` and rolled back, is told (on the
+    writer's thread)."""
     try:
         if isinstance(exc, NeverCreated) and not save.create:
-            rows = list(
-                await db.execute_fetchall("SELECT seq FROM games WHERE id = ?", [save.game_id])
-            )
+            rows = db.execute("SELECT seq FROM games WHERE id = ?", [save.game_id]).fetchall()
             return unmatched(save, int(rows[0]["seq"]) if rows else None)
         if save.create and isinstance(exc, sqlite3.IntegrityError) and "live_seats" in str(exc):
-            return await _seat_taken(db, save) or exc
+            return _seat_taken(db, save) or exc
     except sqlite3.Error:
         pass  # the database's trouble: the save's own error says enough
     return exc
 
 
-async def _seat_taken(db: aiosqlite.Connection, save: Save) -> SeatTaken | None:
+def _seat_taken(db: sqlite3.Connection, save: Save) -> SeatTaken | None:
     """The first seat of a new game that another live game holds, as ``SeatTaken``."""
     seats = [save.game["player_a"], save.game["player_b"]]
     humans = {sql.key(seat): seat for seat in seats if sql.key(seat) != COMPUTER}
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         "SELECT player, game_id FROM live_seats WHERE player IN (SELECT value FROM json_each(?))",
         [sql.json_list(list(humans))],
-    )
+    ).fetchall()
     held = {row["player"]: row["game_id"] for row in rows}
     for player, seat in humans.items():
         if player in held:

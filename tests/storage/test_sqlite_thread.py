@@ -1,0 +1,66 @@
+"""A ``sqlite3`` connection on its own thread: whole functions in, their outcomes out, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage.sqlite_thread import Connection
+
+
+async def test_a_function_runs_on_the_connection_and_its_result_comes_back(tmp_path: Path) -> None:
+    conn = await Connection.open(str(tmp_path / "t.db"))
+    try:
+
+        def work(db: sqlite3.Connection) -> int:
+            db.execute("CREATE TABLE t (x INTEGER)")
+            db.executemany("INSERT INTO t VALUES (?)", [(1,), (2,), (3,)])
+            return int(db.execute("SELECT sum(x) FROM t").fetchone()[0])
+
+        assert await conn.call(work) == 6
+        rows = await conn.fetchall("SELECT x FROM t WHERE x > ? ORDER BY x", (1,))
+        assert [row["x"] for row in rows] == [2, 3]
+    finally:
+        await conn.close()
+
+
+async def test_a_failing_function_fails_its_caller_alone(tmp_path: Path) -> None:
+    conn = await Connection.open(str(tmp_path / "t.db"))
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await conn.execute("SELECT * FROM missing")
+        assert [tuple(row) for row in await conn.fetchall("SELECT 1")] == [(1,)]
+    finally:
+        await conn.close()
+
+
+async def test_close_waits_for_what_was_asked_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    conn = await Connection.open(str(path), "PRAGMA journal_mode = WAL")
+    await conn.execute("CREATE TABLE t (x INTEGER)")
+    writes = [
+        asyncio.ensure_future(conn.execute("INSERT INTO t VALUES (?)", (i,))) for i in range(50)
+    ]
+    await asyncio.sleep(0)  # each write is queued
+    await conn.close()
+    assert all(w.done() and w.exception() is None for w in writes)
+    other = sqlite3.connect(path)
+    try:
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (50,)
+    finally:
+        other.close()
+
+
+async def test_a_closed_connection_refuses_work(tmp_path: Path) -> None:
+    conn = await Connection.open(str(tmp_path / "t.db"))
+    await conn.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        await conn.execute("SELECT 1")
+
+
+async def test_a_path_that_cannot_be_opened_fails_the_open(tmp_path: Path) -> None:
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        await Connection.open(str(tmp_path / "missing" / "t.db"))

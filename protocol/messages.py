@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import json.encoder
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from attrs import frozen
@@ -263,8 +263,25 @@ _string: Callable[[str], str] = json.encoder.encode_basestring
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
+def _chunker() -> Callable[[object, int], Sequence[str]]:
+    """``_ENCODER``'s C encoder, made once: ``JSONEncoder.encode`` makes a new one (and a
+    closure, in two Python calls) for every object.  Without a circular check: frames are trees
+    the hub builds (a cycle would raise ``RecursionError`` instead of ``ValueError``)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return lambda obj, _: [_ENCODER.encode(obj)]
+    e = _ENCODER
+    chunks: Callable[[object, int], Sequence[str]] = make(
+        None, e.default, _string, None, e.key_separator, e.item_separator, False, False, True
+    )
+    return chunks
+
+
+_chunks = _chunker()
+
+
 def _dump(obj: object) -> bytes:
-    return _ENCODER.encode(obj).encode()
+    return "".join(_chunks(obj, 0)).encode()
 
 
 def encode_welcome(server: str, session: str, heartbeat: float) -> bytes:
@@ -294,12 +311,12 @@ def encode_error(rid: RequestId | None, code: str, message: str) -> bytes:
 
 def encode_event(topic: str, seq: int, ts: int, event: str, data: object) -> bytes:
     """An event frame, serialized once for every subscriber."""
-    return encode_event_text(topic, seq, ts, event, _ENCODER.encode(data))
+    return encode_event_text(topic, seq, ts, event, "".join(_chunks(data, 0)))
 
 
 def encode_data(data: object) -> str:
     """The JSON text of an event's ``data`` as its frame carries it (for ``encode_event_text``)."""
-    return _ENCODER.encode(data)
+    return "".join(_chunks(data, 0))
 
 
 def encode_event_text(topic: str, seq: int, ts: int, event: str, text: str) -> bytes:

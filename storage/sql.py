@@ -202,7 +202,9 @@ def game_row(
         "round_seconds": game.round_seconds,
         "secret_roll": game.secret.roll if game.secret else None,
         "secret_nonce": game.secret.nonce if game.secret else None,
-        "pending": json.dumps(game.pending, sort_keys=True),
+        # Empty after every resolved round: no encoder built for it (json.dumps with options
+        # builds one per call).
+        "pending": json.dumps(game.pending, sort_keys=True) if game.pending else "{}",
         "epoch": game.epoch,
         "started": game.started,
         "finished": game.finished,

@@ -128,3 +128,23 @@ def test_an_event_framed_around_its_encoded_data_is_the_same_bytes(
     assert json.loads(framed) == {
         "type": "event", "topic": topic, "seq": seq, "ts": ts, "event": event, "data": data
     }  # fmt: skip
+
+
+@given(
+    data=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_data_is_encoded_as_compact_json_dumps_writes_it(data: object) -> None:
+    # The frames' encoder is made once (not per call, as JSONEncoder.encode does): same text.
+    assert encode_data(data) == json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    assert (
+        encode_reply(7, data)
+        == json.dumps(
+            {"type": "reply", "id": 7, "ok": True, "data": data},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+    )

@@ -45,6 +45,9 @@ class _Job:
     work: Callable[[Session], Awaitable[Any]] | None
     taken: bool = False  # by the writer, into a batch or to run
     future: asyncio.Future[Any] = field(factory=lambda: asyncio.get_running_loop().create_future())
+    # Done once the batch (or the unit) that took the job is settled: what a cancelled caller
+    # waits for (its own future is cancelled with it).
+    settled: asyncio.Future[None] | None = None
 
 
 class Writer:
@@ -102,31 +105,35 @@ class Writer:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._work())
         try:
-            return await asyncio.shield(job.future)
+            # Not shielded (a shield costs a task wake-up and a dozen calls per save): a
+            # cancelled caller cancels the future, and the writer answers no cancelled future.
+            return await job.future
         except asyncio.CancelledError:
             if not job.taken:
                 self._jobs.remove(job)  # never begun: it is never done
-                job.future.cancel()
                 raise
             # Begun with its batch: the caller's cancellation goes on once it is settled, so a
             # cancelled save is all or nothing by the time the caller sees the cancellation.
-            while not job.future.done():
+            while job.settled is not None and not job.settled.done():
                 with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait([job.future])
-            if not job.future.cancelled():
+                    await asyncio.wait([job.settled])
+            if job.future.done() and not job.future.cancelled():
                 job.future.exception()  # retrieved: the caller is told of the cancellation
             raise
 
     async def _work(self) -> None:
         """Run the queued writes until none is left: units alone, saves in batches."""
         batch: list[_Job] = []
+        loop = asyncio.get_running_loop()
         try:
             while self._jobs:
                 job = self._jobs.popleft()
                 job.taken = True
+                job.settled = settled = loop.create_future()
                 if job.save is None:
                     batch = [job]
                     await self._run_unit(job)
+                    settled.set_result(None)
                     continue
                 batch, games = [job], {job.save.game_id}
                 while self._jobs and len(batch) < MAX_BATCH:
@@ -135,13 +142,17 @@ class Writer:
                         break
                     batch.append(self._jobs.popleft())
                     batch[-1].taken = True
+                    batch[-1].settled = settled
                     games.add(save.game_id)
                 await self._run_batch(batch)
+                settled.set_result(None)
         except BaseException:
             # The task itself was cancelled (the event loop is shutting down): no caller waits
             # for ever, and none is told its write was stored.
             for job in [*batch, *self._jobs]:
                 _fail(job.future, StorageError(f"cannot {job.what}: the writer stopped"))
+                if job.settled is not None and not job.settled.done():
+                    job.settled.set_result(None)
             self._jobs.clear()
             raise
 

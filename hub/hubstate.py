@@ -165,24 +165,18 @@ class HubState:
 
     # -- locks -----------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def lock(self, game_id: str) -> AsyncIterator[None]:
-        """Hold the lock that orders every change to (and catch-up of) one game's topic.
+    def lock(self, game_id: str) -> _GameLock:
+        """Hold the lock that orders every change to (and catch-up of) one game's topic:
+        ``async with hub.lock(game_id):``, nothing else (its user is counted from this call).
 
         Locks exist only while a game is live or someone holds or awaits its lock, so looking up
         unknown or finished games never grows the table.
         """
         entry = self._locks.get(game_id)
         if entry is None:
-            entry = self._locks[game_id] = _GameLock()
+            entry = self._locks[game_id] = _GameLock(self, game_id)
         entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if not entry.users and game_id not in self._games:
-                del self._locks[game_id]
+        return entry
 
     def live_seq(self, game_id: str) -> int | None:
         """The latest seq of a live game's topic (None when the game is not live here)."""
@@ -190,10 +184,29 @@ class HubState:
 
 
 class _GameLock:
-    """A game's lock and how many tasks hold or await it."""
+    """A game's lock and how many tasks hold or await it; ``async with`` it (a class, not an
+    ``asynccontextmanager``, whose generator costs a dozen Python calls on every move)."""
 
-    __slots__ = ("lock", "users")
+    __slots__ = ("_game_id", "_state", "lock", "users")
 
-    def __init__(self) -> None:
+    def __init__(self, state: HubState, game_id: str) -> None:
         self.lock = asyncio.Lock()
         self.users = 0
+        self._state = state
+        self._game_id = game_id
+
+    async def __aenter__(self) -> None:
+        try:
+            await self.lock.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.lock.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        self.users -= 1
+        if not self.users and self._game_id not in self._state._games:
+            del self._state._locks[self._game_id]

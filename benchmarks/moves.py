@@ -215,6 +215,15 @@ async def register(base: str, n: int) -> list[str | None]:
     return tokens
 
 
+async def batches(base: str) -> tuple[float, float]:
+    """The hub's (saves, batches) so far, from ``/metrics``."""
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as r:
+        text = await r.text()
+    found = dict(line.partition(" ")[::2] for line in text.splitlines() if " " in line)
+    saves = found.get("rps_hub_storage_saves_total", "0")
+    return float(saves), float(found.get("rps_hub_storage_batches_total", "0"))
+
+
 @dataclass
 class Result:
     server: str
@@ -227,6 +236,7 @@ class Result:
     p50_ms: float = math.nan
     p99_ms: float = math.nan
     rate_limited: int = 0
+    saves_per_batch: float = math.nan  # the hub's group commit over the window
     notes: list[str] = field(default_factory=list)
 
 
@@ -253,9 +263,14 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             handles.append((parent, p))
         await asyncio.sleep(max(0.0, start + args.warmup - time.time()))
         spy = profile(proc.pid, args, f"{kind}-{n}") if args.profile else None
+        hub = kind.startswith("hub")
+        saved0 = await batches(base) if hub else (0.0, 0.0)
         cpu0 = cpu_seconds(proc.pid)
         await asyncio.sleep(args.seconds)
         res.cpu_s = cpu_seconds(proc.pid) - cpu0
+        if hub:
+            saved1 = await batches(base)
+            res.saves_per_batch = (saved1[0] - saved0[0]) / max(1.0, saved1[1] - saved0[1])
         if spy is not None:
             spy.wait(30)
         loop = asyncio.get_running_loop()
@@ -338,7 +353,8 @@ async def amain(args: argparse.Namespace) -> list[Result]:
                 r = await bench_one(kind, n, args, Path(tmp))
                 print(f"  {kind:9} players={n:<5} {fmt(r.us_per_move, 0)} µs/move, "
                       f"{fmt(r.moves_per_s, 0)} moves/s, p50 {fmt(r.p50_ms)} ms, "
-                      f"p99 {fmt(r.p99_ms)} ms, rate-limited {r.rate_limited} "
+                      f"p99 {fmt(r.p99_ms)} ms, rate-limited {r.rate_limited}, "
+                      f"{fmt(r.saves_per_batch)} saves a batch "
                       f"{'; '.join(r.notes)}", file=sys.stderr, flush=True)  # fmt: skip
                 results.append(r)
     return results

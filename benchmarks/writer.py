@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import random
 import sqlite3
@@ -42,6 +43,13 @@ from storage.sqlite import SQLiteStorage  # noqa: E402
 
 ROLLS = ("Rock", "Paper", "Scissors")
 Saves = list[tuple[Game, list[StoredEvent]]]
+
+
+def io() -> tuple[int, int, int]:
+    """Bytes this process has written through system calls, how many such calls, and how many
+    reading calls."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["wchar"]), int(fields["syscw"]), int(fields["syscr"])
 
 
 def thread_cpu() -> dict[int, float]:
@@ -82,7 +90,8 @@ class Table:
     def start(self) -> tuple[Game, list[StoredEvent]]:
         self.serial += 1
         game, effects = Game.start(
-            id=f"g{self.serial:011d}",
+            # Random, as the hub's (hub.hubstate.new_id): rows of live games spread over pages.
+            id=base64.urlsafe_b64encode(self.rng.randbytes(9)).decode(),
             rules=self.rules,
             best_of=15,
             players=(f"player{self.serial % 1000:04d}", COMPUTER),
@@ -121,12 +130,14 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
     moves = 0
     before: dict[int, float] = {}
     t0 = p0 = 0.0
+    io0 = (0, 0, 0)
     main = threading.get_native_id()
     try:
         for step in range(args.warmup + 10**9):
             if step == args.warmup:
                 instrument("on")
                 before, t0, p0 = thread_cpu(), time.perf_counter(), time.process_time()
+                io0 = io()
                 moves = 0
             moved, created = table.step()
             await asyncio.gather(
@@ -137,6 +148,7 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
             if step >= args.warmup and moves >= args.moves:
                 break
         after, t1, p1 = thread_cpu(), time.perf_counter(), time.process_time()
+        io1 = io()
         instrument("off")
     finally:
         await store.close()
@@ -148,6 +160,9 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
         "loop_us": spent.get(main, 0.0) / moves * 1e6,
         "threads_us": others / moves * 1e6,
         "wall_us": (t1 - t0) / moves * 1e6,
+        "written": (io1[0] - io0[0]) / moves,
+        "writes": (io1[1] - io0[1]) / moves,
+        "reads": (io1[2] - io0[2]) / moves,
     }
 
 
@@ -202,7 +217,9 @@ def main() -> int:
     print(
         f"{row['moves']:.0f} moves, {args.games} games a batch: "
         f"process {row['process_us']:.1f} µs/move (loop thread {row['loop_us']:.1f}, "
-        f"database threads {row['threads_us']:.1f}), wall {row['wall_us']:.1f} µs/move"
+        f"database threads {row['threads_us']:.1f}), wall {row['wall_us']:.1f} µs/move; "
+        f"{row['written']:,.0f} bytes in {row['writes']:.1f} writes, {row['reads']:.1f} reads"
+        " per move"
     )
     return 0
 

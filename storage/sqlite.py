@@ -16,6 +16,11 @@ past ``BUSY_TIMEOUT_MS``, the disk is full) fails the whole batch.  ``synchronou
 mode loses nothing committed when the process dies (it can lose the last commits on power loss,
 which we accept).
 
+The WAL is checkpointed (copied into the database file) beside the writer, on a connection of
+its own, every ``CHECKPOINT_SAVES`` saves: the writer's commits never wait for it, and a page that
+many commits changed is copied once; the writer checkpoints itself only should the WAL reach
+``FALLBACK_CHECKPOINT`` pages.
+
 Reads run on ``READERS`` connections of their own, ``query_only``: WAL lets them read while the
 writer writes, so no read waits for a write, and each read is one transaction, so its queries see
 one snapshot.  An in-memory database has no file to share, so there the reads run on the writer
@@ -31,6 +36,7 @@ a restart can never show a gap.  The schema version is ``PRAGMA user_version``: 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -48,8 +54,12 @@ from storage.store import SQLStore
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "READERS", "SQLiteStorage"]
 
+log = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_MS = 5000
 READERS = 2
+CHECKPOINT_SAVES = 500  # about 2,000 WAL pages at ~4 pages a save
+FALLBACK_CHECKPOINT = 10_000  # pages (SQLite's default, 1,000, would checkpoint on the writer)
 
 _INSERT_GAME = (
     f"INSERT INTO games ({', '.join(sql.GAME_FIELDS)}, seq)"
@@ -146,11 +156,20 @@ class SQLiteBackend:
 
     dialect = Dialect()
 
-    def __init__(self, writer: Connection, readers: list[Connection], path: str) -> None:
+    def __init__(
+        self,
+        writer: Connection,
+        readers: list[Connection],
+        path: str,
+        checkpointer: Connection | None = None,
+    ) -> None:
         """Use open, migrated connections; use ``open()`` instead."""
         self.where = path
         self._writer = writer
-        self._all = [writer, *readers]
+        self._checkpointer = checkpointer
+        self._checkpoint: asyncio.Task[None] | None = None
+        self._since = 0  # saves since the last checkpoint began
+        self._all = [writer, *readers, *([checkpointer] if checkpointer else [])]
         self._readers: asyncio.Queue[Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
@@ -173,23 +192,29 @@ class SQLiteBackend:
                 "PRAGMA journal_mode = WAL",
                 "PRAGMA synchronous = NORMAL",
                 "PRAGMA foreign_keys = ON",
+                f"PRAGMA wal_autocheckpoint = {FALLBACK_CHECKPOINT}",
             )
             opened.append(writer)
             await writer.call(lambda db: _migrate(db, path))
             if path != MEMORY:
                 for _ in range(READERS):
                     opened.append(await Connection.open(path, busy, "PRAGMA query_only = ON"))
+                opened.append(await Connection.open(path, busy))  # the checkpointer
         except BaseException as exc:
             for db in opened:
                 await db.close()
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"cannot open database {path}: {exc}") from exc
             raise
-        return cls(writer, opened[1:], path)
+        if path == MEMORY:
+            return cls(writer, [], path)
+        return cls(writer, opened[1:-1], path, opened[-1])
 
     async def close(self) -> None:
         """Close every connection and its thread (after what was asked of each before)."""
         self._closed = True
+        if self._checkpoint is not None:
+            await self._checkpoint
         for db in self._all:
             await db.close()
 
@@ -247,7 +272,21 @@ class SQLiteBackend:
         except sqlite3.Error as exc:
             return [exc] * len(saves)
         async with self._lock:
-            return await self._writer.call(lambda db: _store(db, saves))
+            outcomes = await self._writer.call(lambda db: _store(db, saves))
+        self._since += len(saves)
+        idle = self._checkpoint is None or self._checkpoint.done()
+        if self._since >= CHECKPOINT_SAVES and self._checkpointer is not None and idle:
+            self._since = 0
+            self._checkpoint = asyncio.create_task(self._checkpoint_wal(self._checkpointer))
+        return outcomes
+
+    async def _checkpoint_wal(self, checkpointer: Connection) -> None:
+        """Copy what the WAL holds into the database file, as far as no reader needs it kept
+        (PASSIVE: it waits for nobody, and nobody waits for it)."""
+        try:
+            await checkpointer.call(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)"))
+        except sqlite3.Error as exc:  # the writer's own checkpoints are the fallback
+            log.warning("checkpoint of %s failed: %s", self.where, exc)
 
 
 def _commit(db: sqlite3.Connection) -> None:

@@ -1,5 +1,6 @@
 """The SQLite writer behind a file another connection has locked: reads still answer, close
-commits or fails what was asked for, and cancelled callers leave whole saves.
+commits or fails what was asked for, and cancelled callers leave whole saves; and the WAL is
+checkpointed beside the writer.
 
 Another ``sqlite3`` connection holds ``BEGIN IMMEDIATE`` on the file, so the store's writer waits
 in SQLite's busy handler (for up to ``BUSY_TIMEOUT_MS``) until it lets go.
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+import storage.sqlite
 from storage.base import StorageError
 from storage.sqlite import SQLiteStorage
+from tests.conftest import eventually
 from tests.storage.contract import Table, against_the_computer, assert_same_game
 
 
@@ -132,3 +135,27 @@ async def test_a_cancelled_caller_leaves_its_save_whole_and_the_batch_goes_on(
     assert_same_game(await opened.game(a.game.id), a.game)
     assert await opened.game(b.game.id) == before_b
     assert_same_game(await opened.game(c.game.id), c.game)
+
+
+async def test_the_wal_is_checkpointed_beside_the_writer_every_so_many_saves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.sqlite, "CHECKPOINT_SAVES", 5)
+    path = tmp_path / "hub.db"
+    opened = await SQLiteStorage.open(str(path))
+    try:
+        await against_the_computer(opened, 6)
+
+        async def in_the_file() -> bool:  # the database file itself, without its WAL
+            db = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+            try:
+                return bool(db.execute("SELECT count(*) FROM games").fetchone()[0] == 6)
+            except sqlite3.OperationalError:  # not even the tables are there yet
+                return False
+            finally:
+                db.close()
+
+        # The writer alone would not checkpoint before FALLBACK_CHECKPOINT pages.
+        await eventually(in_the_file)
+    finally:
+        await opened.close()

@@ -2,19 +2,18 @@
 
 Theory of operation
 -------------------
-Each connection is a ``sqlite3`` connection on a thread of its own
-(``storage.sqlite_thread``), which runs whole functions of it.  The writer stores a whole batch
-of saves in one transaction in one trip to its thread, however many saves it holds:
-``BEGIN IMMEDIATE``, one ``executemany`` per table (the games inserted, the games updated, their
-new rounds, their events) and ``COMMIT``.  A game still playing is updated in the columns a move
-can change only, so a move rewrites no index entry but the live games' due time (``games_due``);
-a game that ended is updated whole.  When that transaction fails for a save's own reason (an
-integrity error, a game that was never created or that changed since it was read, a seat already
-taken), it rolls back and each save runs alone in a transaction of its own, so only the bad one
-fails (``storage.sqlite_refusals`` says why); an operational error (the file is locked
-past ``BUSY_TIMEOUT_MS``, the disk is full) fails the whole batch.  ``synchronous=NORMAL`` in WAL
-mode loses nothing committed when the process dies (it can lose the last commits on power loss,
-which we accept).
+Each connection is a ``sqlite3`` connection on a thread of its own (``storage.sqlite_thread``),
+which runs whole functions of it.  The writer stores a whole batch of saves in one transaction in
+one trip to its thread, however many saves it holds: ``BEGIN IMMEDIATE``, one ``executemany`` per
+table (the games inserted, the games updated, their new rounds, their events) and ``COMMIT``.  A
+game still playing is updated in the columns a move can change only, so a move rewrites no index
+entry but the live games' due time (``games_due``); a game that ended is updated whole.  When
+that transaction fails for a save's own reason (an integrity error, a game that was never created
+or that changed since it was read, a seat already taken), it rolls back and each save runs alone
+in a transaction of its own, so only the bad one fails (``storage.sqlite_refusals`` says why); an
+operational error (the file is locked past ``BUSY_TIMEOUT_MS``, the disk is full) fails the whole
+batch.  ``synchronous=NORMAL`` in WAL mode loses nothing committed when the process dies (it can
+lose the last commits on power loss, which we accept).
 
 The WAL is checkpointed (copied into the database file) beside the writer, on a connection of
 its own, every ``CHECKPOINT_SAVES`` saves: the writer's commits never wait for it, and a page that
@@ -28,9 +27,9 @@ connection, in turn with the writes.
 
 A game is one ``games`` row holding everything a restart needs to resume it exactly (the open
 round's pending moves and the computer's secret), plus its resolved ``rounds`` and the events of its
-topic in ``game_events``.  A trigger makes each topic's ``seq`` rise by exactly 1, so a replay after
-a restart can never show a gap.  The schema version is ``PRAGMA user_version``: the number of
-``MIGRATIONS`` applied.  Times are unix milliseconds.
+topic in ``game_events``, whose ``seq`` rises by exactly 1 (a compare-and-set on ``games.seq``
+and ``storage.writer``'s check), so a replay after a restart can never show a gap.  The schema
+version is ``PRAGMA user_version``: the number of ``MIGRATIONS`` applied.  Times are unix ms.
 """
 
 from __future__ import annotations

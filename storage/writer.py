@@ -85,7 +85,18 @@ class Writer:
         expected: int | None = None,
     ) -> None:
         """Store a new game (``create``) or a game's new state, with ``events`` (and a rated
-        game's new ``ratings``), in a batch; an update only over the stored seq ``expected``."""
+        game's new ``ratings``), in a batch; an update only over the stored seq ``expected``.
+        A new game's events take seqs 1, 2, ...; a save's follow one another (the first follows
+        the stored seq: ``expected``)."""
+        if events:
+            first = 1 if create else events[0].seq
+            for i, event in enumerate(events):
+                if event.seq != first + i:
+                    raise StorageError(
+                        f"cannot {'create' if create else 'save'} game {game.id}: its events"
+                        f" must take the next seqs of its topic, not"
+                        f" {', '.join(str(e.seq) for e in events)}"
+                    )
         last = 0 if create else self._last_round.get(game.id, 0)
         save = Save(
             create=create,

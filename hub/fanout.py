@@ -176,12 +176,15 @@ class Peer:
 
     def write(self, frame: bytes) -> None:
         """Write a ready frame without blocking; a queue over the limits closes with 1013."""
-        if self._closing or self.ws.closed:
+        if self._closing:
             return
         transport = self._transport
-        if transport.is_closing():
-            self._closing = True
-            return
+        if self._held is None:  # a held frame is checked at the end of its request (``end``)
+            if self.ws.closed:
+                return
+            if transport.is_closing():
+                self._closing = True
+                return
         n = len(frame)
         full = self._frames >= self._frame_room or self._bytes + n > self._byte_room
         if full and not self._fits(1, n):
@@ -202,11 +205,14 @@ class Peer:
         history always works, and a client that asks for it again and again without reading is
         still closed.
         """
-        if self._closing or self.ws.closed:
+        if self._closing:
             return
-        if self._transport.is_closing():
-            self._closing = True
-            return
+        if self._held is None:  # held frames are checked at the end of their request
+            if self.ws.closed:
+                return
+            if self._transport.is_closing():
+                self._closing = True
+                return
         full = self._frames > self._frame_room or self._bytes > self._byte_room
         if full and not self._fits(0, 0):
             self._slow()

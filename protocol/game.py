@@ -91,14 +91,14 @@ def check_best_of(value: object) -> int:
 
 @frozen
 class Secret:
-    """The computer's hidden roll for the open round."""
+    """The computer's hidden roll for the open round, and the ``commitment`` published for it."""
 
     roll: str
     nonce: str
+    commitment: str = field(init=False, eq=False, repr=False)  # hashed once: a round shows it twice
 
-    @property
-    def commitment(self) -> str:
-        """What is published before the round resolves."""
+    @commitment.default
+    def _commit(self) -> str:
         return commitment_of(self.roll, self.nonce)
 
 

@@ -151,7 +151,7 @@ def _str(obj: dict[str, Any], name: str, rid: RequestId, *, required: bool = Tru
         return None
     if not isinstance(value, str) or not value:
         raise FrameError(f"field {name!r} must be a non-empty string", rid)
-    if not _encodable(value):
+    if not value.isascii() and not _encodable(value):  # ASCII (the usual) has no surrogates
         raise FrameError(f"field {name!r} must not contain lone surrogates", rid)
     return value
 

@@ -62,7 +62,8 @@ def game_json(game: Game) -> dict[str, Any]:
 def effect_event(effect: Effect) -> tuple[str, dict[str, Any]]:
     """The game-topic event (name, data) that announces an effect."""
     if isinstance(effect, RoundOpened):
-        data: dict[str, Any] = {"round": effect.round, "deadline": iso(effect.deadline)}
+        deadline = None if effect.deadline is None else iso(effect.deadline)
+        data: dict[str, Any] = {"round": effect.round, "deadline": deadline}
         if effect.commitment is not None:
             data["commitment"] = effect.commitment
         return "round_open", data

@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-Each connection is a ``sqlite3`` connection on a thread of its own (``storage.sqlite_thread``),
-which runs whole functions of it.  The writer stores a whole batch of saves in one transaction in
+Each connection is an ``aiosqlite`` connection (``sqlite3`` on a thread of its own), handed whole
+functions (``storage.sqlite_thread``).  The writer stores a batch of saves in one transaction in
 one trip to its thread, however many saves it holds: ``BEGIN IMMEDIATE``, one ``executemany`` per
 table (the games inserted, the games updated, their new rounds, their events) and ``COMMIT``.  A
 game still playing is updated in the columns a move can change only, so a move rewrites no index

@@ -113,19 +113,24 @@ class GameHub(FairQueue):
 
     def disconnect(self, peer: Peer) -> None:
         """A connection closed; the player leaves after the grace period if it was the last."""
-        self.subscriptions.drop(peer)
-        player = peer.player
-        if player is None:
+        player, last = self._drop_peer(peer)
+        if player is None or not last or self.closing:
             return
-        peers = self._peers.get(player)
-        if peers is None:
-            return
-        peers.discard(peer)
-        if peers or self.closing:
-            return
-        del self._peers[player]
         loop = asyncio.get_running_loop()
         self._leaving[player] = loop.call_later(self.config.grace, self._leave, player)
+
+    def _drop_peer(self, peer: Peer) -> tuple[str | None, bool]:
+        """Forget a closed connection here: its player (None before ``auth``), and whether it
+        was that player's last connection to this process."""
+        self.subscriptions.drop(peer)
+        player = peer.player
+        if player is None or (peers := self._peers.get(player)) is None:
+            return None, False
+        peers.discard(peer)
+        if peers:
+            return player, False
+        del self._peers[player]
+        return player, True
 
     def _leave(self, player: str) -> None:
         self._leaving.pop(player, None)

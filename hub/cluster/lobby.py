@@ -216,17 +216,8 @@ class ClusterLobby(ClusterGames):
     def disconnect(self, peer: Peer) -> None:
         """A connection closed; when it was the player's last anywhere, they leave after the
         grace period (``leaving``)."""
-        self.subscriptions.drop(peer)
-        player = peer.player
-        if player is None:
-            return
-        peers = self._peers.get(player)
-        if peers is None:
-            return
-        peers.discard(peer)
-        if not peers:
-            del self._peers[player]
-        if not self.closing:
+        player, _ = self._drop_peer(peer)
+        if player is not None and not self.closing:
             self._spawn(self._disconnected(player, [self._conn(peer)]), "disconnect")
 
     async def _disconnected(self, player: str, conns: list[str]) -> None:

@@ -202,12 +202,14 @@ class ClusterLobby(ClusterGames):
             self._add_conns(player, [self._conn(peer)])
 
     async def _watch_player(self, player: str) -> None:
-        """Hold ``player:<name>`` here (the relay's copy) while the player has a connection."""
+        """Hold ``player:<name>`` here (the relay's copy) while the player has a connection; a
+        copy of an epoch that ended (the player left meanwhile) is replaced."""
         topic = player_topic(player)
         async with self.lock(topic):
-            if player in self._player_streams:
-                return
             epoch, seq = await self.state.head(topic)
+            stream = self._player_streams.get(player)
+            if stream is not None and stream.epoch == epoch:
+                return
             stream = Stream(topic, self.config.history)
             stream.epoch, stream.seq = epoch, seq
             self._player_streams[player] = stream
@@ -241,6 +243,7 @@ class ClusterLobby(ClusterGames):
         due = await self.state.due(LEAVING, self.now())
         if not due:
             return
+        gone: list[str] = []
         async with self.shared():
             section = self._section()
             assert section is not None
@@ -252,6 +255,11 @@ class ClusterLobby(ClusterGames):
                 self._publish_effects(self.lobby.cancel(player))
                 self._sync_queue()
                 self._publish_effects(self.lobby.leave(player))
+                gone.append(player)
+        # As in one process, a player's topic history goes with them: Redis holds topics of
+        # active players only, and one who comes back starts a new epoch (a snapshot).
+        for player in gone:
+            await self.state.forget_topic(player_topic(player))
 
     async def drop_node(self, node: str) -> None:
         """A node is gone (its liveness lapsed, or it stopped): its connections leave presence,

@@ -232,6 +232,13 @@ class RedisState:
             for event, (head, tail), seq in zip(events, parts, answer[1], strict=True)
         ]
 
+    async def forget_topic(self, topic: str) -> None:
+        """Drop a topic's epoch, seq and log (a player's, once they left): the next event starts
+        a new epoch at seq 1, and a subscriber coming back with the old epoch gets a snapshot."""
+        await self._call(
+            "forget", self._redis.delete(self.key("meta", topic), self.key("log", topic))
+        )
+
     async def publish_many(self, items: Sequence[tuple[str, str, bytes]]) -> None:
         """``publish`` each (topic, epoch, frame), in order, in one round trip (a pipeline)."""
         pipe = self._redis.pipeline(transaction=False)

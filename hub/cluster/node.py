@@ -35,6 +35,7 @@ from hub.cluster.doc import load
 from hub.cluster.lobby import SUMMARIES, ClusterLobby
 from hub.cluster.redis_state import RedisState
 from hub.cluster.relay import Relay, parse_seq
+from hub.cluster.stats import ClusterCollector
 from hub.cluster.view import LobbyView
 from hub.config import Config
 from hub.fanout import Subscriptions
@@ -76,6 +77,7 @@ class ClusterHub(ClusterLobby):
         self._ticks: list[asyncio.Task[None]] = []
         self._ok = {"redis": 0.0, "postgresql": 0.0}  # monotonic time each last answered
         self._troubled_since: float | None = None
+        metrics.registry.register(ClusterCollector(self))
         self.relay = Relay(
             url,
             channel=state.channel,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,8 @@ from websockets.asyncio.client import ClientConnection
 
 from tests.cluster.redisserver import RedisServer
 from tests.conftest import eventually
-from tests.docs.test_cluster_proxy import (
-    HAPROXY,
-    NAME,
-    TIMEOUT,
-    Cluster,
-    certificate,
-    free_port,
-    proxy_config,
-    pytestmark,
-    until,
-)
+from tests.docs.haproxy import NAME, TIMEOUT, Cluster, proxying, until
+from tests.docs.test_cluster_proxy import certificate, pytestmark
 from tests.postgres import fresh_schema, schema_url
 from tests.reliability.harness import Hub, start_hub
 
@@ -44,7 +34,6 @@ async def one_hub(workdir: Path, certificate: tuple[Path, Path]) -> AsyncIterato
     redis = RedisServer()
     redis.start()
     hubs: list[Hub] = []
-    proc = None
     try:
         async with fresh_schema() as schema:
             db, broker = schema_url(schema), f"{redis.url}?prefix=lb"
@@ -53,30 +42,12 @@ async def one_hub(workdir: Path, certificate: tuple[Path, Path]) -> AsyncIterato
                           "--allow-host", NAME, "--round-deadline", "0", name=f"node{i}")
                 for i in (1, 2, 3)
             )))  # fmt: skip
-            cert, pem = certificate
-            http_port, https_port = free_port(), free_port()
-            admin, log, conf = workdir / "admin.sock", workdir / "haproxy.log", workdir / "h.cfg"
             nodes = [f"127.0.0.1:{hub.port}" for hub in hubs]
-            conf.write_text(proxy_config(nodes, http_port, https_port, pem, admin))
-            with log.open("wb") as err:
-                proc = await asyncio.create_subprocess_exec(
-                    str(HAPROXY), "-db", "-f", str(conf),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=err, stderr=err,
-                )  # fmt: skip
-            tls = ssl.create_default_context(cafile=str(cert))
-            cluster = Cluster(tuple(hubs), http_port, https_port, tls, admin, log)
-
-            async def listening() -> bool:
-                return admin.exists()
-
-            await eventually(listening)
-            await until(cluster, lambda s: all(s[f"node{i}"][0] == "UP" for i in (1, 2, 3)))
-            yield cluster
+            async with proxying(workdir, hubs, nodes, certificate) as cluster:
+                up = ("node1", "node2", "node3")
+                await until(cluster, lambda s: all(s[n][0] == "UP" for n in up))
+                yield cluster
     finally:
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            async with asyncio.timeout(TIMEOUT):
-                await proc.wait()
         for hub in hubs:
             await hub.kill()
         redis.stop()

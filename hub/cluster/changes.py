@@ -37,6 +37,20 @@ class HSet:
 
 
 @frozen
+class IfHas:
+    """A condition, not a write: when the hash ``key`` has no ``field`` (any more), the whole
+    commit writes nothing and appends nothing (``commit`` answers no ``Published``)."""
+
+    name: ClassVar[str] = "ifhas"
+    key: str
+    field: str
+
+    def args(self) -> tuple[Value, Value]:
+        """The op's two arguments as the commit script reads them."""
+        return self.field, ""
+
+
+@frozen
 class HDel:
     """Delete ``field`` of the hash ``key``."""
 
@@ -114,7 +128,7 @@ class Del:
         return "", ""
 
 
-Op = HSet | HDel | ZAdd | ZRem | SAdd | SRem | Del
+Op = IfHas | HSet | HDel | ZAdd | ZRem | SAdd | SRem | Del
 
 
 @frozen

@@ -25,7 +25,7 @@ from typing import Any
 
 from attrs import define, field
 
-from hub.cluster.changes import Append, HDel, HSet, Op, Published, ZAdd, ZRem
+from hub.cluster.changes import Append, HDel, HSet, IfHas, Op, Published, ZAdd, ZRem
 from hub.cluster.doc import LobbyDoc, dump, load
 from hub.cluster.games import ClusterGames
 from hub.cluster.view import LobbyView
@@ -346,12 +346,20 @@ class ClusterLobby(ClusterGames):
             self._spawn(self._summary_shared(game_id), "summary")
 
     async def _summary_shared(self, game_id: str) -> None:
-        async with self.shared():
-            game = self._games.get(game_id)
-            if game is None or game.is_over or game_id not in self.lobby.live.values():
-                return  # finished, here or on another node
-            self._summarized[game_id] = asyncio.get_running_loop().time()
-            self._publish(self.lobby_stream, "game_updated", self._lobby_summary(game))
+        """A live game's ``game_updated``, without the lobby lock: it changes nothing of the
+        lobby document, and it is stored only while the game's summary is still there
+        (``IfHas``: a game that finished meanwhile, on any node, gets none)."""
+        game = self._games.get(game_id)
+        if game is None or game.is_over:
+            return
+        self._summarized[game_id] = asyncio.get_running_loop().time()
+        text = encode_data(self._lobby_summary(game))
+        ops: list[Op] = [IfHas(SUMMARIES, game_id), HSet(SUMMARIES, game_id, text)]
+        append = Append(self.lobby_stream.topic, "game_updated", self.now(), text)
+        published = await self.state.commit(None, None, ops, [append])
+        if published:
+            self.metrics.events["lobby"] += 1
+        await self._offer(published)
 
     async def _pair_when_due(self) -> None:
         try:

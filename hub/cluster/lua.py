@@ -32,7 +32,8 @@ COMMIT = (
 -- token, has document ('1' or '0'), document, history (stream MAXLEN), n ops, n topics,
 -- n appends; then per op: name, a, b; per topic: epoch candidate, channel; per append: topic
 -- index, head, tail (the frame is head .. seq .. tail).
--- Returns false when fenced (nothing written), else {epoch per topic, seq per append}.
+-- Returns false when fenced (nothing written), {{}, {}} when an ``ifhas`` condition does not
+-- hold (nothing written), else {epoch per topic, seq per append}.
 if ARGV[1] ~= '0' and redis.call('GET', KEYS[1]) ~= ARGV[2] then
   return false
 end
@@ -41,11 +42,15 @@ local nops, ntopics, nappends = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(A
 -- Refuse before writing anything an op that would fail half-way: an unknown op, or a key of
 -- another type than the op needs (as it will be when its turn comes: an earlier del empties it).
 local needs = {hset = 'hash', hdel = 'hash', zadd = 'zset', zrem = 'zset',
-               sadd = 'set', srem = 'set', del = 'any'}
+               sadd = 'set', srem = 'set', del = 'any', ifhas = 'hash'}
 local typed = {}
 for i = 1, nops do
   local name, key = ARGV[6 + 3 * i], KEYS[2 + i]
   local need = needs[name]
+  -- A condition: a hash without the field makes the whole commit write nothing.
+  if name == 'ifhas' and redis.call('HEXISTS', key, ARGV[7 + 3 * i]) == 0 then
+    return {{}, {}}
+  end
   if need == nil then
     return redis.error_reply('ERR commit refused: unknown op ' .. name .. '; nothing written')
   end
@@ -65,7 +70,8 @@ if ARGV[3] == '1' then
 end
 for i = 1, nops do
   local name, key, a, b = ARGV[6 + 3 * i], KEYS[2 + i], ARGV[7 + 3 * i], ARGV[8 + 3 * i]
-  if name == 'hset' then redis.call('HSET', key, a, b)
+  if name == 'ifhas' then  -- checked above
+  elseif name == 'hset' then redis.call('HSET', key, a, b)
   elseif name == 'hdel' then redis.call('HDEL', key, a)
   elseif name == 'zadd' then redis.call('ZADD', key, b, a)
   elseif name == 'zrem' then redis.call('ZREM', key, a)

@@ -193,8 +193,9 @@ class RedisState:
         With a ``token``, ``Fenced`` (and nothing written) unless the lobby lock still holds it;
         ``release`` then gives the lock back in the same step.  A topic without an epoch gets
         one; seqs rise by 1 per topic from 1.  The answer has one ``Published`` per event, in
-        order.  ``Unavailable`` means the outcome is unknown: Redis may have run the commit and
-        lost only its answer (the commit is never sent twice).
+        order, or none when an ``IfHas`` among ``ops`` did not hold (then nothing was written:
+        a conditional commit needs no lock).  ``Unavailable`` means the outcome is unknown:
+        Redis may have run the commit and lost only its answer (the commit is never sent twice).
         """
         if release and token is None:
             raise ValueError("only a commit under the lock (with its token) can release it")
@@ -226,6 +227,8 @@ class RedisState:
         answer = await self._eval("commit", lua.COMMIT, keys, args)
         if answer is None:
             raise Fenced("the lobby lock was lost (it expired or another node took it); not saved")
+        if events and not answer[1]:
+            return []  # an ``IfHas`` did not hold: nothing was written
         epochs = [epoch.decode() for epoch in answer[0]]
         return [
             Published(event.topic, epochs[index[event.topic] - 1], seq, head + b"%d" % seq + tail)

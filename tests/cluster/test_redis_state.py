@@ -15,7 +15,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from hub.cluster.changes import Append, Del, HDel, HSet, Published, SAdd, SRem, ZAdd, ZRem
+from hub.cluster.changes import (
+    Append,
+    Del,
+    HDel,
+    HSet,
+    IfHas,
+    Op,
+    Published,
+    SAdd,
+    SRem,
+    ZAdd,
+    ZRem,
+)
 from hub.cluster.redis_state import Fenced, RedisState, Unavailable
 from protocol.messages import encode_data, encode_event_text
 from tests.cluster.redisserver import RedisServer
@@ -202,7 +214,7 @@ async def test_a_fenced_commit_writes_nothing_and_publishes_nothing(
     state: RedisState, raw: Redis, listener: Listener
 ) -> None:
     token = await state.acquire()
-    ops = [HSet("seats", "ann", "g1"), ZAdd("leaves", "ann", 5)]
+    ops: list[Op] = [HSet("seats", "ann", "g1"), ZAdd("leaves", "ann", 5)]
     (before,) = await state.commit(token, b'{"v":1}', ops, [event("lobby", 1)])
     await listener.next()
     with pytest.raises(Fenced):
@@ -248,6 +260,32 @@ async def test_ops_write_hashes_sets_and_sorted_sets_in_order(
     assert await raw.smembers(state.key("s")) == {b"y"}
     assert await raw.zrange(state.key("z"), 0, -1, withscores=True) == [(b"q", 1.7e12)]
     assert await raw.hgetall(state.key("gone")) == {b"now": b"a hash"}
+
+
+async def test_a_commit_whose_ifhas_does_not_hold_writes_and_publishes_nothing(
+    state: RedisState, raw: Redis
+) -> None:
+    channel = raw.pubsub()
+    await channel.subscribe(state.channel("lobby"))
+    await channel.get_message(timeout=1)
+    (first,) = await state.commit(None, None, [HSet("sums", "g1", "v1")], [event("lobby", 0)])
+    updated = await state.commit(
+        None, None, [IfHas("sums", "g1"), HSet("sums", "g1", "v2")], [event("lobby", 1)]
+    )
+    assert [p.seq for p in updated] == [2]
+    await state.commit(None, None, [HDel("sums", "g1")], [event("lobby", 2)])
+    late = await state.commit(
+        None, None, [IfHas("sums", "g1"), HSet("sums", "g1", "v3")], [event("lobby", 3)]
+    )
+    assert late == []
+    assert await raw.hgetall(state.key("sums")) == {}
+    assert await state.head("lobby") == (first.epoch, 3)
+    seen = []
+    while (message := await channel.get_message(timeout=0.5)) is not None:
+        if message["type"] == "message":
+            seen.append(message["data"].split(b" ", 1)[1])
+    assert len(seen) == 3 and seen == await state.since("lobby", first.epoch, 0)
+    await channel.aclose()
 
 
 async def test_an_op_on_a_key_of_another_type_refuses_the_whole_commit(

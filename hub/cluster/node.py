@@ -258,14 +258,13 @@ class ClusterHub(ClusterLobby):
 
     # -- the relay's callbacks -------------------------------------------------------------
 
-    def _relayed(self, topic: str, frame: bytes) -> None:
-        """A topic's next event, in order, for this node's subscribers."""
+    def _relayed(self, topic: str, seq: int, frame: bytes) -> None:
+        """A topic's next event (the relay read its seq), in order, for this node's subscribers."""
         if topic.startswith("game:"):
-            self._relayed_game(topic, parse_seq(frame))
+            self._relayed_game(topic, seq)
         else:
             stream = self.lobby_stream if topic == "lobby" else self._mirror(topic)
             if stream is not None:
-                seq = parse_seq(frame)
                 stream.seq = seq
                 stream.ring.append((seq, frame))
             if topic == "lobby":

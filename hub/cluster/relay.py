@@ -5,7 +5,7 @@ the relay holds its cursor ``(epoch, seq)``, the last event delivered here, and 
 subscription to the topic's channel (however many local subscribers it has).  Each message on a
 channel is ``<epoch> <frame>``; for the cursor's epoch:
 
-- ``seq == cursor + 1``: ``deliver(topic, frame)``, the cursor moves on (the hot path: one dict
+- ``seq == cursor + 1``: ``deliver(topic, seq, frame)``, the cursor moves on (the hot path: one dict
   lookup, a prefix test that checks epoch, topic and where the seq is at once, an int compare);
 - ``seq <= cursor``: a duplicate (this node's own event coming back, a second publish): dropped;
 - ``seq > cursor + 1``: a gap.  ``catch_up(topic, epoch, cursor)`` reads what followed the cursor
@@ -67,7 +67,7 @@ class Relay:
         self,
         url: str,
         channel: Callable[[str], str],
-        deliver: Callable[[str, bytes], None],
+        deliver: Callable[[str, int, bytes], None],
         catch_up: CatchUp,
         heads: Heads,
         reset: Callable[[str], None],
@@ -195,7 +195,7 @@ class Relay:
                     t.seq = seq
                     self.delivered += 1
                     try:
-                        self._deliver(t.topic, data[t.cut :])
+                        self._deliver(t.topic, seq, data[t.cut :])
                     except Exception:
                         log.exception("delivering %s %d failed", t.topic, seq)
                     return
@@ -228,7 +228,7 @@ class Relay:
         t.seq = seq
         self.delivered += 1
         try:
-            self._deliver(t.topic, frame)
+            self._deliver(t.topic, seq, frame)
         except Exception:
             log.exception("delivering %s %d failed", t.topic, seq)
 

@@ -105,8 +105,8 @@ class Node:
             **options,
         )
 
-    def deliver(self, topic: str, frame: bytes) -> None:
-        seq = parse_seq(frame)
+    def deliver(self, topic: str, seq: int, frame: bytes) -> None:
+        assert seq == parse_seq(frame), f"delivered as seq {seq}: {frame!r}"
         self.got[topic].append(seq)
         self.frames[topic].append(frame)
         self.changed.set()

@@ -20,6 +20,7 @@ from hub.broker import Broker
 from hub.config import Config
 from hub.entropy import BufferedSystemRandom
 from hub.fanout import Peer, Subscriptions
+from hub.identity import Identity
 from hub.metrics import Metrics
 from hub.streams import Stream
 from hub.topics import player_topic
@@ -61,6 +62,7 @@ class HubState:
         self.rules: dict[str, RuleSet] = builtin_rules()
         self.rng = rng if rng is not None else BufferedSystemRandom()
         self.clock = clock
+        self.identity = Identity(storage, self.now)
         self.lobby = Lobby()
         self.lobby_stream = Stream("lobby", config.history)
         self.closing = False  # stopping: new work is refused

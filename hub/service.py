@@ -17,24 +17,14 @@ games and their topics live in storage and survive a restart.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
-import secrets
 
 from hub.fanout import Peer
 from hub.hubstate import new_id
 from hub.queue import FairQueue
-from protocol.errors import BadMessage, Conflict, Unauthorized
+from protocol.errors import BadMessage, Conflict
 from protocol.game import COMPUTER, Game
 from protocol.rules import DEFAULT_RULES, RuleSet
 from storage.base import PlayerRecord
-
-NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-
-
-def hash_token(token: str) -> str:
-    """What is stored for a token: its SHA-256 in hex (tokens are 32 random bytes)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class GameHub(FairQueue):
@@ -57,39 +47,27 @@ class GameHub(FairQueue):
             async with entry.lock:
                 pass
 
-    # -- identity --------------------------------------------------------------------------
+    # -- identity (``hub.identity``: the same for one process and a cluster node) -----------
 
     async def register(self, name: object) -> tuple[PlayerRecord, str]:
         """Register a player; returns the record and its token (shown once)."""
-        token = secrets.token_urlsafe(32)
-        record = await self.storage.create_player(_name(name), hash_token(token), self.now())
-        return record, token
+        return await self.identity.register(name)
 
     async def register_tokenless(self, name: object) -> PlayerRecord:
-        """Register a player without a token (the legacy API's users: nothing acts for them
-        by token, and the legacy routes act for nobody else)."""
-        return await self.storage.create_player(_name(name), None, self.now())
+        """Register a player without a token (the legacy API's users)."""
+        return await self.identity.register_tokenless(name)
 
     async def authenticate(self, token: object) -> PlayerRecord:
         """The player a token belongs to; ``Unauthorized`` otherwise."""
-        if not isinstance(token, str) or not token:
-            raise Unauthorized("a valid token is required")
-        record = await self.storage.player_by_token(hash_token(token))
-        if record is None:
-            raise Unauthorized("the token is not valid")
-        return record
+        return await self.identity.authenticate(token)
 
     async def add_token(self, player: PlayerRecord) -> str:
         """Another token for ``player`` (another device); returns it (shown once)."""
-        token = secrets.token_urlsafe(32)
-        await self.storage.add_token(player, hash_token(token), self.now())
-        return token
+        return await self.identity.add_token(player)
 
     async def revoke_token(self, token: str) -> None:
-        """Revoke one token; ``Unauthorized`` when it is not (or no longer) valid.  Connections
-        that authenticated with it keep their session until they close."""
-        if not await self.storage.revoke_token(hash_token(token)):
-            raise Unauthorized("the token is not valid")
+        """Revoke one token; ``Unauthorized`` when it is not (or no longer) valid."""
+        await self.identity.revoke_token(token)
 
     def ruleset(self, name: str | None) -> RuleSet:
         """The rule set called ``name`` (the default when None)."""
@@ -214,10 +192,3 @@ class GameHub(FairQueue):
         ruleset = self.ruleset(rules)
         async with self.shared():
             return await self.wait(player, ruleset.name, best_of)
-
-
-def _name(name: object) -> str:
-    """A valid player name; ``BadMessage`` otherwise."""
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise BadMessage("field 'name' must be 1-32 characters of A-Z a-z 0-9 _ -")
-    return name

@@ -1,0 +1,71 @@
+"""Identity: who a player is. Registration, tokens and authentication, all in storage.
+
+Players and the hashes of their tokens live in the database (SQLite for one process, PostgreSQL
+for a cluster), so one implementation serves both deployments: a cluster node's ``Identity`` is
+the same class over the shared PostgreSQL.  ``GameHub`` answers the transports' ``register``,
+``authenticate``, ``add_token`` and ``revoke_token`` with it; tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+
+from protocol.errors import BadMessage, Unauthorized
+from storage.base import PlayerRecord, Storage
+
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def hash_token(token: str) -> str:
+    """What is stored for a token: its SHA-256 in hex (tokens are 32 random bytes)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Identity:
+    """Players and their tokens, in ``storage``; ``now`` gives Unix milliseconds."""
+
+    def __init__(self, storage: Storage, now: Callable[[], int]) -> None:
+        self.storage = storage
+        self.now = now
+
+    async def register(self, name: object) -> tuple[PlayerRecord, str]:
+        """Register a player; returns the record and its token (shown once)."""
+        token = secrets.token_urlsafe(32)
+        record = await self.storage.create_player(_name(name), hash_token(token), self.now())
+        return record, token
+
+    async def register_tokenless(self, name: object) -> PlayerRecord:
+        """Register a player without a token (the legacy API's users: nothing acts for them
+        by token, and the legacy routes act for nobody else)."""
+        return await self.storage.create_player(_name(name), None, self.now())
+
+    async def authenticate(self, token: object) -> PlayerRecord:
+        """The player a token belongs to; ``Unauthorized`` otherwise."""
+        if not isinstance(token, str) or not token:
+            raise Unauthorized("a valid token is required")
+        record = await self.storage.player_by_token(hash_token(token))
+        if record is None:
+            raise Unauthorized("the token is not valid")
+        return record
+
+    async def add_token(self, player: PlayerRecord) -> str:
+        """Another token for ``player`` (another device); returns it (shown once)."""
+        token = secrets.token_urlsafe(32)
+        await self.storage.add_token(player, hash_token(token), self.now())
+        return token
+
+    async def revoke_token(self, token: str) -> None:
+        """Revoke one token; ``Unauthorized`` when it is not (or no longer) valid.  Connections
+        that authenticated with it keep their session until they close."""
+        if not await self.storage.revoke_token(hash_token(token)):
+            raise Unauthorized("the token is not valid")
+
+
+def _name(name: object) -> str:
+    """A valid player name; ``BadMessage`` otherwise."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise BadMessage("field 'name' must be 1-32 characters of A-Z a-z 0-9 _ -")
+    return name

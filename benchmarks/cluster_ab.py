@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import shutil
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,9 +45,22 @@ def pids(c: Cluster) -> list[int]:
     return [n.hub.pid for n in c.nodes if n.hub is not None and n.running]
 
 
-async def one_window(c: Cluster, players: int, seconds: float) -> dict[str, Any]:
+def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` for ``seconds`` without pausing it, into ``out`` (collapsed
+    stacks, idle samples included: one line per stack and its count)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    cmd = [spy, "record", "--pid", str(pid), "--duration", str(math.ceil(seconds)),
+           "--rate", "250", "--nonblocking", "--idle", "--format", "raw",
+           "--output", str(out)]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def one_window(
+    c: Cluster, players: int, seconds: float, profile: Path | None = None
+) -> dict[str, Any]:
     """Fresh players on node 0 playing the computer for one window; their move latencies and
-    the CPU every process of ``c`` spent meanwhile (per move)."""
+    the CPU every process of ``c`` spent meanwhile (per move); with ``profile``, node 0 sampled
+    by py-spy over the window into that file."""
     tokens = await register(c.url(0), players)
     warmup = 0.5
     start = time.time() + 0.2
@@ -52,9 +68,13 @@ async def one_window(c: Cluster, players: int, seconds: float) -> dict[str, Any]
 
     async def cpu() -> list[float]:
         await asyncio.sleep(max(0.0, start + warmup - time.time()))
+        spy = None if profile is None else py_spy(procs[0], seconds, profile)
         before = [cpu_seconds(p) for p in procs]
         await asyncio.sleep(seconds)
-        return [cpu_seconds(p) - b for p, b in zip(procs, before, strict=True)]
+        spent = [cpu_seconds(p) - b for p, b in zip(procs, before, strict=True)]
+        if spy is not None:
+            await asyncio.to_thread(spy.wait, 30)
+        return spent
 
     async with asyncio.timeout(seconds + warmup + 60):
         report, spent = await asyncio.gather(
@@ -116,7 +136,11 @@ async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) ->
             for n in args.move_players:
                 order = [("single", single), ("cluster", three)]
                 for name, c in order if rep % 2 == 0 else reversed(order):
-                    w = await one_window(c, n, args.move_seconds)
+                    spy = None
+                    if args.profile is not None:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        spy = args.profile / f"{name}-{n}p-{rep + 1}.txt"
+                    w = await one_window(c, n, args.move_seconds, spy)
                     say(
                         f"  moves {name:7} {n} player(s), window {rep + 1}: {w['moves']} moves, "
                         f"p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms, "

@@ -41,6 +41,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from hub.cluster import lua
 from hub.cluster.changes import Append, Op, Published, Snapshot
+from hub.cluster.publisher import Publisher
 from protocol.errors import ErrorCode, ProtocolError
 
 CONNECT_TIMEOUT = 1.0  # seconds to open a connection: a dead Redis is noticed fast
@@ -74,12 +75,14 @@ def _epoch() -> str:
 class RedisState:
     """The state every node shares, in one Redis; ``commands`` counts the commands it sent."""
 
-    def __init__(self, redis: Redis, prefix: str, history: int) -> None:
+    def __init__(self, redis: Redis, prefix: str, history: int, publisher: Publisher) -> None:
         self._redis = redis
         self.prefix = prefix
         self.history = history
         self.commands = 0
         self._scripts: dict[str, AsyncScript] = {}
+        self._publisher = publisher
+        self._channels: dict[str, bytes] = {}  # topic -> its channel, for ``publish_many``
 
     @classmethod
     async def connect(cls, url: str, prefix: str, *, history: int = 1000) -> RedisState:
@@ -99,7 +102,8 @@ class RedisState:
             socket_timeout=OPERATION_TIMEOUT,
             retry=Retry(NoBackoff(), 0),
         )
-        state = cls(redis, prefix, history)
+        publisher = Publisher(url, connect_timeout=CONNECT_TIMEOUT, timeout=OPERATION_TIMEOUT)
+        state = cls(redis, prefix, history, publisher)
         try:
             await state._call("ping", redis.ping())
         except Unavailable:
@@ -109,6 +113,7 @@ class RedisState:
 
     async def close(self) -> None:
         """Close every connection to Redis."""
+        await self._publisher.close()
         await self._redis.aclose()
 
     def key(self, *parts: str) -> str:
@@ -243,11 +248,20 @@ class RedisState:
         )
 
     async def publish_many(self, items: Sequence[tuple[str, str, bytes]]) -> None:
-        """``publish`` each (topic, epoch, frame), in order, in one round trip (a pipeline)."""
-        pipe = self._redis.pipeline(transaction=False)
+        """``publish`` each (topic, epoch, frame), in order, in one write on a connection that
+        takes no replies (``hub.cluster.publisher``): nothing waits for Redis.  ``Unavailable``
+        when the write failed; frames written just before Redis went away are lost unnoticed
+        (as pub/sub loses them: the relays catch up from PostgreSQL)."""
+        channels = self._channels
+        messages = []
         for topic, epoch, frame in items:
-            pipe.publish(self.channel(topic), epoch.encode() + b" " + frame)
-        await self._call("publish", pipe.execute())
+            channel = channels.get(topic)
+            if channel is None:
+                if len(channels) >= 10_000:
+                    channels.clear()
+                channel = channels[topic] = self.channel(topic).encode()
+            messages.append((channel, epoch.encode() + b" " + frame))
+        await self._call("publish", self._publisher.send(messages))
 
     async def publish(self, topic: str, epoch: str, frame: bytes) -> None:
         """Publish a frame numbered elsewhere (a game topic's, from PostgreSQL) to every node."""

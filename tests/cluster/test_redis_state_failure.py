@@ -6,10 +6,12 @@ Each test that kills or pauses Redis runs a ``redis-server`` of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hub.cluster.changes import Append, HSet, ZAdd, ZRem
@@ -144,3 +146,39 @@ async def test_due_gives_the_members_scored_at_or_before_now_earliest_first(
     assert await state.due("leaves", 10_000, limit=1) == ["ann"]
     await state.commit(None, None, [ZRem("leaves", "ann")], [])
     assert await state.due("leaves", 10_000) == ["bob", "cy"]
+
+
+async def test_publish_many_fails_as_unavailable_when_redis_dies_and_works_after_its_return(
+    server: RedisServer, state: RedisState
+) -> None:
+    await state.publish_many([("game:g", "e", b"before")])
+    server.kill()
+    failures = 0
+    for _ in range(3):  # what was written as Redis died is lost; the writes after it fail
+        try:
+            await state.publish_many([("game:g", "e", b"lost")])
+        except Unavailable as exc:
+            assert isinstance(exc.__cause__, (RedisError, OSError))
+            failures += 1
+    assert failures >= 1
+    server.start()
+    raw = Redis.from_url(server.url)
+    channel = raw.pubsub()
+    await channel.subscribe(state.channel("game:g"))
+    await channel.get_message(timeout=1)
+    got: list[bytes] = []
+
+    async def delivered() -> bool:
+        with contextlib.suppress(Unavailable):
+            await state.publish_many([("game:g", "e", b"again")])
+        message = await channel.get_message(timeout=0.05)
+        if message is not None and message["type"] == "message":
+            got.append(message["data"])
+        return bool(got)
+
+    try:
+        await eventually(delivered)
+    finally:
+        await channel.aclose()
+        await raw.aclose()
+    assert got == [b"e again"]

@@ -161,7 +161,7 @@ async def test_a_dead_owners_lock_is_broken_at_once_and_its_late_commit_is_fence
         await alive.break_lock("a/b")
 
 
-async def test_publish_many_sends_each_frame_in_order_in_one_round_trip(
+async def test_publish_many_sends_each_frame_in_order_in_one_write(
     nodes: list[RedisState], raw: Redis
 ) -> None:
     state = nodes[0]

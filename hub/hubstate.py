@@ -22,10 +22,11 @@ from hub.entropy import BufferedSystemRandom
 from hub.fanout import Peer, Subscriptions
 from hub.identity import Identity
 from hub.metrics import Metrics
+from hub.presence import LocalPresence, Presence
 from hub.streams import Stream
 from hub.topics import player_topic
 from protocol.game import Game
-from protocol.lobby import Lobby, LobbyEffect, PlayerStatus
+from protocol.lobby import Lobby, LobbyEffect
 from protocol.lobby_wire import LOBBY, lobby_event
 from protocol.pairing import Waiting, summary
 from protocol.rules import RuleSet, builtin_rules
@@ -63,6 +64,7 @@ class HubState:
         self.rng = rng if rng is not None else BufferedSystemRandom()
         self.clock = clock
         self.identity = Identity(storage, self.now)
+        self.presence: Presence = LocalPresence(self)  # type: ignore[arg-type]
         self.lobby = Lobby()
         self.lobby_stream = Stream("lobby", config.history)
         self.closing = False  # stopping: new work is refused
@@ -73,7 +75,6 @@ class HubState:
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
         self._player_streams: dict[str, Stream] = {}
         self._peers: dict[str, set[Peer]] = {}  # authenticated peers by player
-        self._leaving: dict[str, asyncio.TimerHandle] = {}
         self._summaries: dict[str, dict[str, Any]] = {}  # each live game's last published summary
         self._spectators_shown: dict[str, int] = {}  # the spectators each live game's summary shows
         self._summarized: dict[str, float] = {}  # loop time of each game's last game_updated
@@ -129,14 +130,6 @@ class HubState:
             "games": list(self._summaries.values()),
             "queue": [pool.to_json() for pool in summary(self.lobby.announced_queue)],
         }
-
-    def players_now(self) -> list[tuple[str, PlayerStatus]]:
-        """Active players and their statuses, ordered by name ignoring case."""
-        return self.lobby.players()
-
-    def status_of(self, name: str) -> PlayerStatus | None:
-        """An active player's status (registered spelling); None when not active."""
-        return self.lobby.status(name) if self.lobby.lookup(name) is not None else None
 
     async def trouble(self) -> str | None:
         """Why the hub cannot serve now (``/healthz`` answers 503 with it); None when it can."""

@@ -23,6 +23,7 @@ from hub.hubstate import new_id
 from hub.queue import FairQueue
 from protocol.errors import BadMessage, Conflict
 from protocol.game import COMPUTER, Game
+from protocol.lobby import PlayerStatus
 from protocol.rules import DEFAULT_RULES, RuleSet
 from storage.base import PlayerRecord
 
@@ -35,12 +36,12 @@ class GameHub(FairQueue):
     async def close(self) -> None:
         """Stop timers and wait for work in flight, so every accepted move is stored."""
         self.closing = True
-        for handle in [*self._deadlines.values(), *self._leaving.values()]:
+        for handle in self._deadlines.values():
             handle.cancel()
+        self.presence.close()
         if self._queue_timer is not None:
             self._queue_timer.cancel()
         self._deadlines.clear()
-        self._leaving.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for entry in list(self._locks.values()):
@@ -76,26 +77,21 @@ class GameHub(FairQueue):
             raise BadMessage(f"unknown rules {name!r}; try one of {', '.join(self.rules)}")
         return found
 
-    # -- presence --------------------------------------------------------------------------
+    # -- presence (``hub.presence``) -------------------------------------------------------
 
     async def connect(self, peer: Peer, player: str) -> None:
         """An authenticated connection opened; the player becomes (or stays) active."""
         peers = self._peers.setdefault(player, set())
         first = not peers
         peers.add(peer)
-        pending_leave = self._leaving.pop(player, None)
-        if pending_leave is not None:
-            pending_leave.cancel()
-        elif first:
-            self._publish_effects(self.lobby.join(player))
+        await self.presence.connect(peer, player, first)
 
     def disconnect(self, peer: Peer) -> None:
-        """A connection closed; the player leaves after the grace period if it was the last."""
+        """A connection closed; the player leaves after the grace period if it was their last
+        (the presence decides: anywhere in the hub)."""
         player, last = self._drop_peer(peer)
-        if player is None or not last or self.closing:
-            return
-        loop = asyncio.get_running_loop()
-        self._leaving[player] = loop.call_later(self.config.grace, self._leave, player)
+        if player is not None and not self.closing:
+            self.presence.disconnect(peer, player, last)
 
     def _drop_peer(self, peer: Peer) -> tuple[str | None, bool]:
         """Forget a closed connection here: its player (None before ``auth``), and whether it
@@ -110,10 +106,8 @@ class GameHub(FairQueue):
         del self._peers[player]
         return player, True
 
-    def _leave(self, player: str) -> None:
-        self._leaving.pop(player, None)
-        if player in self._peers:
-            return
+    def leave_lobby(self, player: str) -> None:
+        """An active player's grace is over (the presence tells): they leave the lobby."""
         # Out of the queue first: its pools are announced before player_left (a cluster node
         # lets its due players leave in the same order).
         self._publish_effects(self.lobby.cancel(player))
@@ -123,9 +117,17 @@ class GameHub(FairQueue):
         self._player_streams.pop(player, None)
         self._publish_effects(self.lobby.leave(player))
 
+    def players_now(self) -> list[tuple[str, PlayerStatus]]:
+        """Active players and their statuses, ordered by name ignoring case."""
+        return self.presence.players()
+
+    def status_of(self, name: str) -> PlayerStatus | None:
+        """An active player's status; None when not active."""
+        return self.presence.status(name)
+
     def is_active(self, name: str) -> bool:
         """True while the player has a connection or is within the grace period."""
-        return self.lobby.lookup(name) is not None
+        return self.presence.status(name) is not None
 
     # -- lobby actions ---------------------------------------------------------------------
 

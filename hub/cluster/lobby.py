@@ -21,26 +21,26 @@ import contextvars
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
-from hub.cluster.changes import Append, HDel, HSet, IfHas, Op, Published, ZAdd, ZRem
+from hub.cluster.changes import Append, HDel, HSet, IfHas, Op, Published
 from hub.cluster.doc import LobbyDoc, dump, load
 from hub.cluster.games import ClusterGames
 from hub.cluster.view import LobbyView
-from hub.fanout import Peer
 from hub.streams import Stream
 from hub.topics import player_topic
 from protocol.errors import ProtocolError
 from protocol.game import Game
-from protocol.lobby import PlayerStatus
 from protocol.messages import encode_data
 from storage.base import StoredEvent
 
+if TYPE_CHECKING:
+    from hub.cluster.presence import ClusterPresence
+
 log = logging.getLogger(__name__)
 
-LEAVING = "leaving"  # sorted set: player -> unix ms their leave is due
 SUMMARIES = "summaries"  # hash: live game id -> its lobby summary's JSON
 RETRY_FINISH = (0.5, 1, 2, 4, 8, 15, 30, 60, 60, 60)  # seconds between tries to tell the lobby
 
@@ -64,7 +64,7 @@ class ClusterLobby(ClusterGames):
 
     node: str
     view: LobbyView
-    _conns: dict[str, list[str]]
+    presence: ClusterPresence
 
     # -- sections --------------------------------------------------------------------------
 
@@ -118,10 +118,10 @@ class ClusterLobby(ClusterGames):
     def _adopt(self, doc: LobbyDoc) -> None:
         self.lobby = doc.lobby
         self._queue_entries = doc.entries
-        self._conns = doc.conns
+        self.presence.conns = doc.conns
 
     def _doc(self) -> LobbyDoc:
-        return LobbyDoc(self.lobby, self._queue_entries, self._conns)
+        return LobbyDoc(self.lobby, self._queue_entries, self.presence.conns)
 
     async def _offer(self, published: list[Published]) -> None:
         """This node's own lobby and player events: to its subscribers now, in order."""
@@ -171,35 +171,11 @@ class ClusterLobby(ClusterGames):
         """The lobby topic's snapshot as this node's delivered events tell it."""
         return self.view.snapshot()
 
-    def players_now(self) -> list[tuple[str, PlayerStatus]]:
-        """Active players across the cluster, as this node's lobby events tell."""
-        return sorted(self.view.players.items(), key=lambda item: item[0].casefold())
-
-    def status_of(self, name: str) -> PlayerStatus | None:
-        """An active player's status, as this node's lobby events tell."""
-        return self.view.status(name)
-
-    def is_active(self, name: str) -> bool:
-        """True while the player has a connection anywhere or is within the grace period."""
-        return self.view.status(name) is not None
-
     def player_stream(self, name: str) -> Stream:
         """``player:<name>`` as this node holds it (its relay's copy while the player has a
         connection here; else only the name, for publishing)."""
         stream = self._player_streams.get(name)
         return stream if stream is not None else Stream(player_topic(name), 0)
-
-    # -- presence --------------------------------------------------------------------------
-
-    def _conn(self, peer: Peer) -> str:
-        return f"{self.node}|{peer.session}"
-
-    async def connect(self, peer: Peer, player: str) -> None:
-        """An authenticated connection opened here; the player becomes (or stays) active."""
-        self._peers.setdefault(player, set()).add(peer)
-        await self._watch_player(player)
-        async with self.shared():
-            self._add_conns(player, [self._conn(peer)])
 
     async def _watch_player(self, player: str) -> None:
         """Hold ``player:<name>`` here (the relay's copy) while the player has a connection; a
@@ -214,103 +190,6 @@ class ClusterLobby(ClusterGames):
             stream.epoch, stream.seq = epoch, seq
             self._player_streams[player] = stream
             await self.relay.watch(topic, epoch, seq)
-
-    def disconnect(self, peer: Peer) -> None:
-        """A connection closed; when it was the player's last anywhere, they leave after the
-        grace period (``leaving``)."""
-        player, _ = self._drop_peer(peer)
-        if player is not None and not self.closing:
-            self._spawn(self._disconnected(player, [self._conn(peer)]), "disconnect")
-
-    async def _disconnected(self, player: str, conns: list[str]) -> None:
-        async with self.shared():
-            self._drop_conns(player, conns)
-
-    def _drop_conns(self, player: str, conns: list[str]) -> None:
-        """Take connections out of presence (in a section); the last one starts the grace."""
-        held = [c for c in self._conns.get(player, ()) if c not in conns]
-        if held:
-            self._conns[player] = held
-            return
-        if self._conns.pop(player, None) is not None or self.lobby.lookup(player) is not None:
-            section = self._section()
-            assert section is not None
-            due = self.now() + int(self.config.grace * 1000)
-            section.ops.append(ZAdd(LEAVING, player, due))
-
-    async def leave_due(self) -> None:
-        """Let the players whose grace is over leave (any node may; it is idempotent)."""
-        due = await self.state.due(LEAVING, self.now())
-        if not due:
-            return
-        gone: list[str] = []
-        async with self.shared():
-            section = self._section()
-            assert section is not None
-            for player in due:
-                section.ops.append(ZRem(LEAVING, player))
-                if self._conns.get(player) or self.lobby.lookup(player) is None:
-                    continue  # came back meanwhile, or already gone
-                # As in one process: withdrawals, the queue's changed pools, then player_left.
-                self._publish_effects(self.lobby.cancel(player))
-                self._sync_queue()
-                self._publish_effects(self.lobby.leave(player))
-                gone.append(player)
-        # As in one process, a player's topic history goes with them: Redis holds topics of
-        # active players only, and one who comes back starts a new epoch (a snapshot).
-        for player in gone:
-            await self.state.forget_topic(player_topic(player))
-
-    async def drop_node(self, node: str) -> None:
-        """A node is gone (its liveness lapsed, or it stopped): its connections leave presence,
-        and its players' grace starts now."""
-        async with self.shared():
-            mark = f"{node}|"
-            for player, conns in list(self._conns.items()):
-                gone = [c for c in conns if c.startswith(mark)]
-                if gone:
-                    self._drop_conns(player, gone)
-
-    async def reconcile(self) -> None:
-        """Presence of this node's connections as they are: a listed connection that is not
-        open here any more (its disconnect could not be stored) is taken out, an open one
-        that is not listed (Redis lost the lobby, or its connect could not be stored) is put
-        back; a lobby lost altogether gets its live games' seats and summaries back."""
-        raw = await self.state.load()
-        doc = load(raw)
-        mark = f"{self.node}|"
-        here = {p: {self._conn(peer) for peer in peers} for p, peers in self._peers.items()}
-        listed = {
-            player: {c for c in conns if c.startswith(mark)} for player, conns in doc.conns.items()
-        }
-        stale = {p: sorted(c - here.get(p, set())) for p, c in listed.items()}
-        missing = {p: sorted(c - listed.get(p, set())) for p, c in here.items()}
-        if raw is None or any(stale.values()) or any(missing.values()):
-            async with self.shared():
-                if not self.lobby.live and raw is None:
-                    await self._seat_live_games()
-                for player, conns in stale.items():
-                    if conns:
-                        self._drop_conns(player, conns)
-                for player, conns in missing.items():
-                    if conns:
-                        self._add_conns(player, conns)
-
-    def _add_conns(self, player: str, conns: list[str]) -> None:
-        """Put connections into presence (in a section); the player joins if they had left."""
-        self._conns.setdefault(player, []).extend(conns)
-        section = self._section()
-        assert section is not None
-        section.ops.append(ZRem(LEAVING, player))
-        self._publish_effects(self.lobby.join(player))
-
-    async def _seat_live_games(self) -> None:
-        """The lobby was lost: seat the players of the stored live games again (in a section)."""
-        section = self._section()
-        assert section is not None
-        for game in await self.storage.live_games():
-            self.lobby.seat(game.humans, game.id)
-            section.ops.append(HSet(SUMMARIES, game.id, encode_data(self._lobby_summary(game))))
 
     # -- a finished game ------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from hub.broker import Broker
 from hub.cluster.address import parse_broker
 from hub.cluster.doc import load
 from hub.cluster.lobby import SUMMARIES, ClusterLobby
+from hub.cluster.presence import ClusterPresence
 from hub.cluster.redis_state import RedisState
 from hub.cluster.relay import Relay, parse_seq
 from hub.cluster.stats import ClusterCollector
@@ -71,7 +72,7 @@ class ClusterHub(ClusterLobby):
         self.state = state
         self.node = f"{secrets.token_hex(4)}"
         self.view = LobbyView()
-        self._conns = {}
+        self.presence = ClusterPresence(self)
         self._epochs = {}
         self._outbox = asyncio.Queue()
         self._ticks: list[asyncio.Task[None]] = []
@@ -132,7 +133,7 @@ class ClusterHub(ClusterLobby):
         await super().close()
         try:
             async with asyncio.timeout(2):
-                await self.drop_node(self.node)
+                await self.presence.drop_node(self.node)
                 await self.state.forget_node(self.node)
         except Exception as exc:  # the others notice when its liveness lapses
             log.warning("could not take this node out of presence: %s", exc)
@@ -203,7 +204,7 @@ class ClusterHub(ClusterLobby):
                 # the lock's ttl: free it now (whatever it would still commit is fenced).
                 if await self.state.break_lock(node):
                     log.info("freed the lobby lock of dead node %s", node)
-                await self.drop_node(node)
+                await self.presence.drop_node(node)
                 await self.state.forget_node(node)
                 log.info("node %s is gone; its connections left presence", node)
 
@@ -213,7 +214,7 @@ class ClusterHub(ClusterLobby):
         self._ok["postgresql"] = time.monotonic()
 
     async def _reap(self) -> None:
-        await self.leave_due()
+        await self.presence.leave_due()
         if any(pool.get("waiting", 0) >= 2 for pool in self.view.pools.values()):
             async with self.shared():
                 await self.pair_waiting()
@@ -238,7 +239,7 @@ class ClusterHub(ClusterLobby):
             for game_id in cached:
                 if heads.get(game_id) != self._seqs.get(game_id) and not self._locked(game_id):
                     self._forget(game_id)
-        await self.reconcile()
+        await self.presence.reconcile()
 
     async def _send_outbox(self) -> None:
         """Publish this node's game-topic frames to the other nodes, in order: what queued up

@@ -1,0 +1,161 @@
+"""Presence across a cluster: ``hub.presence.Presence`` over the shared lobby document and Redis.
+
+Each open connection of the cluster is a ``<node>|<session>`` entry of its player in the lobby
+document (``conns``, loaded and stored with it in every lobby change).  When a player's last
+entry goes, their leave is due at now + grace in the ``leaving`` sorted set; any node's reaper
+(``leave_due``) lets them leave then, unless a connection came back anywhere.  A node that died
+(its liveness key lapsed) has its entries dropped by the others (``drop_node``), and each node
+puts its own connections right every few seconds (``reconcile``) after a change it could not
+store.  Who is active, and their status, is what this node's lobby events told
+(``hub.cluster.view.LobbyView``), so REST answers agree with the lobby topic here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.cluster.changes import HSet, ZAdd, ZRem
+from hub.cluster.doc import load
+from hub.cluster.lobby import SUMMARIES
+from hub.fanout import Peer
+from hub.topics import player_topic
+from protocol.lobby import PlayerStatus
+from protocol.messages import encode_data
+
+if TYPE_CHECKING:
+    from hub.cluster.node import ClusterHub
+
+LEAVING = "leaving"  # sorted set: player -> unix ms their leave is due
+
+
+class ClusterPresence:
+    """Presence of the whole cluster, one lobby change at a time."""
+
+    def __init__(self, hub: ClusterHub) -> None:
+        self.hub = hub
+        self.conns: dict[str, list[str]] = {}  # the lobby document's, while a change is made
+
+    def _conn(self, peer: Peer) -> str:
+        return f"{self.hub.node}|{peer.session}"
+
+    async def connect(self, peer: Peer, player: str, first: bool) -> None:
+        """The connection is listed; the player joins if they were not active anywhere."""
+        hub = self.hub
+        await hub._watch_player(player)
+        async with hub.shared():
+            self._add_conns(player, [self._conn(peer)])
+
+    def disconnect(self, peer: Peer, player: str, last: bool) -> None:
+        """The connection is no longer listed; when it was the player's last anywhere, they
+        leave after the grace period (``leaving``)."""
+        self.hub._spawn(self._disconnected(player, [self._conn(peer)]), "disconnect")
+
+    async def _disconnected(self, player: str, conns: list[str]) -> None:
+        async with self.hub.shared():
+            self._drop_conns(player, conns)
+
+    def players(self) -> list[tuple[str, PlayerStatus]]:
+        """Active players across the cluster, as this node's lobby events tell."""
+        return sorted(self.hub.view.players.items(), key=lambda item: item[0].casefold())
+
+    def status(self, name: str) -> PlayerStatus | None:
+        """An active player's status, as this node's lobby events tell."""
+        return self.hub.view.status(name)
+
+    def close(self) -> None:
+        """Nothing is timed here: the node's reaper stops with its ticks."""
+
+    # -- in a change of the lobby ----------------------------------------------------------
+
+    def _drop_conns(self, player: str, conns: list[str]) -> None:
+        """Take connections out of presence (in a section); the last one starts the grace."""
+        held = [c for c in self.conns.get(player, ()) if c not in conns]
+        if held:
+            self.conns[player] = held
+            return
+        hub = self.hub
+        if self.conns.pop(player, None) is not None or hub.lobby.lookup(player) is not None:
+            section = hub._section()
+            assert section is not None
+            due = hub.now() + int(hub.config.grace * 1000)
+            section.ops.append(ZAdd(LEAVING, player, due))
+
+    def _add_conns(self, player: str, conns: list[str]) -> None:
+        """Put connections into presence (in a section); the player joins if they had left."""
+        self.conns.setdefault(player, []).extend(conns)
+        hub = self.hub
+        section = hub._section()
+        assert section is not None
+        section.ops.append(ZRem(LEAVING, player))
+        hub._publish_effects(hub.lobby.join(player))
+
+    # -- the node's ticks ------------------------------------------------------------------
+
+    async def leave_due(self) -> None:
+        """Let the players whose grace is over leave (any node may; it is idempotent)."""
+        hub = self.hub
+        due = await hub.state.due(LEAVING, hub.now())
+        if not due:
+            return
+        gone: list[str] = []
+        async with hub.shared():
+            section = hub._section()
+            assert section is not None
+            for player in due:
+                section.ops.append(ZRem(LEAVING, player))
+                if self.conns.get(player) or hub.lobby.lookup(player) is None:
+                    continue  # came back meanwhile, or already gone
+                # As in one process: withdrawals, the queue's changed pools, then player_left.
+                hub._publish_effects(hub.lobby.cancel(player))
+                hub._sync_queue()
+                hub._publish_effects(hub.lobby.leave(player))
+                gone.append(player)
+        # As in one process, a player's topic history goes with them: Redis holds topics of
+        # active players only, and one who comes back starts a new epoch (a snapshot).
+        for player in gone:
+            await hub.state.forget_topic(player_topic(player))
+
+    async def drop_node(self, node: str) -> None:
+        """A node is gone (its liveness lapsed, or it stopped): its connections leave presence,
+        and its players' grace starts now."""
+        async with self.hub.shared():
+            mark = f"{node}|"
+            for player, conns in list(self.conns.items()):
+                gone = [c for c in conns if c.startswith(mark)]
+                if gone:
+                    self._drop_conns(player, gone)
+
+    async def reconcile(self) -> None:
+        """Presence of this node's connections as they are: a listed connection that is not
+        open here any more (its disconnect could not be stored) is taken out, an open one
+        that is not listed (Redis lost the lobby, or its connect could not be stored) is put
+        back; a lobby lost altogether gets its live games' seats and summaries back."""
+        hub = self.hub
+        raw = await hub.state.load()
+        doc = load(raw)
+        mark = f"{hub.node}|"
+        here = {p: {self._conn(peer) for peer in peers} for p, peers in hub._peers.items()}
+        listed = {
+            player: {c for c in conns if c.startswith(mark)} for player, conns in doc.conns.items()
+        }
+        stale = {p: sorted(c - here.get(p, set())) for p, c in listed.items()}
+        missing = {p: sorted(c - listed.get(p, set())) for p, c in here.items()}
+        if raw is None or any(stale.values()) or any(missing.values()):
+            async with hub.shared():
+                if not hub.lobby.live and raw is None:
+                    await self._seat_live_games()
+                for player, conns in stale.items():
+                    if conns:
+                        self._drop_conns(player, conns)
+                for player, conns in missing.items():
+                    if conns:
+                        self._add_conns(player, conns)
+
+    async def _seat_live_games(self) -> None:
+        """The lobby was lost: seat the players of the stored live games again (in a section)."""
+        hub = self.hub
+        section = hub._section()
+        assert section is not None
+        for game in await hub.storage.live_games():
+            hub.lobby.seat(game.humans, game.id)
+            section.ops.append(HSet(SUMMARIES, game.id, encode_data(hub._lobby_summary(game))))

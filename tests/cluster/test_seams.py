@@ -1,0 +1,92 @@
+"""The seams of ``GameHub`` behind one interface: each test runs against a hub in one process
+(the in-process parts, SQLite) and against a cluster node (the Redis/PostgreSQL parts: a fresh
+PostgreSQL schema and a private ``redis-server``), asking the part itself through its interface
+(``hub.presence``, ...) while real clients act over the hub's WebSocket."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from hub import keys
+from hub.app import create_app
+from hub.config import Config
+from hub.service import GameHub
+from protocol.lobby import PlayerStatus
+from tests.cluster.redisserver import RedisServer
+from tests.conftest import eventually
+from tests.hub.wsclient import Clients
+from tests.postgres import fresh_schema, schema_url
+
+GRACE = 0.3
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    with RedisServer() as running:
+        yield running
+
+
+@pytest.fixture(params=["local", "cluster"])
+async def server(
+    request: pytest.FixtureRequest,
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    redis: RedisServer,
+    tmp_path: Path,
+) -> AsyncIterator[TestServer]:
+    """A running hub: one process on SQLite, or one node of a cluster on PostgreSQL and Redis."""
+    settings = functools.partial(Config, round_deadline=0.0, grace=GRACE, summary_interval=0.0)
+    if request.param == "local":
+        yield await aiohttp_server(create_app(settings(db=str(tmp_path / "hub.db"))))
+        return
+    async with fresh_schema() as schema:
+        broker = f"{redis.url}?prefix=s{secrets.token_hex(4)}"
+        config = settings(db=schema_url(schema), broker=broker)
+        running = await aiohttp_server(create_app(config))
+        assert hub_of(running).node is not None  # a cluster node
+        yield running
+        await running.close()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[Clients]:
+    opened = Clients()
+    yield opened
+    await opened.close()
+
+
+def hub_of(server: TestServer) -> GameHub:
+    return server.app[keys.HUB]
+
+
+async def test_presence_a_player_is_active_while_connected_and_for_the_grace_after(
+    server: TestServer, clients: Clients
+) -> None:
+    presence = hub_of(server).presence
+    lobby = await clients.lobby(server)
+    ann = await clients.player(server, "Ann")
+    await lobby.event("lobby", "player_joined")
+
+    async def shown(expected: list[tuple[str, PlayerStatus]]) -> bool:
+        return presence.players() == expected
+
+    await eventually(lambda: shown([("Ann", PlayerStatus.IDLE)]))
+    assert presence.status("ann") is PlayerStatus.IDLE  # any spelling
+    assert presence.status("bob") is None
+
+    await ann.ok("play", opponent="computer")
+    await eventually(lambda: shown([("Ann", PlayerStatus.PLAYING)]))
+
+    await ann.close()  # back within the grace: nobody saw Ann leave
+    again = await clients.player(server, "Ann", token=ann.token)
+    await eventually(lambda: shown([("Ann", PlayerStatus.PLAYING)]))
+    await again.close()
+    left = await lobby.event("lobby", "player_left")
+    assert left["data"] == {"name": "Ann"}
+    await eventually(lambda: shown([]))
+    assert presence.status("Ann") is None

@@ -5,6 +5,9 @@ target byte for byte.  ``pause()`` stops forwarding both ways (what was read wai
 buffers fill and the peers stall, as behind a dead router) and refuses new links (accepted, then
 reset); ``cut()`` drops every link now; ``resume()`` lets bytes and new links through again.
 A partition that stalls is ``pause()``; one that resets is ``pause()`` then ``cut()``.
+``pause_on(*patterns)`` pauses at the moment a chunk on its way to the target holds one of
+``patterns``, before that chunk goes on (``tripped`` is set then): a link that stalls exactly when
+a peer sends a given message, such as a node's publish of one event.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ class TcpProxy:
         """Links reset on arrival while paused."""
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._trigger: tuple[bytes, ...] = ()
+        self.tripped = asyncio.Event()
+        """Set when ``pause_on``'s pattern was seen (and the proxy paused)."""
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._links: set[asyncio.Task[None]] = set()
@@ -51,6 +57,12 @@ class TcpProxy:
     def pause(self) -> None:
         """Stop forwarding both ways and refuse new links, until ``resume()``."""
         self._flowing.clear()
+
+    def pause_on(self, *patterns: bytes) -> None:
+        """Pause when a chunk to the target holds one of ``patterns``, before it is forwarded;
+        once."""
+        self.tripped.clear()
+        self._trigger = patterns
 
     def resume(self) -> None:
         """Forward again, and accept new links."""
@@ -95,7 +107,7 @@ class TcpProxy:
         self.accepted += 1
         self._writers.update((writer, up_writer))
         pipes = [
-            asyncio.create_task(self._pipe(reader, up_writer)),
+            asyncio.create_task(self._pipe(reader, up_writer, upstream=True)),
             asyncio.create_task(self._pipe(up_reader, writer)),
         ]
         self._pipes.update(pipes)
@@ -108,7 +120,9 @@ class TcpProxy:
             w.close()  # what is buffered still goes out, unless ``cut()`` aborted it
             self._writers.discard(w)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool = False
+    ) -> None:
         """Copy one direction; a chunk read while paused waits for ``resume()``."""
         with contextlib.suppress(ConnectionError, OSError):
             while True:
@@ -116,6 +130,10 @@ class TcpProxy:
                 data = await reader.read(CHUNK)
                 if not data:
                     return  # the link ends; its other side is closed after what it holds
+                if upstream and any(p in data for p in self._trigger):
+                    self._trigger = ()
+                    self.pause()
+                    self.tripped.set()
                 await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()

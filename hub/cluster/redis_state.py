@@ -99,7 +99,9 @@ class RedisState:
         redis = Redis.from_url(
             url,
             socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=OPERATION_TIMEOUT,
+            # Bounded by ``_call`` and ``_eval`` per command instead: redis-py's socket timeout
+            # runs every write as a task of its own (``wait_for``), about 20 us of CPU each.
+            socket_timeout=None,
             retry=Retry(NoBackoff(), 0),
         )
         publisher = Publisher(url, connect_timeout=CONNECT_TIMEOUT, timeout=OPERATION_TIMEOUT)
@@ -261,7 +263,11 @@ class RedisState:
                     channels.clear()
                 channel = channels[topic] = self.channel(topic).encode()
             messages.append((channel, epoch.encode() + b" " + frame))
-        await self._call("publish", self._publisher.send(messages))
+        self.commands += 1
+        try:
+            await self._publisher.send(messages)  # bounded by its own timeout
+        except (RedisError, OSError) as exc:
+            raise _unavailable("publish", exc) from exc
 
     async def publish(self, topic: str, epoch: str, frame: bytes) -> None:
         """Publish a frame numbered elsewhere (a game topic's, from PostgreSQL) to every node."""
@@ -347,7 +353,8 @@ class RedisState:
             known = self._scripts[script] = self._redis.register_script(script)
         self.commands += 1
         try:
-            return await self._redis.evalsha(known.sha, len(keys), *keys, *args)
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                return await self._redis.evalsha(known.sha, len(keys), *keys, *args)
         except NoScriptError:
             pass
         except (RedisError, OSError) as exc:
@@ -356,10 +363,13 @@ class RedisState:
         return await self._call(what, self._redis.evalsha(known.sha, len(keys), *keys, *args))
 
     async def _call(self, what: str, command: Awaitable[Any]) -> Any:
-        """Await one command, counted; its Redis failures become ``Unavailable``."""
+        """Await one command, counted, for ``OPERATION_TIMEOUT`` s at most (a command cut
+        short leaves its connection closed by redis-py, never reused with a reply pending); its
+        Redis failures and timeouts become ``Unavailable``."""
         self.commands += 1
         try:
-            return await command
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                return await command
         except (RedisError, OSError) as exc:
             raise _unavailable(what, exc) from exc
 

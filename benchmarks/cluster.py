@@ -154,6 +154,11 @@ def main() -> int:
     p.add_argument("--fanout-pairs", type=int, default=3, help="fanout runs per tree")
     p.add_argument("--part-timeout", type=float, default=300.0, help="seconds a part may take")
     p.add_argument(
+        "--against",
+        metavar="COMMIT",
+        help="moves: a second cluster running COMMIT's packages, interleaved with HEAD's",
+    )
+    p.add_argument(
         "--profile", type=Path, metavar="DIR", help="py-spy node 0 in each moves window, into DIR"
     )
     p.add_argument("--json", type=Path, help="also write the results here")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import shutil
 import statistics
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import fanout
 from benchlib import cpu_seconds, percentile
 from moves import register, worker_run
@@ -45,12 +47,24 @@ def pids(c: Cluster) -> list[int]:
     return [n.hub.pid for n in c.nodes if n.hub is not None and n.running]
 
 
+async def redis_commands(c: Cluster) -> float:
+    """Node 0's Redis commands so far (a pipeline or a publishing write is one), from
+    ``/metrics``; 0 for a single node."""
+    async with aiohttp.ClientSession() as http, http.get(f"{c.url(0)}/metrics") as r:
+        text = await r.text()
+    for line in text.splitlines():
+        if line.startswith("rps_hub_cluster_redis_commands_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
 def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling ``pid`` for ``seconds`` without pausing it, into ``out`` (collapsed
-    stacks, idle samples included: one line per stack and its count)."""
+    stacks: one line per stack and its count), only while it holds the GIL: Python's own CPU,
+    not its system calls nor the time it waits for a core (the machine is shared)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     cmd = [spy, "record", "--pid", str(pid), "--duration", str(math.ceil(seconds)),
-           "--rate", "250", "--nonblocking", "--idle", "--format", "raw",
+           "--rate", "250", "--nonblocking", "--gil", "--format", "raw",
            "--output", str(out)]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -66,18 +80,20 @@ async def one_window(
     start = time.time() + 0.2
     procs = pids(c) + ([c.redis.process.pid] if c.redis and c.redis.process else [])
 
-    async def cpu() -> list[float]:
+    async def cpu() -> tuple[list[float], float]:
         await asyncio.sleep(max(0.0, start + warmup - time.time()))
         spy = None if profile is None else py_spy(procs[0], seconds, profile)
         before = [cpu_seconds(p) for p in procs]
-        await asyncio.sleep(seconds)
+        commands = await redis_commands(c)
+        await asyncio.sleep(max(0.0, start + warmup + seconds - time.time()))
         spent = [cpu_seconds(p) - b for p, b in zip(procs, before, strict=True)]
+        commands = await redis_commands(c) - commands
         if spy is not None:
             await asyncio.to_thread(spy.wait, 30)
-        return spent
+        return spent, commands
 
     async with asyncio.timeout(seconds + warmup + 60):
-        report, spent = await asyncio.gather(
+        report, (spent, sent) = await asyncio.gather(
             worker_run(c.ws_url(0), list(tokens), start, seconds, warmup), cpu()
         )
     moves = report["moves"]
@@ -91,6 +107,7 @@ async def one_window(
         "node0_us_per_move": per_move[0],
         "others_us_per_move": sum(per_move[1 : len(pids(c))]),
         "redis_us_per_move": per_move[-1] if c.redis else 0.0,
+        "node0_redis_commands_per_move": sent / moves if moves else float("nan"),
         "errors": report["errors"],
     }
 
@@ -98,8 +115,10 @@ async def one_window(
 def pooled(windows: list[dict[str, Any]], players: int) -> dict[str, Any]:
     """The windows of one player count: pooled percentiles per server, window-pair deltas."""
     out: dict[str, Any] = {"players": players}
-    for name in ("single", "cluster"):
+    for name in ("single", "cluster", "against"):
         mine = [w for w in windows if w["server"] == name]
+        if not mine:
+            continue
         lat = sorted(x for w in mine for x in w["latencies"])
         out[name] = {
             "moves": len(lat),
@@ -109,6 +128,9 @@ def pooled(windows: list[dict[str, Any]], players: int) -> dict[str, Any]:
             "node0_us_per_move": statistics.median(w["node0_us_per_move"] for w in mine),
             "others_us_per_move": statistics.median(w["others_us_per_move"] for w in mine),
             "redis_us_per_move": statistics.median(w["redis_us_per_move"] for w in mine),
+            "node0_redis_commands_per_move": statistics.median(
+                w["node0_redis_commands_per_move"] for w in mine
+            ),
             "errors": [e for w in mine for e in w["errors"]][:3],
         }
     pairs = [
@@ -122,19 +144,31 @@ def pooled(windows: list[dict[str, Any]], players: int) -> dict[str, Any]:
     out["p50_delta_ms"] = out["cluster"]["p50_ms"] - out["single"]["p50_ms"]
     out["window_deltas_ms"] = [round(d, 2) for d in pairs]
     out["median_window_delta_ms"] = statistics.median(pairs)
+    if "against" in out:
+        out["against_delta_ms"] = out["against"]["p50_ms"] - out["single"]["p50_ms"]
     return out
 
 
 async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
-    """Part 1: single node and cluster node, interleaved windows, for each player count."""
+    """Part 1: single node and cluster node, interleaved windows, for each player count; with
+    ``--against COMMIT`` a second cluster running that commit's packages takes its turn too."""
     windows: dict[int, list[dict[str, Any]]] = {n: [] for n in args.move_players}
-    async with (
-        cluster(src, nodes=1, broker=False, args=NODE_ARGS) as single,
-        cluster(src, nodes=3, broker=True, args=NODE_ARGS) as three,
-    ):
+    against = getattr(args, "against", None)
+    async with contextlib.AsyncExitStack() as stack:
+        single = await stack.enter_async_context(
+            cluster(src, nodes=1, broker=False, args=NODE_ARGS)
+        )
+        three = await stack.enter_async_context(cluster(src, nodes=3, broker=True, args=NODE_ARGS))
+        order = [("single", single), ("cluster", three)]
+        if against:
+            old = export(against, work / "against")
+            order.append(
+                ("against", await stack.enter_async_context(
+                    cluster(old, nodes=3, broker=True, args=NODE_ARGS)
+                ))
+            )  # fmt: skip
         for rep in range(args.move_reps):
             for n in args.move_players:
-                order = [("single", single), ("cluster", three)]
                 for name, c in order if rep % 2 == 0 else reversed(order):
                     spy = None
                     if args.profile is not None:
@@ -144,7 +178,8 @@ async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) ->
                     say(
                         f"  moves {name:7} {n} player(s), window {rep + 1}: {w['moves']} moves, "
                         f"p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms, "
-                        f"node 0 {w['node0_us_per_move']:.0f} us/move"
+                        f"node 0 {w['node0_us_per_move']:.0f} us/move, "
+                        f"{w['node0_redis_commands_per_move']:.2f} Redis commands/move"
                     )
                     windows[n].append({"server": name, "rep": rep, **w})
     return {"seconds": args.move_seconds, "runs": [pooled(windows[n], n) for n in windows]}

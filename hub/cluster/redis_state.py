@@ -28,20 +28,18 @@ frame (numbered by PostgreSQL) is only published here.  Redis errors and timeout
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import time
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
 from hub.cluster import lua
 from hub.cluster.changes import Append, Op, Published, Snapshot
 from hub.cluster.publisher import Publisher
+from hub.cluster.redis_conn import Commands
 from protocol.errors import ErrorCode, ProtocolError
 
 CONNECT_TIMEOUT = 1.0  # seconds to open a connection: a dead Redis is noticed fast
@@ -75,12 +73,12 @@ def _epoch() -> str:
 class RedisState:
     """The state every node shares, in one Redis; ``commands`` counts the commands it sent."""
 
-    def __init__(self, redis: Redis, prefix: str, history: int, publisher: Publisher) -> None:
+    def __init__(self, redis: Commands, prefix: str, history: int, publisher: Publisher) -> None:
         self._redis = redis
         self.prefix = prefix
         self.history = history
         self.commands = 0
-        self._scripts: dict[str, AsyncScript] = {}
+        self._scripts: dict[str, str] = {}  # script -> its SHA1
         self._publisher = publisher
         self._channels: dict[str, bytes] = {}  # topic -> its channel, for ``publish_many``
 
@@ -96,27 +94,22 @@ class RedisState:
             raise ValueError("the key prefix is empty")
         if history < 1:
             raise ValueError(f"history must keep at least 1 event per topic, not {history}")
-        redis = Redis.from_url(
-            url,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            # Bounded by ``_call`` and ``_eval`` per command instead: redis-py's socket timeout
-            # runs every write as a task of its own (``wait_for``), about 20 us of CPU each.
-            socket_timeout=None,
-            retry=Retry(NoBackoff(), 0),
-        )
+        # Commands pipelined on one connection (``hub.cluster.redis_conn``), each bounded by
+        # ``OPERATION_TIMEOUT`` here; game frames on a publishing connection of their own.
+        redis = Commands(url, connect_timeout=CONNECT_TIMEOUT)
         publisher = Publisher(url, connect_timeout=CONNECT_TIMEOUT, timeout=OPERATION_TIMEOUT)
         state = cls(redis, prefix, history, publisher)
         try:
-            await state._call("ping", redis.ping())
+            await state._call("ping", redis.call("PING"))
         except Unavailable:
-            await redis.aclose()
+            await redis.close()
             raise
         return state
 
     async def close(self) -> None:
         """Close every connection to Redis."""
         await self._publisher.close()
-        await self._redis.aclose()
+        await self._redis.close()
 
     def key(self, *parts: str) -> str:
         """The key (or channel) ``<prefix>:<part>:<part>...``: the only place keys are built."""
@@ -133,7 +126,7 @@ class RedisState:
 
     async def time_ms(self) -> int:
         """Redis's clock in unix ms: one clock for every node."""
-        seconds, micros = await self._call("time", self._redis.time())
+        seconds, micros = await self._call("time", self._redis.call("TIME"))
         return int(seconds) * 1000 + int(micros) // 1000
 
     async def acquire(self, *, ttl_ms: int = 5000, wait: float = 5.0, owner: str = "") -> str:
@@ -183,7 +176,8 @@ class RedisState:
 
     async def load(self) -> bytes | None:
         """The lobby document, or None before the first commit that wrote one."""
-        document: bytes | None = await self._call("load", self._redis.get(self.key("lobby")))
+        command = self._redis.call("GET", self.key("lobby"))
+        document: bytes | None = await self._call("load", command)
         return document
 
     async def commit(
@@ -246,7 +240,7 @@ class RedisState:
         """Drop a topic's epoch, seq and log (a player's, once they left): the next event starts
         a new epoch at seq 1, and a subscriber coming back with the old epoch gets a snapshot."""
         await self._call(
-            "forget", self._redis.delete(self.key("meta", topic), self.key("log", topic))
+            "forget", self._redis.call("DEL", self.key("meta", topic), self.key("log", topic))
         )
 
     async def publish_many(self, items: Sequence[tuple[str, str, bytes]]) -> None:
@@ -272,7 +266,7 @@ class RedisState:
     async def publish(self, topic: str, epoch: str, frame: bytes) -> None:
         """Publish a frame numbered elsewhere (a game topic's, from PostgreSQL) to every node."""
         message = epoch.encode() + b" " + frame
-        await self._call("publish", self._redis.publish(self.channel(topic), message))
+        await self._call("publish", self._redis.call("PUBLISH", self.channel(topic), message))
 
     async def head(self, topic: str) -> tuple[str, int]:
         """The topic's (epoch, latest seq); a topic never appended to gets its epoch now, seq 0."""
@@ -297,10 +291,8 @@ class RedisState:
         topic without an epoch yet is left out (nothing was ever appended to it)."""
         if not topics:
             return {}
-        pipe = self._redis.pipeline(transaction=False)
-        for topic in topics:
-            pipe.hmget(self.key("meta", topic), "epoch", "seq")
-        rows = await self._call("heads", pipe.execute())
+        commands = [("HMGET", self.key("meta", topic), "epoch", "seq") for topic in topics]
+        rows = await self._call("heads", self._redis.pipeline(commands))
         return {
             topic: (epoch.decode(), int(seq or 0))
             for topic, (epoch, seq) in zip(topics, rows, strict=True)
@@ -340,7 +332,7 @@ class RedisState:
         """Up to ``limit`` members of the sorted set ``key`` scored at or before ``now_ms``."""
         members = await self._call(
             "due",
-            self._redis.zrangebyscore(self.key(key), "-inf", now_ms, start=0, num=limit),
+            self._redis.call("ZRANGEBYSCORE", self.key(key), "-inf", now_ms, "LIMIT", 0, limit),
         )
         return [member.decode() for member in members]
 
@@ -348,24 +340,24 @@ class RedisState:
         self, what: str, script: str, keys: Sequence[str], args: Sequence[str | bytes | int]
     ) -> Any:
         """Run ``script`` by its SHA, loading it first when Redis does not know it (a restart)."""
-        known = self._scripts.get(script)
-        if known is None:
-            known = self._scripts[script] = self._redis.register_script(script)
+        sha = self._scripts.get(script)
+        if sha is None:
+            sha = self._scripts[script] = hashlib.sha1(script.encode()).hexdigest()
         self.commands += 1
         try:
             async with asyncio.timeout(OPERATION_TIMEOUT):
-                return await self._redis.evalsha(known.sha, len(keys), *keys, *args)
+                return await self._redis.call("EVALSHA", sha, len(keys), *keys, *args)
         except NoScriptError:
             pass
         except (RedisError, OSError) as exc:
             raise _unavailable(what, exc) from exc
-        await self._call(what, self._redis.script_load(script))
-        return await self._call(what, self._redis.evalsha(known.sha, len(keys), *keys, *args))
+        await self._call(what, self._redis.call("SCRIPT", "LOAD", script))
+        return await self._call(what, self._redis.call("EVALSHA", sha, len(keys), *keys, *args))
 
     async def _call(self, what: str, command: Awaitable[Any]) -> Any:
-        """Await one command, counted, for ``OPERATION_TIMEOUT`` s at most (a command cut
-        short leaves its connection closed by redis-py, never reused with a reply pending); its
-        Redis failures and timeouts become ``Unavailable``."""
+        """Await one command, counted, for ``OPERATION_TIMEOUT`` s at most (a command given up
+        on leaves its place in the connection's queue: its late reply is dropped); its Redis
+        failures and timeouts become ``Unavailable``."""
         self.commands += 1
         try:
             async with asyncio.timeout(OPERATION_TIMEOUT):

@@ -19,7 +19,8 @@ other keys      any     the hub's own hashes, sets and sorted sets           com
 ==============  ======  ===================================================  ===================
 
 ``chan:<topic>`` is a pub/sub channel (not a key): each message is ``<epoch> <frame>``, split at
-the first space (an epoch has none).  A Redis-numbered topic's event is numbered, logged and
+the first space (an epoch has none); several frames of the topic in a row are one message, each
+frame after a newline (``publish_many``).  A Redis-numbered topic's event is numbered, logged and
 published in one Lua step, so every node sees the same seqs in the same order; a game topic's
 frame (numbered by PostgreSQL) is only published here.  Redis errors and timeouts surface as
 ``Unavailable``; a commit whose lock was lost is ``Fenced`` and wrote nothing.
@@ -245,18 +246,29 @@ class RedisState:
 
     async def publish_many(self, items: Sequence[tuple[str, str, bytes]]) -> None:
         """``publish`` each (topic, epoch, frame), in order, in one write on a connection that
-        takes no replies (``hub.cluster.publisher``): nothing waits for Redis.  ``Unavailable``
+        takes no replies (``hub.cluster.publisher``): nothing waits for Redis.  Frames of one
+        topic and epoch in a row go as one message: the epoch and a space, then each frame after
+        a newline (a relay of a version before it drops such a message as malformed and catches
+        up).  ``Unavailable``
         when the write failed; frames written just before Redis went away are lost unnoticed
         (as pub/sub loses them: the relays catch up from PostgreSQL)."""
         channels = self._channels
-        messages = []
+        groups: list[tuple[bytes, str, list[bytes]]] = []  # a topic's frames in a row: one message
         for topic, epoch, frame in items:
             channel = channels.get(topic)
             if channel is None:
                 if len(channels) >= 10_000:
                     channels.clear()
                 channel = channels[topic] = self.channel(topic).encode()
-            messages.append((channel, epoch.encode() + b" " + frame))
+            if groups and groups[-1][0] is channel and groups[-1][1] == epoch:
+                groups[-1][2].append(frame)
+            else:
+                groups.append((channel, epoch, [frame]))
+        messages = [
+            (channel, b"%s %s" % (epoch.encode(), frames[0]) if len(frames) == 1 else
+             b"%s \n%s" % (epoch.encode(), b"\n".join(frames)))
+            for channel, epoch, frames in groups
+        ]  # fmt: skip
         self.commands += 1
         try:
             await self._publisher.send(messages)  # bounded by its own timeout

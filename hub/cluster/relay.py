@@ -3,7 +3,9 @@
 Theory of operation.  Each node runs one ``Relay``.  A topic with local subscribers is *watched*:
 the relay holds its cursor ``(epoch, seq)``, the last event delivered here, and the node's one
 subscription to the topic's channel (however many local subscribers it has).  Each message on a
-channel is ``<epoch> <frame>``; for the cursor's epoch:
+channel is ``<epoch> <frame>``, or the epoch and a space followed by several frames of the topic
+in order, each after a newline (a frame is JSON text: it holds no newline), each then taken as
+a message of its own; for the cursor's epoch:
 
 - ``seq == cursor + 1``: ``deliver(topic, seq, frame)``, the cursor moves on (the hot path: one dict
   lookup, a prefix test that checks epoch, topic and where the seq is at once, an int compare);
@@ -203,6 +205,11 @@ class Relay:
                     self.duplicates += 1
                     return
         epoch, space, frame = data.partition(b" ")
+        if frame[:1] == b"\n" and space:  # several frames of the topic, in order
+            self.received -= 1  # counted per frame
+            for part in frame[1:].split(b"\n"):
+                self._receive(channel, epoch + b" " + part)
+            return
         try:
             if not space:
                 raise ValueError("no epoch")

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hub.cluster.redis_state import RedisState
 from hub.cluster.relay import parse_seq
 from protocol.messages import encode_data, encode_event_text
 from tests.cluster.redisserver import RedisServer
@@ -93,3 +94,35 @@ async def test_topics_with_odd_characters_are_relayed_like_any(kit: Kit) -> None
         assert a.exact(topic, 3)
     assert a.relay.counters["duplicates"] == 0 and a.relay.counters["malformed"] == 0
     assert kit.log.catch_ups == []
+
+
+async def test_a_message_of_several_frames_delivers_each_in_order(kit: Kit) -> None:
+    """``RedisState.publish_many`` sends a topic's frames in a row as one message; the relay
+    takes each as a message of its own: in order, a gap among them caught up from the log."""
+    node = await kit.node()
+    await watch_new(kit, "game:g", node)
+    await watch_new(kit, "game:h", node)
+    state = await RedisState.connect(kit.url, kit.prefix)
+    log = kit.log
+
+    def items(topic: str, *seqs: int) -> list[tuple[str, str, bytes]]:
+        return [(topic, log.epochs[topic], log.frames[topic][s]) for s in seqs]
+
+    try:
+        g = [log.store("game:g") for _ in range(5)]
+        h = log.store("game:h")
+        await state.publish_many(
+            items("game:g", *g[:3]) + items("game:h", h) + items("game:g", *g[3:])
+        )
+        await node.has("game:g", 5)
+        await node.has("game:h", 1)
+        assert node.exact("game:g", 5) and node.exact("game:h", 1)
+        counters = node.relay.counters
+        assert (counters["received"], counters["malformed"], log.catch_ups) == (6, 0, [])
+        s6, _, s8 = (log.store("game:g") for _ in range(3))
+        await state.publish_many(items("game:g", s6, s8))  # 7 never published
+        await node.has("game:g", 8)
+        assert node.exact("game:g", 8)
+        assert [topic for topic, _, _ in log.catch_ups] == ["game:g"]
+    finally:
+        await state.close()

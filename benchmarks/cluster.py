@@ -50,10 +50,11 @@ sys.path.insert(0, str(ROOT))
 from benchlib import raise_nofile  # noqa: E402
 from cluster_ab import export, fanout_ab, moves_ab  # noqa: E402
 from cluster_kill import kill  # noqa: E402
+from cluster_latency import latency  # noqa: E402
 from cluster_report import details, table  # noqa: E402
 from cluster_spread import spread  # noqa: E402
 
-PARTS = ("moves", "events", "kill", "fanout")
+PARTS = ("moves", "latency", "events", "kill", "fanout")
 
 
 def say(text: str) -> None:
@@ -114,6 +115,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             async with asyncio.timeout(args.part_timeout):
                 if part == "moves":
                     out["moves"] = await moves_ab(src, where, args, say)
+                elif part == "latency":
+                    out["latency"] = await latency(src, where, args, say)
                 elif part == "events":
                     out["spread"] = await spread(src, where, args, say)
                 elif part == "kill":

@@ -127,9 +127,9 @@ class Spy(asyncio.Protocol):
         while (reply := self.reader.gets()) is not False:
             if isinstance(reply, list) and reply[0] == b"pmessage":
                 topic = reply[2][len(self.chan) :].decode()
-                frame = reply[3].partition(b" ")[2]
-                seq = json.loads(frame)["seq"]
-                self.published.setdefault((topic, seq), t)
+                for frame in reply[3].partition(b" ")[2].split(b"\n"):  # one frame or several
+                    if frame:
+                        self.published.setdefault((topic, json.loads(frame)["seq"]), t)
 
 
 async def open_spy(url: str, prefix: str) -> Spy:

@@ -182,7 +182,11 @@ async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) ->
                         f"{w['node0_redis_commands_per_move']:.2f} Redis commands/move"
                     )
                     windows[n].append({"server": name, "rep": rep, **w})
-    return {"seconds": args.move_seconds, "runs": [pooled(windows[n], n) for n in windows]}
+    out: dict[str, Any] = {"seconds": args.move_seconds}
+    if against:
+        out["against"] = short(against)
+    out["runs"] = [pooled(windows[n], n) for n in windows]
+    return out
 
 
 # -- part 5 ---------------------------------------------------------------------------------

@@ -142,6 +142,13 @@ def main() -> int:
     p.add_argument("--drivers", type=int, default=1, help="players making lobby events")
     p.add_argument("--watchers", type=int, default=10, help="spectators per node, latency")
     p.add_argument("--lat-events", type=int, default=150, help="paced lobby events")
+    p.add_argument(
+        "--lat-watchers",
+        type=int,
+        default=3,
+        help="latency part: spectators of the lobby and of the game per node (one process)",
+    )
+    p.add_argument("--lat-moves", type=int, default=300, help="latency part: paced moves")
     p.add_argument("--rate", type=float, default=30.0, help="paced lobby events per second")
     p.add_argument("--spectators", type=int, default=1000, help="spectators in all, Redis counts")
     p.add_argument("--burst", type=int, default=300, help="moves in a counted burst")

@@ -6,7 +6,7 @@ stamped when the event loop parses it off its socket (before any reader task run
 
 - a player on node 0 plays the computer, one move every ``1/--rate`` s (``--summary-interval 0``:
   each resolved round also publishes one lobby ``game_updated``);
-- on every node, ``--watchers`` lobby spectators and as many spectators of the player's game
+- on every node, ``--lat-watchers`` lobby spectators and as many spectators of the player's game
   (they subscribe to each new game before its first move);
 - in the cluster, a subscriber of Redis itself (a raw connection, ``PSUBSCRIBE <prefix>:chan:*``,
   stamped in ``data_received``): its stamp of each topic message is the event's **publication**
@@ -172,9 +172,9 @@ async def run_one(
         token = (await r.json())["token"]
     await mover.ok({"type": "auth", "token": token})
     lobby = [await spectator(c.ws_url(i), i, arrivals) for i in range(nodes)
-             for _ in range(args.watchers)]  # fmt: skip
+             for _ in range(args.lat_watchers)]  # fmt: skip
     games = [await spectator(c.ws_url(i), i, arrivals) for i in range(nodes)
-             for _ in range(args.watchers)]  # fmt: skip
+             for _ in range(args.lat_watchers)]  # fmt: skip
     try:
         await asyncio.gather(*(s.request({"type": "subscribe", "topic": "lobby"}) for s in lobby))
         await asyncio.sleep(0.5)
@@ -240,8 +240,8 @@ def analyse(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def latency(src: Path, work: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
     """Part 2: a cluster of three and a single node side by side, measured in turns (cluster,
-    single, single, cluster), half of ``--lat-events`` per turn, the turns pooled."""
-    out: dict[str, Any] = {"watchers": args.watchers, "rate": args.rate}
+    single, single, cluster), half of ``--lat-moves`` per turn, the turns pooled."""
+    out: dict[str, Any] = {"watchers": args.lat_watchers, "rate": args.rate}
     runs: dict[str, list[dict[str, Any]]] = {"cluster": [], "single": []}
     async with (
         cluster(src, nodes=3, broker=True, args=NODE_ARGS) as three,
@@ -253,7 +253,7 @@ async def latency(src: Path, work: Path, args: argparse.Namespace, say: Any) -> 
             turns = [("cluster", three, 3, spy), ("single", one, 1, None)]
             for rep in range(2):
                 for name, c, nodes, seen in turns if rep == 0 else reversed(turns):
-                    raw = await run_one(c, nodes, args, seen, f"latency{rep}", args.lat_events // 2)
+                    raw = await run_one(c, nodes, args, seen, f"latency{rep}", args.lat_moves // 2)
                     runs[name].append(raw)
         finally:
             if spy.transport is not None:

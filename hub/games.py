@@ -47,7 +47,7 @@ class Games(HubState):
             self._games[game.id] = game
             self._seqs[game.id] = await self.storage.last_seq(game.id)
             self.lobby.seat(game.humans, game.id)
-            self._summaries[game.id] = self._lobby_summary(game)
+            self.feed.restore_summary(self._lobby_summary(game))
             self._arm_deadline(game)
         self.metrics.games_live.set(len(self._games))
         return len(games)
@@ -65,7 +65,7 @@ class Games(HubState):
     ) -> Game:
         """Start a game: store it, then announce it to the seats, the lobby and its topic.
         A ``reader`` computer reads the player's rounds against it, loaded once here."""
-        async with self.shared():
+        async with self.feed.section():
             return await self._start_game(
                 players, rules, best_of, game_id, round_seconds, idle_seconds, level
             )
@@ -118,7 +118,7 @@ class Games(HubState):
             self._seat_peers(game)
             full = game_json(game)
             for p in game.humans:
-                self._publish(self.player_stream(p), "game_started", full)
+                self._publish(self.feed.player_stream(p), "game_started", full)
             self._publish(self.lobby_stream, "game_started", self._lobby_summary(game))
             self._sync_statuses(game.humans)
             await self._deliver(game, events)
@@ -318,14 +318,11 @@ class Games(HubState):
 
     def _summary_now(self, game_id: str) -> None:
         self._summary_due.pop(game_id, None)
-        game = self._games.get(game_id)
-        if game is not None and not game.is_over and not self.closing:
-            self._summarized[game_id] = asyncio.get_running_loop().time()
-            self._publish(self.lobby_stream, "game_updated", self._lobby_summary(game))
+        self.feed.game_updated(game_id)
 
     async def _finished(self, game: Game) -> None:
         """A stored change finished the game: the lobby hears of it."""
-        async with self.shared():
+        async with self.feed.section():
             self._finish(game)
 
     def _finish(self, game: Game) -> None:

@@ -10,27 +10,29 @@ lobby's core returned), take a game's lock, and announce what the lobby has not 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from hub.broker import Broker
 from hub.config import Config
 from hub.entropy import BufferedSystemRandom
 from hub.fanout import Peer, Subscriptions
+from hub.feed import LobbyFeed, LocalFeed
 from hub.identity import Identity
 from hub.metrics import Metrics
 from hub.presence import LocalPresence, Presence
 from hub.streams import Stream
-from hub.topics import player_topic
 from protocol.game import Game
 from protocol.lobby import Lobby, LobbyEffect
 from protocol.lobby_wire import LOBBY, lobby_event
-from protocol.pairing import Waiting, summary
+from protocol.pairing import Waiting
 from protocol.rules import RuleSet, builtin_rules
 from storage.base import Storage
+
+log = logging.getLogger(__name__)
 
 
 def new_id() -> str:
@@ -66,84 +68,66 @@ class HubState:
         self.identity = Identity(storage, self.now)
         self.presence: Presence = LocalPresence(self)  # type: ignore[arg-type]
         self.lobby = Lobby()
-        self.lobby_stream = Stream("lobby", config.history)
         self.closing = False  # stopping: new work is refused
         self.draining = False  # told to stop: /healthz says 503, everything else is still served
         self._games: dict[str, Game] = {}  # live games
         self._seqs: dict[str, int] = {}  # latest seq of each live game's topic
         self._locks: dict[str, _GameLock] = {}
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
-        self._player_streams: dict[str, Stream] = {}
         self._peers: dict[str, set[Peer]] = {}  # authenticated peers by player
-        self._summaries: dict[str, dict[str, Any]] = {}  # each live game's last published summary
         self._spectators_shown: dict[str, int] = {}  # the spectators each live game's summary shows
         self._summarized: dict[str, float] = {}  # loop time of each game's last game_updated
         self._summary_due: dict[str, asyncio.TimerHandle] = {}  # a game_updated held back
         self._tasks: set[asyncio.Task[None]] = set()
         self._queue_entries: dict[str, Waiting] = {}  # each queued player's (hub.queue)
         self._queue_timer: asyncio.TimerHandle | None = None  # the next pairing the gaps allow
+        self.feed: LobbyFeed = LocalFeed(self)  # type: ignore[arg-type]
+        self.lobby_stream = self.feed.lobby_stream
+        # Every lobby and player event goes through here (the feed's ``publish``, bound).
+        self._publish: Callable[[Stream, str, Any], None] = self.feed.publish
 
     def _watchers_changed(self, game_id: str) -> None:
         """A game topic gained or lost a subscriber (``hub.games`` tells the lobby)."""
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` in the background (awaited by ``close``); a failure is logged."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.warning("%s failed: %s", task.get_name(), exc, exc_info=exc)
 
     def now(self) -> int:
         """Unix milliseconds."""
         return int(self.clock() * 1000)
 
-    # -- topics ----------------------------------------------------------------------------
+    # -- the lobby feed (``hub.feed``) -----------------------------------------------------
 
     def player_stream(self, name: str) -> Stream:
-        """The stream of ``player:<name>`` (registered spelling), made on first use."""
-        stream = self._player_streams.get(name)
-        if stream is None:
-            stream = self._player_streams[name] = Stream(player_topic(name), self.config.history)
-        return stream
+        """The stream of ``player:<name>`` (registered spelling)."""
+        return self.feed.player_stream(name)
 
-    def _publish(self, stream: Stream, event: str, data: Any) -> None:
-        """Publish one lobby or player event: every one goes through here."""
-        payload = stream.append(event, data, self.now())
-        if stream is self.lobby_stream and event in ("game_started", "game_updated"):
-            self._summaries[data["id"]] = data
-        elif stream is self.lobby_stream and event == "game_finished":
-            self._summaries.pop(data["id"], None)
-        self.metrics.events[stream.topic.partition(":")[0]] += 1
-        self.broker.publish(stream.topic, payload)
+    def lobby_snapshot(self) -> dict[str, Any]:
+        """The lobby topic's snapshot: what its events have said so far, never ahead of them."""
+        return self.feed.snapshot()
 
     def _publish_effects(self, effects: Iterable[LobbyEffect]) -> None:
         """Publish the events of what the lobby's core returned, in order."""
         for effect in effects:
             topic, event, data = lobby_event(effect)
             player = topic.partition(":")[2]
-            stream = self.lobby_stream if topic == LOBBY else self.player_stream(player)
+            stream = self.lobby_stream if topic == LOBBY else self.feed.player_stream(player)
             self._publish(stream, event, data)
-
-    def lobby_snapshot(self) -> dict[str, Any]:
-        """The lobby topic's snapshot: what its events have said so far, never ahead of them.
-
-        While a change is being stored the lobby and the game already hold its outcome (a seat,
-        a score, a finished game), but its events are not out yet; a snapshot built from them
-        would not match the events that follow it.
-        """
-        players = sorted(self.lobby.announced.items(), key=lambda item: item[0].casefold())
-        return {
-            "players": [{"name": n, "status": s.value} for n, s in players],
-            "games": list(self._summaries.values()),
-            "queue": [pool.to_json() for pool in summary(self.lobby.announced_queue)],
-        }
 
     async def trouble(self) -> str | None:
         """Why the hub cannot serve now (``/healthz`` answers 503 with it); None when it can."""
         if self.closing or self.draining:
             return "the hub is shutting down"
         return None
-
-    @asynccontextmanager
-    async def shared(self) -> AsyncIterator[None]:
-        """A change of the lobby (presence, queue, challenges, seats, statuses) and the lobby
-        and player events it publishes, as one step.  In one process the lobby lives here and
-        every step runs on the event loop between awaits, so there is nothing to take or store;
-        a cluster node takes the hub's lobby lock and loads and stores the lobby around it."""
-        yield
 
     def _sync_statuses(self, players: tuple[str, ...]) -> None:
         """A change of the lobby is complete: publish the changed statuses of ``players``, then

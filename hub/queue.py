@@ -90,7 +90,10 @@ class FairQueue(Games):
 
     async def _pair_when_due(self) -> None:
         try:
-            await self.pair_waiting()
+            async with self.feed.section():
+                try:
+                    await self.pair_waiting()
+                finally:
+                    self._sync_queue()  # a gap that widened without a pair yet: the next time
         except Exception:
             log.exception("pairing the queue failed")
-        self._sync_queue()  # a gap that widened without a pair yet: the next time

@@ -114,7 +114,7 @@ class GameHub(FairQueue):
         self._sync_queue()
         # Forget the player's topic history so memory follows active players, not every player
         # ever seen; a later subscriber gets a new epoch, i.e. a snapshot instead of a replay.
-        self._player_streams.pop(player, None)
+        self.feed.forget(player)
         self._publish_effects(self.lobby.leave(player))
 
     def players_now(self) -> list[tuple[str, PlayerStatus]]:
@@ -134,7 +134,7 @@ class GameHub(FairQueue):
     async def challenge(self, player: str, opponent: str, best_of: int, rules: str | None) -> str:
         """Challenge an active player; returns the challenge id (the open one if repeated)."""
         ruleset = self.ruleset(rules)
-        async with self.shared():
+        async with self.feed.section():
             made, effects = self.lobby.challenge(player, opponent, best_of, ruleset.name, new_id())
             self._publish_effects(effects)
             return made.id
@@ -145,7 +145,7 @@ class GameHub(FairQueue):
         When the game cannot start (it could not be stored), the accepter gets the error and the
         challenge is open again, unless a seat left meanwhile: then it is withdrawn as on leaving.
         """
-        async with self.shared():
+        async with self.feed.section():
             c = self.lobby.take_challenge(challenge_id, player, accepting=True)
             try:
                 return await self.start_game(
@@ -167,7 +167,7 @@ class GameHub(FairQueue):
             game = await self.start_game((seat, COMPUTER), old.rules, old.best_of, level=old.level)
             return "game", game.id
         other = old.opponent(seat)
-        async with self.shared():
+        async with self.feed.section():
             for c in list(self.lobby.challenges.values()):
                 if (c.rematch, c.challenger, c.challenged) == (game_id, other, seat):
                     return "game", (await self.accept(seat, c.id)).id
@@ -180,17 +180,17 @@ class GameHub(FairQueue):
 
     async def decline(self, player: str, challenge_id: str) -> None:
         """Decline a challenge addressed to ``player``."""
-        async with self.shared():
+        async with self.feed.section():
             self._publish_effects(self.lobby.decline(challenge_id, player))
 
     async def cancel(self, player: str) -> None:
         """Leave the queue and withdraw own challenges."""
-        async with self.shared():
+        async with self.feed.section():
             self._publish_effects(self.lobby.cancel(player))
             self._sync_statuses((player,))
 
     async def enqueue(self, player: str, best_of: int, rules: str | None) -> Game | None:
         """Queue for a game (``hub.queue``); returns the game when paired at once."""
         ruleset = self.ruleset(rules)
-        async with self.shared():
+        async with self.feed.section():
             return await self.wait(player, ruleset.name, best_of)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.cluster.redis_state import RedisState, Unavailable
 from hub.cluster.relay import Relay
@@ -31,17 +31,25 @@ from protocol.game import Game, Status
 from protocol.wire import game_json
 from storage.base import StaleGame, StoredEvent
 
+if TYPE_CHECKING:
+    from hub.cluster.feed import ClusterFeed
+    from hub.cluster.presence import ClusterPresence
+
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 6  # tries of one action against other nodes' changes of the same game
 OVERDUE_SLACK_MS = 500  # a round this far past its deadline is expired by whichever node sweeps
+RETRY_FINISH = (0.5, 1, 2, 4, 8, 15, 30, 60, 60, 60)  # seconds between tries to tell the lobby
 
 
 class ClusterGames(GameHub):
     """``GameHub``'s games, decided by compare-and-set on each game's seq in PostgreSQL."""
 
+    node: str
     state: RedisState
     relay: Relay
+    feed: ClusterFeed
+    presence: ClusterPresence
     _epochs: dict[str, str]  # game topic watched by the relay -> its epoch
     _outbox: asyncio.Queue[tuple[str, str, bytes]]  # game-topic frames for the other nodes
 
@@ -168,6 +176,15 @@ class ClusterGames(GameHub):
 
     # -- topics ----------------------------------------------------------------------------
 
+    async def _deliver(self, game: Game, events: list[StoredEvent]) -> None:
+        """A game's stored events; those of a game started in a section follow its lobby and
+        player events (``game_started`` before the game's first event, as in one process)."""
+        section = self.feed.current()
+        if section is not None:
+            section.after.append((game, events))
+        else:
+            await self._deliver_now(game, events)
+
     async def _deliver_now(self, game: Game, events: list[StoredEvent]) -> None:
         """Stored events: to this node's subscribers through the relay, in order, and to the
         other nodes through Redis (after the reply if need be: a node that missed them
@@ -260,3 +277,29 @@ class ClusterGames(GameHub):
                 continue
             for frame in missed or ():  # before any live event: no await since subscribing
                 peer.send(frame)
+
+    # -- a finished game ------------------------------------------------------------------
+
+    async def _finished(self, game: Game) -> None:
+        """The game is stored as finished, so the move that finished it is answered ``ok``
+        even when the lobby cannot hear of it now (Redis down): it is told again until it has."""
+        try:
+            await super()._finished(game)
+        except ProtocolError as exc:
+            log.warning("the lobby did not hear that game %s finished (%s); retrying", game.id, exc)
+            self._spawn(self._finish_later(game), f"finish {game.id}")
+
+    async def _finish_later(self, game: Game) -> None:
+        for delay in RETRY_FINISH:
+            await asyncio.sleep(delay)
+            try:
+                async with self.feed.section():
+                    if any(self.lobby.live.get(p) == game.id for p in game.humans):
+                        self.lobby.unseat(game.humans, game.id)
+                        summary = self._lobby_summary(game)
+                        self._publish(self.lobby_stream, "game_finished", summary)
+                        self._sync_statuses(game.humans)
+                return
+            except ProtocolError:
+                continue
+        log.error("the lobby never heard that game %s finished", game.id)

@@ -25,22 +25,21 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import WSCloseCode
 
 from hub.broker import Broker
 from hub.cluster.address import parse_broker
-from hub.cluster.doc import load
-from hub.cluster.lobby import SUMMARIES, ClusterLobby
+from hub.cluster.feed import ClusterFeed
+from hub.cluster.games import ClusterGames
 from hub.cluster.presence import ClusterPresence
 from hub.cluster.redis_state import RedisState
-from hub.cluster.relay import Relay, parse_seq
+from hub.cluster.relay import Relay
 from hub.cluster.stats import ClusterCollector
-from hub.cluster.view import LobbyView
 from hub.config import Config
 from hub.fanout import Subscriptions
 from hub.metrics import Metrics
+from hub.streams import Stream
 from hub.topics import event_payload
 from storage.base import Storage
 
@@ -54,7 +53,7 @@ OUTBOX_BATCH = 256  # game-topic frames in one pipeline at most
 CUT_OFF = 3.0  # seconds without PostgreSQL after which this node closes its sockets
 
 
-class ClusterHub(ClusterLobby):
+class ClusterHub(ClusterGames):
     """One node of a cluster hub."""
 
     def __init__(
@@ -71,7 +70,9 @@ class ClusterHub(ClusterLobby):
         super().__init__(config, storage, broker, subscriptions, metrics)
         self.state = state
         self.node = f"{secrets.token_hex(4)}"
-        self.view = LobbyView()
+        self.feed = ClusterFeed(self)
+        self.lobby_stream = self.feed.lobby_stream
+        self._publish = self.feed.publish
         self.presence = ClusterPresence(self)
         self._epochs = {}
         self._outbox = asyncio.Queue()
@@ -103,6 +104,11 @@ class ClusterHub(ClusterLobby):
         state = await RedisState.connect(address.url, address.prefix, history=config.history)
         return cls(config, storage, broker, subscriptions, metrics, state=state, url=address.url)
 
+    @property
+    def _player_streams(self) -> dict[str, Stream]:
+        """The ``player:`` topics this node's relay follows (``hub.cluster.stats`` counts them)."""
+        return self.feed.player_streams
+
     # -- lifetime --------------------------------------------------------------------------
 
     async def resume(self) -> int:
@@ -110,7 +116,7 @@ class ClusterHub(ClusterLobby):
         loaded: any node loads a game when it acts on it."""
         await self.state.beat(self.node, LIVENESS_MS)  # listed before any connection is
         await self.relay.start()
-        await self._load_lobby()
+        await self.feed.load()
         await self.relay.watch("lobby", self.lobby_stream.epoch, self.lobby_stream.seq)
         self._ok = dict.fromkeys(self._ok, time.monotonic())
         for name, work, every in (
@@ -152,13 +158,6 @@ class ClusterHub(ClusterLobby):
             if last < stale:
                 return f"{what} did not answer"
         return None
-
-    async def _load_lobby(self) -> None:
-        snap = await self.state.snapshot("lobby", [SUMMARIES])
-        self.view.reset(load(snap.document), snap.hashes.get(SUMMARIES, {}))
-        stream = self.lobby_stream
-        stream.epoch, stream.seq = snap.epoch, snap.seq
-        stream.ring.clear()
 
     # -- ticks -----------------------------------------------------------------------------
 
@@ -215,8 +214,8 @@ class ClusterHub(ClusterLobby):
 
     async def _reap(self) -> None:
         await self.presence.leave_due()
-        if any(pool.get("waiting", 0) >= 2 for pool in self.view.pools.values()):
-            async with self.shared():
+        if any(pool.get("waiting", 0) >= 2 for pool in self.feed.view.pools.values()):
+            async with self.feed.section():
                 await self.pair_waiting()
                 self._sync_queue()
 
@@ -227,11 +226,12 @@ class ClusterHub(ClusterLobby):
                     if not self.subscriptions.peers(topic):
                         self._epochs.pop(topic, None)
                         await self.relay.unwatch(topic)
-        for player, stream in list(self._player_streams.items()):
+        streams = self.feed.player_streams
+        for player, stream in list(streams.items()):
             if player not in self._peers:
                 async with self.lock(stream.topic):
                     if player not in self._peers:
-                        self._player_streams.pop(player, None)
+                        streams.pop(player, None)
                         await self.relay.unwatch(stream.topic)
         cached = [g for g in self._games if not self._locked(g)]
         if cached:
@@ -264,18 +264,10 @@ class ClusterHub(ClusterLobby):
         if topic.startswith("game:"):
             self._relayed_game(topic, seq)
         else:
-            stream = self.lobby_stream if topic == "lobby" else self._mirror(topic)
-            if stream is not None:
-                stream.seq = seq
-                stream.ring.append((seq, frame))
-            if topic == "lobby":
-                self.view.apply(frame)
-            elif b'"event":"game_started"' in frame:
+            self.feed.relayed(topic, seq, frame)
+            if topic != "lobby" and b'"event":"game_started"' in frame:
                 self._spawn(self._seat_here(topic, frame), "seat")
         self.subscriptions.deliver(topic, frame)
-
-    def _mirror(self, topic: str) -> Any:
-        return self._player_streams.get(topic.partition(":")[2])
 
     async def _seat_here(self, topic: str, frame: bytes) -> None:
         game_id = json.loads(frame)["data"]["id"]
@@ -287,8 +279,7 @@ class ClusterHub(ClusterLobby):
                 return None
             events = await self.storage.events(topic[5:], seq)
             return [(e.seq, event_payload(topic, e)) for e in events]
-        frames = await self.state.since(topic, epoch, seq)
-        return None if frames is None else [(parse_seq(f), f) for f in frames]
+        return await self.feed.since(topic, epoch, seq)
 
     async def _heads(self, topics: list[str]) -> dict[str, tuple[str, int]]:
         games = [t for t in topics if t.startswith("game:")]
@@ -315,13 +306,4 @@ class ClusterHub(ClusterLobby):
             loop.call_later(
                 delay, peer.close, WSCloseCode.GOING_AWAY, "the topic's history was lost"
             )
-        self._spawn(self._restart_topic(topic), f"reset {topic}")
-
-    async def _restart_topic(self, topic: str) -> None:
-        if topic == "lobby":
-            await self._load_lobby()
-        else:
-            stream = self._mirror(topic)
-            if stream is not None:
-                stream.epoch, stream.seq = await self.state.head(topic)
-                stream.ring.clear()
+        self._spawn(self.feed.restart(topic), f"reset {topic}")

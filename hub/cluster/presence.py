@@ -14,13 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.cluster.changes import HSet, ZAdd, ZRem
+from hub.cluster.changes import ZAdd, ZRem
 from hub.cluster.doc import load
-from hub.cluster.lobby import SUMMARIES
 from hub.fanout import Peer
-from hub.topics import player_topic
 from protocol.lobby import PlayerStatus
-from protocol.messages import encode_data
 
 if TYPE_CHECKING:
     from hub.cluster.node import ClusterHub
@@ -41,8 +38,8 @@ class ClusterPresence:
     async def connect(self, peer: Peer, player: str, first: bool) -> None:
         """The connection is listed; the player joins if they were not active anywhere."""
         hub = self.hub
-        await hub._watch_player(player)
-        async with hub.shared():
+        await hub.feed.watch_player(player)
+        async with hub.feed.section():
             self._add_conns(player, [self._conn(peer)])
 
     def disconnect(self, peer: Peer, player: str, last: bool) -> None:
@@ -51,16 +48,16 @@ class ClusterPresence:
         self.hub._spawn(self._disconnected(player, [self._conn(peer)]), "disconnect")
 
     async def _disconnected(self, player: str, conns: list[str]) -> None:
-        async with self.hub.shared():
+        async with self.hub.feed.section():
             self._drop_conns(player, conns)
 
     def players(self) -> list[tuple[str, PlayerStatus]]:
         """Active players across the cluster, as this node's lobby events tell."""
-        return sorted(self.hub.view.players.items(), key=lambda item: item[0].casefold())
+        return sorted(self.hub.feed.view.players.items(), key=lambda item: item[0].casefold())
 
     def status(self, name: str) -> PlayerStatus | None:
         """An active player's status, as this node's lobby events tell."""
-        return self.hub.view.status(name)
+        return self.hub.feed.view.status(name)
 
     def close(self) -> None:
         """Nothing is timed here: the node's reaper stops with its ticks."""
@@ -75,7 +72,7 @@ class ClusterPresence:
             return
         hub = self.hub
         if self.conns.pop(player, None) is not None or hub.lobby.lookup(player) is not None:
-            section = hub._section()
+            section = hub.feed.current()
             assert section is not None
             due = hub.now() + int(hub.config.grace * 1000)
             section.ops.append(ZAdd(LEAVING, player, due))
@@ -84,7 +81,7 @@ class ClusterPresence:
         """Put connections into presence (in a section); the player joins if they had left."""
         self.conns.setdefault(player, []).extend(conns)
         hub = self.hub
-        section = hub._section()
+        section = hub.feed.current()
         assert section is not None
         section.ops.append(ZRem(LEAVING, player))
         hub._publish_effects(hub.lobby.join(player))
@@ -97,28 +94,18 @@ class ClusterPresence:
         due = await hub.state.due(LEAVING, hub.now())
         if not due:
             return
-        gone: list[str] = []
-        async with hub.shared():
-            section = hub._section()
+        async with hub.feed.section():
+            section = hub.feed.current()
             assert section is not None
             for player in due:
                 section.ops.append(ZRem(LEAVING, player))
-                if self.conns.get(player) or hub.lobby.lookup(player) is None:
-                    continue  # came back meanwhile, or already gone
-                # As in one process: withdrawals, the queue's changed pools, then player_left.
-                hub._publish_effects(hub.lobby.cancel(player))
-                hub._sync_queue()
-                hub._publish_effects(hub.lobby.leave(player))
-                gone.append(player)
-        # As in one process, a player's topic history goes with them: Redis holds topics of
-        # active players only, and one who comes back starts a new epoch (a snapshot).
-        for player in gone:
-            await hub.state.forget_topic(player_topic(player))
+                if not self.conns.get(player) and hub.lobby.lookup(player) is not None:
+                    hub.leave_lobby(player)  # else came back meanwhile, or already gone
 
     async def drop_node(self, node: str) -> None:
         """A node is gone (its liveness lapsed, or it stopped): its connections leave presence,
         and its players' grace starts now."""
-        async with self.hub.shared():
+        async with self.hub.feed.section():
             mark = f"{node}|"
             for player, conns in list(self.conns.items()):
                 gone = [c for c in conns if c.startswith(mark)]
@@ -141,7 +128,7 @@ class ClusterPresence:
         stale = {p: sorted(c - here.get(p, set())) for p, c in listed.items()}
         missing = {p: sorted(c - listed.get(p, set())) for p, c in here.items()}
         if raw is None or any(stale.values()) or any(missing.values()):
-            async with hub.shared():
+            async with hub.feed.section():
                 if not hub.lobby.live and raw is None:
                     await self._seat_live_games()
                 for player, conns in stale.items():
@@ -154,8 +141,6 @@ class ClusterPresence:
     async def _seat_live_games(self) -> None:
         """The lobby was lost: seat the players of the stored live games again (in a section)."""
         hub = self.hub
-        section = hub._section()
-        assert section is not None
         for game in await hub.storage.live_games():
             hub.lobby.seat(game.humans, game.id)
-            section.ops.append(HSet(SUMMARIES, game.id, encode_data(hub._lobby_summary(game))))
+            hub.feed.restore_summary(hub._lobby_summary(game))

@@ -90,3 +90,44 @@ async def test_presence_a_player_is_active_while_connected_and_for_the_grace_aft
     assert left["data"] == {"name": "Ann"}
     await eventually(lambda: shown([]))
     assert presence.status("Ann") is None
+
+
+async def test_feed_sections_publish_in_order_and_the_snapshot_follows_the_events(
+    server: TestServer, clients: Clients
+) -> None:
+    hub = hub_of(server)
+    feed = hub.feed
+    spectator = await clients.lobby(server)
+    ann = await clients.player(server, "ann")
+    await spectator.event("lobby", "player_joined")
+    async with feed.section():  # a change of the lobby that changes nothing
+        pass
+    await hub.enqueue("ann", 3, "rps3")  # its events: ann's status, then the queue's pool
+    status, pool = await spectator.events(("lobby", "player_status"), ("lobby", "queue"))
+    assert status["data"] == {"name": "ann", "status": "queued"}
+    expected = {
+        "players": [{"name": "ann", "status": "queued"}],
+        "games": [],
+        "queue": [pool["data"]],
+    }
+
+    async def caught_up() -> bool:
+        return feed.lobby_stream.seq == pool["seq"]
+
+    await eventually(caught_up)
+    assert feed.snapshot() == expected
+    later = await clients.spectator(server)
+    data = await later.ok("subscribe", topic="lobby")
+    assert (data["seq"], data["snapshot"]) == (pool["seq"], expected)
+    assert feed.player_stream("ann").topic == "player:ann"
+
+    await hub.cancel("ann")
+    game_id = (await ann.ok("play", opponent="computer"))["game"]
+    await ann.ok("move", game=game_id, roll="Rock", round=1)
+    updated = await spectator.event("lobby", "game_updated")
+    assert (updated["data"]["id"], updated["data"]["round"]) == (game_id, 2)
+
+    async def summarized() -> bool:
+        return [g["round"] for g in feed.snapshot()["games"]] == [2]
+
+    await eventually(summarized)

@@ -1,0 +1,257 @@
+"""The lobby feed of a cluster node: ``hub.feed.LobbyFeed`` over Redis.
+
+Every change of the lobby runs as a *section*: the node takes the hub's lobby lock in Redis,
+loads the lobby document (``hub.cluster.doc``) into the same ``GameHub`` attributes a single
+process keeps (its ``Lobby``, the queue's entries) and the presence's connections, runs the same
+code, and stores the document together with the lobby and player events it made in one atomic
+step (``RedisState.commit``: fenced by the lock's token, so a node that lost the lock writes
+nothing).  Its own events then reach its subscribers at once through the relay, followed by the
+game events stored during the section (``game_started`` before a game's first event); every
+other node gets them from Redis.  A change that fails (Redis down: the error ``unavailable``) is
+not stored at all.
+
+What a node *shows* of the lobby (snapshots, REST) is its ``LobbyView``, built from the events it
+delivered; ``player:`` streams are the relay's copies while the player has a connection here.  A
+live game's ``game_updated`` takes no lock: it is stored on condition that the game's summary is
+still there (``IfHas``), so a game that finished meanwhile, on any node, gets none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from attrs import define, field
+
+from hub.cluster.changes import Append, HDel, HSet, IfHas, Op, Published
+from hub.cluster.doc import LobbyDoc, dump, load
+from hub.cluster.relay import parse_seq
+from hub.cluster.view import LobbyView
+from hub.streams import Stream
+from hub.topics import player_topic
+from protocol.game import Game
+from protocol.messages import encode_data
+from storage.base import StoredEvent
+
+if TYPE_CHECKING:
+    from hub.cluster.node import ClusterHub
+
+log = logging.getLogger(__name__)
+
+SUMMARIES = "summaries"  # hash: live game id -> its lobby summary's JSON
+
+
+@define
+class _Section:
+    """One change of the lobby under way: its lock token, task, and what it will store."""
+
+    token: str
+    task: asyncio.Task[Any] | None
+    ops: list[Op] = field(factory=list)
+    appends: list[Append] = field(factory=list)
+    after: list[tuple[Game, list[StoredEvent]]] = field(factory=list)  # game events made in it
+    forget: list[str] = field(factory=list)  # players who left: their topics go once stored
+
+
+_SECTION: contextvars.ContextVar[_Section | None] = contextvars.ContextVar("section", default=None)
+
+
+class ClusterFeed:
+    """The lobby, decided one change at a time across the cluster, and its topics here."""
+
+    def __init__(self, hub: ClusterHub) -> None:
+        self.hub = hub
+        self.lobby_stream = Stream("lobby", hub.config.history)
+        self.player_streams: dict[str, Stream] = {}  # the relay's copies
+        self.view = LobbyView()
+
+    # -- sections --------------------------------------------------------------------------
+
+    def current(self) -> _Section | None:
+        """The section this task is in, if any."""
+        section = _SECTION.get()
+        if section is not None and section.task is asyncio.current_task():
+            return section
+        return None  # none, or a timer or task started inside one that has ended
+
+    @asynccontextmanager
+    async def section(self) -> AsyncIterator[None]:
+        """One change of the lobby, under the hub's lobby lock (joined when already in one)."""
+        if self.current() is not None:
+            yield
+            return
+        hub = self.hub
+        token, raw = await hub.state.acquire_and_load(owner=hub.node)
+        section = _Section(token, asyncio.current_task())
+        entered = _SECTION.set(section)
+        published: list[Published] = []
+        stored = False
+        try:
+            self._adopt(load(raw))
+            yield
+            document = dump(self._doc())
+            published = await hub.state.commit(
+                token, document, section.ops, section.appends, release=True
+            )
+            stored = True
+        finally:
+            _SECTION.reset(entered)
+            if not stored:
+                try:
+                    await hub.state.release(token)
+                except Exception:  # it expires by itself; the next holder fences us out anyway
+                    log.warning("could not release the lobby lock", exc_info=True)
+            # The section's lobby and player events first, then the game events it stored
+            # (stored in PostgreSQL: they are delivered even when the lobby's change failed).
+            await self.offer(published)
+            for game, events in section.after:
+                await hub._deliver_now(game, events)
+        # As in one process, a player's topic history goes with them: Redis holds topics of
+        # active players only, and one who comes back starts a new epoch (a snapshot).
+        for player in section.forget:
+            await hub.state.forget_topic(player_topic(player))
+
+    def _adopt(self, doc: LobbyDoc) -> None:
+        hub = self.hub
+        hub.lobby = doc.lobby
+        hub._queue_entries = doc.entries
+        hub.presence.conns = doc.conns
+
+    def _doc(self) -> LobbyDoc:
+        hub = self.hub
+        return LobbyDoc(hub.lobby, hub._queue_entries, hub.presence.conns)
+
+    async def offer(self, published: list[Published]) -> None:
+        """This node's own lobby and player events: to its subscribers now, in order."""
+        relay = self.hub.relay
+        for p in published:
+            if relay.cursor(p.topic) is not None:
+                try:
+                    await relay.offer(p.topic, p.epoch, p.seq, p.frame)
+                except Exception as exc:  # the relay catches up from Redis when it can
+                    log.warning("delivering %s here failed: %s", p.topic, exc)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def publish(self, stream: Stream, event: str, data: Any) -> None:
+        """Add a lobby or player event to the section under way (stored with it)."""
+        hub = self.hub
+        text = encode_data(data)
+        section = self.current()
+        if section is None:  # not expected: every lobby change runs in a section
+            log.error("lobby event %s on %s outside a change of the lobby", event, stream.topic)
+            hub._spawn(self._publish_alone(stream.topic, event, text), "publish")
+            return
+        hub.metrics.events[stream.topic.partition(":")[0]] += 1
+        section.appends.append(Append(stream.topic, event, hub.now(), text))
+        if stream.topic == "lobby":
+            if event in ("game_started", "game_updated"):
+                section.ops.append(HSet(SUMMARIES, data["id"], text))
+            elif event == "game_finished":
+                section.ops.append(HDel(SUMMARIES, data["id"]))
+
+    async def _publish_alone(self, topic: str, event: str, text: str) -> None:
+        hub = self.hub
+        published = await hub.state.commit(None, None, [], [Append(topic, event, hub.now(), text)])
+        await self.offer(published)
+
+    def game_updated(self, game_id: str) -> None:
+        """A live game's summary, stored and published without the lobby lock."""
+        hub = self.hub
+        if game_id in hub._games and not hub.closing:
+            hub._spawn(self._game_updated(game_id), "summary")
+
+    async def _game_updated(self, game_id: str) -> None:
+        """It changes nothing of the lobby document, and it is stored only while the game's
+        summary is still there (``IfHas``: a game that finished meanwhile gets none)."""
+        hub = self.hub
+        game = hub._games.get(game_id)
+        if game is None or game.is_over:
+            return
+        hub._summarized[game_id] = asyncio.get_running_loop().time()
+        text = encode_data(hub._lobby_summary(game))
+        ops: list[Op] = [IfHas(SUMMARIES, game_id), HSet(SUMMARIES, game_id, text)]
+        append = Append(self.lobby_stream.topic, "game_updated", hub.now(), text)
+        published = await hub.state.commit(None, None, ops, [append])
+        if published:
+            hub.metrics.events["lobby"] += 1
+        await self.offer(published)
+
+    def restore_summary(self, data: dict[str, Any]) -> None:
+        """Stored with the section under way."""
+        section = self.current()
+        assert section is not None
+        section.ops.append(HSet(SUMMARIES, data["id"], encode_data(data)))
+
+    def forget(self, player: str) -> None:
+        """The player's topic is deleted from Redis once the section is stored."""
+        section = self.current()
+        assert section is not None
+        section.forget.append(player)
+
+    # -- what this node shows --------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The lobby topic's snapshot as this node's delivered events tell it."""
+        return self.view.snapshot()
+
+    def player_stream(self, name: str) -> Stream:
+        """``player:<name>`` as this node holds it (its relay's copy while the player has a
+        connection here; else only the name, for publishing)."""
+        stream = self.player_streams.get(name)
+        return stream if stream is not None else Stream(player_topic(name), 0)
+
+    async def watch_player(self, player: str) -> None:
+        """Hold ``player:<name>`` here (the relay's copy) while the player has a connection; a
+        copy of an epoch that ended (the player left meanwhile) is replaced."""
+        hub = self.hub
+        topic = player_topic(player)
+        async with hub.lock(topic):
+            epoch, seq = await hub.state.head(topic)
+            stream = self.player_streams.get(player)
+            if stream is not None and stream.epoch == epoch:
+                return
+            stream = Stream(topic, hub.config.history)
+            stream.epoch, stream.seq = epoch, seq
+            self.player_streams[player] = stream
+            await hub.relay.watch(topic, epoch, seq)
+
+    async def load(self) -> None:
+        """The lobby's snapshot, its summaries and its topic's head, read in one step."""
+        snap = await self.hub.state.snapshot("lobby", [SUMMARIES])
+        self.view.reset(load(snap.document), snap.hashes.get(SUMMARIES, {}))
+        stream = self.lobby_stream
+        stream.epoch, stream.seq = snap.epoch, snap.seq
+        stream.ring.clear()
+
+    def relayed(self, topic: str, seq: int, frame: bytes) -> None:
+        """A lobby or player topic's next event, as the relay delivers it here."""
+        stream = self.lobby_stream if topic == "lobby" else self.mirror(topic)
+        if stream is not None:
+            stream.seq = seq
+            stream.ring.append((seq, frame))
+        if topic == "lobby":
+            self.view.apply(frame)
+
+    def mirror(self, topic: str) -> Stream | None:
+        """This node's copy of a ``player:`` topic, if it holds one."""
+        return self.player_streams.get(topic.partition(":")[2])
+
+    async def restart(self, topic: str) -> None:
+        """A topic's history was lost (Redis restarted empty): start again from its head."""
+        if topic == "lobby":
+            await self.load()
+        else:
+            stream = self.mirror(topic)
+            if stream is not None:
+                stream.epoch, stream.seq = await self.hub.state.head(topic)
+                stream.ring.clear()
+
+    async def since(self, topic: str, epoch: str, seq: int) -> list[tuple[int, bytes]] | None:
+        """A lobby or player topic's frames after ``seq`` (None: that epoch is gone)."""
+        frames = await self.hub.state.since(topic, epoch, seq)
+        return None if frames is None else [(parse_seq(f), f) for f in frames]

@@ -22,7 +22,8 @@ cursor + 1) is a reset too.  ``catch_up`` failing (its store down) leaves the cu
 tries again.
 
 Nothing trusts pub/sub to be complete: every ``sweep_interval`` seconds, and for a topic as soon
-as its subscription is confirmed (so after every reconnection), ``heads(topics)`` (one call) tells
+as its subscription is confirmed (so after every reconnection; the topics confirmed within
+``confirm_delay`` of each other are asked together), ``heads(topics)`` (one call) tells
 each topic's head, and a topic whose head is past its cursor catches up.  That is what saves a
 subscriber when a node died between storing an event and publishing it, or when messages were
 published while this node's connection was down.  ``heads`` is the authority on epochs: it may
@@ -37,10 +38,10 @@ Guarantees, per watched topic: ``deliver`` is only ever called with the frame of
 of the cursor's epoch, so whatever Redis does (loses, repeats, reorders, disconnects) no frame
 comes twice, out of order, or after a hole: a hole is filled from the log or the topic is reset.
 A published frame is delivered when its message is read; one that pub/sub lost, or that was
-never published, within ``sweep_interval`` (plus a ``heads`` and a ``catch_up`` call), or as
-soon as the subscriptions are confirmed again after a reconnection.  Cost: about 1 us of CPU
-per message in ``_receive``, 3 us with redis-py reading it (one relay took 160-240k messages/s
-on a loaded 2-core machine).
+never published, within ``sweep_interval`` (plus a ``heads`` and a ``catch_up`` call), or
+within ``confirm_delay`` of the subscriptions being confirmed again after a reconnection.
+Cost: about 1 us of CPU per message in ``_receive``, 3 us with redis-py reading it (one relay
+took 160-240k messages/s on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Relay:
         reset: Callable[[str], None],
         *,
         sweep_interval: float = 1.0,
+        confirm_delay: float = 0.05,
         ping_interval: float = 1.0,
         call_timeout: float = 10.0,
     ) -> None:
@@ -84,6 +86,7 @@ class Relay:
         self._heads = heads
         self._reset = reset
         self.sweep_interval = sweep_interval
+        self.confirm_delay = confirm_delay  # seconds confirmed topics wait to be asked together
         self.call_timeout = call_timeout  # seconds a catch_up or heads call may take
         self._topics: dict[str, Cursor] = {}
         self._channels: dict[bytes, Cursor] = {}
@@ -345,6 +348,8 @@ class Relay:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._wake.wait()
+                # Confirmations come one by one (a new game's topic each): asked together.
+                await asyncio.sleep(min(self.confirm_delay, max(0.0, due - loop.time())))
             if loop.time() >= due:
                 topics = list(self._topics)
                 self._check.clear()

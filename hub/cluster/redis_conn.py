@@ -10,7 +10,8 @@ error reply raises redis-py's exception for it, ``NoScriptError`` included).
 
 A broken connection fails every call waiting on it (redis-py's ``ConnectionError``) and the next
 call connects again; calls are never retried (a commit must not run twice).  A caller that stops
-waiting (its timeout) leaves its place in the queue: its reply, when it comes, is dropped.
+waiting leaves its place in the queue (its reply, when it comes, is dropped); one that timed out
+calls ``reset``.
 """
 
 from __future__ import annotations
@@ -134,6 +135,12 @@ class Commands:
                 await reader
         self._fail(RedisConnectionError("the connection to Redis was dropped"))
         await conn.disconnect(nowait=True)
+
+    async def reset(self) -> None:
+        """Drop the connection (waiting calls fail; the next call connects again): a caller
+        that gave up waiting does so, as a connection silently cut (no reset, no close) would
+        otherwise stay in use until TCP gives up on it."""
+        await self._drop(self._conn)
 
     async def close(self) -> None:
         """Close the connection (waiting calls fail)."""

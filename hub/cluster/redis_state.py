@@ -361,19 +361,25 @@ class RedisState:
                 return await self._redis.call("EVALSHA", sha, len(keys), *keys, *args)
         except NoScriptError:
             pass
+        except TimeoutError as exc:
+            await self._redis.reset()
+            raise _unavailable(what, exc) from exc
         except (RedisError, OSError) as exc:
             raise _unavailable(what, exc) from exc
         await self._call(what, self._redis.call("SCRIPT", "LOAD", script))
         return await self._call(what, self._redis.call("EVALSHA", sha, len(keys), *keys, *args))
 
     async def _call(self, what: str, command: Awaitable[Any]) -> Any:
-        """Await one command, counted, for ``OPERATION_TIMEOUT`` s at most (a command given up
-        on leaves its place in the connection's queue: its late reply is dropped); its Redis
-        failures and timeouts become ``Unavailable``."""
+        """Await one command, counted, for ``OPERATION_TIMEOUT`` s at most (then the connection
+        is dropped: a cut that neither resets nor closes it would stall every later command);
+        its Redis failures and timeouts become ``Unavailable``."""
         self.commands += 1
         try:
             async with asyncio.timeout(OPERATION_TIMEOUT):
                 return await command
+        except TimeoutError as exc:
+            await self._redis.reset()
+            raise _unavailable(what, exc) from exc
         except (RedisError, OSError) as exc:
             raise _unavailable(what, exc) from exc
 

@@ -18,6 +18,7 @@ from hub.cluster.changes import Append, HSet, ZAdd, ZRem
 from hub.cluster.redis_state import RedisState, Unavailable
 from protocol.errors import ErrorCode
 from tests.cluster.redisserver import RedisServer, free_port
+from tests.cluster.tcpproxy import TcpProxy
 from tests.conftest import eventually
 
 
@@ -182,3 +183,25 @@ async def test_publish_many_fails_as_unavailable_when_redis_dies_and_works_after
         await channel.aclose()
         await raw.aclose()
     assert got == [b"e again"]
+
+
+async def test_a_command_that_timed_out_leaves_its_connection_for_a_new_one(
+    server: RedisServer,
+) -> None:
+    """A link that stalls without a reset (a dead router) is not used again after a timeout:
+    the next command connects anew, so it works once the path does, whatever the old link."""
+    proxy = await TcpProxy("127.0.0.1", server.port).start()
+    state = await RedisState.connect(f"redis://127.0.0.1:{proxy.port}/0", "t")
+    try:
+        await state.load()
+        links = proxy.accepted
+        proxy.pause()
+        async with asyncio.timeout(6):  # the operation timeout is 2 s
+            with pytest.raises(Unavailable, match="redis is unavailable"):
+                await state.load()
+        proxy.resume()
+        assert await state.load() is None
+        assert proxy.accepted == links + 1
+    finally:
+        await state.close()
+        await proxy.close()

@@ -10,20 +10,26 @@ client makes them (a third of a cluster node's extra CPU per move went there).
 ``send(messages)`` writes every ``(channel, message)`` as ``PUBLISH`` in one write, in order,
 connecting first when there is no connection (the handshake, TLS and ACL are redis-py's).  A
 write that fails, or does not get into the socket within ``timeout`` s (a stalled Redis), drops
-the connection and raises; the next ``send`` connects again.  A connection Redis closed is
-found on the next write (the transport is closing): frames written just before it closed are
-lost, as pub/sub may lose them anyway.
+the connection and raises; the next ``send`` connects again.  A reader task watches the
+connection: its end is noticed at once (frames written just before it are lost, as pub/sub may
+lose them anyway), and should Redis refuse ``CLIENT REPLY OFF`` (an ACL user without the
+``client`` command) the replies are read and dropped there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
+
+log = logging.getLogger(__name__)
 
 REPLY_OFF = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n"
 
@@ -52,7 +58,9 @@ class Publisher:
         )
         self._timeout = timeout
         self._conn: AbstractConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
         self.connects = 0  # connections made
+        self.replies = 0  # replies read: none while Redis honours CLIENT REPLY OFF
 
     async def send(self, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """PUBLISH each ``(channel, message)``, in order, in one write (connecting first when
@@ -76,11 +84,36 @@ class Publisher:
         self._conn = conn
         await conn.connect()  # type: ignore[no-untyped-call]
         await conn.send_packed_command([REPLY_OFF], check_health=False)
+        self._reader = asyncio.create_task(self._read(conn), name="publisher replies")
         self.connects += 1
         return conn
+
+    async def _read(self, conn: AbstractConnection) -> None:
+        """Read whatever Redis answers: nothing, unless it refused ``CLIENT REPLY OFF`` (an ACL
+        user without ``client``), when each PUBLISH's reply is read and dropped here rather than
+        left to fill Redis's output buffer; and the connection's end, at once."""
+        refused = False
+        while True:
+            try:
+                await conn.read_response()
+            except ResponseError as exc:
+                if not refused:
+                    log.warning("Redis refused CLIENT REPLY OFF (%s): its replies are read", exc)
+                    refused = True
+            except Exception:  # closed or broken: the next send connects again
+                if self._conn is conn:
+                    self._conn = None
+                await conn.disconnect(nowait=True)
+                return
+            self.replies += 1
 
     async def close(self) -> None:
         """Drop the connection (the next ``send`` opens another)."""
         conn, self._conn = self._conn, None
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
         if conn is not None:
             await conn.disconnect(nowait=True)

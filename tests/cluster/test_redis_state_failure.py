@@ -205,3 +205,45 @@ async def test_a_command_that_timed_out_leaves_its_connection_for_a_new_one(
     finally:
         await state.close()
         await proxy.close()
+
+
+async def test_publish_many_reads_the_replies_when_redis_refuses_to_keep_them_back() -> None:
+    """Under an ACL user without ``client``, CLIENT REPLY OFF is refused: the frames still go
+    out, and their replies are read rather than left to grow in Redis's output buffer."""
+    acl = ("--user", "default", "on", "nopass", "~*", "&*", "+@all", "-client")
+    with RedisServer(*acl) as server:
+        state = await RedisState.connect(server.url, "t")
+        raw = Redis.from_url(server.url)
+        channel = raw.pubsub()
+        try:
+            await channel.subscribe(state.channel("game:g"))
+            await channel.get_message(timeout=1)
+            for n in range(5):
+                await state.publish_many([("game:g", "e", b"%d" % n)])
+            got: list[bytes] = []
+            while len(got) < 5:
+                message = await channel.get_message(timeout=2)
+                assert message is not None, f"only {got}"
+                if message["type"] == "message":
+                    got.append(message["data"])
+            assert got == [b"e %d" % n for n in range(5)]
+            publisher = state._publisher
+
+            async def read_back() -> bool:
+                return publisher.replies == 5 + 1  # the refusal, then one per PUBLISH
+
+            await eventually(read_back)
+        finally:
+            await channel.aclose()
+            await raw.aclose()
+            await state.close()
+
+
+async def test_publish_many_keeps_no_replies_back_where_redis_allows_it(
+    server: RedisServer, state: RedisState
+) -> None:
+    for n in range(5):
+        await state.publish_many([("game:g", "e", b"%d" % n)])
+    assert await state.load() is None  # a round trip on another connection: Redis has read all
+    await asyncio.sleep(0.05)
+    assert state._publisher.replies == 0

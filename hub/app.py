@@ -53,26 +53,32 @@ async def _hub_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.METRICS].watch_storage(storage)
     subscriptions = Subscriptions()
     broker = LocalBroker(subscriptions)
-    hub: GameHub
+    node = None
     if config.broker is None:
         hub = GameHub(config, storage, broker, subscriptions, app[keys.METRICS])
-    else:  # a node of a cluster hub: Redis is imported only here
+    else:  # a node of a cluster hub: the same GameHub on the cluster's parts; Redis only here
         from hub.cluster.node import ClusterHub
 
         try:
-            hub = await ClusterHub.open(config, storage, subscriptions, app[keys.METRICS], broker)
+            node = await ClusterHub.open(config, storage, subscriptions, app[keys.METRICS], broker)
         except BaseException:
             await storage.close()
             raise
+        hub = node.hub
     app[keys.STORAGE] = storage
     app[keys.HUB] = hub
     try:
         resumed = await hub.resume()
         if resumed:
             log.info("resumed %d live game(s)", resumed)
+        if node is not None:
+            await node.start()
         yield
     finally:
-        await hub.close()
+        if node is not None:
+            await node.close()  # the hub's close within it
+        else:
+            await hub.close()
         await broker.close()
         await storage.close()
 

@@ -116,7 +116,7 @@ class LocalFeed:
     def game_updated(self, game_id: str) -> None:
         """Publish the game's summary now."""
         hub = self.hub
-        game = hub._games.get(game_id)
+        game = hub.table.live.get(game_id)
         if game is not None and not game.is_over and not hub.closing:
             hub._summarized[game_id] = asyncio.get_running_loop().time()
             hub._publish(self.lobby_stream, "game_updated", hub._lobby_summary(game))

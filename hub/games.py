@@ -1,11 +1,12 @@
-"""The games of ``GameHub``: start, moves, resignations, deadlines, and resuming after a restart.
+"""The games of ``GameHub``: start, moves, resignations, and a finished game told to the lobby.
 
-Every game action follows one path: take the game's lock, let the core decide (it raises and
-changes nothing on a refusal), store the new state together with the game-topic events it
-produced in one transaction, then publish those events, then the lobby and player events, and
-only then return so the caller replies.  Games and their topics live in storage and survive a
-restart, which resumes every live game with a fresh full deadline (and idle limit) for its open
-round: time the hub was down never counts.
+Every game action follows one path, the same on one node and on many: take the game's lock
+(``hub.table.GameTable``), ask the games part (``hub.livegames.LiveGames``) for the copy to
+change, let the core decide (it raises and changes nothing on a refusal), store the new state
+together with the game-topic events it produced in one transaction, then deliver those events,
+then the lobby and player events, and only then return so the caller replies.  On a cluster node
+another node may have stored a change first (``StaleGame``) or the copy may be stale: the action
+is tried again on the stored game, ``attempts`` times at most (once in one process).
 """
 
 from __future__ import annotations
@@ -18,39 +19,25 @@ from typing import Any
 from hub.fanout import Peer
 from hub.hubstate import HubState, new_id
 from hub.rating import ATTEMPTS, is_rated, rate
-from hub.streams import replay_from
-from hub.topics import event_payload, game_topic
-from protocol.errors import NotFound
-from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed, Status
+from hub.topics import game_topic
+from protocol.errors import ProtocolError
+from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed
 from protocol.reader import DEFAULT_LEVEL
 from protocol.rules import RuleSet
 from protocol.wire import effect_event, game_json, summary_json
-from storage.base import StaleRating, StoredEvent
+from storage.base import StaleGame, StaleRating, StoredEvent
 
 log = logging.getLogger(__name__)
 
+RETRY_FINISH = (0.5, 1, 2, 4, 8, 15, 30, 60, 60, 60)  # seconds between tries to tell the lobby
 
-class Games(HubState):
-    """The live and stored games of one hub process, and the timers of their open rounds."""
+
+class GameActions(HubState):
+    """``GameHub``'s games: the same code on one node and on many."""
 
     async def resume(self) -> int:
-        """Load every stored live game, seat its players, and give its open round a fresh full
-        deadline (stored, so the game shows it) from now, before any client can move."""
-        games = await self.storage.live_games()
-        now = self.now()
-        for game in games:
-            await self._read_history(game)
-            due = game.due
-            game.resume(now=now)
-            if game.due != due:
-                await self.storage.save_game(game, [])
-            self._games[game.id] = game
-            self._seqs[game.id] = await self.storage.last_seq(game.id)
-            self.lobby.seat(game.humans, game.id)
-            self.feed.restore_summary(self._lobby_summary(game))
-            self._arm_deadline(game)
-        self.metrics.games_live.set(len(self._games))
-        return len(games)
+        """At start: the games part takes over the stored live games (``LiveGames.resume``)."""
+        return await self.games.resume()
 
     async def start_game(
         self,
@@ -102,27 +89,28 @@ class Games(HubState):
             history=history,
         )
         self.lobby.seat(game.humans, game.id)
-        async with self.lock(game.id):
+        table = self.table
+        async with table.lock(game.id):
             events = self._events(game.id, 0, effects)
             try:
                 await self.storage.create_game(game, events)
             except BaseException:
                 self.lobby.unseat(game.humans, game.id)
                 raise
-            self._games[game.id] = game
-            self._seqs[game.id] = events[-1].seq
+            table.live[game.id] = game
+            table.seqs[game.id] = events[-1].seq
             self.metrics.games_started.labels(
                 "computer" if game.against_computer else "player"
             ).inc()
-            self.metrics.games_live.set(len(self._games))
+            self.metrics.games_live.set(len(table.live))
             self._seat_peers(game)
             full = game_json(game)
             for p in game.humans:
                 self._publish(self.feed.player_stream(p), "game_started", full)
             self._publish(self.lobby_stream, "game_started", self._lobby_summary(game))
             self._sync_statuses(game.humans)
-            await self._deliver(game, events)
-            self._arm_deadline(game)
+            await self.games.deliver(game, events)
+            table.arm(game)
         return game
 
     def _seat_peers(self, game: Game) -> None:
@@ -132,99 +120,74 @@ class Games(HubState):
             for peer in self._peers.get(p, ()):
                 self.subscriptions.add(topic, peer)
 
-    async def _read_history(self, game: Game) -> None:
-        """Give a stored live ``reader`` game the player's rounds before it (after a restart)."""
-        if game.level != DEFAULT_LEVEL and game.against_computer:
-            before = await self.storage.computer_rounds(
-                game.players[0], game.rules.name, before=game.id
-            )
-            game.history = before
-
     async def game(self, game_id: str) -> Game:
-        """A game by id, live or stored; ``NotFound`` otherwise."""
-        live = self._games.get(game_id)
-        if live is not None:
-            return live
-        stored = await self.storage.game(game_id)
-        if stored is None:
-            raise NotFound(f"no game {game_id!r}")
-        return stored
+        """A game by id, live or stored, as committed; ``NotFound`` otherwise."""
+        return await self.games.game(game_id)
+
+    async def game_view(self, game_id: str) -> dict[str, Any]:
+        """A game's JSON as stored and announced, never showing a change still being saved."""
+        return await self.games.view(game_id)
 
     async def follow_game(
         self, peer: Peer, game_id: str, since: int | None, epoch: str | None
     ) -> tuple[Game, int, list[bytes] | None]:
         """Subscribe ``peer`` to a game's topic: the game as of the returned seq, and the frames
-        it missed after ``since`` (None: it gets the game as a snapshot instead).  The game's
-        lock orders this against its changes, so nothing falls in a gap or comes twice."""
-        async with self.lock(game_id):
-            game = await self.game(game_id)
-            seq = self.live_seq(game_id)
-            if seq is None:
-                seq = await self.storage.last_seq(game_id)
-            topic = game_topic(game_id)
-            missed = None
-            if since is not None and epoch == game.epoch and since <= seq:
-                replay = replay_from(peer.topics.get(topic), since, seq)
-                if replay:
-                    events = await self.storage.events(game_id, since)
-                    missed = [event_payload(topic, e) for e in events]
-                elif replay is not None:
-                    missed = []
-            start = since if missed is not None and since is not None else seq
-            self.subscriptions.add(topic, peer, start)
-            return game, seq, missed
+        it missed after ``since`` (None: it gets the game as a snapshot instead), with nothing
+        in a gap or twice (``LiveGames.follow``)."""
+        return await self.games.follow(peer, game_id, since, epoch)
 
     async def seat_game(self, peer: Peer, player: str) -> tuple[str, int, str] | None:
         """Subscribe a player's new connection to the game they play, if any: its topic, seq
-        and epoch (read and subscribed with no await in between, so no event falls in a gap)."""
-        live = self.lobby.live.get(player)
-        if live is None:
-            return None
-        game = await self.game(live)
-        seq = self.live_seq(live)
-        if seq is None:
-            return None
-        self.subscriptions.add(game_topic(live), peer, seq)
-        return game_topic(live), seq, game.epoch
-
-    async def game_view(self, game_id: str) -> dict[str, Any]:
-        """A game's JSON as stored and announced, never showing a change still being saved."""
-        if game_id not in self._games:
-            return game_json(await self.game(game_id))  # stored state, committed
-        async with self.lock(game_id):
-            return game_json(await self.game(game_id))
-
-    async def _current(self, game_id: str) -> Game:
-        """The game to change; a live game dropped after a failed save is reloaded."""
-        game = await self.game(game_id)
-        if game.status is Status.PLAYING and game_id not in self._games:
-            await self._read_history(game)
-            self._games[game_id] = game
-            self._seqs[game_id] = await self.storage.last_seq(game_id)
-            self.lobby.seat(game.humans, game_id)
-            self._arm_deadline(game)
-            self.metrics.games_live.set(len(self._games))
-        return game
+        and epoch."""
+        return await self.games.seat(peer, player)
 
     async def move(
         self, game_id: str, player: str, roll: str, round: int | None, *, transport: str
     ) -> tuple[int, Game]:
         """Take a move; returns the round it counted for and the game as it stands."""
-        async with self.lock(game_id):
-            game = await self._current(game_id)
-            counted, effects = game.move(player, roll, round, now=self.now(), rng=self.rng)
-            if effects:
-                self.metrics.moves[transport] += 1
-                await self._commit(game, effects)
-            return counted, game
+        games, table = self.games, self.table
+        for attempt in range(games.attempts):
+            async with table.lock(game_id):
+                cached = not attempt and game_id in table.live
+                game = await games.current(game_id, attempt)
+                try:
+                    counted, effects = game.move(player, roll, round, now=self.now(), rng=self.rng)
+                except ProtocolError:
+                    if cached and games.attempts > 1:
+                        continue  # maybe a stale copy: ask the stored game
+                    raise
+                if effects:
+                    self.metrics.moves[transport] += 1
+                    try:
+                        await self._commit(game, effects)
+                    except StaleGame:
+                        if games.attempts > 1:
+                            continue  # another node stored a change first
+                        raise
+                return counted, game
+        raise games.kept_changing(game_id)
 
     async def resign(self, game_id: str, player: str) -> Game:
         """``player`` resigns the game."""
-        async with self.lock(game_id):
-            game = await self._current(game_id)
-            effects = game.resign(player, now=self.now())
-            await self._commit(game, effects)
-            return game
+        games, table = self.games, self.table
+        for attempt in range(games.attempts):
+            async with table.lock(game_id):
+                cached = not attempt and game_id in table.live
+                game = await games.current(game_id, attempt)
+                try:
+                    effects = game.resign(player, now=self.now())
+                except ProtocolError:
+                    if cached and games.attempts > 1:
+                        continue
+                    raise
+                try:
+                    await self._commit(game, effects)
+                except StaleGame:
+                    if games.attempts > 1:
+                        continue
+                    raise
+                return game
+        raise games.kept_changing(game_id)
 
     def _events(
         self, game_id: str, last: int, effects: list[Effect], rated: Game | None = None
@@ -240,32 +203,33 @@ class Games(HubState):
 
     async def _commit(self, game: Game, effects: list[Effect]) -> None:
         """Store the change, then publish it (the caller holds the game's lock)."""
+        table = self.table
         try:
             if is_rated(game):  # only the change that finished a game between humans
                 events = await self._save_rated(game, effects)
             else:
-                events = self._events(game.id, self._seqs.get(game.id, 0), effects)
+                events = self._events(game.id, table.seqs.get(game.id, 0), effects)
                 await self.storage.save_game(game, events)
         except BaseException:
             # The core already changed the game in memory: forget it so the next action
             # reloads the stored state instead of building on an unsaved one.
             self._forget(game.id)
             raise
-        self._seqs[game.id] = events[-1].seq
-        await self._deliver(game, events)
+        table.seqs[game.id] = events[-1].seq
+        await self.games.deliver(game, events)
         if any(isinstance(e, RoundPlayed) for e in effects) and not game.is_over:
             self._summarize(game.id)
         if any(isinstance(e, GameOver) for e in effects):
             await self._finished(game)
         else:
-            self._arm_deadline(game)
+            table.arm(game)
 
     async def _save_rated(self, game: Game, effects: list[Effect]) -> list[StoredEvent]:
         """Rate a finished game and save it with the new ratings (``hub.rating``); returns its
         events, ``game_over`` with the ``rating_change``."""
         for attempt in range(1, ATTEMPTS + 1):
             ratings = await rate(self.storage, game)
-            events = self._events(game.id, self._seqs.get(game.id, 0), effects, game)
+            events = self._events(game.id, self.table.seqs.get(game.id, 0), effects, game)
             try:
                 await self.storage.save_game(game, events, ratings)
                 return events
@@ -274,16 +238,9 @@ class Games(HubState):
                     raise
         raise AssertionError("unreachable")
 
-    async def _deliver(self, game: Game, events: list[StoredEvent]) -> None:
-        """Publish a game's stored events on its topic (a cluster node also hands them on)."""
-        topic = game_topic(game.id)
-        self.metrics.events["game"] += len(events)
-        for e in events:
-            self.broker.publish(topic, event_payload(topic, e))
-
     def _lobby_summary(self, game: Game) -> dict[str, Any]:
         """The game's summary for the lobby, with ``spectators``: the connections subscribed to
-        its topic that are not its seats' (remembered, to tell the lobby when it changes)."""
+        its topic here that are not its seats' (remembered, to tell the lobby when it changes)."""
         data = summary_json(game)
         data["spectators"] = count = self._spectators(game)
         if not game.is_over:
@@ -296,8 +253,10 @@ class Games(HubState):
 
     def _watchers_changed(self, game_id: str) -> None:
         """A game topic gained or lost a subscriber: a lobby summary when its count of
-        spectators changed (at most one a ``summary_interval``, like a round's)."""
-        game, shown = self._games.get(game_id), self._spectators_shown.get(game_id)
+        spectators changed (at most one a ``summary_interval``, like a round's).  A cluster
+        node does not listen: its summaries show its own spectators, and nodes would
+        contradict each other."""
+        game, shown = self.table.live.get(game_id), self._spectators_shown.get(game_id)
         if game is None or shown is None or game.is_over:
             return
         if self._spectators(game) != shown:
@@ -321,9 +280,15 @@ class Games(HubState):
         self.feed.game_updated(game_id)
 
     async def _finished(self, game: Game) -> None:
-        """A stored change finished the game: the lobby hears of it."""
-        async with self.feed.section():
-            self._finish(game)
+        """A stored change finished the game: the lobby hears of it.  The move that finished it
+        is answered ``ok`` even when the lobby cannot hear of it now (a cluster's Redis down):
+        it is told again until it has."""
+        try:
+            async with self.feed.section():
+                self._finish(game)
+        except ProtocolError as exc:
+            log.warning("the lobby did not hear that game %s finished (%s); retrying", game.id, exc)
+            self._spawn(self._finish_later(game), f"finish {game.id}")
 
     def _finish(self, game: Game) -> None:
         self._forget(game.id)
@@ -332,50 +297,32 @@ class Games(HubState):
         self._publish(self.lobby_stream, "game_finished", self._lobby_summary(game))
         self._sync_statuses(game.humans)
 
+    async def _finish_later(self, game: Game) -> None:
+        for delay in RETRY_FINISH:
+            await asyncio.sleep(delay)
+            try:
+                async with self.feed.section():
+                    if any(self.lobby.live.get(p) == game.id for p in game.humans):
+                        self.lobby.unseat(game.humans, game.id)
+                        summary = self._lobby_summary(game)
+                        self._publish(self.lobby_stream, "game_finished", summary)
+                        self._sync_statuses(game.humans)
+                return
+            except ProtocolError:
+                continue
+        log.error("the lobby never heard that game %s finished", game.id)
+
     def _forget(self, game_id: str) -> None:
-        self._games.pop(game_id, None)
-        self._seqs.pop(game_id, None)
+        """Drop a game's copy here (finished, or not to be trusted any more) and its timers."""
+        table = self.table
+        table.live.pop(game_id, None)
+        table.seqs.pop(game_id, None)
         self._summarized.pop(game_id, None)
         self._spectators_shown.pop(game_id, None)
         held = self._summary_due.pop(game_id, None)
         if held is not None:
             held.cancel()
-        handle = self._deadlines.pop(game_id, None)
+        handle = table.deadlines.pop(game_id, None)
         if handle is not None:
             handle.cancel()
-        self.metrics.games_live.set(len(self._games))
-
-    # -- deadlines -------------------------------------------------------------------------
-
-    def _arm_deadline(self, game: Game) -> None:
-        handle = self._deadlines.pop(game.id, None)
-        if handle is not None:
-            handle.cancel()
-        due = game.due
-        if due is None or game.is_over or self.closing:
-            return
-        delay = max(0.0, (due - self.now()) / 1000)
-        loop = asyncio.get_running_loop()
-        self._deadlines[game.id] = loop.call_later(delay, self._deadline_due, game.id, game.round)
-
-    def _deadline_due(self, game_id: str, round: int) -> None:
-        self._deadlines.pop(game_id, None)
-        task = asyncio.create_task(self._expire(game_id, round), name=f"deadline-{game_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _expire(self, game_id: str, round: int) -> None:
-        try:
-            async with self.lock(game_id):
-                game = self._games.get(game_id)
-                if game is None:
-                    return
-                now, due = self.now(), game.due
-                if due is not None and now < due and game.round == round:
-                    self._arm_deadline(game)  # fired early (clock skew, or a move pushed it on)
-                    return
-                effects = game.expire(round, now=max(now, due or now), rng=self.rng)
-                if effects:
-                    await self._commit(game, effects)
-        except Exception:
-            log.exception("deadline of game %s round %s failed", game_id, round)
+        self.metrics.games_live.set(len(table.live))

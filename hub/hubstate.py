@@ -1,10 +1,20 @@
-"""What ``GameHub`` is built on: its tables, publishing to a topic, and each game's lock.
+"""What ``GameHub`` is built on: its parts, the state they share, and the steps they all take.
 
-``HubState`` holds the state every part of the hub shares (the live games and their latest seqs,
-presence, the lobby, the published summaries, timers and tasks) and the few steps they all take:
-publish a lobby or player event (``_publish``, the one sink; ``_publish_effects`` for what the
-lobby's core returned), take a game's lock, and announce what the lobby has not told yet.
-``hub.games.Games`` adds the games, ``hub.service.GameHub`` the players and the lobby.
+``HubState`` builds the hub from its parts, each behind one small interface with an in-process
+implementation and a cluster one (``docs/cluster.md``, the architecture):
+
+- ``identity`` (``hub.identity.Identity``): players and tokens, in storage (one for both);
+- ``presence`` (``hub.presence.Presence``): who is active;
+- ``feed`` (``hub.feed.LobbyFeed``): changes of the lobby and the lobby and player topics;
+- ``games`` (``hub.livegames.LiveGames``): the current copy of a game, its events' way out, its
+  deadlines, following its topic; ``table`` (``hub.table.GameTable``) holds the games' copies,
+  seqs, locks and deadline timers here.
+
+It holds the lobby (``protocol.lobby.Lobby``; a cluster node's feed loads it for each change),
+this process's connections, the summaries' timing, the queue's entries and background tasks, and
+the steps every part takes: publish what the lobby's core returned (``_publish_effects``) and
+announce what the lobby has not told yet (``_sync_statuses``).  ``hub.games.GameActions`` adds
+the games, ``hub.queue.FairQueue`` the queue, ``hub.service.GameHub`` players and the lobby.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hub.broker import Broker
 from hub.config import Config
@@ -22,15 +32,19 @@ from hub.entropy import BufferedSystemRandom
 from hub.fanout import Peer, Subscriptions
 from hub.feed import LobbyFeed, LocalFeed
 from hub.identity import Identity
+from hub.livegames import LiveGames, LocalGames
 from hub.metrics import Metrics
 from hub.presence import LocalPresence, Presence
 from hub.streams import Stream
-from protocol.game import Game
+from hub.table import GameTable
 from protocol.lobby import Lobby, LobbyEffect
 from protocol.lobby_wire import LOBBY, lobby_event
 from protocol.pairing import Waiting
 from protocol.rules import RuleSet, builtin_rules
 from storage.base import Storage
+
+if TYPE_CHECKING:
+    from hub.service import GameHub
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +55,8 @@ def new_id() -> str:
 
 
 class HubState:
-    """The state of one hub process and the steps every part of it takes."""
-
-    node: str | None = None  # a cluster node's id (``/healthz`` says it); None in one process
+    """The state of one hub process, the parts it is built from, and the steps every part of it
+    takes."""
 
     def __init__(
         self,
@@ -55,36 +68,46 @@ class HubState:
         *,
         rng: Any = None,
         clock: Callable[[], float] = time.time,
+        presence: Presence | None = None,
+        feed: LobbyFeed | None = None,
+        games: LiveGames | None = None,
+        node: str | None = None,
+        health: Callable[[], str | None] | None = None,
     ) -> None:
+        """The in-process parts unless others are given (a cluster node's: ``hub.cluster``);
+        ``node`` names a cluster node (``/healthz`` says it), ``health`` says why it cannot
+        serve (``trouble``)."""
         self.config = config
         self.storage = storage
         self.broker = broker
         self.subscriptions = subscriptions
-        subscriptions.on_game_change = self._watchers_changed
         self.metrics = metrics
+        self.node = node
+        self._health = health
         self.rules: dict[str, RuleSet] = builtin_rules()
         self.rng = rng if rng is not None else BufferedSystemRandom()
         self.clock = clock
-        self.identity = Identity(storage, self.now)
-        self.presence: Presence = LocalPresence(self)  # type: ignore[arg-type]
         self.lobby = Lobby()
         self.closing = False  # stopping: new work is refused
         self.draining = False  # told to stop: /healthz says 503, everything else is still served
-        self._games: dict[str, Game] = {}  # live games
-        self._seqs: dict[str, int] = {}  # latest seq of each live game's topic
-        self._locks: dict[str, _GameLock] = {}
-        self._deadlines: dict[str, asyncio.TimerHandle] = {}
-        self._peers: dict[str, set[Peer]] = {}  # authenticated peers by player
+        self._peers: dict[str, set[Peer]] = {}  # this process's authenticated peers by player
         self._spectators_shown: dict[str, int] = {}  # the spectators each live game's summary shows
         self._summarized: dict[str, float] = {}  # loop time of each game's last game_updated
         self._summary_due: dict[str, asyncio.TimerHandle] = {}  # a game_updated held back
         self._tasks: set[asyncio.Task[None]] = set()
         self._queue_entries: dict[str, Waiting] = {}  # each queued player's (hub.queue)
         self._queue_timer: asyncio.TimerHandle | None = None  # the next pairing the gaps allow
-        self.feed: LobbyFeed = LocalFeed(self)  # type: ignore[arg-type]
+        hub = cast("GameHub", self)
+        self.table = GameTable(hub)
+        self.identity = Identity(storage, self.now)
+        self.presence: Presence = presence if presence is not None else LocalPresence(hub)
+        self.feed: LobbyFeed = feed if feed is not None else LocalFeed(hub)
+        self.games: LiveGames = games if games is not None else LocalGames(hub)
         self.lobby_stream = self.feed.lobby_stream
         # Every lobby and player event goes through here (the feed's ``publish``, bound).
         self._publish: Callable[[Stream, str, Any], None] = self.feed.publish
+        if node is None:  # a cluster node's summaries show its own spectators: it does not listen
+            subscriptions.on_game_change = self._watchers_changed
 
     def _watchers_changed(self, game_id: str) -> None:
         """A game topic gained or lost a subscriber (``hub.games`` tells the lobby)."""
@@ -127,7 +150,7 @@ class HubState:
         """Why the hub cannot serve now (``/healthz`` answers 503 with it); None when it can."""
         if self.closing or self.draining:
             return "the hub is shutting down"
-        return None
+        return self._health() if self._health is not None else None
 
     def _sync_statuses(self, players: tuple[str, ...]) -> None:
         """A change of the lobby is complete: publish the changed statuses of ``players``, then
@@ -141,51 +164,3 @@ class HubState:
 
     def _queue_changed(self) -> None:
         """Time the next pairing (``hub.queue.FairQueue`` does; nothing here)."""
-
-    # -- locks -----------------------------------------------------------------------------
-
-    def lock(self, game_id: str) -> _GameLock:
-        """Hold the lock that orders every change to (and catch-up of) one game's topic:
-        ``async with hub.lock(game_id):``, nothing else (its user is counted from this call).
-
-        Locks exist only while a game is live or someone holds or awaits its lock, so looking up
-        unknown or finished games never grows the table.
-        """
-        entry = self._locks.get(game_id)
-        if entry is None:
-            entry = self._locks[game_id] = _GameLock(self, game_id)
-        entry.users += 1
-        return entry
-
-    def live_seq(self, game_id: str) -> int | None:
-        """The latest seq of a live game's topic (None when the game is not live here)."""
-        return self._seqs.get(game_id)
-
-
-class _GameLock:
-    """A game's lock and how many tasks hold or await it; ``async with`` it (a class, not an
-    ``asynccontextmanager``, whose generator costs a dozen Python calls on every move)."""
-
-    __slots__ = ("_game_id", "_state", "lock", "users")
-
-    def __init__(self, state: HubState, game_id: str) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
-        self._state = state
-        self._game_id = game_id
-
-    async def __aenter__(self) -> None:
-        try:
-            await self.lock.acquire()
-        except BaseException:
-            self._leave()
-            raise
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.lock.release()
-        self._leave()
-
-    def _leave(self) -> None:
-        self.users -= 1
-        if not self.users and self._game_id not in self._state._games:
-            del self._state._locks[self._game_id]

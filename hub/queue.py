@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from hub.games import Games
+from hub.games import GameActions
 from protocol.errors import ProtocolError
 from protocol.game import Game
 from protocol.pairing import GAP_EVERY, Waiting, due, pairs
@@ -26,7 +26,7 @@ from protocol.ratings import NEW
 log = logging.getLogger(__name__)
 
 
-class FairQueue(Games):
+class FairQueue(GameActions):
     """The queue's entries and its timer."""
 
     def _queue_now(self) -> int:
@@ -55,7 +55,7 @@ class FairQueue(Games):
         if live is None:
             self._sync_statuses((player,))
             return None
-        return self._games.get(live)
+        return self.table.live.get(live)
 
     async def pair_waiting(self) -> None:
         """Start a game for each pair that may be made now."""

@@ -1,17 +1,18 @@
 """The game hub: glue between the pure core, storage and fan-out.
 
-``GameHub`` is what the WebSocket, REST and legacy handlers call.  It is built in four layers:
-``hub.hubstate.HubState`` (the shared tables, publishing, each game's lock),
-``hub.games.Games`` (starting games, moves, deadlines, resuming after a restart; the path each
-game action follows is described there), ``hub.queue.FairQueue`` (the queue, paired by rating),
-and this module: players (registration, tokens), presence, the lobby's actions (rematch too),
-and closing.  A game's lock also covers a subscriber's catch-up
-from storage, so nobody sees a gap or a duplicate between history and live events.
+``GameHub`` is what the WebSocket, REST and legacy handlers call, the same class in one process
+and on each node of a cluster: what differs is the parts it is given (``hub.hubstate``: identity,
+presence, the lobby feed, the games; the in-process ones by default, a cluster node's from
+``hub.cluster.node``).  Its code is in three modules for size: ``hub.games.GameActions``
+(starting games, moves, resignations; the path each game action follows is described there),
+``hub.queue.FairQueue`` (the queue, paired by rating), and this module: players (by
+``identity``), presence (by ``presence``), the lobby's actions (rematch too) and closing.
 
 The lobby's core (``protocol.lobby.Lobby``) decides each action and returns the lobby and player
-events it causes as effects; the hub publishes them as they are (``HubState._publish_effects``).
-Presence, the lobby (queue, challenges, statuses) and the lobby and player topics live in memory;
-games and their topics live in storage and survive a restart.
+events it causes as effects; the hub publishes them as they are (``HubState._publish_effects``),
+each change of the lobby one section of its feed.  Games and their topics live in storage and
+survive a restart; a game's lock also covers a subscriber's catch-up from storage, so nobody sees
+a gap or a duplicate between history and live events.
 """
 
 from __future__ import annotations
@@ -36,15 +37,13 @@ class GameHub(FairQueue):
     async def close(self) -> None:
         """Stop timers and wait for work in flight, so every accepted move is stored."""
         self.closing = True
-        for handle in self._deadlines.values():
-            handle.cancel()
+        self.table.close()
         self.presence.close()
         if self._queue_timer is not None:
             self._queue_timer.cancel()
-        self._deadlines.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        for entry in list(self._locks.values()):
+        for entry in list(self.table.locks.values()):
             async with entry.lock:
                 pass
 

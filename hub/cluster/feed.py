@@ -39,6 +39,7 @@ from storage.base import StoredEvent
 
 if TYPE_CHECKING:
     from hub.cluster.node import ClusterHub
+    from hub.service import GameHub
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,11 @@ _SECTION: contextvars.ContextVar[_Section | None] = contextvars.ContextVar("sect
 class ClusterFeed:
     """The lobby, decided one change at a time across the cluster, and its topics here."""
 
-    def __init__(self, hub: ClusterHub) -> None:
-        self.hub = hub
-        self.lobby_stream = Stream("lobby", hub.config.history)
+    hub: GameHub  # set once the node's ``GameHub`` is built
+
+    def __init__(self, cluster: ClusterHub) -> None:
+        self.cluster = cluster
+        self.lobby_stream = Stream("lobby", cluster.config.history)
         self.player_streams: dict[str, Stream] = {}  # the relay's copies
         self.view = LobbyView()
 
@@ -84,8 +87,8 @@ class ClusterFeed:
         if self.current() is not None:
             yield
             return
-        hub = self.hub
-        token, raw = await hub.state.acquire_and_load(owner=hub.node)
+        state = self.cluster.state
+        token, raw = await state.acquire_and_load(owner=self.cluster.name)
         section = _Section(token, asyncio.current_task())
         entered = _SECTION.set(section)
         published: list[Published] = []
@@ -94,7 +97,7 @@ class ClusterFeed:
             self._adopt(load(raw))
             yield
             document = dump(self._doc())
-            published = await hub.state.commit(
+            published = await state.commit(
                 token, document, section.ops, section.appends, release=True
             )
             stored = True
@@ -102,32 +105,32 @@ class ClusterFeed:
             _SECTION.reset(entered)
             if not stored:
                 try:
-                    await hub.state.release(token)
+                    await state.release(token)
                 except Exception:  # it expires by itself; the next holder fences us out anyway
                     log.warning("could not release the lobby lock", exc_info=True)
             # The section's lobby and player events first, then the game events it stored
             # (stored in PostgreSQL: they are delivered even when the lobby's change failed).
             await self.offer(published)
             for game, events in section.after:
-                await hub._deliver_now(game, events)
+                await self.cluster.games.deliver_now(game, events)
         # As in one process, a player's topic history goes with them: Redis holds topics of
         # active players only, and one who comes back starts a new epoch (a snapshot).
         for player in section.forget:
-            await hub.state.forget_topic(player_topic(player))
+            await state.forget_topic(player_topic(player))
 
     def _adopt(self, doc: LobbyDoc) -> None:
         hub = self.hub
         hub.lobby = doc.lobby
         hub._queue_entries = doc.entries
-        hub.presence.conns = doc.conns
+        self.cluster.presence.conns = doc.conns
 
     def _doc(self) -> LobbyDoc:
         hub = self.hub
-        return LobbyDoc(hub.lobby, hub._queue_entries, hub.presence.conns)
+        return LobbyDoc(hub.lobby, hub._queue_entries, self.cluster.presence.conns)
 
     async def offer(self, published: list[Published]) -> None:
         """This node's own lobby and player events: to its subscribers now, in order."""
-        relay = self.hub.relay
+        relay = self.cluster.relay
         for p in published:
             if relay.cursor(p.topic) is not None:
                 try:
@@ -156,27 +159,28 @@ class ClusterFeed:
 
     async def _publish_alone(self, topic: str, event: str, text: str) -> None:
         hub = self.hub
-        published = await hub.state.commit(None, None, [], [Append(topic, event, hub.now(), text)])
+        append = Append(topic, event, hub.now(), text)
+        published = await self.cluster.state.commit(None, None, [], [append])
         await self.offer(published)
 
     def game_updated(self, game_id: str) -> None:
         """A live game's summary, stored and published without the lobby lock."""
         hub = self.hub
-        if game_id in hub._games and not hub.closing:
+        if game_id in hub.table.live and not hub.closing:
             hub._spawn(self._game_updated(game_id), "summary")
 
     async def _game_updated(self, game_id: str) -> None:
         """It changes nothing of the lobby document, and it is stored only while the game's
         summary is still there (``IfHas``: a game that finished meanwhile gets none)."""
         hub = self.hub
-        game = hub._games.get(game_id)
+        game = hub.table.live.get(game_id)
         if game is None or game.is_over:
             return
         hub._summarized[game_id] = asyncio.get_running_loop().time()
         text = encode_data(hub._lobby_summary(game))
         ops: list[Op] = [IfHas(SUMMARIES, game_id), HSet(SUMMARIES, game_id, text)]
         append = Append(self.lobby_stream.topic, "game_updated", hub.now(), text)
-        published = await hub.state.commit(None, None, ops, [append])
+        published = await self.cluster.state.commit(None, None, ops, [append])
         if published:
             hub.metrics.events["lobby"] += 1
         await self.offer(published)
@@ -208,21 +212,21 @@ class ClusterFeed:
     async def watch_player(self, player: str) -> None:
         """Hold ``player:<name>`` here (the relay's copy) while the player has a connection; a
         copy of an epoch that ended (the player left meanwhile) is replaced."""
-        hub = self.hub
+        cluster = self.cluster
         topic = player_topic(player)
-        async with hub.lock(topic):
-            epoch, seq = await hub.state.head(topic)
+        async with self.hub.table.lock(topic):
+            epoch, seq = await cluster.state.head(topic)
             stream = self.player_streams.get(player)
             if stream is not None and stream.epoch == epoch:
                 return
-            stream = Stream(topic, hub.config.history)
+            stream = Stream(topic, cluster.config.history)
             stream.epoch, stream.seq = epoch, seq
             self.player_streams[player] = stream
-            await hub.relay.watch(topic, epoch, seq)
+            await cluster.relay.watch(topic, epoch, seq)
 
     async def load(self) -> None:
         """The lobby's snapshot, its summaries and its topic's head, read in one step."""
-        snap = await self.hub.state.snapshot("lobby", [SUMMARIES])
+        snap = await self.cluster.state.snapshot("lobby", [SUMMARIES])
         self.view.reset(load(snap.document), snap.hashes.get(SUMMARIES, {}))
         stream = self.lobby_stream
         stream.epoch, stream.seq = snap.epoch, snap.seq
@@ -248,10 +252,10 @@ class ClusterFeed:
         else:
             stream = self.mirror(topic)
             if stream is not None:
-                stream.epoch, stream.seq = await self.hub.state.head(topic)
+                stream.epoch, stream.seq = await self.cluster.state.head(topic)
                 stream.ring.clear()
 
     async def since(self, topic: str, epoch: str, seq: int) -> list[tuple[int, bytes]] | None:
         """A lobby or player topic's frames after ``seq`` (None: that epoch is gone)."""
-        frames = await self.hub.state.since(topic, epoch, seq)
+        frames = await self.cluster.state.since(topic, epoch, seq)
         return None if frames is None else [(parse_seq(f), f) for f in frames]

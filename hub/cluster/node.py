@@ -1,8 +1,13 @@
 """A cluster node: ``GameHub`` as one of several processes on one PostgreSQL and one Redis.
 
-``ClusterHub.open`` connects to Redis and builds the node's relay; ``resume`` (the app calls it at
-start) reads the lobby's snapshot, starts the relay and the node's ticks; ``close`` stops them
-and takes this node's connections out of presence.  The ticks, every second or so:
+A node is the same ``GameHub`` as one process, built from the cluster's parts (``presence``:
+``hub.cluster.presence``, ``feed``: ``hub.cluster.feed``, ``games``: ``hub.cluster.games``;
+identity is storage's, the same as in one process), plus what a node does around it, here.
+
+``ClusterHub.open`` connects to Redis and builds the node and its relay; ``start`` (the app calls
+it after ``GameHub.resume``) reads the lobby's snapshot, starts the relay and the node's ticks;
+``close`` stops them, closes the ``GameHub`` and takes this node's connections out of presence.
+The ticks, every second or so:
 
 - **beat** (twice a second): this node's liveness key (2 s TTL), and the dead nodes'
   connections taken out of presence (their players' grace starts);
@@ -12,8 +17,9 @@ and takes this node's connections out of presence.  The ticks, every second or s
 - **tidy**: topics without a subscriber here are no longer relayed, stale cached games are
   dropped, and presence is reconciled with this node's open connections (every few seconds).
 
-``trouble`` (``/healthz``) is set while Redis or PostgreSQL did not answer the last tick, or the
-relay's connection is down: a load balancer then sends clients to the other nodes.
+``trouble`` (``/healthz``, through ``GameHub.trouble``) is set while Redis or PostgreSQL did not
+answer the last tick, or the relay's connection is down: a load balancer then sends clients to
+the other nodes.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from hub.cluster.stats import ClusterCollector
 from hub.config import Config
 from hub.fanout import Subscriptions
 from hub.metrics import Metrics
+from hub.service import GameHub
 from hub.streams import Stream
 from hub.topics import event_payload
 from storage.base import Storage
@@ -53,8 +60,9 @@ OUTBOX_BATCH = 256  # game-topic frames in one pipeline at most
 CUT_OFF = 3.0  # seconds without PostgreSQL after which this node closes its sockets
 
 
-class ClusterHub(ClusterGames):
-    """One node of a cluster hub."""
+class ClusterHub:
+    """One node of a cluster hub: a ``GameHub`` built from the cluster's parts, and the node's
+    own lifetime around it (its relay, its ticks, its health)."""
 
     def __init__(
         self,
@@ -67,15 +75,27 @@ class ClusterHub(ClusterGames):
         state: RedisState,
         url: str,
     ) -> None:
-        super().__init__(config, storage, broker, subscriptions, metrics)
+        self.config = config
+        self.storage = storage
+        self.subscriptions = subscriptions
         self.state = state
-        self.node = f"{secrets.token_hex(4)}"
+        self.name = secrets.token_hex(4)  # this node's id
         self.feed = ClusterFeed(self)
-        self.lobby_stream = self.feed.lobby_stream
-        self._publish = self.feed.publish
         self.presence = ClusterPresence(self)
-        self._epochs = {}
-        self._outbox = asyncio.Queue()
+        self.games = ClusterGames(self)
+        self.hub = GameHub(
+            config,
+            storage,
+            broker,
+            subscriptions,
+            metrics,
+            presence=self.presence,
+            feed=self.feed,
+            games=self.games,
+            node=self.name,
+            health=self.trouble,
+        )
+        self.feed.hub = self.presence.hub = self.games.hub = self.hub
         self._ticks: list[asyncio.Task[None]] = []
         self._ok = {"redis": 0.0, "postgresql": 0.0}  # monotonic time each last answered
         self._troubled_since: float | None = None
@@ -105,52 +125,55 @@ class ClusterHub(ClusterGames):
         return cls(config, storage, broker, subscriptions, metrics, state=state, url=address.url)
 
     @property
+    def _epochs(self) -> dict[str, str]:
+        """The game topics this node's relay follows (``hub.cluster.stats`` counts them)."""
+        return self.games.epochs
+
+    @property
     def _player_streams(self) -> dict[str, Stream]:
         """The ``player:`` topics this node's relay follows (``hub.cluster.stats`` counts them)."""
         return self.feed.player_streams
 
     # -- lifetime --------------------------------------------------------------------------
 
-    async def resume(self) -> int:
-        """Join the cluster: the lobby's snapshot, the relay, the ticks.  Live games are not
-        loaded: any node loads a game when it acts on it."""
-        await self.state.beat(self.node, LIVENESS_MS)  # listed before any connection is
+    async def start(self) -> None:
+        """Join the cluster: the lobby's snapshot, the relay, the ticks (after
+        ``GameHub.resume``, which loads no game: any node loads a game when it acts on it)."""
+        await self.state.beat(self.name, LIVENESS_MS)  # listed before any connection is
         await self.relay.start()
         await self.feed.load()
-        await self.relay.watch("lobby", self.lobby_stream.epoch, self.lobby_stream.seq)
+        lobby = self.feed.lobby_stream
+        await self.relay.watch("lobby", lobby.epoch, lobby.seq)
         self._ok = dict.fromkeys(self._ok, time.monotonic())
         for name, work, every in (
             ("beat", self._beat, BEAT),
             ("reap", self._reap, TICK / 2),
-            ("sweep", self.sweep_overdue, TICK),
+            ("sweep", self._sweep, TICK),
             ("tidy", self._tidy, TICK * TIDY_EVERY),
             ("watchdog", self._watchdog, BEAT),
         ):
             self._ticks.append(asyncio.create_task(self._every(name, work, every), name=name))
         self._ticks.append(asyncio.create_task(self._send_outbox(), name="outbox"))
-        return 0
 
     async def close(self) -> None:
-        """Stop the ticks, finish work in flight, leave presence, disconnect."""
-        self.closing = True
+        """Stop the ticks, finish work in flight (``GameHub.close``), leave presence,
+        disconnect."""
+        self.hub.closing = True
         for task in self._ticks:
             task.cancel()
         await asyncio.gather(*self._ticks, return_exceptions=True)
-        await super().close()
+        await self.hub.close()
         try:
             async with asyncio.timeout(2):
-                await self.presence.drop_node(self.node)
-                await self.state.forget_node(self.node)
+                await self.presence.drop_node(self.name)
+                await self.state.forget_node(self.name)
         except Exception as exc:  # the others notice when its liveness lapses
             log.warning("could not take this node out of presence: %s", exc)
         await self.relay.close()
         await self.state.close()
 
-    async def trouble(self) -> str | None:
-        """Why this node cannot serve now; None when it can."""
-        found = await super().trouble()
-        if found is not None:
-            return found
+    def trouble(self) -> str | None:
+        """Why this node cannot serve now (``GameHub.trouble`` asks); None when it can."""
         if not self.relay.healthy:
             return "the broker (Redis) is unavailable"
         stale = time.monotonic() - 2.5 * TICK
@@ -187,7 +210,7 @@ class ClusterHub(ClusterGames):
         if self._troubled_since is None:
             self._troubled_since = now
         elif now - self._troubled_since >= CUT_OFF:
-            peers = [p for peers in self._peers.values() for p in peers]
+            peers = [p for peers in self.hub._peers.values() for p in peers]
             if peers:
                 log.warning("cut off for %.0f s: closing %d connection(s)", CUT_OFF, len(peers))
             for peer in peers:
@@ -195,10 +218,10 @@ class ClusterHub(ClusterGames):
             self._troubled_since = now
 
     async def _beat(self) -> None:
-        await self.state.beat(self.node, LIVENESS_MS)
+        await self.state.beat(self.name, LIVENESS_MS)
         self._ok["redis"] = time.monotonic()
         for node in await self.state.dead_nodes():
-            if node != self.node:
+            if node != self.name:
                 # A node that died holding the lobby lock would stall every lobby change for
                 # the lock's ttl: free it now (whatever it would still commit is fenced).
                 if await self.state.break_lock(node):
@@ -207,38 +230,39 @@ class ClusterHub(ClusterGames):
                 await self.state.forget_node(node)
                 log.info("node %s is gone; its connections left presence", node)
 
-    async def sweep_overdue(self) -> None:
+    async def _sweep(self) -> None:
         """Expire overdue stored games; PostgreSQL answering is this node's health too."""
-        await super().sweep_overdue()
+        await self.games.sweep_overdue()
         self._ok["postgresql"] = time.monotonic()
 
     async def _reap(self) -> None:
         await self.presence.leave_due()
         if any(pool.get("waiting", 0) >= 2 for pool in self.feed.view.pools.values()):
             async with self.feed.section():
-                await self.pair_waiting()
-                self._sync_queue()
+                await self.hub.pair_waiting()
+                self.hub._sync_queue()
 
     async def _tidy(self) -> None:
-        for topic in list(self._epochs):
+        hub, table, epochs = self.hub, self.hub.table, self.games.epochs
+        for topic in list(epochs):
             if not self.subscriptions.peers(topic):
-                async with self.lock(topic[5:]):
+                async with table.lock(topic[5:]):
                     if not self.subscriptions.peers(topic):
-                        self._epochs.pop(topic, None)
+                        epochs.pop(topic, None)
                         await self.relay.unwatch(topic)
         streams = self.feed.player_streams
         for player, stream in list(streams.items()):
-            if player not in self._peers:
-                async with self.lock(stream.topic):
-                    if player not in self._peers:
+            if player not in hub._peers:
+                async with table.lock(stream.topic):
+                    if player not in hub._peers:
                         streams.pop(player, None)
                         await self.relay.unwatch(stream.topic)
-        cached = [g for g in self._games if not self._locked(g)]
+        cached = [g for g in table.live if not table.locked(g)]
         if cached:
             heads = await self.storage.heads(cached)
             for game_id in cached:
-                if heads.get(game_id) != self._seqs.get(game_id) and not self._locked(game_id):
-                    self._forget(game_id)
+                if heads.get(game_id) != table.seqs.get(game_id) and not table.locked(game_id):
+                    hub._forget(game_id)
         await self.presence.reconcile()
 
     async def _send_outbox(self) -> None:
@@ -246,9 +270,10 @@ class ClusterHub(ClusterGames):
         while the last round trip was out goes together in the next one (a pipeline)."""
         quiet_until = 0.0
         while True:
-            items = [await self._outbox.get()]
-            while not self._outbox.empty() and len(items) < OUTBOX_BATCH:
-                items.append(self._outbox.get_nowait())
+            outbox = self.games.outbox
+            items = [await outbox.get()]
+            while not outbox.empty() and len(items) < OUTBOX_BATCH:
+                items.append(outbox.get_nowait())
             try:
                 await self.state.publish_many(items)
             except Exception as exc:  # the other nodes catch up from PostgreSQL
@@ -262,16 +287,16 @@ class ClusterHub(ClusterGames):
     def _relayed(self, topic: str, seq: int, frame: bytes) -> None:
         """A topic's next event (the relay read its seq), in order, for this node's subscribers."""
         if topic.startswith("game:"):
-            self._relayed_game(topic, seq)
+            self.games.relayed(topic, seq)
         else:
             self.feed.relayed(topic, seq, frame)
             if topic != "lobby" and b'"event":"game_started"' in frame:
-                self._spawn(self._seat_here(topic, frame), "seat")
+                self.hub._spawn(self._seat_here(topic, frame), "seat")
         self.subscriptions.deliver(topic, frame)
 
     async def _seat_here(self, topic: str, frame: bytes) -> None:
         game_id = json.loads(frame)["data"]["id"]
-        await self.seat_remote(topic.partition(":")[2], game_id)
+        await self.games.seat_remote(topic.partition(":")[2], game_id)
 
     async def _catch_up(self, topic: str, epoch: str, seq: int) -> list[tuple[int, bytes]] | None:
         if topic.startswith("game:"):
@@ -306,4 +331,4 @@ class ClusterHub(ClusterGames):
             loop.call_later(
                 delay, peer.close, WSCloseCode.GOING_AWAY, "the topic's history was lost"
             )
-        self._spawn(self.feed.restart(topic), f"reset {topic}")
+        self.hub._spawn(self.feed.restart(topic), f"reset {topic}")

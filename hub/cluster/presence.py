@@ -21,6 +21,7 @@ from protocol.lobby import PlayerStatus
 
 if TYPE_CHECKING:
     from hub.cluster.node import ClusterHub
+    from hub.service import GameHub
 
 LEAVING = "leaving"  # sorted set: player -> unix ms their leave is due
 
@@ -28,18 +29,20 @@ LEAVING = "leaving"  # sorted set: player -> unix ms their leave is due
 class ClusterPresence:
     """Presence of the whole cluster, one lobby change at a time."""
 
-    def __init__(self, hub: ClusterHub) -> None:
-        self.hub = hub
+    hub: GameHub  # set once the node's ``GameHub`` is built
+
+    def __init__(self, cluster: ClusterHub) -> None:
+        self.cluster = cluster
         self.conns: dict[str, list[str]] = {}  # the lobby document's, while a change is made
 
     def _conn(self, peer: Peer) -> str:
-        return f"{self.hub.node}|{peer.session}"
+        return f"{self.cluster.name}|{peer.session}"
 
     async def connect(self, peer: Peer, player: str, first: bool) -> None:
         """The connection is listed; the player joins if they were not active anywhere."""
-        hub = self.hub
-        await hub.feed.watch_player(player)
-        async with hub.feed.section():
+        feed = self.cluster.feed
+        await feed.watch_player(player)
+        async with feed.section():
             self._add_conns(player, [self._conn(peer)])
 
     def disconnect(self, peer: Peer, player: str, last: bool) -> None:
@@ -48,16 +51,16 @@ class ClusterPresence:
         self.hub._spawn(self._disconnected(player, [self._conn(peer)]), "disconnect")
 
     async def _disconnected(self, player: str, conns: list[str]) -> None:
-        async with self.hub.feed.section():
+        async with self.cluster.feed.section():
             self._drop_conns(player, conns)
 
     def players(self) -> list[tuple[str, PlayerStatus]]:
         """Active players across the cluster, as this node's lobby events tell."""
-        return sorted(self.hub.feed.view.players.items(), key=lambda item: item[0].casefold())
+        return sorted(self.cluster.feed.view.players.items(), key=lambda item: item[0].casefold())
 
     def status(self, name: str) -> PlayerStatus | None:
         """An active player's status, as this node's lobby events tell."""
-        return self.hub.feed.view.status(name)
+        return self.cluster.feed.view.status(name)
 
     def close(self) -> None:
         """Nothing is timed here: the node's reaper stops with its ticks."""
@@ -72,7 +75,7 @@ class ClusterPresence:
             return
         hub = self.hub
         if self.conns.pop(player, None) is not None or hub.lobby.lookup(player) is not None:
-            section = hub.feed.current()
+            section = self.cluster.feed.current()
             assert section is not None
             due = hub.now() + int(hub.config.grace * 1000)
             section.ops.append(ZAdd(LEAVING, player, due))
@@ -81,7 +84,7 @@ class ClusterPresence:
         """Put connections into presence (in a section); the player joins if they had left."""
         self.conns.setdefault(player, []).extend(conns)
         hub = self.hub
-        section = hub.feed.current()
+        section = self.cluster.feed.current()
         assert section is not None
         section.ops.append(ZRem(LEAVING, player))
         hub._publish_effects(hub.lobby.join(player))
@@ -91,11 +94,11 @@ class ClusterPresence:
     async def leave_due(self) -> None:
         """Let the players whose grace is over leave (any node may; it is idempotent)."""
         hub = self.hub
-        due = await hub.state.due(LEAVING, hub.now())
+        due = await self.cluster.state.due(LEAVING, hub.now())
         if not due:
             return
-        async with hub.feed.section():
-            section = hub.feed.current()
+        async with self.cluster.feed.section():
+            section = self.cluster.feed.current()
             assert section is not None
             for player in due:
                 section.ops.append(ZRem(LEAVING, player))
@@ -105,7 +108,7 @@ class ClusterPresence:
     async def drop_node(self, node: str) -> None:
         """A node is gone (its liveness lapsed, or it stopped): its connections leave presence,
         and its players' grace starts now."""
-        async with self.hub.feed.section():
+        async with self.cluster.feed.section():
             mark = f"{node}|"
             for player, conns in list(self.conns.items()):
                 gone = [c for c in conns if c.startswith(mark)]
@@ -118,9 +121,9 @@ class ClusterPresence:
         that is not listed (Redis lost the lobby, or its connect could not be stored) is put
         back; a lobby lost altogether gets its live games' seats and summaries back."""
         hub = self.hub
-        raw = await hub.state.load()
+        raw = await self.cluster.state.load()
         doc = load(raw)
-        mark = f"{hub.node}|"
+        mark = f"{self.cluster.name}|"
         here = {p: {self._conn(peer) for peer in peers} for p, peers in hub._peers.items()}
         listed = {
             player: {c for c in conns if c.startswith(mark)} for player, conns in doc.conns.items()
@@ -128,7 +131,7 @@ class ClusterPresence:
         stale = {p: sorted(c - here.get(p, set())) for p, c in listed.items()}
         missing = {p: sorted(c - listed.get(p, set())) for p, c in here.items()}
         if raw is None or any(stale.values()) or any(missing.values()):
-            async with hub.feed.section():
+            async with self.cluster.feed.section():
                 if not hub.lobby.live and raw is None:
                     await self._seat_live_games()
                 for player, conns in stale.items():

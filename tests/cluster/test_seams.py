@@ -131,3 +131,34 @@ async def test_feed_sections_publish_in_order_and_the_snapshot_follows_the_event
         return [g["round"] for g in feed.snapshot()["games"]] == [2]
 
     await eventually(summarized)
+
+
+async def test_games_a_move_is_current_stored_and_delivered_and_a_deadline_ends_a_round(
+    server: TestServer, clients: Clients
+) -> None:
+    hub = hub_of(server)
+    games = hub.games
+    ann = await clients.player(server, "ann")
+    game_id = (await ann.ok("play", opponent="computer", best_of=3, rules="rps3"))["game"]
+    watcher = await clients.spectator(server)
+    await watcher.ok("subscribe", topic=f"game:{game_id}")
+    counted, game = await hub.move(game_id, "ann", "Rock", 1, transport="ws")
+    assert (counted, game.round) == (1, 2)
+    played = await watcher.event(f"game:{game_id}", "round")
+    assert played["data"]["moves"]["ann"] == "Rock"
+    async with hub.table.lock(game_id):
+        assert (await games.current(game_id, 0)).round == 2  # the copy to change
+        assert (await games.current(game_id, games.attempts - 1)).round == 2
+    assert (await games.game(game_id)).round == 2
+    assert (await games.view(game_id))["round"] == 2
+    again = await clients.spectator(server)  # recovers the move from its seq
+    data = await again.ok("subscribe", topic=f"game:{game_id}", since=1, epoch=game.epoch)
+    assert data["recovered"] and (await again.event(f"game:{game_id}", "round")) == played
+    await games.expire(game_id, 2)  # not due: nothing happens
+    assert (await games.game(game_id)).round == 2
+
+    timed = await hub.start_game(("bob", "computer"), hub.ruleset("rps3"), 3, round_seconds=0.2)
+    await watcher.ok("subscribe", topic=f"game:{timed.id}")
+    over = await watcher.event(f"game:{timed.id}", "game_over")  # two rounds, both timed out
+    assert over["data"]["winner"] == "computer"
+    assert (await games.game(timed.id)).is_over

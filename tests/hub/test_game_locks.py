@@ -1,5 +1,5 @@
-"""Each game's lock (``hub.lock``): held in turn, and kept in the table only while a game is live
-or someone holds or awaits its lock."""
+"""Each game's lock (``hub.table.lock``): held in turn, and kept in the table only while a game
+is live or someone holds or awaits its lock."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ async def test_a_lock_is_held_in_turn_and_forgotten_when_nobody_holds_or_awaits_
     order: list[str] = []
 
     async def second() -> None:
-        async with hub.lock("nope"):
+        async with hub.table.lock("nope"):
             order.append("second")
 
-    async with hub.lock("nope"):
+    async with hub.table.lock("nope"):
         waiter = asyncio.create_task(second())
         await asyncio.sleep(0)
         order.append("first")
     await waiter
     assert order == ["first", "second"]
-    assert "nope" not in hub._locks
+    assert "nope" not in hub.table.locks
 
 
 async def test_a_waiter_cancelled_before_it_holds_the_lock_leaves_no_entry(rest: Rest) -> None:
@@ -33,16 +33,16 @@ async def test_a_waiter_cancelled_before_it_holds_the_lock_leaves_no_entry(rest:
     entered = asyncio.Event()
 
     async def wait() -> None:
-        async with hub.lock("nope"):
+        async with hub.table.lock("nope"):
             entered.set()
 
-    async with hub.lock("nope"):
+    async with hub.table.lock("nope"):
         waiter = asyncio.create_task(wait())
         await asyncio.sleep(0)
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
     assert waiter.cancelled() and not entered.is_set()
-    assert "nope" not in hub._locks
+    assert "nope" not in hub.table.locks
 
 
 async def test_a_live_games_lock_stays_and_goes_when_the_game_ends(rest: Rest) -> None:
@@ -50,6 +50,6 @@ async def test_a_live_games_lock_stays_and_goes_when_the_game_ends(rest: Rest) -
     token = await rest.register("ann")
     game = await new_game(rest, token)
     await rest.ok("POST", f"/api/games/{game['id']}/moves", {"roll": "Rock"}, token=token)
-    assert game["id"] in hub._locks
+    assert game["id"] in hub.table.locks
     await hub.resign(game["id"], "ann")
-    assert game["id"] not in hub._locks
+    assert game["id"] not in hub.table.locks

@@ -271,6 +271,10 @@ class Storage(Protocol):
         """The ids of up to ``limit`` live games whose round deadline or idle limit is at or
         before ``now_ms``, the longest overdue first (what every node's sweep fires)."""
 
+    async def live_game_ids(self) -> set[str]:
+        """The ids of every live game, in one cheap read (what a cluster node checks its lobby's
+        seats against)."""
+
     async def live_game_of(self, player: str) -> str | None:
         """The id of the live game in which ``player`` (ignoring case) holds a seat, or None;
         the computer holds none."""

@@ -57,6 +57,15 @@ class LiveReads:
 
         return [row["id"] for row in await self._read("read the games due", work)]
 
+    async def live_game_ids(self) -> set[str]:
+        """The ids of every live game, read in one query over the seats (a live game seats at
+        least one human)."""
+
+        async def work(s: Session) -> list[sql.Row]:
+            return await s.fetch("SELECT DISTINCT game_id FROM live_seats")
+
+        return {str(row["game_id"]) for row in await self._read("read the live games' ids", work)}
+
     async def live_game_of(self, player: str) -> str | None:
         """The id of the live game in which ``player`` (ignoring case) holds a seat, or None;
         the computer holds none."""

@@ -42,6 +42,18 @@ async def test_a_live_game_seats_its_humans_ignoring_case_and_never_the_computer
     assert await storage.live_game_of("a\x00b") is None
 
 
+async def test_the_live_games_ids_are_those_seating_someone_and_go_when_they_end(
+    storage: Storage,
+) -> None:
+    assert await storage.live_game_ids() == set()
+    await register(storage, "Alice", "bob", "carol")
+    table = await Table.start(storage, ("Alice", "bob"), id="g1", best_of=1)
+    await Table.start(storage, ("carol", COMPUTER), id="g2")
+    assert await storage.live_game_ids() == {"g1", "g2"}
+    await table.resign("bob")
+    assert await storage.live_game_ids() == {"g2"}
+
+
 async def test_a_second_live_game_for_a_seated_player_is_refused_and_nothing_of_it_stored(
     storage: Storage,
 ) -> None:

@@ -291,6 +291,16 @@ class Lobby:
             self.live[p] = game_id
         self.queue = [t for t in self.queue if t.player not in players]
 
+    def seat_found(self, players: tuple[str, ...], game_id: str) -> list[LobbyEffect]:
+        """Seat the players of a live game the lobby did not know of (its start was stored and
+        the lobby's part of it lost): the open challenges between them are withdrawn
+        (``ChallengeWithdrawn`` each), as the one accepted would have been taken."""
+        self.seat(players, game_id)
+        among = [c for c in self.challenges.values() if {c.challenger, c.challenged} <= {*players}]
+        for c in among:
+            del self.challenges[c.id]
+        return [ChallengeWithdrawn(c.id, c.challenged) for c in among]
+
     def unseat(self, players: tuple[str, ...], game_id: str) -> None:
         """Record that a game ended."""
         for p in players:

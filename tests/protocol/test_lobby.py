@@ -57,6 +57,18 @@ def test_unseating_another_game_keeps_the_live_seat() -> None:
     assert lobby.live == {"Ann": "g2"}
 
 
+def test_a_found_game_seats_its_players_and_withdraws_the_challenges_between_them() -> None:
+    lobby = lobby_with("Ann", "Bob", "Cy")
+    lobby.challenge("Bob", "Ann", 3, "rps3", "c1")
+    lobby.challenge("Ann", "Bob", 5, "rps3", "c2")
+    lobby.challenge("Cy", "Ann", 3, "rps3", "c3")
+    effects = lobby.seat_found(("Ann", "Bob"), "g1")
+    assert effects == [ChallengeWithdrawn("c1", "Ann"), ChallengeWithdrawn("c2", "Bob")]
+    assert lobby.live == {"Ann": "g1", "Bob": "g1"}
+    assert list(lobby.challenges) == ["c3"]
+    assert lobby.seat_found(("Ann", "Bob"), "g1") == []
+
+
 def test_status_values_are_the_spec_words() -> None:
     assert [s.value for s in PlayerStatus] == ["idle", "queued", "playing"]
 

@@ -104,14 +104,19 @@ class GameActions(HubState):
             ).inc()
             self.metrics.games_live.set(len(table.live))
             self._seat_peers(game)
-            full = game_json(game)
-            for p in game.humans:
-                self._publish(self.feed.player_stream(p), "game_started", full)
-            self._publish(self.lobby_stream, "game_started", self._lobby_summary(game))
-            self._sync_statuses(game.humans)
+            self._announce_start(game)
             await self.games.deliver(game, events)
             table.arm(game)
         return game
+
+    def _announce_start(self, game: Game) -> None:
+        """Tell a seated game's start: ``game_started`` to its players' topics (whole) and the
+        lobby (its summary), and their statuses (in a section)."""
+        full = game_json(game)
+        for p in game.humans:
+            self._publish(self.feed.player_stream(p), "game_started", full)
+        self._publish(self.lobby_stream, "game_started", self._lobby_summary(game))
+        self._sync_statuses(game.humans)
 
     def _seat_peers(self, game: Game) -> None:
         """Subscribe the seats' connections to a new game's topic (from its first event)."""
@@ -292,21 +297,24 @@ class GameActions(HubState):
 
     def _finish(self, game: Game) -> None:
         self._forget(game.id)
-        self.lobby.unseat(game.humans, game.id)
         self.metrics.games_finished.labels(game.reason.value if game.reason else "").inc()
-        self._publish(self.lobby_stream, "game_finished", self._lobby_summary(game))
-        self._sync_statuses(game.humans)
+        self._unseat(game)
+
+    def _unseat(self, game: Game) -> None:
+        """The lobby's part of a game's end (in a section): its seats are free, ``game_finished``
+        and the players' statuses are told; nothing when it was told already (on a cluster,
+        another node may have found the game finished first: ``hub.cluster.repair``)."""
+        if any(self.lobby.live.get(p) == game.id for p in game.humans):
+            self.lobby.unseat(game.humans, game.id)
+            self._publish(self.lobby_stream, "game_finished", self._lobby_summary(game))
+            self._sync_statuses(game.humans)
 
     async def _finish_later(self, game: Game) -> None:
         for delay in RETRY_FINISH:
             await asyncio.sleep(delay)
             try:
                 async with self.feed.section():
-                    if any(self.lobby.live.get(p) == game.id for p in game.humans):
-                        self.lobby.unseat(game.humans, game.id)
-                        summary = self._lobby_summary(game)
-                        self._publish(self.lobby_stream, "game_finished", summary)
-                        self._sync_statuses(game.humans)
+                    self._unseat(game)
                 return
             except ProtocolError:
                 continue

@@ -26,7 +26,7 @@ from hub.cluster.redis_state import Unavailable
 from hub.fanout import Peer
 from hub.livegames import read_history
 from hub.streams import replay_from
-from hub.topics import event_payload, game_topic
+from hub.topics import event_payload, game_topic, player_topic
 from protocol.errors import NotFound, ProtocolError
 from protocol.game import Game, Status
 from protocol.wire import game_json
@@ -210,7 +210,7 @@ class ClusterGames:
                         if e.seq <= seq:
                             await relay.offer(topic, game.epoch, e.seq, event_payload(topic, e))
                 missed = None
-                if whole:
+                if whole and topic not in peer.topics:  # else subscribed meanwhile (its auth)
                     since, epoch = 0, game.epoch
                 if since is not None and epoch == game.epoch and since <= seq:
                     replay = replay_from(peer.topics.get(topic), since, seq)
@@ -236,10 +236,12 @@ class ClusterGames:
 
     async def seat_remote(self, player: str, game_id: str) -> None:
         """A game of ``player`` started on another node: this node's connections of theirs
-        follow its topic from its first event, as the starting node's do."""
+        follow its topic from its first event, as the starting node's do: those that were told
+        (``game_started`` on their topic), so no game event comes before the news of it."""
+        topic, told = game_topic(game_id), player_topic(player)
         for peer in list(self.hub._peers.get(player, ())):
-            if game_topic(game_id) in peer.topics or peer.closing:
-                continue
+            if topic in peer.topics or told not in peer.topics or peer.closing:
+                continue  # seated already, or its ``auth`` (under way) seats it
             try:
                 _, _, missed = await self.follow(peer, game_id, None, None, whole=True)
             except ProtocolError as exc:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from hub.cluster.changes import ZAdd, ZRem
 from hub.cluster.doc import load
+from hub.cluster.repair import disagree, repair
 from hub.fanout import Peer
 from protocol.lobby import PlayerStatus
 
@@ -114,12 +115,14 @@ class ClusterPresence:
                 gone = [c for c in conns if c.startswith(mark)]
                 if gone:
                     self._drop_conns(player, gone)
+            await repair(self.hub)  # a change it was making may have died with it
 
     async def reconcile(self) -> None:
         """Presence of this node's connections as they are: a listed connection that is not
         open here any more (its disconnect could not be stored) is taken out, an open one
         that is not listed (Redis lost the lobby, or its connect could not be stored) is put
-        back; a lobby lost altogether gets its live games' seats and summaries back."""
+        back; a lobby lost altogether gets its live games' seats and summaries back, and one
+        whose seats disagree with the stored live games is put right (``hub.cluster.repair``)."""
         hub = self.hub
         raw = await self.cluster.state.load()
         doc = load(raw)
@@ -130,10 +133,13 @@ class ClusterPresence:
         }
         stale = {p: sorted(c - here.get(p, set())) for p, c in listed.items()}
         missing = {p: sorted(c - listed.get(p, set())) for p, c in here.items()}
-        if raw is None or any(stale.values()) or any(missing.values()):
+        astray = await disagree(hub, doc.lobby.live.values())
+        if raw is None or astray or any(stale.values()) or any(missing.values()):
             async with self.cluster.feed.section():
                 if not hub.lobby.live and raw is None:
                     await self._seat_live_games()
+                elif astray:
+                    await repair(hub)
                 for player, conns in stale.items():
                     if conns:
                         self._drop_conns(player, conns)

@@ -297,13 +297,6 @@ async def test_a_round_stored_and_never_published_reaches_every_node_once_after_
         clients.assert_sound()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Unheard,
-    reason="the lobby never hears that a game ended when its node died between storing the end"
-    " and the lobby's change: only that node tells it (ClusterLobby._finished/_finish_later in"
-    " hub/cluster/lobby.py); both players stay seated in the lobby document for good",
-)
 async def test_a_game_ended_by_a_node_that_died_before_the_lobby_heard_ends_in_the_lobby(
     tmp_path: Path,
 ) -> None:
@@ -355,13 +348,6 @@ async def lobby_agrees(clients: Clients, s: Scene, killed: float) -> str | None:
         await asyncio.sleep(0.2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=HalfApplied,
-    reason="a game stored by accept (GameHub._start_game: storage.create_game) before its lobby"
-    " change (ClusterLobby.shared's commit) holds both seats in PostgreSQL while no lobby shows"
-    " it or the players playing, when the node dies between the two",
-)
 async def test_a_game_start_whose_lobby_change_never_reached_redis_is_all_or_nothing(
     tmp_path: Path,
 ) -> None:

@@ -52,6 +52,7 @@ class ClusterGames:
         self.cluster = cluster
         self.epochs: dict[str, str] = {}  # game topic watched by the relay -> its epoch
         self.outbox: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue()  # for other nodes
+        self._seating: set[Peer] = set()  # connections whose ``auth`` is seating them (seat)
 
     async def resume(self) -> int:
         """Live games are not loaded: any node loads a game when it acts on it."""
@@ -228,11 +229,15 @@ class ClusterGames:
 
     async def seat(self, peer: Peer, player: str) -> tuple[str, int, str] | None:
         """Subscribe a player's new connection to the game they play on any node."""
-        live = await self.hub.storage.live_game_of(player)
-        if live is None:
-            return None
-        game, seq, _ = await self.follow(peer, live, None, None)
-        return game_topic(live), seq, game.epoch
+        self._seating.add(peer)  # from its player topic's subscription on: seat_remote leaves it
+        try:
+            live = await self.hub.storage.live_game_of(player)
+            if live is None:
+                return None
+            game, seq, _ = await self.follow(peer, live, None, None)
+            return game_topic(live), seq, game.epoch
+        finally:
+            self._seating.discard(peer)
 
     async def seat_remote(self, player: str, game_id: str) -> None:
         """A game of ``player`` started on another node: this node's connections of theirs
@@ -240,8 +245,10 @@ class ClusterGames:
         (``game_started`` on their topic), so no game event comes before the news of it."""
         topic, told = game_topic(game_id), player_topic(player)
         for peer in list(self.hub._peers.get(player, ())):
-            if topic in peer.topics or told not in peer.topics or peer.closing:
+            if topic in peer.topics or told not in peer.topics or peer in self._seating:
                 continue  # seated already, or its ``auth`` (under way) seats it
+            if peer.closing:
+                continue
             try:
                 _, _, missed = await self.follow(peer, game_id, None, None, whole=True)
             except ProtocolError as exc:

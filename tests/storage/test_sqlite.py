@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from protocol.game import COMPUTER, Effect, Game
 from protocol.ratings import NEW
-from storage.base import StorageError
+from protocol.rules import builtin_rules
+from protocol.wire import effect_event
+from storage import sql
+from storage.base import StorageError, StoredEvent
 from storage.open import open_storage, sqlite_path
 from storage.sqlite import MIGRATIONS, SQLiteStorage
 from tests.storage.legacy_rows import LEGACY_ID, OTHER_ID, first_schema_row
@@ -169,3 +174,65 @@ async def test_migrating_a_second_schema_file_moves_each_token_into_tokens(tmp_p
     assert (ann.rating, ann.rated) == (NEW, 0)  # ratings came with a later migration
     assert dana is not None and dana.has_token is False
     assert computer is not None and computer.has_token is False
+
+
+def stored_events(effects: list[Effect], first: int, ts: int) -> list[StoredEvent]:
+    """A change's effects as the events the hub stores, numbered from ``first``."""
+    return [
+        StoredEvent(seq, ts, *effect_event(effect)) for seq, effect in enumerate(effects, first)
+    ]
+
+
+async def test_migrating_a_seventh_schema_file_keeps_every_round_and_event(tmp_path: Path) -> None:
+    """Migration 8 moves the rounds and events into tables of their own order: a game stored
+    before it reads back whole, replays in order, and goes on (a round or an event stored again
+    is still skipped or refused)."""
+    path = tmp_path / "hub.db"
+    game, started = Game.start(
+        id="g7", rules=builtin_rules()["rps3"], best_of=5, players=("ann", COMPUTER),
+        now=1_000, rng=random.Random(7), epoch="e", round_seconds=0,
+    )  # fmt: skip
+    events = stored_events(started, 1, 1_000)
+    for n in (1, 2):
+        _, moved = game.move("ann", "Rock", n, now=1_000 + n, rng=random.Random(n))
+        events += stored_events(moved, len(events) + 1, 1_000 + n)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statements in MIGRATIONS[:7]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 7")
+        row = sql.game_row(game, events)
+        db.execute(
+            f"INSERT INTO games ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})", row
+        )
+        db.executemany(
+            "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?)", sql.round_rows(game, game.rounds)
+        )
+        db.executemany(
+            "INSERT INTO game_events VALUES (?, ?, ?, ?, ?)", sql.event_rows("g7", events)
+        )
+    finally:
+        db.close()
+    storage = await SQLiteStorage.open(str(path))
+    try:
+        stored = await storage.game("g7")
+        replayed = await storage.events("g7", 0)
+        assert stored is not None and stored.rounds == game.rounds
+        assert [(e.seq, e.event, e.data) for e in replayed] == [
+            (e.seq, e.event, e.data) for e in events
+        ]
+        assert await storage.last_seq("g7") == len(events)
+        _, moved = game.move("ann", "Paper", 3, now=2_000, rng=random.Random(3))
+        more = stored_events(moved, len(events) + 1, 2_000)
+        await storage.save_game(game, more)  # every round sent again: the stored ones skipped
+        assert [e.seq for e in await storage.events("g7", len(events))] == [e.seq for e in more]
+        assert (await storage.game("g7")).rounds == game.rounds  # type: ignore[union-attr]
+    finally:
+        await storage.close()
+    db = sqlite3.connect(path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute("INSERT INTO game_events VALUES ('g7', 1, 0, 'moved', '{}')")
+    finally:
+        db.close()

@@ -169,12 +169,18 @@ def worker_main(conn: Connection, url: str, tokens: list[str | None], start: flo
 # -- servers --------------------------------------------------------------------------------------
 
 
-def start_server(kind: str, port: int, tmp: Path, pg: str) -> subprocess.Popen[bytes]:
+def start_server(
+    kind: str, port: int, tmp: Path, pg: str, before: Path | None = None
+) -> subprocess.Popen[bytes]:
     common = ["--round-deadline", "0", "--grace", "0", "--heartbeat", "0", "--ws-rate", "0",
               "--log-level", "WARNING"]  # fmt: skip
-    if kind == "hub":
+    cwd = ROOT
+    if kind in ("hub", "before"):
         cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port),
                "--db", str(tmp / f"hub-{port}.db"), *common]  # fmt: skip
+        if kind == "before":  # ``-m`` imports the hub from the working directory: that checkout's
+            assert before is not None
+            cwd = before
     elif kind == "hub-pg":
         schema = f"bench_{secrets.token_hex(4)}"
         sep = "&" if "?" in pg else "?"
@@ -186,7 +192,7 @@ def start_server(kind: str, port: int, tmp: Path, pg: str) -> subprocess.Popen[b
     log = open(tmp / f"{kind}-{port}.log", "wb")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(
-            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+            cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
     finally:
         log.close()
@@ -201,6 +207,26 @@ def profile(pid: int, args: argparse.Namespace, name: str) -> subprocess.Popen[b
     cmd = [spy, "record", "--pid", str(pid), "--duration", str(math.ceil(args.seconds)),
            "--rate", "250", "--nonblocking", "--format", "raw", "--output", str(out)]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main_thread_seconds(pid: int) -> float:
+    """utime + stime of a process's main thread (the server's event loop), in seconds."""
+    return sum(times(f"{pid}/task/{pid}"))
+
+
+def times(path: str) -> tuple[float, float]:
+    """utime and stime of ``/proc/PATH`` (a process, or one of its threads), in seconds."""
+    with open(f"/proc/{path}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def io(pid: int) -> tuple[int, int]:
+    """Bytes a process has written through system calls, and how many such calls."""
+    with open(f"/proc/{pid}/io") as f:
+        fields = dict(line.split(": ") for line in f.read().splitlines())
+    return int(fields["wchar"]), int(fields["syscw"])
 
 
 async def register(base: str, n: int) -> list[str | None]:
@@ -237,6 +263,11 @@ class Result:
     p99_ms: float = math.nan
     rate_limited: int = 0
     saves_per_batch: float = math.nan  # the hub's group commit over the window
+    loop_us_per_move: float = math.nan  # the server's main thread (its event loop) alone
+    client_us_per_move: float = math.nan  # the players' worker processes' CPU over the window
+    sys_us_per_move: float = math.nan  # the server's system time alone (in µs CPU/move)
+    written_per_move: float = math.nan  # bytes the server wrote through system calls (/proc io)
+    writes_per_move: float = math.nan  # and how many such calls (sockets and files alike)
     notes: list[str] = field(default_factory=list)
 
 
@@ -244,10 +275,10 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
     res = Result(kind, n, seconds=args.seconds)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(kind, port, tmp, args.pg)
+    proc = start_server(kind, port, tmp, args.pg, args.before)
     try:
         await wait_listening(proc, port, patience=30)
-        tokens = await register(base, n) if kind.startswith("hub") else [None] * n
+        tokens = await register(base, n) if kind != "reference" else [None] * n
         ctx = mp.get_context("spawn")
         nw = max(1, min(args.workers, n))
         start = time.time() + 2.0 + n / 500  # time for the workers to start and connect
@@ -263,11 +294,17 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             handles.append((parent, p))
         await asyncio.sleep(max(0.0, start + args.warmup - time.time()))
         spy = profile(proc.pid, args, f"{kind}-{n}") if args.profile else None
-        hub = kind.startswith("hub")
+        hub = kind != "reference"
         saved0 = await batches(base) if hub else (0.0, 0.0)
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0, loop0, io0 = cpu_seconds(proc.pid), main_thread_seconds(proc.pid), io(proc.pid)
+        sys0 = times(str(proc.pid))[1]
+        clients0 = sum(cpu_seconds(p.pid) for _, p in handles if p.pid is not None)
         await asyncio.sleep(args.seconds)
         res.cpu_s = cpu_seconds(proc.pid) - cpu0
+        loop_s = main_thread_seconds(proc.pid) - loop0
+        io1 = io(proc.pid)
+        sys_s = times(str(proc.pid))[1] - sys0
+        clients_s = sum(cpu_seconds(p.pid) for _, p in handles if p.pid is not None) - clients0
         if hub:
             saved1 = await batches(base)
             res.saves_per_batch = (saved1[0] - saved0[0]) / max(1.0, saved1[1] - saved0[1])
@@ -291,6 +328,11 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             res.notes.append(f"errors, e.g. {errors[:2]}")
         if res.moves:
             res.us_per_move = res.cpu_s / res.moves * 1e6
+            res.loop_us_per_move = loop_s / res.moves * 1e6
+            res.sys_us_per_move = sys_s / res.moves * 1e6
+            res.written_per_move = (io1[0] - io0[0]) / res.moves
+            res.writes_per_move = (io1[1] - io0[1]) / res.moves
+            res.client_us_per_move = clients_s / res.moves * 1e6
             res.moves_per_s = res.moves / args.seconds
             res.p50_ms, res.p99_ms = percentile(lat, 0.50), percentile(lat, 0.99)
     finally:
@@ -311,7 +353,7 @@ def table(results: list[Result]) -> str:
     by = {(r.server, r.players): r for r in results}
     for n in sorted({r.players for r in results}):
         ref = by.get(("reference", n))
-        for kind in ("hub", "hub-pg"):
+        for kind in ("hub", "hub-pg", "before"):
             hub = by.get((kind, n))
             if hub and ref and ref.us_per_move > 0 and ref.moves_per_s > 0:
                 lines.append(
@@ -354,7 +396,12 @@ async def amain(args: argparse.Namespace) -> list[Result]:
                 print(f"  {kind:9} players={n:<5} {fmt(r.us_per_move, 0)} µs/move, "
                       f"{fmt(r.moves_per_s, 0)} moves/s, p50 {fmt(r.p50_ms)} ms, "
                       f"p99 {fmt(r.p99_ms)} ms, rate-limited {r.rate_limited}, "
-                      f"{fmt(r.saves_per_batch)} saves a batch "
+                      f"{fmt(r.saves_per_batch)} saves a batch, "
+                      f"loop {fmt(r.loop_us_per_move, 0)} µs/move, "
+                      f"system {fmt(r.sys_us_per_move, 0)} µs/move, "
+                      f"clients {fmt(r.client_us_per_move, 0)} µs/move, "
+                      f"{fmt(r.written_per_move, 0)} bytes in {fmt(r.writes_per_move)} writes "
+                      "a move "
                       f"{'; '.join(r.notes)}", file=sys.stderr, flush=True)  # fmt: skip
                 results.append(r)
     return results
@@ -364,7 +411,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--players", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--servers", nargs="+", default=["hub", "reference"],
-                        choices=["hub", "hub-pg", "reference"])  # fmt: skip
+                        choices=["hub", "hub-pg", "reference", "before"])  # fmt: skip
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="server 'before': another checkout's hub (A/B)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before the window")
     parser.add_argument("--workers", type=int, default=2, help="client processes")

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 2
-CHECKPOINT_SAVES = 500  # about 2,000 WAL pages at ~4 pages a save
+CHECKPOINT_SAVES = 2000  # about 3,000 WAL pages at ~1.5 pages a save (migration 8)
 FALLBACK_CHECKPOINT = 10_000  # pages (SQLite's default, 1,000, would checkpoint on the writer)
 
 _INSERT_GAME = (

@@ -16,7 +16,9 @@ it, closes the connection and ends the thread.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -38,7 +40,15 @@ class Connection:
     @classmethod
     async def open(cls, path: str, *pragmas: str) -> Connection:
         """Connect to ``path`` on a new thread and run ``pragmas``."""
-        db = await aiosqlite.connect(path, isolation_level=None)
+        pending = aiosqlite.connect(path, isolation_level=None)
+        try:
+            db = await pending
+        except BaseException:
+            # aiosqlite has told its thread to stop, and the thread answers that on this loop:
+            # wait for it here, so it never answers a loop that was closed meanwhile.
+            thread: threading.Thread = pending._thread
+            await asyncio.to_thread(thread.join)
+            raise
         db.row_factory = sqlite3.Row
         conn = cls(db)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,17 @@ async def test_a_closed_connection_refuses_work(tmp_path: Path) -> None:
 async def test_a_path_that_cannot_be_opened_fails_the_open(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError, match="unable to open"):
         await Connection.open(str(tmp_path / "missing" / "t.db"))
+
+
+async def test_a_failed_open_leaves_no_thread_behind(tmp_path: Path) -> None:
+    """The connection's thread has ended when the open fails: it would otherwise hand its last
+    outcome to an event loop that may be closed by then (an error in that thread)."""
+
+    def connections() -> set[threading.Thread]:  # aiosqlite's threads (named after their target)
+        return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name}
+
+    before = connections()
+    for _ in range(20):
+        with pytest.raises(sqlite3.OperationalError):
+            await Connection.open(str(tmp_path / "missing" / "t.db"))
+    assert connections() - before == set()

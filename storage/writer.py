@@ -24,8 +24,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from attrs import define, field
-
 from protocol.game import Game
 from storage import sql
 from storage.base import RatingUpdate, StaleGame, StorageError, StoredEvent
@@ -36,18 +34,36 @@ __all__ = ["MAX_BATCH", "Writer"]
 MAX_BATCH = 256  # saves in one transaction at most; the rest wait for the next one
 
 
-@define(eq=False)
 class _Job:
-    """One write waiting for the writer: a save to batch, or a unit of work to run alone."""
+    """One write waiting for the writer: a save to batch, or a unit of work to run alone.
 
-    what: str
-    save: Save | None
-    work: Callable[[Session], Awaitable[Any]] | None
-    taken: bool = False  # by the writer, into a batch or to run
-    future: asyncio.Future[Any] = field(factory=lambda: asyncio.get_running_loop().create_future())
-    # Done once the batch (or the unit) that took the job is settled: what a cancelled caller
-    # waits for (its own future is cancelled with it).
-    settled: asyncio.Future[None] | None = None
+    A plain class: made for every move, where attrs' ``__init__`` and a factory for the future
+    cost two Python calls more."""
+
+    __slots__ = ("_what", "future", "save", "settled", "taken", "work")
+
+    def __init__(
+        self,
+        what: str | None,
+        save: Save | None,
+        work: Callable[[Session], Awaitable[Any]] | None,
+    ) -> None:
+        self._what = what  # None: the save's own (made only for a message)
+        self.save = save
+        self.work = work
+        self.taken = False  # by the writer, into a batch or to run
+        self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        # Done once the batch (or the unit) that took the job is settled: what a cancelled
+        # caller waits for (its own future is cancelled with it).
+        self.settled: asyncio.Future[None] | None = None
+
+    @property
+    def what(self) -> str:
+        """What the job does, for messages."""
+        if self._what is None:
+            assert self.save is not None
+            return self.save.what
+        return self._what
 
 
 class Writer:
@@ -102,11 +118,12 @@ class Writer:
             create=create,
             game_id=game.id,
             game=sql.save_row(game, events, create=create, expected=expected),
-            rounds=sql.round_rows(game, [r for r in game.rounds if r.round > last]),
+            # Round n is rounds[n - 1] (protocol.game): those past the last stored, by a slice.
+            rounds=sql.round_rows(game, game.rounds[last:]),
             events=sql.event_rows(game.id, events),
             ratings=sql.rating_rows(game, ratings) if ratings else [],
         )
-        await self._submit(_Job(save.what, save, None))
+        await self._submit(_Job(None, save, None))
 
     async def _submit(self, job: _Job) -> Any:
         """Queue a write (starting the task when it is idle) and wait for its outcome."""
@@ -207,7 +224,7 @@ class Writer:
         if save.game["status"] != "playing":
             self._last_round.pop(save.game_id, None)
         elif save.rounds:
-            self._last_round[save.game_id] = max(row[1] for row in save.rounds)
+            self._last_round[save.game_id] = save.rounds[-1][1]  # in order, as the game's
 
 
 def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:

@@ -7,17 +7,22 @@ answers each ``round_open`` with a move for that round at once.  Over a measured
 
 - **µs CPU/move**: server utime+stime (``/proc``, all threads) ÷ rounds resolved in the window;
 - **moves/s**: rounds resolved (a ``round`` event received) per second of the window;
-- **p50/p99 ms**: time from sending a move to receiving its ``round`` event.
+- **p50/p99 ms**: time from sending a move to receiving its ``round`` event;
+- per move also: the server's main thread (its event loop) alone and its system time; the
+  players' worker processes' CPU (they share the machine's cores with the server); the bytes and
+  calls of the server's ``write``/``pwrite`` (its files: ``/proc`` io does not count ``send``).
 
 Servers: ``hub`` (``python -m hub serve`` on a temporary SQLite file, deadline/grace/heartbeat
 off, ``--ws-rate 0``: no per-connection request limit, as the reference has none), ``hub-pg``
 (the same on PostgreSQL, ``--pg URL``, a fresh schema per run) and ``reference``
-(``moves_reference.py``: aiohttp + SQLite WAL, group commit).  A move refused as ``rate_limited``
+(``moves_reference.py``: aiohttp + SQLite WAL, group commit); ``before`` is the hub of another
+checkout (``--before DIR``), for an interleaved A/B.  A move refused as ``rate_limited``
 (should a hub be run with a limit) is retried after 50 ms and counted.
 
 Usage: ``.venv/bin/python benchmarks/moves.py [--players 10 100 1000] [--servers hub reference]
 [--seconds 10] [--pg postgresql://127.0.0.1/test] [--json out.json] [--plot out.png]
-[--profile DIR]``; ``--profile`` samples each server with py-spy over its window (collapsed stacks).
+[--profile DIR] [--before DIR]``; ``--profile`` samples each server with py-spy over its window
+(collapsed stacks).
 """
 
 from __future__ import annotations
@@ -223,7 +228,7 @@ def times(path: str) -> tuple[float, float]:
 
 
 def io(pid: int) -> tuple[int, int]:
-    """Bytes a process has written through system calls, and how many such calls."""
+    """Bytes a process has written with write()/pwrite() (not send()), and how many calls."""
     with open(f"/proc/{pid}/io") as f:
         fields = dict(line.split(": ") for line in f.read().splitlines())
     return int(fields["wchar"]), int(fields["syscw"])
@@ -266,8 +271,10 @@ class Result:
     loop_us_per_move: float = math.nan  # the server's main thread (its event loop) alone
     client_us_per_move: float = math.nan  # the players' worker processes' CPU over the window
     sys_us_per_move: float = math.nan  # the server's system time alone (in µs CPU/move)
-    written_per_move: float = math.nan  # bytes the server wrote through system calls (/proc io)
-    writes_per_move: float = math.nan  # and how many such calls (sockets and files alike)
+    # Bytes the server wrote with write()/pwrite() (/proc io: its files, the WAL and the database;
+    # asyncio sends on sockets with send(), which is not counted there), and how many such calls.
+    written_per_move: float = math.nan
+    writes_per_move: float = math.nan
     notes: list[str] = field(default_factory=list)
 
 
@@ -342,13 +349,16 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| server | players | µs CPU/move | moves/s | p50 ms | p99 ms | rate-limited |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server | players | µs CPU/move | loop µs | system µs | clients µs | moves/s | p50 ms"
+        " | p99 ms | file bytes | saves a batch |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
-            f"| {r.server} | {r.players:,} | {fmt(r.us_per_move, 0)} | {fmt(r.moves_per_s, 0)} "
-            f"| {fmt(r.p50_ms)} | {fmt(r.p99_ms)} | {r.rate_limited} |"
+            f"| {r.server} | {r.players:,} | {fmt(r.us_per_move, 0)} | {fmt(r.loop_us_per_move, 0)}"
+            f" | {fmt(r.sys_us_per_move, 0)} | {fmt(r.client_us_per_move, 0)}"
+            f" | {fmt(r.moves_per_s, 0)} | {fmt(r.p50_ms)} | {fmt(r.p99_ms)}"
+            f" | {fmt(r.written_per_move, 0)} | {fmt(r.saves_per_batch)} |"
         )
     by = {(r.server, r.players): r for r in results}
     for n in sorted({r.players for r in results}):

@@ -167,7 +167,7 @@ class Peer:
     def end(self) -> None:
         """The request is answered: write what was held, in order."""
         self.busy, (held, self._held) = False, (self._held, None)
-        if held and not self.closing and not self._transport.is_closing():
+        if held and not self._closing and not self.ws.closed and not self._transport.is_closing():
             self._transport.write(b"".join(held))
 
     def send(self, payload: bytes) -> None:

@@ -240,8 +240,10 @@ class Game:
     @property
     def due(self) -> int | None:
         """When ``expire`` next has something to do: the deadline or the idle limit, if earlier."""
-        times = [t for t in (self.deadline, self.idle_until) if t is not None]
-        return min(times) if times else None
+        deadline, idle = self.deadline, self.idle_until  # no list: asked after every move
+        if deadline is None or (idle is not None and idle < deadline):
+            return idle
+        return deadline
 
     @property
     def is_over(self) -> bool:
@@ -321,7 +323,8 @@ class Game:
 
     @property
     def _all_moved(self) -> bool:
-        return all(h in self.pending for h in self.humans)
+        # ``pending`` holds human seats only (``move`` takes a seat's roll): one per seat.
+        return len(self.pending) == len(self.humans)
 
     def _repeat(self, seat: str, roll: str, target: int) -> list[Effect]:
         played = self.rounds[target - 1] if target <= len(self.rounds) else None
@@ -350,7 +353,8 @@ class Game:
 
     def _resolve(self, *, timed_out: bool, now: int, rng: random.Random) -> list[Effect]:
         a, b = self.players
-        moves: dict[str, str | None] = {p: self.pending.get(p) for p in self.players}
+        pending = self.pending
+        moves: dict[str, str | None] = {a: pending.get(a), b: pending.get(b)}
         secret = self.secret
         if secret is not None:
             moves[COMPUTER] = secret.roll

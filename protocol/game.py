@@ -240,10 +240,8 @@ class Game:
     @property
     def due(self) -> int | None:
         """When ``expire`` next has something to do: the deadline or the idle limit, if earlier."""
-        deadline, idle = self.deadline, self.idle_until  # no list: asked after every move
-        if deadline is None or (idle is not None and idle < deadline):
-            return idle
-        return deadline
+        d, i = self.deadline, self.idle_until  # no list: asked after every move
+        return i if d is None or (i is not None and i < d) else d
 
     @property
     def is_over(self) -> bool:
@@ -323,8 +321,7 @@ class Game:
 
     @property
     def _all_moved(self) -> bool:
-        # ``pending`` holds human seats only (``move`` takes a seat's roll): one per seat.
-        return len(self.pending) == len(self.humans)
+        return len(self.pending) == len(self.humans)  # it holds human seats only (``move``)
 
     def _repeat(self, seat: str, roll: str, target: int) -> list[Effect]:
         played = self.rounds[target - 1] if target <= len(self.rounds) else None
@@ -353,8 +350,7 @@ class Game:
 
     def _resolve(self, *, timed_out: bool, now: int, rng: random.Random) -> list[Effect]:
         a, b = self.players
-        pending = self.pending
-        moves: dict[str, str | None] = {a: pending.get(a), b: pending.get(b)}
+        moves: dict[str, str | None] = {a: self.pending.get(a), b: self.pending.get(b)}
         secret = self.secret
         if secret is not None:
             moves[COMPUTER] = secret.roll

@@ -1,0 +1,142 @@
+"""A lobby put right against the stored live games (``hub.cluster.repair``), on a cluster node in
+the test's process (a fresh PostgreSQL schema, a private ``redis-server``).
+
+The two halves of a game's start or end are made apart here, as a node that died between them
+would leave them: the game is stored in PostgreSQL through the node's own storage, its lobby part
+is not made.  The node's reconcile (which every node runs every 5 s) then tells what was missing,
+once: a later telling by the node that stored the change adds nothing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from hub import keys
+from hub.app import create_app
+from hub.cluster.presence import ClusterPresence
+from hub.config import Config
+from hub.service import GameHub
+from protocol.game import Game
+from tests.cluster.redisserver import RedisServer
+from tests.hub.wsclient import Clients, Peer, start_pvp
+from tests.postgres import fresh_schema, schema_url
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    with RedisServer() as running:
+        yield running
+
+
+@pytest.fixture
+async def server(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], redis: RedisServer, tmp_path: Path
+) -> AsyncIterator[TestServer]:
+    async with fresh_schema() as schema:
+        broker = f"{redis.url}?prefix=r{secrets.token_hex(4)}"
+        config = Config(round_deadline=0.0, grace=5.0, db=schema_url(schema), broker=broker)
+        running = await aiohttp_server(create_app(config))
+        yield running
+        await running.close()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[Clients]:
+    opened = Clients()
+    yield opened
+    await opened.close()
+
+
+def hub_of(server: TestServer) -> GameHub:
+    hub: GameHub = server.app[keys.HUB]
+    assert isinstance(hub.presence, ClusterPresence), "a cluster node"
+    return hub
+
+
+async def lobby_until(lobby: Peer, name: str) -> list[tuple[str, str, object]]:
+    """The lobby's events up to the next ``player_joined`` of ``name``: (event, data)."""
+    seen = []
+    while True:
+        frame = await lobby.event("lobby")
+        seen.append((frame["event"], frame["data"]))
+        if frame["event"] == "player_joined" and frame["data"]["name"] == name:
+            return seen
+
+
+async def test_a_game_ended_without_the_lobby_hearing_is_told_once(
+    server: TestServer, clients: Clients
+) -> None:
+    hub = hub_of(server)
+    ann, bob = await clients.player(server, "ann"), await clients.player(server, "bob")
+    game_id = await start_pvp(ann, bob, best_of=3, rules="rps3")
+    lobby = await clients.lobby(server)
+
+    # Stored finished by "another node" that died before its lobby change: nothing in the lobby.
+    game = await hub.storage.game(game_id)
+    assert game is not None
+    effects = game.resign("bob", now=hub.now())
+    await hub.storage.save_game(game, hub._events(game_id, hub.table.seqs[game_id], effects))
+    await hub.presence.reconcile()  # as every node's tidy does every 5 s
+
+    finished = await lobby.event("lobby", "game_finished")
+    assert (finished["data"]["id"], finished["data"]["winner"]) == (game_id, "ann")
+    statuses = [await lobby.event("lobby", "player_status") for _ in range(2)]
+    assert sorted((s["data"]["name"], s["data"]["status"]) for s in statuses) == [
+        ("ann", "idle"),
+        ("bob", "idle"),
+    ]
+    assert (await ann.ok("play", opponent="bob"))["challenge"]  # not "conflict": free again
+
+    await hub._finished(game)  # the storing node's own telling, late: it tells nothing more
+    await hub.presence.reconcile()  # and the lobby agrees now: nothing to put right
+    await clients.player(server, "carl")  # a marker after both
+    later = await lobby_until(lobby, "carl")
+    assert [e for e, _ in later if e in ("game_finished", "game_started")] == [], later
+
+
+async def test_a_game_started_without_the_lobby_hearing_is_told_and_its_challenge_withdrawn(
+    server: TestServer, clients: Clients
+) -> None:
+    hub = hub_of(server)
+    ann, bob = await clients.player(server, "ann"), await clients.player(server, "bob")
+    challenge = (await bob.ok("play", opponent="ann", best_of=1, rules="rps3"))["challenge"]
+    await ann.event("player:ann", "challenge")
+    lobby = await clients.lobby(server)
+
+    # Stored by "another node" accepting it, which died before its lobby change.
+    game, effects = Game.start(
+        id="found", rules=hub.ruleset("rps3"), best_of=1, players=("bob", "ann"),
+        now=hub.now(), rng=hub.rng, epoch="e1",
+    )  # fmt: skip
+    await hub.storage.create_game(game, hub._events(game.id, 0, effects))
+    await hub.presence.reconcile()
+
+    told = await ann.event("player:ann", "challenge_withdrawn")
+    assert told["data"]["id"] == challenge
+    started = await ann.event("player:ann", "game_started")
+    assert (started["data"]["id"], started["data"]["players"]) == ("found", ["bob", "ann"])
+    assert (await bob.event("player:bob", "game_started"))["data"]["id"] == "found"
+    summary = await lobby.event("lobby", "game_started")
+    assert summary["data"]["id"] == "found"
+    playing = [await lobby.event("lobby", "player_status") for _ in range(2)]
+    assert {(p["data"]["name"], p["data"]["status"]) for p in playing} == {
+        ("ann", "playing"),
+        ("bob", "playing"),
+    }
+    refused = await ann.error("accept", challenge=challenge)  # taken with the game's start
+    assert refused["code"] == "not_found"
+
+    # The game is the lobby's now: its seats follow it, and it plays to its end.
+    await bob.ok("subscribe", topic="game:found")
+    await ann.ok("subscribe", topic="game:found")
+    await bob.ok("move", game="found", roll="Scissors", round=1)
+    await ann.ok("move", game="found", roll="Rock", round=1)
+    over = await lobby.event("lobby", "game_finished")
+    assert (over["data"]["id"], over["data"]["winner"]) == ("found", "ann")
+    await clients.player(server, "carl")
+    later = await lobby_until(lobby, "carl")
+    assert [e for e, _ in later if e == "game_started"] == [], later

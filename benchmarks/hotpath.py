@@ -70,6 +70,7 @@ class Counter:
     def __init__(self) -> None:
         self.calls = 0
         self.watched: collections.Counter[str] = collections.Counter()
+        self.by_code: collections.Counter[CodeType] = collections.Counter()
         self._codes: dict[CodeType, tuple[int, str | None]] = {}
 
     def hook(self, frame: FrameType, event: str, arg: object) -> None:
@@ -88,6 +89,7 @@ class Counter:
         if start >= 0 and frame.f_lasti != start:
             return  # a coroutine or generator resumed, not called
         self.calls += 1
+        self.by_code[code] += 1
         if name is not None:
             self.watched[name] += 1
 
@@ -152,7 +154,7 @@ async def register(base: str, n: int) -> list[str]:
     return tokens
 
 
-async def measure(n: int, moves: int, db: str) -> dict[str, float]:
+async def measure(n: int, moves: int, db: str, top: int = 0) -> dict[str, float]:
     config = Config(port=0, db=db, round_deadline=0, grace=0, heartbeat=0, rate=0, burst=0)
     runner = web.AppRunner(create_app(config), access_log=None)
     await runner.setup()
@@ -176,6 +178,10 @@ async def measure(n: int, moves: int, db: str) -> dict[str, float]:
         await runner.cleanup()
     row = {"players": float(n), "moves": float(done), "calls": counter.calls / done}
     row.update({k: counter.watched[k] / done for k in WATCHED.values()})
+    if top:
+        for code, count in counter.by_code.most_common(top):
+            where = f"{Path(code.co_filename).name}:{code.co_firstlineno} {code.co_qualname}"
+            print(f"  {count / done:7.2f}  {where}", file=sys.stderr)
     return row
 
 
@@ -184,6 +190,7 @@ def main() -> int:
     parser.add_argument("--players", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--moves", type=int, default=2000)
     parser.add_argument("--db", help="a database URL (default: a temporary SQLite file)")
+    parser.add_argument("--top", type=int, default=0, help="list the N most called functions")
     args = parser.parse_args()
     cols = ["players", "calls", *dict.fromkeys(WATCHED.values())]
     print("| " + " | ".join(cols) + " |")
@@ -191,7 +198,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rps-hotpath-") as tmp:
         for n in args.players:
             db = args.db or str(Path(tmp) / f"hub-{n}-{time.monotonic_ns()}.db")
-            row = asyncio.run(measure(n, args.moves, db))
+            row = asyncio.run(measure(n, args.moves, db, args.top))
             cells = [f"{row['players']:.0f}"] + [f"{row[c]:.2f}" for c in cols[1:]]
             print("| " + " | ".join(cells) + " |", flush=True)
     print("\n(per move, in the hub's thread; hops are calls handing work to another thread)")

@@ -372,6 +372,15 @@ class Subscriptions:
             for peer in peers:
                 peer.write(frame)
 
+    def deliver_all(self, topic: str, payloads: list[bytes]) -> None:
+        """``deliver`` each of ``payloads`` in order (a move's events: one call)."""
+        peers = self._by_topic.get(topic)
+        if peers:
+            for payload in payloads:
+                frame = ws_frame(payload)
+                for peer in peers:
+                    peer.write(frame)
+
     def peers(self, topic: str) -> Iterable[Peer]:
         """The subscribers of ``topic``."""
         return tuple(self._by_topic.get(topic, ()))

@@ -22,6 +22,7 @@ from hub.rating import ATTEMPTS, is_rated, rate
 from hub.topics import game_topic
 from protocol.errors import ProtocolError
 from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed
+from protocol.messages import encode_data
 from protocol.reader import DEFAULT_LEVEL
 from protocol.rules import RuleSet
 from protocol.wire import effect_event, game_json, summary_json
@@ -203,7 +204,8 @@ class GameActions(HubState):
             name, data = effect_event(effect)
             if rated is not None and name == "game_over":
                 data["rating_change"] = rated.rating_change
-            out.append(StoredEvent(seq=i, ts=ts, event=name, data=data))
+            # The text given, not left to its factory: one Python call less per event.
+            out.append(StoredEvent(seq=i, ts=ts, event=name, data=data, text=encode_data(data)))
         return out
 
     async def _commit(self, game: Game, effects: list[Effect]) -> None:
@@ -222,9 +224,15 @@ class GameActions(HubState):
             raise
         table.seqs[game.id] = events[-1].seq
         await self.games.deliver(game, events)
-        if any(isinstance(e, RoundPlayed) for e in effects) and not game.is_over:
+        played = over = False
+        for e in effects:  # no generators: two Python calls less per move
+            if isinstance(e, RoundPlayed):
+                played = True
+            elif isinstance(e, GameOver):
+                over = True
+        if played and not game.is_over:
             self._summarize(game.id)
-        if any(isinstance(e, GameOver) for e in effects):
+        if over:
             await self._finished(game)
         else:
             table.arm(game)

@@ -43,8 +43,8 @@ class GameHub(FairQueue):
             self._queue_timer.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        for entry in list(self.table.locks.values()):
-            async with entry.lock:
+        for game_id in list(self.table.locks):
+            async with self.table.lock(game_id):
                 pass
 
     # -- identity (``hub.identity``: the same for one process and a cluster node) -----------

@@ -53,3 +53,23 @@ async def test_a_live_games_lock_stays_and_goes_when_the_game_ends(rest: Rest) -
     assert game["id"] in hub.table.locks
     await hub.resign(game["id"], "ann")
     assert game["id"] not in hub.table.locks
+
+
+async def test_waiters_hold_the_lock_in_arrival_order_and_a_cancelled_one_passes_its_turn(
+    rest: Rest,
+) -> None:
+    hub = rest.server.app[keys.HUB]
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        async with hub.table.lock("nope"):
+            order.append(name)
+            await asyncio.sleep(0)
+
+    async with hub.table.lock("nope"):
+        tasks = [asyncio.create_task(take(name)) for name in ("a", "b", "c")]
+        await asyncio.sleep(0)
+    tasks[0].cancel()  # woken by the release, cancelled before it ran: "b" goes next
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == ["b", "c"] and tasks[0].cancelled()
+    assert not hub.table.locked("nope") and "nope" not in hub.table.locks

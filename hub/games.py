@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from typing import Any
 
+from hub.entropy import token_urlsafe
 from hub.fanout import Peer
 from hub.hubstate import HubState, new_id
 from hub.rating import ATTEMPTS, is_rated, rate
@@ -83,7 +83,7 @@ class GameActions(HubState):
             players=players,
             now=self.now(),
             rng=self.rng,
-            epoch=secrets.token_urlsafe(8),
+            epoch=token_urlsafe(8),
             round_seconds=seconds,
             idle_seconds=idle_seconds,
             level=level,

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from hub.broker import Broker
 from hub.config import Config
-from hub.entropy import BufferedSystemRandom
+from hub.entropy import BufferedSystemRandom, token_urlsafe
 from hub.fanout import Peer, Subscriptions
 from hub.feed import LobbyFeed, LocalFeed
 from hub.identity import Identity
@@ -51,7 +50,7 @@ log = logging.getLogger(__name__)
 
 def new_id() -> str:
     """An opaque id for a game, a challenge or a session."""
-    return secrets.token_urlsafe(9)
+    return token_urlsafe(9)
 
 
 class HubState:

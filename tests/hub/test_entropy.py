@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import collections
+import os
+import secrets
+import string
 
 import pytest
 
-from hub.entropy import BLOCK, BufferedSystemRandom
+from hub.entropy import BLOCK, BufferedSystemRandom, token_urlsafe
 
 
 def test_bits_stay_within_their_width_for_every_width() -> None:
@@ -50,3 +53,29 @@ def test_it_cannot_be_seeded_into_a_known_stream() -> None:
     assert [rng.getrandbits(64) for _ in range(4)] != [other.getrandbits(64) for _ in range(4)]
     with pytest.raises(NotImplementedError):
         rng.getstate()
+
+
+def test_tokens_have_secrets_alphabet_and_length_and_do_not_repeat() -> None:
+    tokens = [token_urlsafe(9) for _ in range(3 * BLOCK // 9 + 5)]  # several blocks
+    assert len(set(tokens)) == len(tokens)
+    for n in (8, 9, 12):
+        made = token_urlsafe(n)
+        assert len(made) == len(secrets.token_urlsafe(n))
+        assert set(made) <= set(string.ascii_letters + string.digits + "-_")
+    rng = BufferedSystemRandom()
+    assert [len(rng.randbytes(n)) for n in (0, 1, 9, BLOCK + 1)] == [0, 1, 9, BLOCK + 1]
+
+
+def test_a_forked_child_does_not_draw_its_parents_buffered_bytes() -> None:
+    rng = BufferedSystemRandom()
+    rng.randbytes(16)  # a block is buffered
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what it draws next, to the parent
+        os.write(write, rng.randbytes(32))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 32)
+    os.close(read)
+    assert child != rng.randbytes(32)

@@ -25,7 +25,7 @@ from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed
 from protocol.messages import encode_data
 from protocol.reader import DEFAULT_LEVEL
 from protocol.rules import RuleSet
-from protocol.wire import effect_event, game_json, summary_json
+from protocol.wire import effect_event_text, game_json, summary_json
 from storage.base import StaleGame, StaleRating, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -201,11 +201,12 @@ class GameActions(HubState):
         ts = self.now()
         out = []
         for i, effect in enumerate(effects, start=last + 1):
-            name, data = effect_event(effect)
+            name, data, text = effect_event_text(effect)
             if rated is not None and name == "game_over":
                 data["rating_change"] = rated.rating_change
+                text = encode_data(data)
             # The text given, not left to its factory: one Python call less per event.
-            out.append(StoredEvent(seq=i, ts=ts, event=name, data=data, text=encode_data(data)))
+            out.append(StoredEvent(seq=i, ts=ts, event=name, data=data, text=text))
         return out
 
     async def _commit(self, game: Game, effects: list[Effect]) -> None:

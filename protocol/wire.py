@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json.encoder
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from protocol.game import Effect, Game, GameOver, Moved, Round, RoundOpened, RoundPlayed
+from protocol.messages import encode_data
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A JSON string as ``encode_data`` writes one (``ensure_ascii=False``).
+json_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def iso(ms: int | None) -> str | None:
@@ -81,3 +87,22 @@ def effect_event(effect: Effect) -> tuple[str, dict[str, Any]]:
         "reason": effect.reason.value,
         "score": effect.score,
     }
+
+
+def effect_event_text(effect: Effect) -> tuple[str, dict[str, Any], str]:
+    """``effect_event`` with its data's JSON text (``encode_data``'s bytes): the two events of
+    every move that are a flat object of known keys are written without the JSON encoder."""
+    if isinstance(effect, Moved):
+        data: dict[str, Any] = {"round": effect.round, "player": effect.player}
+        return "moved", data, f'{{"round":{effect.round},"player":{json_string(effect.player)}}}'
+    if isinstance(effect, RoundOpened):
+        deadline = None if effect.deadline is None else iso(effect.deadline)
+        data = {"round": effect.round, "deadline": deadline}
+        text = f'{{"round":{effect.round},"deadline":'
+        text += "null" if deadline is None else json_string(deadline)
+        if effect.commitment is None:
+            return "round_open", data, text + "}"
+        data["commitment"] = effect.commitment
+        return "round_open", data, f'{text},"commitment":{json_string(effect.commitment)}}}'
+    name, data = effect_event(effect)
+    return name, data, encode_data(data)

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from protocol.game import COMPUTER, Game, GameOver, Moved, Reason, RoundOpened, RoundPlayed
 from protocol.rules import builtin_rules
-from protocol.wire import effect_event, game_json, iso, round_json, summary_json
+from protocol.wire import (
+    effect_event,
+    effect_event_text,
+    game_json,
+    iso,
+    round_json,
+    summary_json,
+)
 
 RPS3 = builtin_rules()["rps3"]
 T0 = 1_700_000_000_000
@@ -215,3 +222,19 @@ def test_game_over_carries_winner_reason_and_score() -> None:
         "game_over",
         {"winner": None, "reason": "abandoned", "score": {"ann": 0, "bob": 0}},
     )
+
+
+@given(
+    st.integers(min_value=1, max_value=10**6),
+    st.text(min_size=1),
+    st.none() | st.integers(min_value=0, max_value=253_402_300_799_999),
+    st.none() | st.text(),
+)
+def test_an_events_text_is_its_data_as_the_json_encoder_writes_it(
+    round: int, player: str, deadline: int | None, commitment: str | None
+) -> None:
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    for effect in (Moved(round, player), RoundOpened(round, deadline, commitment)):
+        name, data, text = effect_event_text(effect)
+        assert (name, data) == effect_event(effect)
+        assert text == encode(data)

@@ -123,7 +123,18 @@ class Writer:
             events=sql.event_rows(game.id, events),
             ratings=sql.rating_rows(game, ratings) if ratings else [],
         )
-        await self._submit(_Job(None, save, None))
+        job = _Job(None, save, None)
+        # ``_submit``'s steps, here: a coroutine less between every move and its batch.
+        if self._closed:
+            raise StorageError(f"cannot {job.what}: the database {self._backend.where} is closed")
+        self._jobs.append(job)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._work())
+        try:
+            await job.future
+        except asyncio.CancelledError:
+            await self._cancelled(job)
+            raise
 
     async def _submit(self, job: _Job) -> Any:
         """Queue a write (starting the task when it is idle) and wait for its outcome."""
@@ -137,17 +148,21 @@ class Writer:
             # cancelled caller cancels the future, and the writer answers no cancelled future.
             return await job.future
         except asyncio.CancelledError:
-            if not job.taken:
-                self._jobs.remove(job)  # never begun: it is never done
-                raise
-            # Begun with its batch: the caller's cancellation goes on once it is settled, so a
-            # cancelled save is all or nothing by the time the caller sees the cancellation.
-            while job.settled is not None and not job.settled.done():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait([job.settled])
-            if job.future.done() and not job.future.cancelled():
-                job.future.exception()  # retrieved: the caller is told of the cancellation
+            await self._cancelled(job)
             raise
+
+    async def _cancelled(self, job: _Job) -> None:
+        """The caller of ``job`` was cancelled: a job never begun is dropped; one begun with its
+        batch is waited for until settled, so a cancelled save is all or nothing by the time
+        the caller sees the cancellation (which the caller raises on return)."""
+        if not job.taken:
+            self._jobs.remove(job)  # never begun: it is never done
+            return
+        while job.settled is not None and not job.settled.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([job.settled])
+        if job.future.done() and not job.future.cancelled():
+            job.future.exception()  # retrieved: the caller is told of the cancellation
 
     async def _work(self) -> None:
         """Run the queued writes until none is left: units alone, saves in batches."""
@@ -209,7 +224,12 @@ class Writer:
             self.retried += len(saves)
         for job, save, outcome in zip(batch, saves, outcomes, strict=True):
             if outcome is None:
-                self._remember(save)
+                # What the last round committed for the game is (a finished game needs it no
+                # more): inline, as this runs for every move.
+                if save.game["status"] != "playing":
+                    self._last_round.pop(save.game_id, None)
+                elif save.rounds:
+                    self._last_round[save.game_id] = save.rounds[-1][1]  # in order, as the game's
                 if not job.future.done():
                     job.future.set_result(None)
             elif isinstance(outcome, NeverCreated):
@@ -218,13 +238,6 @@ class Writer:
                 _fail(job.future, outcome)
             else:
                 _fail(job.future, StorageError(f"cannot {save.what}: {outcome}"))
-
-    def _remember(self, save: Save) -> None:
-        """Note the last round a committed save stored (a finished game needs it no more)."""
-        if save.game["status"] != "playing":
-            self._last_round.pop(save.game_id, None)
-        elif save.rounds:
-            self._last_round[save.game_id] = save.rounds[-1][1]  # in order, as the game's
 
 
 def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:

@@ -73,3 +73,26 @@ async def test_waiters_hold_the_lock_in_arrival_order_and_a_cancelled_one_passes
     await asyncio.gather(*tasks, return_exceptions=True)
     assert order == ["b", "c"] and tasks[0].cancelled()
     assert not hub.table.locked("nope") and "nope" not in hub.table.locks
+
+
+async def test_a_waiter_cancelled_as_the_lock_is_released_lets_nobody_else_in(
+    rest: Rest,
+) -> None:
+    hub = rest.server.app[keys.HUB]
+    inside = most = 0
+
+    async def take() -> None:
+        nonlocal inside, most
+        async with hub.table.lock("nope"):
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.01)
+            inside -= 1
+
+    async with hub.table.lock("nope"):
+        tasks = [asyncio.create_task(take()) for _ in range(3)]
+        await asyncio.sleep(0)  # all three wait
+        tasks[1].cancel()  # the second waiter's cancellation runs before the first one wakes
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert most == 1
+    assert tasks[1].cancelled() and not hub.table.locked("nope")

@@ -10,7 +10,6 @@ the round when it fires.
 from __future__ import annotations
 
 import asyncio
-import collections
 from typing import TYPE_CHECKING
 
 from protocol.game import Game
@@ -45,7 +44,7 @@ class GameTable:
     def locked(self, game_id: str) -> bool:
         """True while someone holds the game's lock."""
         entry = self.locks.get(game_id)
-        return entry is not None and entry.held
+        return entry is not None and entry.lock.locked()
 
     def forget(self, game_id: str) -> None:
         """Drop a game's copy, seq and deadline timer."""
@@ -85,57 +84,26 @@ class GameTable:
 
 class _GameLock:
     """A game's lock and how many tasks hold or await it; ``async with`` it (a class, not an
-    ``asynccontextmanager``, whose generator costs a dozen Python calls on every move).
+    ``asynccontextmanager``, whose generator costs a dozen Python calls on every move)."""
 
-    Its own lock rather than an ``asyncio.Lock`` (whose acquire, release and wake-up are three
-    Python calls a move): taken at once when free and nobody waits, else in turn, first come
-    first served, as ``asyncio.Lock`` does."""
-
-    __slots__ = ("_game_id", "_table", "_waiters", "held", "users")
+    __slots__ = ("_game_id", "_table", "lock", "users")
 
     def __init__(self, table: GameTable, game_id: str) -> None:
-        self.held = False
-        self._waiters: collections.deque[asyncio.Future[None]] | None = None
+        self.lock = asyncio.Lock()
         self.users = 0
         self._table = table
         self._game_id = game_id
 
     async def __aenter__(self) -> None:
-        if self.held or self._waiters:
-            try:
-                await self._wait()
-            except BaseException:
-                self._leave()
-                raise
-        self.held = True
-
-    async def _wait(self) -> None:
-        waiters = self._waiters
-        if waiters is None:
-            waiters = self._waiters = collections.deque()
-        future = asyncio.get_running_loop().create_future()
-        waiters.append(future)
         try:
-            try:
-                await future
-            finally:
-                waiters.remove(future)
-        except asyncio.CancelledError:
-            if not self.held:  # woken, then cancelled: the next one's turn
-                self._wake_first()
+            await self.lock.acquire()
+        except BaseException:
+            self._leave()
             raise
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self.held = False
-        if self._waiters:
-            self._wake_first()
+        self.lock.release()
         self._leave()
-
-    def _wake_first(self) -> None:
-        for future in self._waiters or ():
-            if not future.done():
-                future.set_result(None)
-                return
 
     def _leave(self) -> None:
         self.users -= 1

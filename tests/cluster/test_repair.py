@@ -140,3 +140,17 @@ async def test_a_game_started_without_the_lobby_hearing_is_told_and_its_challeng
     await clients.player(server, "carl")
     later = await lobby_until(lobby, "carl")
     assert [e for e, _ in later if e == "game_started"] == [], later
+
+
+async def test_presence_is_put_right_without_postgresql(
+    server: TestServer, clients: Clients
+) -> None:
+    hub = hub_of(server)
+    lobby = await clients.lobby(server)
+    ann = await clients.player(server, "ann")
+    await lobby.event("lobby", "player_joined")
+    await hub.storage.close()  # PostgreSQL gone for this node: reads fail from now on
+    await hub.presence.reconcile()  # compares nothing with the games, puts presence right
+    await hub.presence.drop_node("ghost")  # a dead node's connections still leave
+    await ann.ok("cancel")  # lobby changes go on (they need Redis only)
+    assert [name for name, _ in hub.presence.players()] == ["ann"]

@@ -31,12 +31,27 @@ log = logging.getLogger(__name__)
 
 
 async def disagree(hub: GameHub, seated: Iterable[str]) -> bool:
-    """Whether the games a lobby seats (``seated``, ids) differ from the stored live games."""
-    return set(seated) != await hub.storage.live_game_ids()
+    """Whether the games a lobby seats (``seated``, ids) differ from the stored live games; no
+    when PostgreSQL does not answer (presence, which needs only Redis, goes on meanwhile)."""
+    try:
+        stored = await hub.storage.live_game_ids()
+    except Exception as exc:
+        log.warning("could not compare the lobby with the stored live games: %s", exc)
+        return False
+    return set(seated) != stored
 
 
 async def repair(hub: GameHub) -> None:
-    """Make the lobby (loaded in the section the caller holds) agree with the stored live games."""
+    """Make the lobby (loaded in the section the caller holds) agree with the stored live games.
+    Each game is put right whole before the next is read, so a PostgreSQL failure half-way leaves
+    only whole repairs in the section; it is logged, and the next check goes on from there."""
+    try:
+        await _repair(hub)
+    except Exception as exc:
+        log.warning("could not put the lobby right against the stored live games: %s", exc)
+
+
+async def _repair(hub: GameHub) -> None:
     stored = await hub.storage.live_game_ids()
     seated = set(hub.lobby.live.values())
     for game_id in sorted(seated - stored):

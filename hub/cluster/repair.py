@@ -61,13 +61,13 @@ async def _repair(hub: GameHub) -> None:
             log.warning("the lobby seats %s in game %s, which is not stored", players, game_id)
             hub.lobby.unseat(players, game_id)
             hub._sync_statuses(players)
-        elif game.is_over:
-            log.warning("game %s ended without the lobby hearing of it: telling it now", game_id)
+        elif game.is_over:  # its node died first, or is about to tell it itself (once: _unseat)
+            log.info("game %s ended without the lobby hearing of it: telling it now", game_id)
             hub._unseat(game)
     for game_id in sorted(stored - seated):
         game = await hub.storage.game(game_id)
         if game is None or game.is_over:  # it ended since the ids were read
             continue
-        log.warning("game %s started without the lobby hearing of it: telling it now", game_id)
+        log.info("game %s started without the lobby hearing of it: telling it now", game_id)
         hub._publish_effects(hub.lobby.seat_found(game.humans, game.id))
         hub._announce_start(game)

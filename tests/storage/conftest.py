@@ -82,6 +82,16 @@ def reopen(backend: Backend) -> Callable[[], Awaitable[Storage]]:
 
 
 @pytest.fixture
+async def other(reopen: Callable[[], Awaitable[Storage]]) -> AsyncIterator[Storage]:
+    """A second store on the same data: another node of the hub."""
+    opened = await reopen()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
 async def schema() -> AsyncIterator[str]:
     """A fresh, empty schema of the PostgreSQL test server (for the tests of that backend)."""
     async with fresh_schema() as name:

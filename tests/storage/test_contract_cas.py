@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import attrs
 import pytest
@@ -18,16 +17,6 @@ from storage.store import SQLStore
 from tests.storage.contract import RPS3, T0, Table, against_the_computer, assert_same_game, register
 
 RACES = 12
-
-
-@pytest.fixture
-async def other(reopen: Callable[[], Awaitable[Storage]]) -> AsyncIterator[Storage]:
-    """A second store on the same data: another node of the hub."""
-    opened = await reopen()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def branch(table: Table, storage: Storage) -> Table:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -15,16 +14,6 @@ from storage.store import SQLStore
 from tests.storage.contract import RPS3, T0, Table, register
 
 RACES = 8
-
-
-@pytest.fixture
-async def other(reopen: Callable[[], Awaitable[Storage]]) -> AsyncIterator[Storage]:
-    """A second store on the same data: another node of the hub."""
-    opened = await reopen()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 # -- seats -------------------------------------------------------------------------------------

@@ -159,7 +159,7 @@ class LocalGames:
         """Straight to this process's subscribers (what ``hub.broker.LocalBroker`` does, with
         the topic encoded and its subscribers looked up once for all the events)."""
         hub = self.hub
-        topic = f"game:{game.id}"  # game_topic's
+        topic = game_topic(game.id)
         hub.metrics.events["game"] += len(events)
         hub.subscriptions.deliver_all(topic, encode_events_text(topic, events))
 

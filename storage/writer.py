@@ -124,25 +124,24 @@ class Writer:
             ratings=sql.rating_rows(game, ratings) if ratings else [],
         )
         job = _Job(None, save, None)
-        # ``_submit``'s steps, here: a coroutine less between every move and its batch.
-        if self._closed:
-            raise StorageError(f"cannot {job.what}: the database {self._backend.where} is closed")
-        self._jobs.append(job)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._work())
+        self._queue(job)  # ``_submit``'s steps, here: a coroutine less between a move and its batch
         try:
             await job.future
         except asyncio.CancelledError:
             await self._cancelled(job)
             raise
 
-    async def _submit(self, job: _Job) -> Any:
-        """Queue a write (starting the task when it is idle) and wait for its outcome."""
+    def _queue(self, job: _Job) -> None:
+        """Queue a write, starting the task when it is idle."""
         if self._closed:
             raise StorageError(f"cannot {job.what}: the database {self._backend.where} is closed")
         self._jobs.append(job)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._work())
+
+    async def _submit(self, job: _Job) -> Any:
+        """Queue a write (starting the task when it is idle) and wait for its outcome."""
+        self._queue(job)
         try:
             # Not shielded (a shield costs a task wake-up and a dozen calls per save): a
             # cancelled caller cancels the future, and the writer answers no cancelled future.

@@ -143,3 +143,15 @@ def test_the_lobby_shows_each_pool_of_the_queue_until_it_empties() -> None:
     assert shown == ["Queue: 2 for rps15 best of 5; 1 for rps3 best of 3"]
     lobby.apply("queue", {"rules": "rps3", "best_of": 3, "waiting": 0})
     assert lobby.queue == {("rps15", 5): 2}
+
+
+def test_a_live_game_shows_its_whole_id_the_one_watch_takes() -> None:
+    term, _ = plain()
+    lobby = LobbyView()
+    # Two games of one moment: a hub's game ids are 16 characters, the first 7 their time.
+    ids = ["P86-6HX5D97a2Dhi", "P86-6HXXzkA59mAZ"]
+    lobby.load({"players": [], "games": [summary(i, "ann", "computer", (0, 1), 2) for i in ids]})
+    lines = lobby.render(term, "rps-hub lobby")
+    shown = [line.split()[0] for line in lines if line.startswith("  P86")]
+    assert shown == ids
+    assert all(len(line) <= 80 for line in lines)

@@ -104,7 +104,7 @@ class LobbyView:
             lines.append("  (nobody)")
         lines.append(term.style(f"Live games ({len(self.games)})", "bold"))
         for game_id, game in list(self.games.items())[:6]:
-            lines.append(f"  {game_id[:12]:<12} {self.game_line(game)}"[:width])
+            lines.append(f"  {game_id:<16} {self.game_line(game)}"[:width])
         if len(self.games) > 6:
             lines.append(f"  … and {len(self.games) - 6} more")
         if not self.games:

@@ -17,7 +17,7 @@ from typing import Any
 
 from hub.entropy import token_urlsafe
 from hub.fanout import Peer
-from hub.hubstate import HubState, new_id
+from hub.hubstate import HubState, new_game_id
 from hub.rating import ATTEMPTS, is_rated, rate
 from hub.topics import game_topic
 from protocol.errors import ProtocolError
@@ -77,7 +77,7 @@ class GameActions(HubState):
             self.lobby.ensure_free(players[0])  # still free after the read
         seconds = self.config.round_deadline if round_seconds is None else round_seconds
         game, effects = Game.start(
-            id=game_id or new_id(),
+            id=game_id or new_game_id(self.now()),
             rules=rules,
             best_of=best_of,
             players=players,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from hub.broker import Broker
 from hub.config import Config
-from hub.entropy import BufferedSystemRandom, token_urlsafe
+from hub.entropy import BufferedSystemRandom, sortable_id, token_urlsafe
 from hub.fanout import Peer, Subscriptions
 from hub.feed import LobbyFeed, LocalFeed
 from hub.identity import Identity
@@ -49,8 +49,16 @@ log = logging.getLogger(__name__)
 
 
 def new_id() -> str:
-    """An opaque id for a game, a challenge or a session."""
+    """An opaque id for a challenge (12 random URL-safe characters)."""
     return token_urlsafe(9)
+
+
+def new_game_id(ms: int) -> str:
+    """An opaque id for a game started at Unix milliseconds ``ms``, sorting after the ids of
+    games started in earlier milliseconds (``hub.entropy.sortable_id``, 16 URL-safe characters):
+    a store's indexes keyed by game get a batch's rows of the live games on a few pages at their
+    end, not on a page of each game's anywhere in them."""
+    return sortable_id(ms)
 
 
 class HubState:

@@ -4,7 +4,9 @@
 (a seeded ``random.Random``): each step every game takes one move, and the step's saves go to
 ``SQLiteStorage``'s writer together, as the hub's group commit would take them at that many
 players; a finished game is replaced by a new one (``create_game``).  The games, events and rows
-are the hub's own (``protocol.game``, ``hub.topics``' event records, ``storage.sql``).
+are the hub's own (``protocol.game``, ``hub.topics``' event records, ``storage.sql``), and so
+are the games' ids (``hub.entropy.sortable_id``: they sort by the step's time; ``--random-ids``
+for random ones, as the hub's were before).
 
 It reports, per move, the CPU of the writer's database thread (``/proc`` per thread) and of the
 whole process; under ``valgrind --tool=callgrind`` (``--callgrind``) the instruction count, which
@@ -14,7 +16,7 @@ on a busy machine (the count of the writer's thread is the same to 0.1% from run
 migration is written), ``--writer-sql STMT`` on the writer's own connection (a ``PRAGMA``).
 
 Usage: ``.venv/bin/python benchmarks/writer.py [--games 100] [--moves 20000] [--callgrind]
-[--sql STMT ...] [--writer-sql STMT ...]``.
+[--random-ids] [--sql STMT ...] [--writer-sql STMT ...]``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from protocol.game import COMPUTER, Game  # noqa: E402 - after the path is set
+from hub.entropy import sortable_id  # noqa: E402 - after the path is set
+from protocol.game import COMPUTER, Game  # noqa: E402
 from protocol.rules import builtin_rules  # noqa: E402
 from protocol.wire import effect_event  # noqa: E402
 from storage.base import StoredEvent  # noqa: E402
@@ -69,8 +72,9 @@ def thread_cpu() -> dict[int, float]:
 class Table:
     """Games moving in lockstep, their events numbered as the hub numbers them."""
 
-    def __init__(self, n: int, rng: random.Random) -> None:
+    def __init__(self, n: int, rng: random.Random, random_ids: bool = False) -> None:
         self.rng = rng
+        self.random_ids = random_ids
         self.rules = builtin_rules()["rps3"]
         self.seqs: dict[str, int] = {}
         self.clock = 1_800_000_000_000
@@ -87,11 +91,18 @@ class Table:
         self.seqs[game.id] = out[-1].seq
         return out
 
+    def new_id(self) -> str:
+        """A game's id as the hub makes it (``hub.entropy.sortable_id``: the step's time, then
+        random characters, here from the seeded source); with ``--random-ids`` 12 random
+        characters, as the hub's were before (their rows spread over the indexes' pages)."""
+        if self.random_ids:
+            return base64.urlsafe_b64encode(self.rng.randbytes(9)).decode()
+        return sortable_id(self.clock, self.rng)
+
     def start(self) -> tuple[Game, list[StoredEvent]]:
         self.serial += 1
         game, effects = Game.start(
-            # Random, as the hub's (hub.hubstate.new_id): rows of live games spread over pages.
-            id=base64.urlsafe_b64encode(self.rng.randbytes(9)).decode(),
+            id=self.new_id(),
             rules=self.rules,
             best_of=15,
             players=(f"player{self.serial % 1000:04d}", COMPUTER),
@@ -126,7 +137,7 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
         raw.close()
     for statement in args.writer_sql:  # on the writer's own connection (a PRAGMA, say)
         await store._backend._writer.execute(statement)  # type: ignore[attr-defined]
-    table = Table(args.games, random.Random(args.seed))
+    table = Table(args.games, random.Random(args.seed), args.random_ids)
     moves = 0
     before: dict[int, float] = {}
     t0 = p0 = 0.0
@@ -206,6 +217,8 @@ def main() -> int:
     parser.add_argument("--writer-sql", nargs="*", default=[],
                         help="statements to run first on the writer's connection")  # fmt: skip
     parser.add_argument("--db", help="the database file (default: a temporary one)")
+    parser.add_argument("--random-ids", action="store_true",
+                        help="games' ids random, as before time-ordered ids")  # fmt: skip
     parser.add_argument("--callgrind", action="store_true",
                         help="count instructions under valgrind's callgrind (slow)")  # fmt: skip
     args = parser.parse_args()

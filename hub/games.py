@@ -205,8 +205,9 @@ class GameActions(HubState):
             if rated is not None and name == "game_over":
                 data["rating_change"] = rated.rating_change
                 text = encode_data(data)
-            # The text given, not left to its factory: one Python call less per event.
-            out.append(StoredEvent(seq=i, ts=ts, event=name, data=data, text=text))
+            # The text given, not left to its factory: one Python call less per event; and
+            # positional arguments (attrs' __init__ called with keywords is given a dict of them).
+            out.append(StoredEvent(i, ts, name, data, text))
         return out
 
     async def _commit(self, game: Game, effects: list[Effect]) -> None:

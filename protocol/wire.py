@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json.encoder
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from protocol.game import Effect, Game, GameOver, Moved, Round, RoundOpened, RoundPlayed
 from protocol.messages import encode_data
@@ -106,3 +106,26 @@ def effect_event_text(effect: Effect) -> tuple[str, dict[str, Any], str]:
         return "round_open", data, f'{text},"commitment":{json_string(effect.commitment)}}}'
     name, data = effect_event(effect)
     return name, data, encode_data(data)
+
+
+class TextEvent(Protocol):
+    """An event with its data already encoded (``storage.base.StoredEvent``)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def ts(self) -> int: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+def encode_events_text(topic: str, events: Iterable[TextEvent]) -> list[bytes]:
+    """``encode_event_text`` of each of a topic's events, the topic encoded once: a move's
+    events in one call (the same bytes)."""
+    head = f'{{"type":"event","topic":{json_string(topic)},"seq":'
+    return [
+        f'{head}{e.seq},"ts":{e.ts},"event":{json_string(e.event)},"data":{e.text}}}'.encode()
+        for e in events
+    ]

@@ -11,15 +11,14 @@ from hypothesis import strategies as st
 from protocol import PROTOCOL_VERSION
 from protocol.errors import BadMessage, ProtocolError
 from protocol.messages import (
-    Topic,
     encode_data,
     encode_error,
     encode_event,
     encode_event_text,
     encode_reply,
     encode_welcome,
-    parse_topic,
 )
+from protocol.topics import Topic, parse_topic
 
 
 def is_compact(raw: bytes) -> bool:

@@ -23,9 +23,12 @@ from protocol.messages import (
     Resign,
     Subscribe,
     Unsubscribe,
+    decode_object,
     decode_request,
     encode_error,
+    encode_move_reply,
     encode_reply,
+    usual_move,
 )
 
 JSON_VALUES = st.recursive(
@@ -134,3 +137,33 @@ def test_a_valid_request_round_trips_through_its_json_frame(
 ) -> None:
     fields, expected = case
     assert decode_request(json.dumps(fields, ensure_ascii=False).encode()) == expected
+
+
+# Each field as usual half of the time, else empty, non-ASCII, a lone surrogate, of another type
+# or missing (None: left out, but for ``round``).
+ODD: list[Any] = ["", "é", "\ud800", None, True, 1.5, [], {}]
+MOVE_LIKE = st.fixed_dictionaries(
+    {
+        "type": st.just("move"),
+        "id": st.sampled_from([7, "r7", 2**70]) | st.sampled_from(ODD),
+        "game": st.just("g1") | st.sampled_from([*ODD, 1]),
+        "roll": st.just("Rock") | st.sampled_from([*ODD, 1]),
+        "round": st.sampled_from([None, 1, 2**70]) | st.sampled_from([*ODD, 0, -1, "1"]),
+    }
+).map(lambda d: {k: v for k, v in d.items() if v is not None or k == "round"})
+
+
+@settings(max_examples=500)
+@given(MOVE_LIKE | REQUEST_LIKE | requests().map(lambda case: case[0]))
+def test_a_usual_move_is_read_as_decode_object_reads_it(fields: dict[str, Any]) -> None:
+    # The WebSocket handler takes a usual move's fields without decode_object: the same request.
+    obj = json.loads(json.dumps(fields, ensure_ascii=False))
+    move = usual_move(obj)
+    if move is not None:
+        assert decode_object(obj) == MoveRequest(*move)
+        assert decode_request(json.dumps(fields, ensure_ascii=False)) == MoveRequest(*move)
+
+
+@given(st.one_of(st.integers(), NAMES), st.integers(min_value=0))
+def test_a_move_reply_is_the_bytes_of_its_reply(rid: int | str, counted: int) -> None:
+    assert encode_move_reply(rid, counted) == encode_reply(rid, {"round": counted})

@@ -90,8 +90,8 @@ def effect_event(effect: Effect) -> tuple[str, dict[str, Any]]:
 
 
 def effect_event_text(effect: Effect) -> tuple[str, dict[str, Any], str]:
-    """``effect_event`` with its data's JSON text (``encode_data``'s bytes): the two events of
-    every move that are a flat object of known keys are written without the JSON encoder."""
+    """``effect_event`` with its data's JSON text (``encode_data``'s bytes): the three events of
+    every move (``moved``, ``round``, ``round_open``) are written without the JSON encoder."""
     if isinstance(effect, Moved):
         data: dict[str, Any] = {"round": effect.round, "player": effect.player}
         return "moved", data, f'{{"round":{effect.round},"player":{json_string(effect.player)}}}'
@@ -104,8 +104,34 @@ def effect_event_text(effect: Effect) -> tuple[str, dict[str, Any], str]:
             return "round_open", data, text + "}"
         data["commitment"] = effect.commitment
         return "round_open", data, f'{text},"commitment":{json_string(effect.commitment)}}}'
+    if isinstance(effect, RoundPlayed):
+        r, score = effect.result, effect.score
+        data = {"round": r.round, "moves": dict(r.moves), "winner": r.winner, "score": score}
+        if r.nonce is not None:
+            data["nonce"] = r.nonce
+        return "round", data, _played_text(r, score) or encode_data(data)
     name, data = effect_event(effect)
     return name, data, encode_data(data)
+
+
+def _played_text(r: Round, score: dict[str, int]) -> str | None:
+    """A ``round`` event's data as ``encode_data`` writes it, written directly when its moves
+    and score are two seats' (always, from the core): 0.9 us against the encoder's 1.8; else
+    None."""
+    if len(r.moves) != 2 or len(score) != 2:
+        return None
+    (a, ra), (b, rb) = r.moves.items()
+    (sa, na), (sb, nb) = score.items()
+    if type(na) is not int or type(nb) is not int:  # a bool (or an int subclass) is not
+        return None  # written as the encoder would
+    ma = "null" if ra is None else json_string(ra)
+    mb = "null" if rb is None else json_string(rb)
+    winner = "null" if r.winner is None else json_string(r.winner)
+    text = (
+        f'{{"round":{r.round},"moves":{{{json_string(a)}:{ma},{json_string(b)}:{mb}}},'
+        f'"winner":{winner},"score":{{{json_string(sa)}:{na},{json_string(sb)}:{nb}}}'
+    )
+    return text + ("}" if r.nonce is None else f',"nonce":{json_string(r.nonce)}}}')
 
 
 class TextEvent(Protocol):

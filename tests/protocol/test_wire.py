@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.game import COMPUTER, Game, GameOver, Moved, Reason, RoundOpened, RoundPlayed
+from protocol.game import COMPUTER, Game, GameOver, Moved, Reason, Round, RoundOpened, RoundPlayed
 from protocol.rules import builtin_rules
 from protocol.wire import (
     effect_event,
@@ -238,3 +238,29 @@ def test_an_events_text_is_its_data_as_the_json_encoder_writes_it(
         name, data, text = effect_event_text(effect)
         assert (name, data) == effect_event(effect)
         assert text == encode(data)
+
+
+SEATS = st.text(min_size=1, max_size=4)
+ROLLS = st.none() | st.text(max_size=4)
+
+
+@given(
+    st.integers(min_value=1, max_value=50),
+    st.dictionaries(SEATS, ROLLS, min_size=1, max_size=3),
+    st.none() | SEATS,
+    st.dictionaries(SEATS, st.integers(0, 8) | st.booleans(), min_size=1, max_size=3),
+    st.none() | st.text(max_size=40),
+)
+def test_a_rounds_text_is_its_data_as_the_json_encoder_writes_it(
+    round: int,
+    moves: dict[str, str | None],
+    winner: str | None,
+    score: dict[str, int],
+    nonce: str | None,
+) -> None:
+    # Written directly for two seats (one or three, or a bool in the score: by the encoder).
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    effect = RoundPlayed(Round(round, moves, winner, None if nonce is None else "c", nonce), score)
+    name, data, text = effect_event_text(effect)
+    assert (name, data) == effect_event(effect)
+    assert text == encode(data)

@@ -154,8 +154,12 @@ class GameActions(HubState):
         games, table = self.games, self.table
         for attempt in range(games.attempts):
             async with table.lock(game_id):
-                cached = not attempt and game_id in table.live
-                game = await games.current(game_id, attempt)
+                # A live copy on a first attempt is the current one (``LiveGames.current``):
+                # taken without a coroutine, as every move on one node does.
+                game = table.live.get(game_id) if not attempt else None
+                cached = game is not None
+                if game is None:
+                    game = await games.current(game_id, attempt)
                 try:
                     counted, effects = game.move(player, roll, round, now=self.now(), rng=self.rng)
                 except ProtocolError:

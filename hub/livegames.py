@@ -54,7 +54,8 @@ class LiveGames(Protocol):
 
     async def current(self, game_id: str, attempt: int) -> Game:
         """The copy of a game to change (the caller holds its lock): on a later ``attempt``,
-        the stored one.  ``NotFound`` when there is no such game."""
+        the stored one.  ``NotFound`` when there is no such game.  On a first attempt a copy in
+        the table (``GameTable.live``) is the one, and the caller takes it without asking."""
         ...
 
     async def game(self, game_id: str) -> Game:

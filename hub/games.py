@@ -236,7 +236,7 @@ class GameActions(HubState):
                 played = True
             elif isinstance(e, GameOver):
                 over = True
-        if played and not game.is_over:
+        if played and not over:  # not game.is_over: a change that finished it is a GameOver
             self._summarize(game.id)
         if over:
             await self._finished(game)

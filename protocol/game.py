@@ -250,8 +250,12 @@ class Game:
 
     def seat(self, player: str) -> str:
         """The seat name matching ``player`` ignoring case; ``Forbidden`` when not seated."""
-        for p in self.humans:
-            if p.casefold() == player.casefold():
+        humans = self.humans
+        if player in humans:  # spelled as seated (two seats never differ only by case)
+            return player
+        key = player.casefold()
+        for p in humans:
+            if p.casefold() == key:
                 return p
         raise Forbidden(f"{player} has no seat in game {self.id}")
 
@@ -273,9 +277,10 @@ class Game:
         if round is not None and round < 1:
             raise BadMessage(f"field 'round' must be 1 or more, not {round}")
         target = self.round if round is None else round
-        if round is None and self.is_over:
+        over = self.status is Status.FINISHED  # ``is_over``, read once: this runs every move
+        if round is None and over:
             raise IllegalMove(f"game {self.id} is over; send 'round' to repeat a move")
-        if target < self.round or (target == self.round and self.is_over):
+        if target < self.round or (target == self.round and over):
             return target, self._repeat(seat, canonical, target)
         if target > self.round:
             raise IllegalMove(f"round {target} is not open; the open round is {self.round}")
@@ -286,7 +291,7 @@ class Game:
         self.pending[seat] = canonical
         self._touch(now)
         effects: list[Effect] = [Moved(target, seat)]
-        if self._all_moved:
+        if len(self.pending) == len(self.humans):  # it holds human seats only
             effects += self._resolve(timed_out=False, now=now, rng=rng)
         return target, effects
 
@@ -319,10 +324,6 @@ class Game:
 
     # -- internals -------------------------------------------------------------------------
 
-    @property
-    def _all_moved(self) -> bool:
-        return len(self.pending) == len(self.humans)  # it holds human seats only (``move``)
-
     def _repeat(self, seat: str, roll: str, target: int) -> list[Effect]:
         played = self.rounds[target - 1] if target <= len(self.rounds) else None
         if played is None or played.moves.get(seat) != roll:
@@ -339,14 +340,15 @@ class Game:
         self.pending = {}
         self.deadline = now + int(self.round_seconds * 1000) if self.round_seconds > 0 else None
         self._touch(now)
-        self.secret = None
-        if self.against_computer:
+        secret = None
+        if self.players[1] == COMPUTER:  # ``against_computer`` (and ``commitment`` below)
             nonce = f"{rng.getrandbits(128):032x}"
             seen = self.history  # the random level reads nothing: no work per round for it
             if self.level != "random":
                 seen = [*seen, *seen_in(self.rounds, self.players[0])]
-            self.secret = Secret(computer_roll(self.level, self.rules, seen, rng), nonce)
-        return RoundOpened(self.round, self.deadline, self.commitment)
+            secret = Secret(computer_roll(self.level, self.rules, seen, rng), nonce)
+        self.secret = secret
+        return RoundOpened(self.round, self.deadline, None if secret is None else secret.commitment)
 
     def _resolve(self, *, timed_out: bool, now: int, rng: random.Random) -> list[Effect]:
         a, b = self.players
@@ -376,7 +378,7 @@ class Game:
         effects: list[Effect] = [RoundPlayed(result, dict(self.score))]
         if ra is None and rb is None:
             effects.append(self._finish(Reason.ABANDONED, None, now))
-        elif winner is not None and self.score[winner] >= self.wins_needed:
+        elif winner is not None and self.score[winner] >= (self.best_of + 1) // 2:  # wins_needed
             reason = Reason.TIMEOUT if timed_out and None in (ra, rb) else Reason.WON
             effects.append(self._finish(reason, winner, now))
         elif self.round >= MAX_ROUNDS:

@@ -1,7 +1,7 @@
 """Fan-out: peers and subscriptions (each topic's stream and history are in ``hub.streams``).
 
 An event is serialized once (``protocol.messages.encode_event``) and framed once as an unmasked
-WebSocket text frame (``ws_frame``); the same ``bytes`` object is then written to every
+WebSocket text frame (``hub.frames.ws_frame``); the same ``bytes`` object is then written to every
 subscriber's transport.  Writing never blocks: asyncio's transport keeps what the kernel did not
 take yet, and that backlog, with what the kernel holds for the socket, *is* the peer's outbound
 queue.  A peer whose queue passes the frame or byte limit is a slow consumer: it is closed with
@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
+from hub.frames import close_frame, text_frames, ws_frame
 from protocol.messages import MAX_FRAME
 
 log = logging.getLogger(__name__)
@@ -66,27 +67,6 @@ else:  # pragma: no cover - the kernel's share cannot be read; Peer caps it inst
 
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets the connection
 CAPPED_SNDBUF = 64 * 1024  # where the kernel's queue cannot be read, the most it may hold
-
-
-def ws_frame(payload: bytes) -> bytes:
-    """An unmasked, final WebSocket text frame carrying ``payload`` (RFC 6455 §5.2)."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, n) + payload
-    return struct.pack("!BBQ", 0x81, 127, n) + payload
-
-
-def close_frame(code: int, reason: str) -> bytes:
-    """An unmasked close frame with ``code`` and a short ``reason`` (RFC 6455 §5.5.1)."""
-    payload = struct.pack("!H", code) + reason.encode()[:123]
-    return bytes((0x88, len(payload))) + payload
-
-
-def pong_frame(payload: bytes) -> bytes:
-    """An unmasked pong answering a ping's ``payload`` (at most 125 bytes, RFC 6455 §5.5)."""
-    return bytes((0x8A, len(payload))) + payload
 
 
 class Peer:
@@ -164,11 +144,15 @@ class Peer:
         (counted against its limits) until ``end`` writes them at once: one send per move."""
         self.busy, self._held = True, []
 
-    def end(self) -> None:
-        """The request is answered: write what was held, in order."""
+    def end(self) -> bool:
+        """The request is answered: write what was held, in order; whether the peer is
+        ``closing`` (told here, as the handler asks it after every request)."""
         self.busy, (held, self._held) = False, (self._held, None)
-        if held and not self._closing and not self.ws.closed and not self._transport.is_closing():
+        if self._closing or self.ws.closed:
+            return True
+        if held and not self._transport.is_closing():
             self._transport.write(b"".join(held))
+        return False
 
     def send(self, payload: bytes) -> None:
         """Frame and write one message (a reply or a single peer's event)."""
@@ -196,6 +180,30 @@ class Peer:
             self._held.append(frame)
         else:
             transport.write(frame)
+
+    def write_all(self, frames: list[bytes]) -> None:
+        """``write`` each of ``frames``, in order (a move's events: one call)."""
+        if self._closing:
+            return
+        held = self._held
+        if held is None:
+            if self.ws.closed:
+                return
+            if self._transport.is_closing():
+                self._closing = True
+                return
+        for frame in frames:
+            n = len(frame)
+            full = self._frames >= self._frame_room or self._bytes + n > self._byte_room
+            if full and not self._fits(1, n):
+                self._slow()
+                return
+            self._frames += 1
+            self._bytes += n
+            if held is not None:
+                held.append(frame)
+            else:
+                self._transport.write(frame)
 
     def answer(self, frames: list[bytes]) -> None:
         """Write a reply and the events it brings (a recovery) at once, whatever their number.
@@ -376,10 +384,9 @@ class Subscriptions:
         """``deliver`` each of ``payloads`` in order (a move's events: one call)."""
         peers = self._by_topic.get(topic)
         if peers:
-            for payload in payloads:
-                frame = ws_frame(payload)
-                for peer in peers:
-                    peer.write(frame)
+            frames = text_frames(payloads)
+            for peer in peers:
+                peer.write_all(frames)
 
     def peers(self, topic: str) -> Iterable[Peer]:
         """The subscribers of ``topic``."""

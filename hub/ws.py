@@ -16,7 +16,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from attrs import frozen
 
 from hub import guard, keys, ws_play
-from hub.fanout import SLOW_CONSUMER, Peer, pong_frame, ws_frame
+from hub.fanout import SLOW_CONSUMER, Peer
+from hub.frames import pong_frame, ws_frame
 from hub.limits import RateLimiter
 from hub.service import GameHub
 from hub.streams import replay_from
@@ -156,7 +157,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     try:
                         await session.handle(msg.data)
                     finally:
-                        peer.end()
+                        closing = peer.end()
+                    if closing:
+                        break
+                    continue
                 elif msg.type is WSMsgType.PING:
                     peer.write(pong_frame(msg.data))
                 elif msg.type is WSMsgType.BINARY:

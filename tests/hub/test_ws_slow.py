@@ -189,6 +189,31 @@ async def test_a_client_that_never_reads_is_closed_once_the_kernel_and_hub_hold_
     await eventually(lambda: slow_closed(server))
 
 
+async def test_a_spectator_that_never_reads_is_closed_by_a_games_events(
+    start_hub: HubFactory, clients: Clients, stuck: Any
+) -> None:
+    # A move's events reach each subscriber in one call (Peer.write_all), each frame counted:
+    # a game of 50 drawn rounds is 200 of them, past 100 and a 4 KB receive buffer.
+    server = await start_hub(
+        outbound_frames=100, outbound_bytes=1 << 30, close_timeout=0.5, heartbeat=0, rate=1e6,
+        burst=10**6,
+    )  # fmt: skip
+    ann, bob = await clients.player(server, "ann"), await clients.player(server, "bob")
+    challenge = (await ann.ok("play", opponent="bob", best_of=15))["challenge"]
+    game_id = (await bob.ok("accept", challenge=challenge))["game"]
+    client = await stuck(server)
+    await client.send("subscribe", topic=f"game:{game_id}")
+
+    async def subscribed() -> bool:
+        return any(f"game:{game_id}" in p.topics for p in server.app[keys.PEERS] if not p.player)
+
+    await eventually(subscribed)
+    for _ in range(50):
+        await ann.ok("move", game=game_id, roll="rock")
+        await bob.ok("move", game=game_id, roll="rock")
+    await eventually(lambda: slow_closed(server))
+
+
 async def test_a_client_that_never_reads_is_closed_once_the_kernel_and_hub_hold_its_byte_limit(
     start_hub: HubFactory, clients: Clients, stuck: Any
 ) -> None:

@@ -190,7 +190,14 @@ def read_frame(frame: str | bytes) -> Any:
         except UnicodeDecodeError:
             raise FrameError("frame is not valid UTF-8") from None
     try:
-        return _loads(frame)
+        # ``json.loads(frame)``: a frame that is one JSON value by the decoder's C scanner,
+        # without json.loads' two Python calls; any other (spaces around it, or no JSON) by
+        # ``json.loads``, for its answer or its error.
+        try:
+            obj, end = _scan(frame, 0)
+        except (StopIteration, ValueError):
+            return json.loads(frame)
+        return obj if end == len(frame) else json.loads(frame)
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"frame is not valid JSON: {exc}") from None
 
@@ -271,16 +278,6 @@ def decode_object(obj: Any) -> Request:
 
 # The JSON decoder's C scanner, as ``json.loads`` uses it (in two Python calls more).
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _loads(frame: str) -> Any:
-    """``json.loads(frame)``: a frame that is one JSON value, without the Python calls; any
-    other frame (spaces around it, or no JSON) goes to ``json.loads`` for its answer."""
-    try:
-        obj, end = _scan(frame, 0)
-    except (StopIteration, ValueError):
-        return json.loads(frame)
-    return obj if end == len(frame) else json.loads(frame)
 
 
 def peek_id(frame: str | bytes) -> RequestId | None:

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable, Mapping
 from importlib import resources
 
-from attrs import frozen
+from attrs import field, frozen
 
 from protocol.errors import InvalidRuleTable, UnknownRoll
 
@@ -30,16 +30,25 @@ class RuleSet:
     name: str
     rolls: tuple[str, ...]
     beats: Mapping[str, frozenset[str]]
+    # Each roll by its casefold (the first of a casefold, as a header never repeats one): a
+    # move's roll is one lookup, not a casefold of each roll of the table (15 in rps15).
+    spellings: Mapping[str, str] = field(init=False, eq=False, repr=False)
+
+    @spellings.default
+    def _spellings(self) -> Mapping[str, str]:
+        out: dict[str, str] = {}
+        for roll in self.rolls:
+            out.setdefault(roll.casefold(), roll)
+        return out
 
     def canonical(self, roll: str) -> str:
         """Return the table's spelling of ``roll``, ignoring case and surrounding spaces."""
-        key = roll.strip().casefold()
-        for known in self.rolls:
-            if known.casefold() == key:
-                return known
-        raise UnknownRoll(
-            f"roll {roll!r} is not in {self.name}; try one of {', '.join(self.rolls)}"
-        )
+        known = self.spellings.get(roll.strip().casefold())
+        if known is None:
+            raise UnknownRoll(
+                f"roll {roll!r} is not in {self.name}; try one of {', '.join(self.rolls)}"
+            )
+        return known
 
     def outcome(self, a: str, b: str) -> int:
         """1 when roll ``a`` beats ``b``, -1 when it loses, 0 on a draw (canonical rolls)."""

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.errors import InvalidRuleTable, UnknownRoll
-from protocol.rules import DEFAULT_RULES, RuleSet, builtin_rules, parse_table
+from protocol.rules import BUILTIN, DEFAULT_RULES, RuleSet, builtin_rules, parse_table
 
 RPS15_ROLLS = (
     "Rock",
@@ -166,6 +166,14 @@ def test_rps15_beats_lists_follow_header_order() -> None:
 @pytest.mark.parametrize("spelling", ["rock", "ROCK", "  Rock ", "\trOcK\n"])
 def test_canonical_ignores_case_and_surrounding_spaces(spelling: str) -> None:
     assert builtin_rules()["rps15"].canonical(spelling) == "Rock"
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_canonical_spells_every_roll_of_a_table_as_the_table_does(name: str) -> None:
+    rules = builtin_rules()[name]
+    for roll in rules.rolls:
+        for spelling in (roll, roll.upper(), roll.lower(), f" {roll.swapcase()}\t"):
+            assert rules.canonical(spelling) == roll
 
 
 def test_canonical_rejects_an_unknown_roll_with_unknown_roll() -> None:

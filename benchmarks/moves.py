@@ -120,6 +120,20 @@ def times(path: str) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
+def switches(pid: int) -> int:
+    """Context switches so far of every thread of a process (``/proc/PID/task/*/status``)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if "ctxt_switches:" in line:
+                        total += int(line.split()[1])
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    return total
+
+
 def io(pid: int) -> tuple[int, int]:
     """Bytes a process has written with write()/pwrite() (not send()), and how many calls."""
     with open(f"/proc/{pid}/io") as f:
@@ -168,6 +182,9 @@ class Result:
     # asyncio sends on sockets with send(), which is not counted there), and how many such calls.
     written_per_move: float = math.nan
     writes_per_move: float = math.nan
+    # Context switches of the server's threads (voluntary and not): each hand-over of the GIL
+    # between the event loop and a database thread that had to wait for it is one or two.
+    switches_per_move: float = math.nan
     notes: list[str] = field(default_factory=list)
 
 
@@ -197,13 +214,14 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
         hub = kind != "reference"
         saved0 = await batches(base) if hub else (0.0, 0.0)
         cpu0, loop0, io0 = cpu_seconds(proc.pid), main_thread_seconds(proc.pid), io(proc.pid)
-        sys0 = times(str(proc.pid))[1]
+        sys0, switches0 = times(str(proc.pid))[1], switches(proc.pid)
         clients0 = sum(cpu_seconds(p.pid) for _, p in handles if p.pid is not None)
         await asyncio.sleep(args.seconds)
         res.cpu_s = cpu_seconds(proc.pid) - cpu0
         loop_s = main_thread_seconds(proc.pid) - loop0
         io1 = io(proc.pid)
         sys_s = times(str(proc.pid))[1] - sys0
+        switched = switches(proc.pid) - switches0
         clients_s = sum(cpu_seconds(p.pid) for _, p in handles if p.pid is not None) - clients0
         if hub:
             saved1 = await batches(base)
@@ -232,6 +250,7 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             res.sys_us_per_move = sys_s / res.moves * 1e6
             res.written_per_move = (io1[0] - io0[0]) / res.moves
             res.writes_per_move = (io1[1] - io0[1]) / res.moves
+            res.switches_per_move = switched / res.moves
             res.client_us_per_move = clients_s / res.moves * 1e6
             res.moves_per_s = res.moves / args.seconds
             res.p50_ms, res.p99_ms = percentile(lat, 0.50), percentile(lat, 0.99)
@@ -243,15 +262,16 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
 def table(results: list[Result]) -> str:
     lines = [
         "| server | players | µs CPU/move | loop µs | system µs | clients µs | moves/s | p50 ms"
-        " | p99 ms | file bytes | saves a batch |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | p99 ms | file bytes | saves a batch | switches |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
             f"| {r.server} | {r.players:,} | {fmt(r.us_per_move, 0)} | {fmt(r.loop_us_per_move, 0)}"
             f" | {fmt(r.sys_us_per_move, 0)} | {fmt(r.client_us_per_move, 0)}"
             f" | {fmt(r.moves_per_s, 0)} | {fmt(r.p50_ms)} | {fmt(r.p99_ms)}"
-            f" | {fmt(r.written_per_move, 0)} | {fmt(r.saves_per_batch)} |"
+            f" | {fmt(r.written_per_move, 0)} | {fmt(r.saves_per_batch)}"
+            f" | {fmt(r.switches_per_move)} |"
         )
     by = {(r.server, r.players): r for r in results}
     for n in sorted({r.players for r in results}):
@@ -304,7 +324,7 @@ async def amain(args: argparse.Namespace) -> list[Result]:
                       f"system {fmt(r.sys_us_per_move, 0)} µs/move, "
                       f"clients {fmt(r.client_us_per_move, 0)} µs/move, "
                       f"{fmt(r.written_per_move, 0)} bytes in {fmt(r.writes_per_move)} writes "
-                      "a move "
+                      f"a move, {fmt(r.switches_per_move)} context switches a move "
                       f"{'; '.join(r.notes)}", file=sys.stderr, flush=True)  # fmt: skip
                 results.append(r)
     return results

@@ -4,15 +4,10 @@ Theory of operation
 -------------------
 Each connection is an ``aiosqlite`` connection (``sqlite3`` on a thread of its own), handed whole
 functions (``storage.sqlite_thread``).  The writer stores a batch of saves in one transaction in
-one trip to its thread, however many saves it holds: ``BEGIN IMMEDIATE``, one ``executemany`` per
-table (the games inserted, the games updated, their new rounds, their events) and ``COMMIT``.  A
-game still playing is updated in the columns a move can change only, so a move rewrites no index
-entry but the live games' due time (``games_due``); a game that ended is updated whole.  When
-that transaction fails for a save's own reason (an integrity error, a game that was never created
-or that changed since it was read, a seat already taken), it rolls back and each save runs alone
-in a transaction of its own, so only the bad one fails (``storage.sqlite_refusals`` says why); an
-operational error (the file is locked past ``BUSY_TIMEOUT_MS``, the disk is full) fails the whole
-batch.  ``synchronous=NORMAL`` in WAL mode loses nothing committed when the process dies (it can
+one trip to its thread, however many saves it holds (``storage.sqlite_batch``), and goes on to the
+next batch there at once (``drain``): saves that arrived meanwhile do not wait for the event loop
+to hand them over, and each batch's callers are answered on the loop as the next one is stored.
+``synchronous=NORMAL`` in WAL mode loses nothing committed when the process dies (it can
 lose the last commits on power loss, which we accept).
 
 The WAL is checkpointed (copied into the database file) beside the writer, on a connection of
@@ -43,10 +38,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from storage import sql
-from storage.base import StaleRating, StorageError
-from storage.engine import NeverCreated, Save, Session
+from storage.base import StorageError
+from storage.engine import K, Save, Session
 from storage.open import MEMORY
-from storage.sqlite_refusals import refused
+from storage.sqlite_batch import store_batch
 from storage.sqlite_schema import MIGRATIONS
 from storage.sqlite_thread import Connection
 from storage.store import SQLStore
@@ -59,50 +54,6 @@ BUSY_TIMEOUT_MS = 5000
 READERS = 2
 CHECKPOINT_SAVES = 2000  # about 3,000 WAL pages at ~1.5 pages a save (migration 8)
 FALLBACK_CHECKPOINT = 10_000  # pages (SQLite's default, 1,000, would checkpoint on the writer)
-
-_INSERT_GAME = (
-    f"INSERT INTO games ({', '.join(sql.GAME_FIELDS)}, seq)"
-    f" VALUES ({', '.join(':' + f for f in sql.GAME_FIELDS)}, :seq)"
-)
-# A save without events keeps the stored seq (:seq is None then); an update changes the row only
-# while its seq is still :expected (compare-and-set, when :expected is not None).
-_UPDATE_GAME = (
-    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in sql.GAME_FIELDS if f != 'id')},"
-    " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
-)
-# What a save of a game still playing can change: every other column changes only when the game
-# ends (``protocol.game``), among them every indexed one but the due time's (``games_due``), and
-# SQLite rewrites an index entry for every indexed column an UPDATE sets, changed or not.
-PLAYING_FIELDS = (
-    "score_a",
-    "score_b",
-    "round",
-    "deadline",
-    "secret_roll",
-    "secret_nonce",
-    "pending",
-    "idle_until",
-)
-_UPDATE_PLAYING = (
-    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in PLAYING_FIELDS)},"
-    " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
-)
-# Rounds already stored are the same rounds (a resolved round never changes): skipped.
-_INSERT_ROUND = (
-    "INSERT INTO rounds (game_id, round, move_a, move_b, winner, commitment, nonce)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (game_id, round) DO NOTHING"
-)
-_INSERT_EVENT = "INSERT INTO game_events (game_id, seq, ts, event, data) VALUES (?, ?, ?, ?, ?)"
-# A rated game's new ratings, from storage.sql.rating_rows: each player's is only changed over the
-# count of rated games it was read at; then the history row.
-_UPDATE_RATING = (
-    "UPDATE players SET rating = ?, deviation = ?, volatility = ?, rated = rated + 1"
-    " WHERE name_key = ? AND rated = ?"
-)
-_INSERT_RATING = (
-    "INSERT INTO rating_history (player_id, game_id, ts, rating, deviation, volatility)"
-    " SELECT id, ?, ?, ?, ?, ? FROM players WHERE name_key = ?"
-)
 
 T = TypeVar("T")
 
@@ -271,13 +222,43 @@ class SQLiteBackend:
         except sqlite3.Error as exc:
             return [exc] * len(saves)
         async with self._lock:
-            outcomes = await self._writer.call(lambda db: _store(db, saves))
-        self._since += len(saves)
+            outcomes = await self._writer.call(lambda db: store_batch(db, saves))
+        self._stored(len(saves))
+        return outcomes
+
+    async def drain(
+        self,
+        take: Callable[[], tuple[K, Sequence[Save]] | None],
+        settle: Callable[[K, list[BaseException | None]], None],
+    ) -> None:
+        """Batch after batch on the writer's thread: it takes the next batch as soon as one is
+        committed, and hands each batch's outcomes to the event loop without waiting for it."""
+        loop = asyncio.get_running_loop()
+
+        def settled(token: K, outcomes: list[BaseException | None]) -> None:
+            self._stored(len(outcomes))
+            settle(token, outcomes)
+
+        def work(db: sqlite3.Connection) -> None:
+            while (taken := take()) is not None:
+                token, saves = taken
+                try:
+                    self._check_open()
+                    outcomes = store_batch(db, saves)
+                except Exception as exc:  # not the saves' own trouble: every one fails with it
+                    outcomes = [exc] * len(saves)
+                loop.call_soon_threadsafe(settled, token, outcomes)
+
+        async with self._lock:
+            await self._writer.call(work)
+
+    def _stored(self, saves: int) -> None:
+        """``saves`` more were stored: the WAL is checkpointed every ``CHECKPOINT_SAVES``."""
+        self._since += saves
         idle = self._checkpoint is None or self._checkpoint.done()
         if self._since >= CHECKPOINT_SAVES and self._checkpointer is not None and idle:
             self._since = 0
             self._checkpoint = asyncio.create_task(self._checkpoint_wal(self._checkpointer))
-        return outcomes
 
     async def _checkpoint_wal(self, checkpointer: Connection) -> None:
         """Copy what the WAL holds into the database file, as far as no reader needs it kept
@@ -294,61 +275,6 @@ def _commit(db: sqlite3.Connection) -> None:
 
 def _rollback(db: sqlite3.Connection) -> None:
     db.rollback()  # a no-op outside a transaction
-
-
-def _store(db: sqlite3.Connection, saves: Sequence[Save]) -> list[BaseException | None]:
-    """The batch's outcomes, on the writer's thread (see the module's docstring)."""
-    try:
-        _apply(db, saves)
-        return [None] * len(saves)
-    except sqlite3.OperationalError as exc:
-        return [exc] * len(saves)  # the database's trouble, not one save's
-    except Exception as exc:
-        if len(saves) == 1:
-            return [refused(db, saves[0], exc)]
-    outcomes: list[BaseException | None] = []
-    for save in saves:
-        try:
-            _apply(db, [save])
-            outcomes.append(None)
-        except Exception as exc:
-            outcomes.append(refused(db, save, exc))
-    return outcomes
-
-
-def _apply(db: sqlite3.Connection, saves: Sequence[Save]) -> None:
-    """Store ``saves`` in one transaction, or roll back and raise."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        created = [s.game for s in saves if s.create]
-        playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
-        ended = [s.game for s in saves if not s.create and s.game["status"] != "playing"]
-        rounds = [row for s in saves for row in s.rounds]
-        events = [row for s in saves for row in s.events]
-        if created:
-            db.executemany(_INSERT_GAME, created)
-        changed = 0
-        if playing:
-            changed += db.executemany(_UPDATE_PLAYING, playing).rowcount
-        if ended:
-            changed += db.executemany(_UPDATE_GAME, ended).rowcount
-        if changed != len(playing) + len(ended):
-            raise NeverCreated()
-        if rounds:
-            db.executemany(_INSERT_ROUND, rounds)
-        if events:
-            db.executemany(_INSERT_EVENT, events)
-        ratings = [row for s in saves for row in s.ratings]
-        if ratings:
-            updates = [(r[1], r[2], r[3], r[0], r[4]) for r in ratings]
-            if db.executemany(_UPDATE_RATING, updates).rowcount != len(ratings):
-                raise StaleRating("a rating changed since it was read; rate the game again")
-            history = [(r[5], r[6], r[1], r[2], r[3], r[0]) for r in ratings]
-            db.executemany(_INSERT_RATING, history)
-        db.commit()
-    except BaseException:
-        db.rollback()  # a no-op when no transaction is open
-        raise
 
 
 class SQLiteStorage(SQLStore):

@@ -65,6 +65,11 @@ class SQLStore(RatingReads, LiveReads):
         return self._writer.largest_batch
 
     @property
+    def queued(self) -> int:
+        """Writes asked for that the writer has not taken yet (tests wait on it)."""
+        return self._writer.queued
+
+    @property
     def retried(self) -> int:
         """Saves stored again, each alone, because their batch failed."""
         return self._writer.retried

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -40,7 +41,7 @@ class _Job:
     A plain class: made for every move, where attrs' ``__init__`` and a factory for the future
     cost two Python calls more."""
 
-    __slots__ = ("_what", "future", "save", "settled", "taken", "work")
+    __slots__ = ("_what", "finished", "future", "save", "settled", "taken", "work")
 
     def __init__(
         self,
@@ -52,9 +53,10 @@ class _Job:
         self.save = save
         self.work = work
         self.taken = False  # by the writer, into a batch or to run
+        self.finished = False  # its batch (or the unit) is settled, on the event loop
         self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        # Done once the batch (or the unit) that took the job is settled: what a cancelled
-        # caller waits for (its own future is cancelled with it).
+        # Made by a caller cancelled after the job was taken, done once it is settled (its own
+        # future is cancelled with it).
         self.settled: asyncio.Future[None] | None = None
 
     @property
@@ -72,7 +74,10 @@ class Writer:
     def __init__(self, backend: Backend) -> None:
         """Write through ``backend``."""
         self._backend = backend
+        # Taken from by the backend's thread (``_take``) as well as by the event loop.
         self._jobs: deque[_Job] = deque()
+        self._mutex = threading.Lock()
+        self._inflight: list[list[_Job]] = []  # batches taken, not yet settled
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._last_round: dict[str, int] = {}  # game id -> the last round committed for it
@@ -80,6 +85,11 @@ class Writer:
         self.saves = 0  # saves stored (or failed) in them
         self.largest_batch = 0
         self.retried = 0  # saves run again alone because their batch failed
+
+    @property
+    def queued(self) -> int:
+        """Writes asked for that the writer has not taken yet."""
+        return len(self._jobs)
 
     async def close(self) -> None:
         """Take no more writes; return once those already asked for are committed or failed."""
@@ -156,49 +166,69 @@ class Writer:
         """The caller of ``job`` was cancelled: a job never begun is dropped; one begun with its
         batch is waited for until settled, so a cancelled save is all or nothing by the time
         the caller sees the cancellation (which the caller raises on return)."""
-        if not job.taken:
-            self._jobs.remove(job)  # never begun: it is never done
-            return
-        while job.settled is not None and not job.settled.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait([job.settled])
+        with self._mutex:
+            if not job.taken:
+                self._jobs.remove(job)  # never begun: it is never done
+                return
+        if not job.finished:
+            job.settled = settled = asyncio.get_running_loop().create_future()
+            while not settled.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([settled])
         if job.future.done() and not job.future.cancelled():
             job.future.exception()  # retrieved: the caller is told of the cancellation
 
     async def _work(self) -> None:
         """Run the queued writes until none is left: units alone, saves in batches."""
-        batch: list[_Job] = []
-        loop = asyncio.get_running_loop()
         try:
             while self._jobs:
-                job = self._jobs.popleft()
-                job.taken = True
-                job.settled = settled = loop.create_future()
+                with self._mutex:
+                    job = self._jobs[0]
+                    if job.save is None:
+                        self._jobs.popleft()
+                        job.taken = True
                 if job.save is None:
-                    batch = [job]
-                    await self._run_unit(job)
-                    settled.set_result(None)
-                    continue
-                batch, games = [job], {job.save.game_id}
-                while self._jobs and len(batch) < MAX_BATCH:
-                    save = self._jobs[0].save
-                    if save is None or save.game_id in games:
-                        break
-                    batch.append(self._jobs.popleft())
-                    batch[-1].taken = True
-                    batch[-1].settled = settled
-                    games.add(save.game_id)
-                await self._run_batch(batch)
-                settled.set_result(None)
+                    try:
+                        await self._run_unit(job)
+                    finally:
+                        _settled(job)
+                else:
+                    await self._backend.drain(self._take, self._settle)
         except BaseException:
             # The task itself was cancelled (the event loop is shutting down): no caller waits
             # for ever, and none is told its write was stored.
-            for job in [*batch, *self._jobs]:
+            with self._mutex:
+                left = [job for batch in self._inflight for job in batch] + list(self._jobs)
+                self._jobs.clear()
+                self._inflight.clear()
+            for job in left:
                 _fail(job.future, StorageError(f"cannot {job.what}: the writer stopped"))
-                if job.settled is not None and not job.settled.done():
-                    job.settled.set_result(None)
-            self._jobs.clear()
+                _settled(job)
             raise
+
+    def _take(self) -> tuple[list[_Job], list[Save]] | None:
+        """The next batch: the saves at the head of the queue (of different games, up to
+        ``MAX_BATCH``); None when a unit of work (or nothing) is next.  Called where the backend
+        stores batches: its writer's thread, for SQLite."""
+        with self._mutex:
+            jobs = self._jobs
+            batch: list[_Job] = []
+            saves: list[Save] = []
+            games: set[str] = set()
+            while jobs and len(batch) < MAX_BATCH:
+                job = jobs[0]
+                save = job.save
+                if save is None or save.game_id in games:
+                    break
+                jobs.popleft()
+                job.taken = True
+                batch.append(job)
+                saves.append(save)
+                games.add(save.game_id)
+            if not batch:
+                return None
+            self._inflight.append(batch)
+        return batch, saves
 
     async def _run_unit(self, job: _Job) -> None:
         assert job.work is not None
@@ -210,12 +240,13 @@ class Writer:
             if not job.future.done():
                 job.future.set_result(result)
 
-    async def _run_batch(self, batch: list[_Job]) -> None:
-        saves = [job.save for job in batch if job.save is not None]
-        try:
-            outcomes = await self._backend.store(saves)
-        except Exception as exc:
-            outcomes = [exc] * len(saves)
+    def _settle(self, batch: list[_Job], outcomes: list[BaseException | None]) -> None:
+        """Answer a stored batch's callers (on the event loop)."""
+        with self._mutex:
+            if batch not in self._inflight:
+                return  # failed already: the writer stopped
+            self._inflight.remove(batch)
+        saves = [job.save for job in batch]
         self.batches += 1
         self.saves += len(saves)
         self.largest_batch = max(self.largest_batch, len(saves))
@@ -224,6 +255,7 @@ class Writer:
         if len(saves) > 1 and any(o is not None and not isinstance(o, StaleGame) for o in outcomes):
             self.retried += len(saves)
         for job, save, outcome in zip(batch, saves, outcomes, strict=True):
+            assert save is not None
             if outcome is None:
                 # What the last round committed for the game is (a finished game needs it no
                 # more): inline, as this runs for every move.
@@ -239,6 +271,13 @@ class Writer:
                 _fail(job.future, outcome)
             else:
                 _fail(job.future, StorageError(f"cannot {save.what}: {outcome}"))
+            _settled(job)
+
+
+def _settled(job: _Job) -> None:
+    job.finished = True
+    if job.settled is not None and not job.settled.done():
+        job.settled.set_result(None)
 
 
 def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from protocol.game import COMPUTER, Game, Status
 from protocol.rules import builtin_rules
 from storage import sql
-from storage.sqlite import PLAYING_FIELDS
+from storage.sqlite_batch import PLAYING_FIELDS
 
 RPS3 = builtin_rules()["rps3"]
 T0 = 1_700_000_000_000

@@ -1,0 +1,122 @@
+"""How the SQLite writer stores a batch of saves: one transaction on the writer's thread.
+
+``BEGIN IMMEDIATE``, one ``executemany`` per table (the games inserted, the games updated, their
+new rounds, their events) and ``COMMIT``.  A game still playing is updated in the columns a move
+can change only, so a move rewrites no index entry but the live games' due time (``games_due``);
+a game that ended is updated whole.  When that transaction fails for a save's own reason (an
+integrity error, a game that was never created or that changed since it was read, a seat already
+taken), it rolls back and each save runs alone in a transaction of its own, so only the bad one
+fails (``storage.sqlite_refusals`` says why); an operational error (the file is locked past the
+busy timeout, the disk is full) fails the whole batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from storage import sql
+from storage.base import StaleRating
+from storage.engine import NeverCreated, Save
+from storage.sqlite_refusals import refused
+
+__all__ = ["PLAYING_FIELDS", "store_batch"]
+
+_INSERT_GAME = (
+    f"INSERT INTO games ({', '.join(sql.GAME_FIELDS)}, seq)"
+    f" VALUES ({', '.join(':' + f for f in sql.GAME_FIELDS)}, :seq)"
+)
+# A save without events keeps the stored seq (:seq is None then); an update changes the row only
+# while its seq is still :expected (compare-and-set, when :expected is not None).
+_UPDATE_GAME = (
+    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in sql.GAME_FIELDS if f != 'id')},"
+    " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
+)
+# What a save of a game still playing can change: every other column changes only when the game
+# ends (``protocol.game``), among them every indexed one but the due time's (``games_due``), and
+# SQLite rewrites an index entry for every indexed column an UPDATE sets, changed or not.
+PLAYING_FIELDS = (
+    "score_a",
+    "score_b",
+    "round",
+    "deadline",
+    "secret_roll",
+    "secret_nonce",
+    "pending",
+    "idle_until",
+)
+_UPDATE_PLAYING = (
+    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in PLAYING_FIELDS)},"
+    " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
+)
+# Rounds already stored are the same rounds (a resolved round never changes): skipped.
+_INSERT_ROUND = (
+    "INSERT INTO rounds (game_id, round, move_a, move_b, winner, commitment, nonce)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (game_id, round) DO NOTHING"
+)
+_INSERT_EVENT = "INSERT INTO game_events (game_id, seq, ts, event, data) VALUES (?, ?, ?, ?, ?)"
+# A rated game's new ratings, from storage.sql.rating_rows: each player's is only changed over the
+# count of rated games it was read at; then the history row.
+_UPDATE_RATING = (
+    "UPDATE players SET rating = ?, deviation = ?, volatility = ?, rated = rated + 1"
+    " WHERE name_key = ? AND rated = ?"
+)
+_INSERT_RATING = (
+    "INSERT INTO rating_history (player_id, game_id, ts, rating, deviation, volatility)"
+    " SELECT id, ?, ?, ?, ?, ? FROM players WHERE name_key = ?"
+)
+
+
+def store_batch(db: sqlite3.Connection, saves: Sequence[Save]) -> list[BaseException | None]:
+    """The batch's outcomes, on the writer's thread (see the module's docstring)."""
+    try:
+        _apply(db, saves)
+        return [None] * len(saves)
+    except sqlite3.OperationalError as exc:
+        return [exc] * len(saves)  # the database's trouble, not one save's
+    except Exception as exc:
+        if len(saves) == 1:
+            return [refused(db, saves[0], exc)]
+    outcomes: list[BaseException | None] = []
+    for save in saves:
+        try:
+            _apply(db, [save])
+            outcomes.append(None)
+        except Exception as exc:
+            outcomes.append(refused(db, save, exc))
+    return outcomes
+
+
+def _apply(db: sqlite3.Connection, saves: Sequence[Save]) -> None:
+    """Store ``saves`` in one transaction, or roll back and raise."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        created = [s.game for s in saves if s.create]
+        playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
+        ended = [s.game for s in saves if not s.create and s.game["status"] != "playing"]
+        rounds = [row for s in saves for row in s.rounds]
+        events = [row for s in saves for row in s.events]
+        if created:
+            db.executemany(_INSERT_GAME, created)
+        changed = 0
+        if playing:
+            changed += db.executemany(_UPDATE_PLAYING, playing).rowcount
+        if ended:
+            changed += db.executemany(_UPDATE_GAME, ended).rowcount
+        if changed != len(playing) + len(ended):
+            raise NeverCreated()
+        if rounds:
+            db.executemany(_INSERT_ROUND, rounds)
+        if events:
+            db.executemany(_INSERT_EVENT, events)
+        ratings = [row for s in saves for row in s.ratings]
+        if ratings:
+            updates = [(r[1], r[2], r[3], r[0], r[4]) for r in ratings]
+            if db.executemany(_UPDATE_RATING, updates).rowcount != len(ratings):
+                raise StaleRating("a rating changed since it was read; rate the game again")
+            history = [(r[5], r[6], r[1], r[2], r[3], r[0]) for r in ratings]
+            db.executemany(_INSERT_RATING, history)
+        db.commit()
+    except BaseException:
+        db.rollback()  # a no-op when no transaction is open
+        raise

@@ -57,21 +57,35 @@ class GameTable:
     # -- deadlines -------------------------------------------------------------------------
 
     def arm(self, game: Game) -> None:
-        """Time the game's open round (its deadline or idle limit), replacing any timer."""
-        handle = self.deadlines.pop(game.id, None)
-        if handle is not None:
-            handle.cancel()
+        """Time the game's open round (its deadline or idle limit).  A move pushes the round's
+        due time on: the game's timer is kept when it fires no later than the new due time
+        (it then finds the round not due yet and is set again for the rest, in ``expire``), so
+        moves make and cancel no timers; it is replaced only when the round is due sooner."""
         due = game.due
+        handle = self.deadlines.get(game.id)
         if due is None or game.is_over or self.hub.closing:
+            if handle is not None:
+                del self.deadlines[game.id]
+                handle.cancel()
             return
-        delay = max(0.0, (due - self.hub.now()) / 1000)
         loop = asyncio.get_running_loop()
-        self.deadlines[game.id] = loop.call_later(delay, self._due, game.id, game.round)
+        when = loop.time() + max(0.0, (due - self.hub.now()) / 1000)
+        if handle is not None:
+            # Due times are whole ms: a timer a ms later than the new due time is the same one.
+            if handle.when() <= when + 0.001:
+                return
+            handle.cancel()
+        self.deadlines[game.id] = loop.call_at(when, self._due, game.id)
 
-    def _due(self, game_id: str, round: int) -> None:
+    def _due(self, game_id: str) -> None:
+        """A game's timer fired: its games part ends the open round if it is due (or sets the
+        timer again for the rest when a move pushed it on)."""
         self.deadlines.pop(game_id, None)
+        game = self.live.get(game_id)
         hub = self.hub
-        task = asyncio.create_task(hub.games.expire(game_id, round), name=f"deadline-{game_id}")
+        task = asyncio.create_task(
+            hub.games.expire(game_id, 0 if game is None else game.round), name=f"deadline-{game_id}"
+        )
         hub._tasks.add(task)
         task.add_done_callback(hub._tasks.discard)
 

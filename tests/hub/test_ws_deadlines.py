@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hub import keys
 from protocol.ratings import NEW, change, rate_game
 from tests.conftest import HubFactory
 from tests.hub.wsclient import Clients, Frame, start_pvp
@@ -119,3 +120,29 @@ async def test_missing_the_deadline_against_the_computer_gives_it_the_round(
     assert played["data"]["moves"]["ann"] is None
     assert played["data"]["winner"] == "computer"
     assert over["data"]["reason"] == "timeout"
+
+
+async def test_moves_keep_a_games_one_deadline_timer_and_the_round_still_ends_on_time(
+    start_hub: HubFactory, clients: Clients
+) -> None:
+    """A move pushes the deadline on; the game's timer is not replaced for it (a timer made and
+    one cancelled on every move, at 1,000 players thousands a second): it fires at the earlier
+    time, finds the round not due yet and waits for the rest, so the round still ends on time."""
+    server = await start_hub(round_deadline=DEADLINE)
+    table = server.app[keys.HUB].table
+    ann = await clients.player(server, "ann")
+    game_id = (await ann.ok("play", opponent="computer", best_of=15, rules="rps3"))["game"]
+    topic = f"game:{game_id}"
+    timer = table.deadlines[game_id]
+    frames: list[Frame] = []
+    for n in (1, 2):
+        reply, frames = await ann.request("move", game=game_id, roll="Rock", round=n)
+        assert reply["ok"], reply
+        assert table.deadlines[game_id] is timer
+    [opened] = [f for f in frames if f.get("event") == "round_open"]  # round 3's
+    assert opened["data"]["round"] == 3
+    missed = await ann.event(topic, "round")
+    assert missed["data"]["round"] == 3
+    assert missed["data"]["moves"]["ann"] is None
+    late = (datetime.now(UTC) - when(opened["data"]["deadline"])).total_seconds()
+    assert -0.05 < late < 1.0  # not before its deadline (ms rounding), and not a timer late

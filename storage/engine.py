@@ -18,7 +18,7 @@ from storage.base import StaleGame
 from storage.sql import Row
 
 T = TypeVar("T")
-K = TypeVar("K")  # what a batch taken by ``Backend.drain`` is known by
+K = TypeVar("K")  # what a batch taken by ``Backend.store_batches`` is known by
 
 
 class Session(Protocol):
@@ -120,7 +120,7 @@ class Backend(Protocol):
         for an update that lost its compare-and-set, ``SeatTaken``, ``NeverCreated``, …)."""
         ...
 
-    async def drain(
+    async def store_batches(
         self,
         take: Callable[[], tuple[K, Sequence[Save]] | None],
         settle: Callable[[K, list[BaseException | None]], None],
@@ -128,7 +128,7 @@ class Backend(Protocol):
         """Store batch after batch, each as ``store`` does, for as long as ``take`` gives one;
         ``settle`` is told each batch's outcomes on the event loop.  A backend whose writer is a
         thread calls ``take`` there and goes on to the next batch at once, without waiting for
-        the event loop to hand it over (``drain_on_loop`` is the way without a thread)."""
+        the event loop to hand it over (``batches_on_loop`` is the way without a thread)."""
         ...
 
     async def close(self) -> None:
@@ -136,12 +136,12 @@ class Backend(Protocol):
         ...
 
 
-async def drain_on_loop(
+async def batches_on_loop(
     backend: Backend,
     take: Callable[[], tuple[K, Sequence[Save]] | None],
     settle: Callable[[K, list[BaseException | None]], None],
 ) -> None:
-    """``Backend.drain`` for a backend that stores on the event loop: batch after batch."""
+    """``Backend.store_batches`` for a backend that stores on the event loop: batch after batch."""
     while (taken := take()) is not None:
         token, saves = taken
         settle(token, await backend.store(saves))

@@ -43,7 +43,7 @@ import asyncpg
 
 from storage import sql
 from storage.base import SeatTaken, StaleRating, StorageError
-from storage.engine import K, NeverCreated, Save, Session, drain_on_loop
+from storage.engine import K, NeverCreated, Save, Session, batches_on_loop
 from storage.open import COMMAND_TIMEOUT, SCHEMA_NAME, command_timeout, postgres_dsn, redacted
 from storage.postgres_batch import Connection, apply
 from storage.postgres_schema import MIGRATIONS, NOW_MS
@@ -224,13 +224,13 @@ class PostgresBackend:
         except _DATABASE_ERRORS as exc:
             return [self._error(saves[0], exc, len(saves))] * len(saves)
 
-    async def drain(
+    async def store_batches(
         self,
         take: Callable[[], tuple[K, Sequence[Save]] | None],
         settle: Callable[[K, list[BaseException | None]], None],
     ) -> None:
-        """Batch after batch, on the event loop (``storage.engine.drain_on_loop``)."""
-        await drain_on_loop(self, take, settle)
+        """Batch after batch, on the event loop (``storage.engine.batches_on_loop``)."""
+        await batches_on_loop(self, take, settle)
 
     async def _batch_connection(self) -> Connection:
         """The connection batches run on, kept out of the pool between them (so no reset runs

@@ -4,11 +4,11 @@ Theory of operation
 -------------------
 Each connection is an ``aiosqlite`` connection (``sqlite3`` on a thread of its own), handed whole
 functions (``storage.sqlite_thread``).  The writer stores a batch of saves in one transaction in
-one trip to its thread, however many saves it holds (``storage.sqlite_batch``), and goes on to the
-next batch there at once (``drain``): saves that arrived meanwhile do not wait for the event loop
-to hand them over, and each batch's callers are answered on the loop as the next one is stored.
-``synchronous=NORMAL`` in WAL mode loses nothing committed when the process dies (it can
-lose the last commits on power loss, which we accept).
+one trip to its thread, however many saves it holds (``storage.sqlite_batch``), and goes on to
+the next batch there at once (``store_batches``): saves that arrived meanwhile do not wait for
+the event loop to hand them over, and each batch's callers are answered on the loop as the next
+one is stored.  ``synchronous=NORMAL`` in WAL mode loses nothing committed when the process dies
+(it can lose the last commits on power loss, which we accept).
 
 The WAL is checkpointed (copied into the database file) beside the writer, on a connection of
 its own, every ``CHECKPOINT_SAVES`` saves: the writer's commits never wait for it, and a page that
@@ -226,7 +226,7 @@ class SQLiteBackend:
         self._stored(len(saves))
         return outcomes
 
-    async def drain(
+    async def store_batches(
         self,
         take: Callable[[], tuple[K, Sequence[Save]] | None],
         settle: Callable[[K, list[BaseException | None]], None],

@@ -193,7 +193,7 @@ class Writer:
                     finally:
                         _settled(job)
                 else:
-                    await self._backend.drain(self._take, self._settle)
+                    await self._backend.store_batches(self._take, self._settle)
         except BaseException:
             # The task itself was cancelled (the event loop is shutting down): no caller waits
             # for ever, and none is told its write was stored.

@@ -232,7 +232,9 @@ class SQLiteBackend:
         settle: Callable[[K, list[BaseException | None]], None],
     ) -> None:
         """Batch after batch on the writer's thread: it takes the next batch as soon as one is
-        committed, and hands each batch's outcomes to the event loop without waiting for it."""
+        committed, and hands each batch's outcomes to the event loop without waiting for it.
+        In memory, where reads take turns with the writes on the one connection, one batch a
+        turn, so that saves that keep coming never hold a read up."""
         loop = asyncio.get_running_loop()
 
         def settled(token: K, outcomes: list[BaseException | None]) -> None:
@@ -248,6 +250,8 @@ class SQLiteBackend:
                 except Exception as exc:  # not the saves' own trouble: every one fails with it
                     outcomes = [exc] * len(saves)
                 loop.call_soon_threadsafe(settled, token, outcomes)
+                if self._shared:
+                    return
 
         async with self._lock:
             await self._writer.call(work)

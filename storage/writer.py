@@ -6,7 +6,10 @@ saves (``create_game``, ``save_game``) at the head of the queue are taken togeth
 ``MAX_BATCH``, and the backend stores them in one transaction; so the saves that arrive while a
 write is in flight are stored together by the next one, and each caller is answered once its save
 is committed (or has failed).  A batch never holds two saves of one game: the second waits for the
-next batch, so each game's saves are stored in the order they were asked for.
+next batch, so each game's saves are stored in the order they were asked for.  Batches are taken
+where the backend stores them (``Backend.store_batches``): on SQLite by the writer's thread, as
+soon as the one before is committed (``_take``, under a lock the event loop shares); each batch's
+callers are answered on the loop (``_settle``).
 
 A save's rows are made when it is asked for, so the caller may change the game afterwards.  Only
 the rounds past the last round this writer has committed for the game are sent; the backend's

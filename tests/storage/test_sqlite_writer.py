@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 
 import storage.sqlite
+from storage import sql
 from storage.base import StorageError
+from storage.engine import Save
+from storage.open import MEMORY
 from storage.sqlite import SQLiteStorage
 from tests.conftest import eventually
 from tests.storage.contract import Table, against_the_computer, assert_same_game
@@ -212,3 +215,41 @@ async def test_saves_asked_for_during_a_batch_are_committed_without_the_event_lo
     assert rows == 2
     await asyncio.gather(a, b)
     assert_same_game(await opened.game(second.game.id), second.game)
+
+
+async def test_in_memory_a_read_waits_for_one_batch_not_for_every_save_that_keeps_coming() -> None:
+    """In memory, reads take turns with the writes on the one connection: the writer's thread
+    stores one batch a turn there, so saves that keep coming never hold a read up."""
+    opened = await SQLiteStorage.open(MEMORY)
+    try:
+        [table] = await against_the_computer(opened, 1)
+        save = Save(False, table.game.id, sql.save_row(table.game, [], create=False, expected=None),
+                    [], [], [])  # fmt: skip
+        backend = opened._backend
+        taken: list[int] = []
+        read_after: list[int] = []
+
+        def take() -> tuple[int, list[Save]] | None:  # saves that keep coming, 200 batches
+            if len(taken) == 200:
+                return None
+            taken.append(len(taken))
+            return len(taken), [save]
+
+        async def read() -> None:
+            await opened.game(table.game.id)
+            read_after.append(len(taken))
+
+        batches = asyncio.create_task(backend.store_batches(take, lambda token, outcomes: None))
+        await taken_first(taken)
+        await read()
+        await batches
+        assert read_after[0] < 200
+    finally:
+        await opened.close()
+
+
+async def taken_first(taken: list[int]) -> None:
+    async def begun() -> bool:
+        return bool(taken)
+
+    await eventually(begun)

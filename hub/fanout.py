@@ -158,8 +158,9 @@ class Peer:
         """Frame and write one message (a reply or a single peer's event)."""
         self.write(ws_frame(payload))
 
-    def write(self, frame: bytes) -> None:
-        """Write a ready frame without blocking; a queue over the limits closes with 1013."""
+    def write(self, frame: bytes, frames: int = 1) -> None:
+        """Write a ready frame without blocking (or ``frames`` of them joined in one ``frame``:
+        a move's events, one send); a queue over the limits closes with 1013."""
         if self._closing:
             return
         transport = self._transport
@@ -170,40 +171,16 @@ class Peer:
                 self._closing = True
                 return
         n = len(frame)
-        full = self._frames >= self._frame_room or self._bytes + n > self._byte_room
-        if full and not self._fits(1, n):
+        full = self._frames + frames > self._frame_room or self._bytes + n > self._byte_room
+        if full and not self._fits(frames, n):
             self._slow()
             return
-        self._frames += 1
+        self._frames += frames
         self._bytes += n
         if self._held is not None:
             self._held.append(frame)
         else:
             transport.write(frame)
-
-    def write_all(self, frames: list[bytes]) -> None:
-        """``write`` each of ``frames``, in order (a move's events: one call)."""
-        if self._closing:
-            return
-        held = self._held
-        if held is None:
-            if self.ws.closed:
-                return
-            if self._transport.is_closing():
-                self._closing = True
-                return
-        for frame in frames:
-            n = len(frame)
-            full = self._frames >= self._frame_room or self._bytes + n > self._byte_room
-            if full and not self._fits(1, n):
-                self._slow()
-                return
-            self._frames += 1
-            self._bytes += n
-            if held is not None:
-                held.append(frame)
-            else:
-                self._transport.write(frame)
 
     def answer(self, frames: list[bytes]) -> None:
         """Write a reply and the events it brings (a recovery) at once, whatever their number.
@@ -384,9 +361,10 @@ class Subscriptions:
         """``deliver`` each of ``payloads`` in order (a move's events: one call)."""
         peers = self._by_topic.get(topic)
         if peers:
-            frames = text_frames(payloads)
+            # The frames joined once: one write (one send) a subscriber, each frame counted.
+            data, count = b"".join(text_frames(payloads)), len(payloads)
             for peer in peers:
-                peer.write_all(frames)
+                peer.write(data, count)
 
     def peers(self, topic: str) -> Iterable[Peer]:
         """The subscribers of ``topic``."""

@@ -192,7 +192,7 @@ async def test_a_client_that_never_reads_is_closed_once_the_kernel_and_hub_hold_
 async def test_a_spectator_that_never_reads_is_closed_by_a_games_events(
     start_hub: HubFactory, clients: Clients, stuck: Any
 ) -> None:
-    # A move's events reach each subscriber in one call (Peer.write_all), each frame counted:
+    # A move's events reach each subscriber in one write (Peer.write), each frame counted:
     # a game of 50 drawn rounds is 200 of them, past 100 and a 4 KB receive buffer.
     server = await start_hub(
         outbound_frames=100, outbound_bytes=1 << 30, close_timeout=0.5, heartbeat=0, rate=1e6,

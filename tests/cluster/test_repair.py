@@ -44,13 +44,6 @@ async def server(
         await running.close()
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[Clients]:
-    opened = Clients()
-    yield opened
-    await opened.close()
-
-
 def hub_of(server: TestServer) -> GameHub:
     hub: GameHub = server.app[keys.HUB]
     assert isinstance(hub.presence, ClusterPresence), "a cluster node"

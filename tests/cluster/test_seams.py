@@ -53,13 +53,6 @@ async def server(
         await running.close()
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[Clients]:
-    opened = Clients()
-    yield opened
-    await opened.close()
-
-
 def hub_of(server: TestServer) -> GameHub:
     return server.app[keys.HUB]
 

@@ -162,12 +162,22 @@ def leader(row: Row) -> Leader:
     )
 
 
-def stored_event(row: Row) -> StoredEvent:
-    """A ``game_events`` row as a record."""
-    text = row["data"]
-    return StoredEvent(
-        seq=row["seq"], ts=row["ts"], event=row["event"], data=json.loads(text), text=text
-    )
+def stored_events(row: Row, after: int) -> list[StoredEvent]:
+    """The events of a ``game_events`` row (``event_rows``) with seq above ``after``."""
+    seq, ts, names = row["seq"], row["ts"], row["event"]
+    if "," not in names:
+        text = row["data"]
+        return [StoredEvent(seq, ts, names, json.loads(text), text)] if seq > after else []
+    return [
+        StoredEvent(n, ts, name, json.loads(text), text)
+        for n, name, text in zip(
+            range(seq, seq + names.count(",") + 1),
+            names.split(","),
+            row["data"].split("\n"),
+            strict=True,
+        )
+        if n > after
+    ]
 
 
 def json_list(values: list[str]) -> str:
@@ -175,9 +185,43 @@ def json_list(values: list[str]) -> str:
     return json.dumps(values)
 
 
-def event_rows(game_id: str, events: Iterable[StoredEvent]) -> list[tuple[Any, ...]]:
-    """Events as ``(game_id, seq, ts, event, data)`` rows, serialized before a transaction."""
-    return [(game_id, e.seq, e.ts, e.event, e.text) for e in events]
+def event_rows(game_id: str, events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
+    """Events as ``(game_id, seq, ts, event, data)`` rows: the events of one time (a change
+    makes its events at once) in one row, of the first one's ``seq``, their names joined by
+    commas (a name is a word) and their JSON texts by line breaks (a text of the hub's encoder
+    has none; one that has is a row of its own, read whole).  A move's three events are one
+    row to insert and one index entry, not three.  Rows of one event each (all that versions
+    before SQLite's migration 9 and PostgreSQL's 7 wrote) are rows of this form too."""
+    if len(events) == 1:
+        e = events[0]
+        return [(game_id, e.seq, e.ts, e.event, e.text)]
+    rows: list[tuple[Any, ...]] = []
+    run: list[StoredEvent] = []
+    for e in events:
+        alone = "\n" in e.text
+        if run and (alone or e.ts != run[0].ts):
+            rows.append(_run_row(game_id, run))
+            run = []
+        run.append(e)
+        if alone:
+            rows.append(_run_row(game_id, run))
+            run = []
+    if run:
+        rows.append(_run_row(game_id, run))
+    return rows
+
+
+def _run_row(game_id: str, run: list[StoredEvent]) -> tuple[Any, ...]:
+    first = run[0]
+    if len(run) == 1:
+        return (game_id, first.seq, first.ts, first.event, first.text)
+    return (
+        game_id,
+        first.seq,
+        first.ts,
+        ",".join([e.event for e in run]),
+        "\n".join([e.text for e in run]),
+    )
 
 
 def game_row(

@@ -198,4 +198,11 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE game_events_by_rowid RENAME TO game_events",
         "CREATE UNIQUE INDEX game_events_by_seq ON game_events (game_id, seq)",
     ],
+    [
+        # From here on a row of game_events holds the events a change made at one time
+        # (storage.sql.event_rows: a move's three in one row, one index entry instead of three),
+        # which older versions would misread: the schema's version says so, and they refuse the
+        # file.  The table itself is unchanged; its rows of one event each read as before.
+        "SELECT 'game_events: a row holds the events of one time'",
+    ],
 ]

@@ -335,16 +335,18 @@ class SQLStore(RatingReads, LiveReads):
         """The game topic's events with ``seq > after``, in order."""
         if not sql.storable(game_id):
             return []
+        # From the row holding seq ``after + 1`` (a row holds the events of one time, from its
+        # ``seq``: ``sql.event_rows``) on.
         query = (
-            "SELECT seq, ts, event, data FROM game_events"
-            " WHERE game_id = ? AND seq > ? ORDER BY seq"
+            "SELECT seq, ts, event, data FROM game_events WHERE game_id = ? AND seq >= COALESCE("
+            "(SELECT MAX(seq) FROM game_events WHERE game_id = ? AND seq <= ?), 0) ORDER BY seq"
         )
 
         async def work(s: Session) -> list[sql.Row]:
-            return await s.fetch(query, game_id, after)
+            return await s.fetch(query, game_id, game_id, after + 1)
 
         rows = await self._read(f"read the events of game {game_id}", work)
-        return [sql.stored_event(row) for row in rows]
+        return [event for row in rows for event in sql.stored_events(row, after)]
 
     async def last_seq(self, game_id: str) -> int:
         """The game topic's latest ``seq`` (0 when it has none)."""

@@ -160,19 +160,20 @@ async def both_move(s: Scene, game: str, n: int) -> None:
 
 
 async def stored_events(c: Cluster, game: str, after: int) -> list[tuple[int, str]]:
-    """The events of ``game`` past seq ``after`` in PostgreSQL, read from the test's schema."""
+    """The events of ``game`` past seq ``after`` in PostgreSQL, read from the test's schema (a
+    row holds the events of one time, from its seq, their names joined by commas)."""
     schema = parse_qs(urlsplit(c.db).query)["schema"][0]
     conn = await asyncpg.connect(SERVER, timeout=TIMEOUT)
     try:
         rows = await conn.fetch(
-            f'SELECT seq, event FROM "{schema}".game_events WHERE game_id = $1 AND seq > $2'
-            " ORDER BY seq",
-            game,
-            after,
+            f'SELECT seq, event FROM "{schema}".game_events WHERE game_id = $1 ORDER BY seq', game
         )
     finally:
         await conn.close()
-    return [(row["seq"], row["event"]) for row in rows]
+    events = [
+        (row["seq"] + i, name) for row in rows for i, name in enumerate(row["event"].split(","))
+    ]
+    return [(seq, name) for seq, name in events if seq > after]
 
 
 async def tripped(c: Cluster, patterns: tuple[bytes, ...]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import attrs
@@ -11,6 +12,7 @@ from protocol.game import COMPUTER, Game, Reason, Status
 from storage.base import (
     Storage,
     StorageError,
+    StoredEvent,
 )
 from tests.storage.contract import RPS3, RPS15, T0, Table, assert_same_game, register
 
@@ -117,6 +119,43 @@ async def test_events_are_stored_in_order_and_replayed_after_a_seq(storage: Stor
     assert stored[-2].data["moves"] == {"Alice": "Rock", "bob": "Paper"}
     assert await storage.events("g1", 2) == stored[2:]
     assert await storage.events("g1", table.seq) == []
+
+
+async def test_events_replay_from_every_seq_even_inside_one_saves_events(storage: Storage) -> None:
+    """A move against the computer stores three events at once (``moved``, ``round``,
+    ``round_open``): a subscriber that saw only some of them gets exactly the rest."""
+    await register(storage, "Alice")
+    table = await Table.start(storage, ("Alice", COMPUTER), best_of=5)
+    for roll in ("Rock", "Paper", "Scissors"):
+        await table.move("Alice", roll)
+    stored = await storage.events("g1", 0)
+    assert [e.seq for e in stored] == list(range(1, table.seq + 1))
+    whole = [(e.seq, e.ts, e.event, e.data, e.text) for e in stored]
+    for after in range(table.seq + 1):
+        rest = await storage.events("g1", after)
+        assert [(e.seq, e.ts, e.event, e.data, e.text) for e in rest] == whole[after:], after
+
+
+async def test_events_saved_together_keep_their_own_times_and_texts(storage: Storage) -> None:
+    """Events saved in one change need not share a time, nor be JSON without line breaks: each
+    reads back as it was given."""
+    await register(storage, "Alice")
+    table = await Table.start(storage, ("Alice", COMPUTER), best_of=5)
+    events = table.play("Alice", "Rock")
+    assert len(events) == 3
+    events[0] = StoredEvent(
+        events[0].seq, events[0].ts, events[0].event, events[0].data,
+        json.dumps(events[0].data, indent=1),
+    )  # fmt: skip
+    events[2] = StoredEvent(events[2].seq, events[2].ts + 7, events[2].event, events[2].data)
+    await storage.save_game(table.game, events)
+    given = [(e.seq, e.ts, e.event, e.data, e.text) for e in events]
+    assert "\n" in given[0][4]
+    for after in range(events[0].seq - 1, table.seq + 1):
+        rest = await storage.events("g1", after)
+        assert [(e.seq, e.ts, e.event, e.data, e.text) for e in rest] == given[
+            after - events[0].seq + 1 :
+        ], after
 
 
 async def test_last_seq_follows_the_saved_events(storage: Storage) -> None:

@@ -209,8 +209,9 @@ async def test_migrating_a_seventh_schema_file_keeps_every_round_and_event(tmp_p
         db.executemany(
             "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?)", sql.round_rows(game, game.rounds)
         )
-        db.executemany(
-            "INSERT INTO game_events VALUES (?, ?, ?, ?, ?)", sql.event_rows("g7", events)
+        db.executemany(  # one row an event, as versions before migration 9 wrote them
+            "INSERT INTO game_events VALUES (?, ?, ?, ?, ?)",
+            [("g7", e.seq, e.ts, e.event, e.text) for e in events],
         )
     finally:
         db.close()
@@ -236,3 +237,55 @@ async def test_migrating_a_seventh_schema_file_keeps_every_round_and_event(tmp_p
             db.execute("INSERT INTO game_events VALUES ('g7', 1, 0, 'moved', '{}')")
     finally:
         db.close()
+
+
+async def test_a_moves_events_take_one_row_and_rows_of_one_event_still_read(
+    tmp_path: Path,
+) -> None:
+    """The events a change makes at one time are stored as one ``game_events`` row (its first
+    seq, the names joined by commas, the texts by line breaks): a move against the computer adds
+    one row, not three.  Rows of one event each (what versions before migration 9 wrote) read
+    back beside them."""
+    path = tmp_path / "hub.db"
+    storage = await SQLiteStorage.open(str(path))
+    try:
+        await storage.create_player("ann", "token-hash", 1_000)
+        game, started = Game.start(
+            id="g10", rules=builtin_rules()["rps3"], best_of=5, players=("ann", COMPUTER),
+            now=1_000, rng=random.Random(10), epoch="e", round_seconds=0,
+        )  # fmt: skip
+        events = stored_events(started, 1, 1_000)
+        await storage.create_game(game, events)
+        _, moved = game.move("ann", "Rock", None, now=2_000, rng=random.Random(1))
+        more = stored_events(moved, len(events) + 1, 2_000)
+        assert [e.event for e in more] == ["moved", "round", "round_open"]
+        await storage.save_game(game, more)
+    finally:
+        await storage.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = db.execute(
+            "SELECT seq, event, data FROM game_events WHERE game_id = 'g10' ORDER BY seq"
+        ).fetchall()
+        assert rows[-1] == (more[0].seq, "moved,round,round_open", "\n".join(e.text for e in more))
+        assert len(rows) == 2
+        # A row of one event, as an older version wrote it, after the packed ones.
+        _, later = game.move("ann", "Paper", None, now=3_000, rng=random.Random(2))
+        last = stored_events(later, more[-1].seq + 1, 3_000)
+        db.executemany(
+            "INSERT INTO game_events VALUES (?, ?, ?, ?, ?)",
+            [("g10", e.seq, e.ts, e.event, e.text) for e in last],
+        )
+        db.execute("UPDATE games SET seq = ? WHERE id = 'g10'", (last[-1].seq,))
+    finally:
+        db.close()
+    storage = await SQLiteStorage.open(str(path))
+    try:
+        every = events + more + last
+        for after in range(len(every) + 1):
+            replayed = await storage.events("g10", after)
+            assert [(e.seq, e.ts, e.event, e.data, e.text) for e in replayed] == [
+                (e.seq, e.ts, e.event, e.data, e.text) for e in every[after:]
+            ], after
+    finally:
+        await storage.close()

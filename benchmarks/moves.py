@@ -16,7 +16,7 @@ Servers: ``hub`` (``python -m hub serve`` on a temporary SQLite file, deadline/g
 off, ``--ws-rate 0``: no per-connection request limit, as the reference has none), ``hub-pg``
 (the same on PostgreSQL, ``--pg URL``, a fresh schema per run) and ``reference``
 (``moves_reference.py``: aiohttp + SQLite WAL, group commit); ``before`` is the hub of another
-checkout (``--before DIR``), for an interleaved A/B.  A move refused as ``rate_limited``
+checkout (``--before DIR``), for an interleaved A/B (``before-pg`` its hub on PostgreSQL).  A move refused as ``rate_limited``
 (should a hub be run with a limit) is retried after 50 ms and counted.
 
 Usage: ``.venv/bin/python benchmarks/moves.py [--players 10 100 1000] [--servers hub reference]
@@ -79,11 +79,14 @@ def start_server(
         if kind == "before":  # ``-m`` imports the hub from the working directory: that checkout's
             assert before is not None
             cwd = before
-    elif kind == "hub-pg":
+    elif kind in ("hub-pg", "before-pg"):
         schema = f"bench_{secrets.token_hex(4)}"
         sep = "&" if "?" in pg else "?"
         cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port),
                "--db", f"{pg}{sep}schema={schema}", *common]  # fmt: skip
+        if kind == "before-pg":
+            assert before is not None
+            cwd = before
     else:
         cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
                "--db", str(tmp / f"ref-{port}.db")]  # fmt: skip
@@ -276,7 +279,7 @@ def table(results: list[Result]) -> str:
     by = {(r.server, r.players): r for r in results}
     for n in sorted({r.players for r in results}):
         ref = by.get(("reference", n))
-        for kind in ("hub", "hub-pg", "before"):
+        for kind in ("hub", "hub-pg", "before", "before-pg"):
             hub = by.get((kind, n))
             if hub and ref and ref.us_per_move > 0 and ref.moves_per_s > 0:
                 lines.append(
@@ -334,7 +337,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--players", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--servers", nargs="+", default=["hub", "reference"],
-                        choices=["hub", "hub-pg", "reference", "before"])  # fmt: skip
+                        choices=["hub", "hub-pg", "reference", "before", "before-pg"])  # fmt: skip
     parser.add_argument("--before", type=Path, metavar="DIR",
                         help="server 'before': another checkout's hub (A/B)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")

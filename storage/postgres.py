@@ -149,7 +149,12 @@ class PostgresBackend:
             raise StorageError(f"schema {schema!r} must be letters, digits and _")
         schema = schema or url_schema
         where = redacted(url)
-        settings = {"application_name": "rps-hub"}
+        # A batch is one statement outside any transaction of ours (storage.postgres_batch): it
+        # runs at the session's default isolation, which is READ COMMITTED whatever the server's.
+        settings = {
+            "application_name": "rps-hub",
+            "default_transaction_isolation": "read committed",
+        }
         if schema is not None:
             settings["search_path"] = _quoted(schema)
         try:
@@ -200,7 +205,7 @@ class PostgresBackend:
             raise StorageError(f"cannot {what}: {_reason(exc, self._timeout)}") from exc
 
     async def store(self, saves: Sequence[Save]) -> list[BaseException | None]:
-        """The batch in one transaction of three round trips (see the module's docstring)."""
+        """The batch in one statement, one round trip (``storage.postgres_batch``)."""
         try:
             db = await self._batch_connection()
             try:

@@ -1,8 +1,11 @@
-"""A batch of saves on PostgreSQL: one transaction of three round trips, however many it holds.
+"""A batch of saves on PostgreSQL: one statement, one round trip, however many it holds.
 
-``BEGIN``, one statement whose parts insert the new games, update the saved ones, insert their
-new rounds (skipping those already stored) and their events, each from one JSON array parameter,
-and ``COMMIT`` (a rated game's end adds one statement for the ratings).
+One statement whose parts insert the new games, update the saved ones, insert their new rounds
+(skipping those already stored) and their events, each from one JSON array parameter; a statement
+is atomic, so it runs as a transaction of its own (the connections' default isolation is READ
+COMMITTED, set when they connect).  A batch with a rated game's end needs a second statement for
+the ratings: ``BEGIN``, the two, ``COMMIT``.  The event loop hands one batch to the next (asyncpg
+runs on it), and each round trip waits for a turn of a busy loop: one a batch, not three.
 
 An update is a compare-and-set: it changes a game's row only while the stored ``seq`` is still
 the one the save follows (``UPDATE … WHERE g.id = v.id AND g.seq = expected``; a save without
@@ -11,9 +14,9 @@ waits for another transaction holding the row and then reads the committed row a
 saves racing from two hubs over the same seq exactly one changes the row.  The rounds and
 events inserted are only those of games the statement inserted or changed, so a save that lost
 the race stores nothing and the rest of the batch commits: it fails alone, with ``StaleGame``,
-without a retry.  A game that was never created shows the same way; the batch then rolls back
-and raises ``NeverCreated`` (so ``storage.postgres`` stores each save alone, as for any save
-failing for its own reason).
+without a retry.  A game that was never created shows the same way and fails alone too, with
+``NeverCreated`` (in a batch with ratings, the transaction rolls back and raises it instead, so
+``storage.postgres`` stores each save alone, as for any save failing for its own reason).
 
 Inserting a live game seats its humans (a trigger of migration 6, in the same statement): a seat
 already held raises ``unique_violation`` on ``live_seats_pkey``, and the batch rolls back.
@@ -99,29 +102,41 @@ _RATINGS = """WITH v AS (
 
 
 async def apply(db: Connection, saves: Sequence[Save]) -> list[BaseException | None]:
-    """Store ``saves`` in one transaction: one outcome per save, None when it is committed and
-    ``StaleGame`` when it lost a compare-and-set (and stored nothing); or roll back and raise
-    (``NeverCreated``, ``StaleRating``, or the database's error)."""
-    refused: dict[str, BaseException] = {}
+    """Store ``saves`` atomically: one outcome per save, None when it is committed, and
+    ``StaleGame`` or ``NeverCreated`` when it matched no stored row (and stored nothing); or
+    store none and raise (``StaleRating``, ``NeverCreated`` in a batch with ratings, or the
+    database's error)."""
+    if not any(s.ratings for s in saves):
+        return await _store(db, saves, atomic=False)
     async with db.transaction(isolation="read_committed"):
-        row = await db.fetchrow(
-            _BATCH,
-            _json([s.game for s in saves if s.create]),
-            _json([s.game for s in saves if not s.create]),
-            _json([dict(zip(_ROUND_COLUMNS, r, strict=True)) for s in saves for r in s.rounds]),
-            _json([dict(zip(_EVENT_COLUMNS, e, strict=True)) for s in saves for e in s.events]),
-        )
-        assert row is not None
-        if len(row["updated"]) != sum(not s.create for s in saves):
-            refused = await _unmatched(db, saves, set(row["updated"]))
-        ratings = [
-            dict(zip(_RATING_COLUMNS, r, strict=True))
-            for s in saves
-            if s.game_id not in refused
-            for r in s.ratings
-        ]
-        if ratings and await db.fetchval(_RATINGS, _json(ratings)) != len(ratings):
-            raise StaleRating("a rating changed since it was read; rate the game again")
+        return await _store(db, saves, atomic=True)
+
+
+async def _store(
+    db: Connection, saves: Sequence[Save], *, atomic: bool
+) -> list[BaseException | None]:
+    """The batch's statement, and the ratings' when ``atomic`` (in the caller's transaction)."""
+    refused: dict[str, BaseException] = {}
+    row = await db.fetchrow(
+        _BATCH,
+        _json([s.game for s in saves if s.create]),
+        _json([s.game for s in saves if not s.create]),
+        _json([dict(zip(_ROUND_COLUMNS, r, strict=True)) for s in saves for r in s.rounds]),
+        _json([dict(zip(_EVENT_COLUMNS, e, strict=True)) for s in saves for e in s.events]),
+    )
+    assert row is not None
+    if len(row["updated"]) != sum(not s.create for s in saves):
+        refused = await _unmatched(db, saves, set(row["updated"]))
+        if atomic and any(isinstance(exc, NeverCreated) for exc in refused.values()):
+            raise NeverCreated()
+    ratings = [
+        dict(zip(_RATING_COLUMNS, r, strict=True))
+        for s in saves
+        if s.game_id not in refused
+        for r in s.ratings
+    ]
+    if ratings and await db.fetchval(_RATINGS, _json(ratings)) != len(ratings):
+        raise StaleRating("a rating changed since it was read; rate the game again")
     return [refused.get(s.game_id) for s in saves]
 
 
@@ -129,16 +144,13 @@ async def _unmatched(
     db: Connection, saves: Sequence[Save], updated: set[str]
 ) -> dict[str, BaseException]:
     """Why each update the batch made no change for failed (one lookup, only when one did):
-    ``StaleGame`` by id; ``NeverCreated`` is raised, rolling the batch back."""
+    ``StaleGame`` or ``NeverCreated``, by id."""
     missed = [s for s in saves if not s.create and s.game_id not in updated]
     rows = await db.fetch(
         "SELECT id, seq FROM games WHERE id = ANY($1::text[])", [s.game_id for s in missed]
     )
     stored = {r["id"]: int(r["seq"]) for r in rows}
-    refused = {s.game_id: unmatched(s, stored.get(s.game_id)) for s in missed}
-    if any(isinstance(exc, NeverCreated) for exc in refused.values()):
-        raise NeverCreated()
-    return refused
+    return {s.game_id: unmatched(s, stored.get(s.game_id)) for s in missed}
 
 
 def _json(rows: list[dict[str, Any]]) -> str:

@@ -10,14 +10,18 @@ answers each ``round_open`` with a move for that round at once.  Over a measured
 - **p50/p99 ms**: time from sending a move to receiving its ``round`` event;
 - per move also: the server's main thread (its event loop) alone and its system time; the
   players' worker processes' CPU (they share the machine's cores with the server); the bytes and
-  calls of the server's ``write``/``pwrite`` (its files: ``/proc`` io does not count ``send``).
+  calls of the server's ``write``/``pwrite`` (its files: ``/proc`` io does not count ``send``);
+  on PostgreSQL the CPU of its server processes (the database's work is there, not in the hub's
+  process, so ``µs CPU/move`` leaves it out).
 
 Servers: ``hub`` (``python -m hub serve`` on a temporary SQLite file, deadline/grace/heartbeat
 off, ``--ws-rate 0``: no per-connection request limit, as the reference has none), ``hub-pg``
-(the same on PostgreSQL, ``--pg URL``, a fresh schema per run) and ``reference``
-(``moves_reference.py``: aiohttp + SQLite WAL, group commit); ``before`` is the hub of another
-checkout (``--before DIR``), for an interleaved A/B (``before-pg`` its hub on PostgreSQL).  A move refused as ``rate_limited``
-(should a hub be run with a limit) is retried after 50 ms and counted.
+(the same on PostgreSQL, ``--pg URL``, a fresh schema per run), ``reference``
+(``moves_reference.py``: aiohttp + SQLite WAL, group commit) and ``reference-pg`` (the same on
+PostgreSQL: asyncpg, group commit, a fresh schema; ``hub-pg`` is compared with it when it ran,
+else with ``reference``); ``before`` is the hub of another checkout (``--before DIR``), for an
+interleaved A/B (``before-pg`` its hub on PostgreSQL).  A move refused as ``rate_limited`` (should
+a hub be run with a limit) is retried after 50 ms and counted.
 
 Usage: ``.venv/bin/python benchmarks/moves.py [--players 10 100 1000] [--servers hub reference]
 [--seconds 10] [--pg postgresql://127.0.0.1/test] [--json out.json] [--plot out.png]
@@ -87,6 +91,9 @@ def start_server(
         if kind == "before-pg":
             assert before is not None
             cwd = before
+    elif kind == "reference-pg":
+        cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
+               "--pg", pg, "--schema", f"bench_ref_{secrets.token_hex(4)}"]  # fmt: skip
     else:
         cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
                "--db", str(tmp / f"ref-{port}.db")]  # fmt: skip
@@ -121,6 +128,22 @@ def times(path: str) -> tuple[float, float]:
         fields = f.read().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def postgres_seconds() -> dict[int, float]:
+    """utime + stime so far of each PostgreSQL server process on this machine (``postgres``)."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            out[int(pid)] = cpu_seconds(int(pid))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
 
 
 def switches(pid: int) -> int:
@@ -181,6 +204,9 @@ class Result:
     loop_us_per_move: float = math.nan  # the server's main thread (its event loop) alone
     client_us_per_move: float = math.nan  # the players' worker processes' CPU over the window
     sys_us_per_move: float = math.nan  # the server's system time alone (in µs CPU/move)
+    # On PostgreSQL: the CPU of every PostgreSQL server process over the window (the server's
+    # backend does the database's work there, in a process of its own).
+    db_us_per_move: float = math.nan
     # Bytes the server wrote with write()/pwrite() (/proc io: its files, the WAL and the database;
     # asyncio sends on sockets with send(), which is not counted there), and how many such calls.
     written_per_move: float = math.nan
@@ -198,7 +224,8 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
     proc = start_server(kind, port, tmp, args.pg, args.before)
     try:
         await wait_listening(proc, port, patience=30)
-        tokens = await register(base, n) if kind != "reference" else [None] * n
+        hub = not kind.startswith("reference")
+        tokens = await register(base, n) if hub else [None] * n
         ctx = mp.get_context("spawn")
         nw = max(1, min(args.workers, n))
         start = time.time() + 2.0 + n / 500  # time for the workers to start and connect
@@ -214,11 +241,11 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             handles.append((parent, p))
         await asyncio.sleep(max(0.0, start + args.warmup - time.time()))
         spy = profile(proc.pid, args, f"{kind}-{n}") if args.profile else None
-        hub = kind != "reference"
         saved0 = await batches(base) if hub else (0.0, 0.0)
         cpu0, loop0, io0 = cpu_seconds(proc.pid), main_thread_seconds(proc.pid), io(proc.pid)
         sys0, switches0 = times(str(proc.pid))[1], switches(proc.pid)
         clients0 = sum(cpu_seconds(p.pid) for _, p in handles if p.pid is not None)
+        db0 = postgres_seconds() if kind.endswith("-pg") else {}
         await asyncio.sleep(args.seconds)
         res.cpu_s = cpu_seconds(proc.pid) - cpu0
         loop_s = main_thread_seconds(proc.pid) - loop0
@@ -226,6 +253,8 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
         sys_s = times(str(proc.pid))[1] - sys0
         switched = switches(proc.pid) - switches0
         clients_s = sum(cpu_seconds(p.pid) for _, p in handles if p.pid is not None) - clients0
+        db1 = postgres_seconds() if kind.endswith("-pg") else {}
+        db_s = sum(t - db0.get(pid, 0.0) for pid, t in db1.items())
         if hub:
             saved1 = await batches(base)
             res.saves_per_batch = (saved1[0] - saved0[0]) / max(1.0, saved1[1] - saved0[1])
@@ -251,6 +280,8 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             res.us_per_move = res.cpu_s / res.moves * 1e6
             res.loop_us_per_move = loop_s / res.moves * 1e6
             res.sys_us_per_move = sys_s / res.moves * 1e6
+            if kind.endswith("-pg"):
+                res.db_us_per_move = db_s / res.moves * 1e6
             res.written_per_move = (io1[0] - io0[0]) / res.moves
             res.writes_per_move = (io1[1] - io0[1]) / res.moves
             res.switches_per_move = switched / res.moves
@@ -264,27 +295,30 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| server | players | µs CPU/move | loop µs | system µs | clients µs | moves/s | p50 ms"
-        " | p99 ms | file bytes | saves a batch | switches |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server | players | µs CPU/move | loop µs | system µs | clients µs | PostgreSQL µs"
+        " | moves/s | p50 ms | p99 ms | file bytes | saves a batch | switches |",
+        "| --- |" + " ---: |" * 12,
     ]
     for r in results:
         lines.append(
             f"| {r.server} | {r.players:,} | {fmt(r.us_per_move, 0)} | {fmt(r.loop_us_per_move, 0)}"
             f" | {fmt(r.sys_us_per_move, 0)} | {fmt(r.client_us_per_move, 0)}"
-            f" | {fmt(r.moves_per_s, 0)} | {fmt(r.p50_ms)} | {fmt(r.p99_ms)}"
+            f" | {fmt(r.db_us_per_move, 0)} | {fmt(r.moves_per_s, 0)}"
+            f" | {fmt(r.p50_ms)} | {fmt(r.p99_ms)}"
             f" | {fmt(r.written_per_move, 0)} | {fmt(r.saves_per_batch)}"
             f" | {fmt(r.switches_per_move)} |"
         )
     by = {(r.server, r.players): r for r in results}
     for n in sorted({r.players for r in results}):
-        ref = by.get(("reference", n))
         for kind in ("hub", "hub-pg", "before", "before-pg"):
+            # On PostgreSQL against the reference on PostgreSQL, when it ran.
+            ref = by.get(("reference-pg", n)) if kind.endswith("-pg") else None
+            ref = ref or by.get(("reference", n))
             hub = by.get((kind, n))
             if hub and ref and ref.us_per_move > 0 and ref.moves_per_s > 0:
                 lines.append(
                     f"\n{kind} at {n:,} players: CPU/move {hub.us_per_move / ref.us_per_move:.2f}x "
-                    f"the reference, moves/s {hub.moves_per_s / ref.moves_per_s:.2f}x"
+                    f"the {ref.server}, moves/s {hub.moves_per_s / ref.moves_per_s:.2f}x"
                 )
     return "\n".join(lines)
 
@@ -337,7 +371,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--players", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--servers", nargs="+", default=["hub", "reference"],
-                        choices=["hub", "hub-pg", "reference", "before", "before-pg"])  # fmt: skip
+                        choices=["hub", "hub-pg", "reference", "reference-pg", "before",
+                                 "before-pg"])  # fmt: skip
     parser.add_argument("--before", type=Path, metavar="DIR",
                         help="server 'before': another checkout's hub (A/B)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")

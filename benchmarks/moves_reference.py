@@ -14,6 +14,11 @@ It speaks just enough of the hub's wire protocol (docs/protocol.md) for the benc
   ``round`` and ``round_open`` (or ``game_over``) and the reply ``{"round": n}``.
 
 Each frame is serialized once.  Run: ``python benchmarks/moves_reference.py --port P --db FILE``.
+
+With ``--pg URL --schema NAME`` it stores on PostgreSQL instead (the floor ``hub-pg`` is measured
+against): asyncpg, one connection, the same group commit — every save waiting at the moment in one
+transaction, each table's rows of the batch in one ``executemany`` (asyncpg sends them in one
+go), the games inserted first; when a batch fails, each of its saves is tried alone.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ import sqlite3
 import time
 from typing import Any
 
+import asyncpg
 from aiohttp import WSMsgType, web
 
 ROLLS = ("Rock", "Paper", "Scissors")
 BEATS = {"Rock": "Scissors", "Paper": "Rock", "Scissors": "Paper"}
 
-WRITER: web.AppKey[GroupCommit] = web.AppKey("writer", object)  # type: ignore[arg-type]
+WRITER: web.AppKey[GroupCommit | PgGroupCommit] = web.AppKey("writer", object)  # type: ignore[arg-type]
 
 
 def dump(obj: object) -> bytes:
@@ -55,7 +61,21 @@ CREATE TABLE IF NOT EXISTS rounds (
 );
 """
 
+# A save is a list of statements by name, each with its parameters; the SQL per database.
 Statement = tuple[str, tuple[Any, ...]]
+SQLITE = {
+    "game": "INSERT INTO games VALUES (?, ?, ?, 0, 0, 1, 'playing', ?)",
+    "round": "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?)",
+    "score": "UPDATE games SET score_player = ?, score_computer = ?, round = ?, status = ? "
+    "WHERE id = ?",
+}
+POSTGRES = {
+    "game": "INSERT INTO games VALUES ($1, $2, $3, 0, 0, 1, 'playing', $4)",
+    "round": "INSERT INTO rounds VALUES ($1, $2, $3, $4, $5, $6)",
+    "score": "UPDATE games SET score_player = $1, score_computer = $2, round = $3, status = $4 "
+    "WHERE id = $5",
+}
+PG_SCHEMA = SCHEMA.replace("INTEGER", "BIGINT")
 
 
 class GroupCommit:
@@ -111,8 +131,8 @@ class GroupCommit:
         for statements in units:
             db.execute("SAVEPOINT s")
             try:
-                for sql, params in statements:
-                    db.execute(sql, params)
+                for name, params in statements:
+                    db.execute(SQLITE[name], params)
             except sqlite3.Error as exc:
                 db.execute("ROLLBACK TO s")
                 results.append(exc)
@@ -128,6 +148,73 @@ class GroupCommit:
             await self._task
         self._pool.submit(self._db.close).result()
         self._pool.shutdown()
+
+
+class PgGroupCommit:
+    """``GroupCommit`` on PostgreSQL: whatever waits when the last batch is done goes in one
+    transaction on one connection, each statement's rows in one ``executemany``."""
+
+    def __init__(self, db: asyncpg.Connection) -> None:
+        self._db = db
+        self._waiting: list[tuple[list[Statement], asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    @classmethod
+    async def open(cls, url: str, schema: str) -> PgGroupCommit:
+        db = await asyncpg.connect(url)
+        await db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await db.execute(f'SET search_path TO "{schema}"')
+        await db.execute(PG_SCHEMA)
+        return cls(db)
+
+    async def save(self, statements: list[Statement]) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((statements, future))
+        self._wake.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._waiting = self._waiting, []
+            if not batch:
+                continue
+            try:
+                await self._write([s for s, _ in batch])
+                results: list[BaseException | None] = [None] * len(batch)
+            except asyncpg.PostgresError:
+                results = []
+                for statements, _ in batch:
+                    try:
+                        await self._write([statements])
+                        results.append(None)
+                    except asyncpg.PostgresError as exc:
+                        results.append(exc)
+            for (_, future), error in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+    async def _write(self, units: list[list[Statement]]) -> None:
+        rows: dict[str, list[tuple[Any, ...]]] = {"game": [], "round": [], "score": []}
+        for statements in units:
+            for name, params in statements:
+                rows[name].append(params)
+        async with self._db.transaction():
+            for name, params in rows.items():
+                if params:
+                    await self._db.executemany(POSTGRES[name], params)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self._db.close()
 
 
 class Game:
@@ -179,8 +266,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             seq = [0]
             games[game.id] = (game, seq)
             await writer.save([(
-                "INSERT INTO games VALUES (?, ?, ?, 0, 0, 1, 'playing', ?)",
-                (game.id, player, game.best_of, int(time.time() * 1000)),
+                "game", (game.id, player, game.best_of, int(time.time() * 1000)),
             )])  # fmt: skip
             await send(dump({"type": "reply", "id": rid, "ok": True, "data": {"game": game.id}}),
                        WSMsgType.TEXT)  # fmt: skip
@@ -205,12 +291,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 game.round += 1
                 game.commit()
             await writer.save([
-                ("INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?)",
-                 (game.id, n, mine, theirs, nonce, winner)),
-                ("UPDATE games SET score_player = ?, score_computer = ?, round = ?, status = ? "
-                 "WHERE id = ?",
-                 (game.score[0], game.score[1], game.round, "finished" if over else "playing",
-                  game.id)),
+                ("round", (game.id, n, mine, theirs, nonce, winner)),
+                ("score", (game.score[0], game.score[1], game.round,
+                           "finished" if over else "playing", game.id)),
             ])  # fmt: skip
             topic = f"game:{game.id}"
             score = {game.player: game.score[0], "computer": game.score[1]}
@@ -239,11 +322,15 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def main(port: int, db: str) -> None:
+async def main(port: int, db: str | None, pg: str | None, schema: str) -> None:
     app = web.Application()
 
     async def writer_ctx(app: web.Application) -> Any:
-        app[WRITER] = GroupCommit(db)
+        if pg is not None:
+            app[WRITER] = await PgGroupCommit.open(pg, schema)
+        else:
+            assert db is not None
+            app[WRITER] = GroupCommit(db)
         yield
         await app[WRITER].close()
 
@@ -263,6 +350,9 @@ async def main(port: int, db: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="durable-move reference server")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--db", required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", help="a SQLite file")
+    where.add_argument("--pg", help="a PostgreSQL URL")
+    parser.add_argument("--schema", default="moves_reference", help="the PostgreSQL schema")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.db))
+    asyncio.run(main(args.port, args.db, args.pg, args.schema))

@@ -42,35 +42,65 @@ Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 _COLUMNS = [*sql.GAME_FIELDS, "seq"]
 _ROUND_COLUMNS = ["game_id", "round", "move_a", "move_b", "winner", "commitment", "nonce"]
 _EVENT_COLUMNS = ["game_id", "seq", "ts", "event", "data"]
-# $1: the new games, $2: the saved games (a null seq keeps the stored one; each with the seq it
-# expects, or null), $3: their rounds, $4: their events, each a JSON array of rows by column.  The
-# answer is the ids of the games updated; a saved game missing there was stale or never created.
+# The rows every move brings, each column an array parameter (asyncpg sends arrays in binary, and
+# unnest reads them without parsing): a game still playing (``sql.PLAYING_FIELDS`` with its id,
+# seq and expected seq), its new rounds, its events.  New games and games that ended are whole
+# rows in JSON, as they are few.
+_TYPES = {
+    "id": "text", "score_a": "integer", "score_b": "integer", "round": "integer",
+    "deadline": "bigint", "secret_roll": "text", "secret_nonce": "text", "pending": "text",
+    "idle_until": "bigint", "seq": "bigint", "expected": "bigint",
+    "game_id": "text", "move_a": "text", "move_b": "text", "winner": "text",
+    "commitment": "text", "nonce": "text", "ts": "bigint", "event": "text", "data": "text",
+}  # fmt: skip
+_PLAYING_COLUMNS = ["id", *sql.PLAYING_FIELDS, "seq", "expected"]
+
+
+def _unnest(columns: list[str], first: int) -> str:
+    """``unnest($first::type[], ...) AS alias(columns)``, without the alias."""
+    arrays = ", ".join(f"${first + i}::{_TYPES[c]}[]" for i, c in enumerate(columns))
+    return f"unnest({arrays})"
+
+
+_P, _R, _E = 3, 3 + len(_PLAYING_COLUMNS), 3 + len(_PLAYING_COLUMNS) + len(_ROUND_COLUMNS)
+# $1: the new games, $2: the games that ended (a null seq keeps the stored one; each with the seq
+# it expects, or null), as JSON arrays of rows by column; then the columns of the games still
+# playing, of the rounds and of the events.  The answer is the ids of the games updated; a saved
+# game missing there was stale or never created.
 _BATCH = f"""WITH created AS (
         INSERT INTO games ({", ".join(_COLUMNS)})
         SELECT {", ".join(_COLUMNS)} FROM json_populate_recordset(NULL::games, $1::json)
         RETURNING id
-    ), updated AS (
+    ), ended AS (
         UPDATE games AS g
         SET {", ".join(f"{c} = v.{c}" for c in sql.GAME_FIELDS if c != "id")},
             seq = COALESCE(v.seq, g.seq)
         FROM json_array_elements($2::json) AS j, json_populate_record(NULL::games, j) AS v
         WHERE g.id = v.id AND (j ->> 'expected' IS NULL OR g.seq = (j ->> 'expected')::bigint)
         RETURNING g.id
+    ), playing AS (
+        UPDATE games AS g
+        SET {", ".join(f"{c} = v.{c}" for c in sql.PLAYING_FIELDS)}, seq = COALESCE(v.seq, g.seq)
+        FROM {_unnest(_PLAYING_COLUMNS, _P)} AS v({", ".join(_PLAYING_COLUMNS)})
+        WHERE g.id = v.id AND (v.expected IS NULL OR g.seq = v.expected)
+        RETURNING g.id
+    ), updated AS (
+        SELECT id FROM ended UNION ALL SELECT id FROM playing
     ), saved AS (
         SELECT id FROM created UNION ALL SELECT id FROM updated
     ), new_rounds AS (
         INSERT INTO rounds ({", ".join(_ROUND_COLUMNS)})
         SELECT {", ".join(f"r.{c}" for c in _ROUND_COLUMNS)}
-        FROM json_populate_recordset(NULL::rounds, $3::json) AS r
+        FROM {_unnest(_ROUND_COLUMNS, _R)} AS r({", ".join(_ROUND_COLUMNS)})
         WHERE r.game_id IN (SELECT id FROM saved)
         ON CONFLICT (game_id, round) DO NOTHING
         RETURNING 1
     ), new_events AS (
         INSERT INTO game_events ({", ".join(_EVENT_COLUMNS)})
         SELECT {", ".join(f"e.{c}" for c in _EVENT_COLUMNS)}
-        FROM json_populate_recordset(NULL::game_events, $4::json) WITH ORDINALITY AS e
+        FROM {_unnest(_EVENT_COLUMNS, _E)} WITH ORDINALITY AS e({", ".join(_EVENT_COLUMNS)}, n)
         WHERE e.game_id IN (SELECT id FROM saved)
-        ORDER BY e.ordinality
+        ORDER BY e.n
         RETURNING 1
     )
     SELECT ARRAY(SELECT id FROM updated) AS updated,
@@ -117,12 +147,14 @@ async def _store(
 ) -> list[BaseException | None]:
     """The batch's statement, and the ratings' when ``atomic`` (in the caller's transaction)."""
     refused: dict[str, BaseException] = {}
+    playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
     row = await db.fetchrow(
         _BATCH,
         _json([s.game for s in saves if s.create]),
-        _json([s.game for s in saves if not s.create]),
-        _json([dict(zip(_ROUND_COLUMNS, r, strict=True)) for s in saves for r in s.rounds]),
-        _json([dict(zip(_EVENT_COLUMNS, e, strict=True)) for s in saves for e in s.events]),
+        _json([s.game for s in saves if not s.create and s.game["status"] != "playing"]),
+        *[[g[c] for g in playing] for c in _PLAYING_COLUMNS],
+        *_columns([r for s in saves for r in s.rounds], len(_ROUND_COLUMNS)),
+        *_columns([e for s in saves for e in s.events], len(_EVENT_COLUMNS)),
     )
     assert row is not None
     if len(row["updated"]) != sum(not s.create for s in saves):
@@ -151,6 +183,11 @@ async def _unmatched(
     )
     stored = {r["id"]: int(r["seq"]) for r in rows}
     return {s.game_id: unmatched(s, stored.get(s.game_id)) for s in missed}
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[Any]:
+    """Rows of ``width`` values as that many columns (array parameters)."""
+    return list(zip(*rows, strict=True)) if rows else [()] * width
 
 
 def _json(rows: list[dict[str, Any]]) -> str:

@@ -27,6 +27,20 @@ from storage.base import (
     StoredEvent,
 )
 
+# What a save of a game still playing can change: every other column of its row changes only
+# when the game ends (``protocol.game``), among them every indexed one but the due time's
+# (``games_due``).
+PLAYING_FIELDS = (
+    "score_a",
+    "score_b",
+    "round",
+    "deadline",
+    "secret_roll",
+    "secret_nonce",
+    "pending",
+    "idle_until",
+)
+
 GAME_FIELDS = [
     "id",
     "rules",

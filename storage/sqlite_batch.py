@@ -32,19 +32,9 @@ _UPDATE_GAME = (
     f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in sql.GAME_FIELDS if f != 'id')},"
     " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
 )
-# What a save of a game still playing can change: every other column changes only when the game
-# ends (``protocol.game``), among them every indexed one but the due time's (``games_due``), and
-# SQLite rewrites an index entry for every indexed column an UPDATE sets, changed or not.
-PLAYING_FIELDS = (
-    "score_a",
-    "score_b",
-    "round",
-    "deadline",
-    "secret_roll",
-    "secret_nonce",
-    "pending",
-    "idle_until",
-)
+# A game still playing is updated in ``sql.PLAYING_FIELDS`` only: SQLite rewrites an index entry
+# for every indexed column an UPDATE sets, changed or not.
+PLAYING_FIELDS = sql.PLAYING_FIELDS
 _UPDATE_PLAYING = (
     f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in PLAYING_FIELDS)},"
     " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"

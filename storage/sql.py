@@ -202,10 +202,11 @@ def json_list(values: list[str]) -> str:
 def event_rows(game_id: str, events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
     """Events as ``(game_id, seq, ts, event, data)`` rows: the events of one time (a change
     makes its events at once) in one row, of the first one's ``seq``, their names joined by
-    commas (a name is a word) and their JSON texts by line breaks (a text of the hub's encoder
-    has none; one that has is a row of its own, read whole).  A move's three events are one
-    row to insert and one index entry, not three.  Rows of one event each (all that versions
-    before SQLite's migration 9 and PostgreSQL's 7 wrote) are rows of this form too."""
+    commas (``storage.writer`` refuses a name with one) and their JSON texts by line breaks (a
+    text of the hub's encoder has none; one that has is a row of its own, read whole).  A
+    move's three events are one row to insert and one index entry, not three.  Rows of one
+    event each (all that versions before SQLite's migration 9 and PostgreSQL's 7 wrote) are
+    rows of this form too."""
     if len(events) == 1:
         e = events[0]
         return [(game_id, e.seq, e.ts, e.event, e.text)]

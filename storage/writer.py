@@ -126,6 +126,11 @@ class Writer:
                         f" must take the next seqs of its topic, not"
                         f" {', '.join(str(e.seq) for e in events)}"
                     )
+                if "," in event.event:  # a row joins a change's event names with commas
+                    raise StorageError(
+                        f"cannot {'create' if create else 'save'} game {game.id}: an event's"
+                        f" name has no comma, not {event.event!r}"
+                    )
         last = 0 if create else self._last_round.get(game.id, 0)
         # Save's fields in order (create, game_id, game, rounds, events, ratings): positional,
         # as attrs' __init__ called with keywords is given a dict of them. Round n is

@@ -37,3 +37,18 @@ async def test_a_new_games_events_must_start_at_seq_1(storage: Storage) -> None:
     with pytest.raises(StorageError):
         await storage.create_game(game, table.events(effects))
     assert await storage.game("g1") is None
+
+
+async def test_an_event_whose_name_has_a_comma_is_refused_and_nothing_is_stored(
+    storage: Storage,
+) -> None:
+    """A stored row joins the names of a change's events with commas (``storage.sql``): a name
+    holding one could not be read back, so the save is refused whole."""
+    await register(storage, "Alice")
+    table = await Table.start(storage, ("Alice", COMPUTER))
+    events = table.play("Alice", "Rock")
+    bad = [events[0], attrs.evolve(events[1], event="round,again"), *events[2:]]
+    with pytest.raises(StorageError, match="comma"):
+        await storage.save_game(table.game, bad)
+    assert await storage.last_seq("g1") == 1
+    assert [e.event for e in await storage.events("g1", 0)] == ["round_open"]

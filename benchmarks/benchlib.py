@@ -96,3 +96,55 @@ def raise_nofile() -> int:
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# -- what a process spent (/proc) ------------------------------------------------------------
+
+
+def main_thread_seconds(pid: int) -> float:
+    """utime + stime of a process's main thread (the server's event loop), in seconds."""
+    return sum(times(f"{pid}/task/{pid}"))
+
+
+def times(path: str) -> tuple[float, float]:
+    """utime and stime of ``/proc/PATH`` (a process, or one of its threads), in seconds."""
+    with open(f"/proc/{path}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def postgres_seconds() -> dict[int, float]:
+    """utime + stime so far of each PostgreSQL server process on this machine (``postgres``)."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            out[int(pid)] = cpu_seconds(int(pid))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
+def switches(pid: int) -> int:
+    """Context switches so far of every thread of a process (``/proc/PID/task/*/status``)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if "ctxt_switches:" in line:
+                        total += int(line.split()[1])
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    return total
+
+
+def io(pid: int) -> tuple[int, int]:
+    """Bytes a process has written with write()/pwrite() (not send()), and how many calls."""
+    with open(f"/proc/{pid}/io") as f:
+        fields = dict(line.split(": ") for line in f.read().splitlines())
+    return int(fields["wchar"]), int(fields["syscw"])

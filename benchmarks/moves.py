@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import aiohttp
+from benchlib import io, main_thread_seconds, postgres_seconds, switches, times
 from fanout import (
     cpu_seconds,
     die_with_parent,
@@ -115,56 +116,6 @@ def profile(pid: int, args: argparse.Namespace, name: str) -> subprocess.Popen[b
     cmd = [spy, "record", "--pid", str(pid), "--duration", str(math.ceil(args.seconds)),
            "--rate", "250", "--nonblocking", "--format", "raw", "--output", str(out)]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def main_thread_seconds(pid: int) -> float:
-    """utime + stime of a process's main thread (the server's event loop), in seconds."""
-    return sum(times(f"{pid}/task/{pid}"))
-
-
-def times(path: str) -> tuple[float, float]:
-    """utime and stime of ``/proc/PATH`` (a process, or one of its threads), in seconds."""
-    with open(f"/proc/{path}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
-
-
-def postgres_seconds() -> dict[int, float]:
-    """utime + stime so far of each PostgreSQL server process on this machine (``postgres``)."""
-    out = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "postgres":
-                    continue
-            out[int(pid)] = cpu_seconds(int(pid))
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return out
-
-
-def switches(pid: int) -> int:
-    """Context switches so far of every thread of a process (``/proc/PID/task/*/status``)."""
-    total = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/status") as f:
-                for line in f:
-                    if "ctxt_switches:" in line:
-                        total += int(line.split()[1])
-        except FileNotFoundError:  # a thread that ended meanwhile
-            continue
-    return total
-
-
-def io(pid: int) -> tuple[int, int]:
-    """Bytes a process has written with write()/pwrite() (not send()), and how many calls."""
-    with open(f"/proc/{pid}/io") as f:
-        fields = dict(line.split(": ") for line in f.read().splitlines())
-    return int(fields["wchar"]), int(fields["syscw"])
 
 
 async def register(base: str, n: int) -> list[str | None]:

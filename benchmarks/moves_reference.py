@@ -41,7 +41,7 @@ from aiohttp import WSMsgType, web
 ROLLS = ("Rock", "Paper", "Scissors")
 BEATS = {"Rock": "Scissors", "Paper": "Rock", "Scissors": "Paper"}
 
-WRITER: web.AppKey[GroupCommit | PgGroupCommit] = web.AppKey("writer", object)  # type: ignore[arg-type]
+WRITER: web.AppKey[Batcher] = web.AppKey("writer", object)  # type: ignore[arg-type]
 
 
 def dump(obj: object) -> bytes:
@@ -78,25 +78,16 @@ POSTGRES = {
 PG_SCHEMA = SCHEMA.replace("INTEGER", "BIGINT")
 
 
-class GroupCommit:
-    """One writer thread; whatever waits when it is free is committed in one transaction."""
+class Batcher:
+    """Group commit: whatever waits when the last batch is done is stored as the next batch
+    (``_store``: one outcome a save, None when it is committed); nobody is answered before."""
 
-    def __init__(self, path: str) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="writer")
-        self._db = self._pool.submit(self._open, path).result()
+    def __init__(self) -> None:
         self._waiting: list[tuple[list[Statement], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run())
         self.batches = 0
         self.saves = 0
-
-    @staticmethod
-    def _open(path: str) -> sqlite3.Connection:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(SCHEMA)
-        return db
 
     async def save(self, statements: list[Statement]) -> None:
         """Store ``statements`` as one unit; returns once they are committed."""
@@ -105,15 +96,17 @@ class GroupCommit:
         self._wake.set()
         await future
 
+    async def _store(self, units: list[list[Statement]]) -> list[BaseException | None]:
+        raise NotImplementedError
+
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             batch, self._waiting = self._waiting, []
             if not batch:
                 continue
-            results = await loop.run_in_executor(self._pool, self._write, [s for s, _ in batch])
+            results = await self._store([s for s, _ in batch])
             self.batches += 1
             self.saves += len(batch)
             for (_, future), error in zip(batch, results, strict=True):
@@ -124,9 +117,36 @@ class GroupCommit:
                 else:
                     future.set_exception(error)
 
-    def _write(self, units: list[list[Statement]]) -> list[Exception | None]:
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class GroupCommit(Batcher):
+    """SQLite: one writer thread; a batch is one hop to it and one transaction, a savepoint a
+    save (one failing fails alone)."""
+
+    def __init__(self, path: str) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="writer")
+        self._db = self._pool.submit(self._open, path).result()
+        super().__init__()
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        return db
+
+    async def _store(self, units: list[list[Statement]]) -> list[BaseException | None]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._write, units)
+
+    def _write(self, units: list[list[Statement]]) -> list[BaseException | None]:
         db = self._db
-        results: list[Exception | None] = []
+        results: list[BaseException | None] = []
         db.execute("BEGIN IMMEDIATE")
         for statements in units:
             db.execute("SAVEPOINT s")
@@ -143,22 +163,18 @@ class GroupCommit:
         return results
 
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await super().close()
         self._pool.submit(self._db.close).result()
         self._pool.shutdown()
 
 
-class PgGroupCommit:
-    """``GroupCommit`` on PostgreSQL: whatever waits when the last batch is done goes in one
-    transaction on one connection, each statement's rows in one ``executemany``."""
+class PgGroupCommit(Batcher):
+    """PostgreSQL: one connection; a batch is one transaction, each statement's rows in one
+    ``executemany`` (the games inserted first); when it fails, each save is tried alone."""
 
     def __init__(self, db: asyncpg.Connection) -> None:
         self._db = db
-        self._waiting: list[tuple[list[Statement], asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._task = asyncio.create_task(self._run())
+        super().__init__()
 
     @classmethod
     async def open(cls, url: str, schema: str) -> PgGroupCommit:
@@ -168,37 +184,19 @@ class PgGroupCommit:
         await db.execute(PG_SCHEMA)
         return cls(db)
 
-    async def save(self, statements: list[Statement]) -> None:
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.append((statements, future))
-        self._wake.set()
-        await future
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._waiting = self._waiting, []
-            if not batch:
-                continue
-            try:
-                await self._write([s for s, _ in batch])
-                results: list[BaseException | None] = [None] * len(batch)
-            except asyncpg.PostgresError:
-                results = []
-                for statements, _ in batch:
-                    try:
-                        await self._write([statements])
-                        results.append(None)
-                    except asyncpg.PostgresError as exc:
-                        results.append(exc)
-            for (_, future), error in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
+    async def _store(self, units: list[list[Statement]]) -> list[BaseException | None]:
+        try:
+            await self._write(units)
+            return [None] * len(units)
+        except asyncpg.PostgresError:
+            results: list[BaseException | None] = []
+            for statements in units:
+                try:
+                    await self._write([statements])
+                    results.append(None)
+                except asyncpg.PostgresError as exc:
+                    results.append(exc)
+            return results
 
     async def _write(self, units: list[list[Statement]]) -> None:
         rows: dict[str, list[tuple[Any, ...]]] = {"game": [], "round": [], "score": []}
@@ -211,9 +209,7 @@ class PgGroupCommit:
                     await self._db.executemany(POSTGRES[name], params)
 
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await super().close()
         await self._db.close()
 
 

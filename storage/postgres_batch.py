@@ -1,11 +1,13 @@
 """A batch of saves on PostgreSQL: one statement, one round trip, however many it holds.
 
 One statement whose parts insert the new games, update the saved ones, insert their new rounds
-(skipping those already stored) and their events, each from one JSON array parameter; a statement
-is atomic, so it runs as a transaction of its own (the connections' default isolation is READ
-COMMITTED, set when they connect).  A batch with a rated game's end needs a second statement for
-the ratings: ``BEGIN``, the two, ``COMMIT``.  The event loop hands one batch to the next (asyncpg
-runs on it), and each round trip waits for a turn of a busy loop: one a batch, not three.
+(skipping those already stored) and their events (the new games and the games that ended from
+JSON array parameters, the rows every move brings column by column from array parameters); a
+statement is atomic, so it runs as a transaction of its own (the connections' default isolation
+is READ COMMITTED, set when they connect).  A batch with a rated game's end needs a second
+statement for the ratings: ``BEGIN``, the two, ``COMMIT``.  The event loop hands one batch to the
+next (asyncpg runs on it), and each round trip waits for a turn of a busy loop: one a batch, not
+three.
 
 An update is a compare-and-set: it changes a game's row only while the stored ``seq`` is still
 the one the save follows (``UPDATE … WHERE g.id = v.id AND g.seq = expected``; a save without
@@ -57,12 +59,16 @@ _PLAYING_COLUMNS = ["id", *sql.PLAYING_FIELDS, "seq", "expected"]
 
 
 def _unnest(columns: list[str], first: int) -> str:
-    """``unnest($first::type[], ...) AS alias(columns)``, without the alias."""
+    """``unnest($first::type[], ...)``: ``columns`` from array parameters numbered from
+    ``first`` (the caller names them)."""
     arrays = ", ".join(f"${first + i}::{_TYPES[c]}[]" for i, c in enumerate(columns))
     return f"unnest({arrays})"
 
 
-_P, _R, _E = 3, 3 + len(_PLAYING_COLUMNS), 3 + len(_PLAYING_COLUMNS) + len(_ROUND_COLUMNS)
+# Where each table's array parameters start.
+_PLAYING_AT = 3
+_ROUNDS_AT = _PLAYING_AT + len(_PLAYING_COLUMNS)
+_EVENTS_AT = _ROUNDS_AT + len(_ROUND_COLUMNS)
 # $1: the new games, $2: the games that ended (a null seq keeps the stored one; each with the seq
 # it expects, or null), as JSON arrays of rows by column; then the columns of the games still
 # playing, of the rounds and of the events.  The answer is the ids of the games updated; a saved
@@ -81,7 +87,7 @@ _BATCH = f"""WITH created AS (
     ), playing AS (
         UPDATE games AS g
         SET {", ".join(f"{c} = v.{c}" for c in sql.PLAYING_FIELDS)}, seq = COALESCE(v.seq, g.seq)
-        FROM {_unnest(_PLAYING_COLUMNS, _P)} AS v({", ".join(_PLAYING_COLUMNS)})
+        FROM {_unnest(_PLAYING_COLUMNS, _PLAYING_AT)} AS v({", ".join(_PLAYING_COLUMNS)})
         WHERE g.id = v.id AND (v.expected IS NULL OR g.seq = v.expected)
         RETURNING g.id
     ), updated AS (
@@ -91,14 +97,15 @@ _BATCH = f"""WITH created AS (
     ), new_rounds AS (
         INSERT INTO rounds ({", ".join(_ROUND_COLUMNS)})
         SELECT {", ".join(f"r.{c}" for c in _ROUND_COLUMNS)}
-        FROM {_unnest(_ROUND_COLUMNS, _R)} AS r({", ".join(_ROUND_COLUMNS)})
+        FROM {_unnest(_ROUND_COLUMNS, _ROUNDS_AT)} AS r({", ".join(_ROUND_COLUMNS)})
         WHERE r.game_id IN (SELECT id FROM saved)
         ON CONFLICT (game_id, round) DO NOTHING
         RETURNING 1
     ), new_events AS (
         INSERT INTO game_events ({", ".join(_EVENT_COLUMNS)})
         SELECT {", ".join(f"e.{c}" for c in _EVENT_COLUMNS)}
-        FROM {_unnest(_EVENT_COLUMNS, _E)} WITH ORDINALITY AS e({", ".join(_EVENT_COLUMNS)}, n)
+        FROM {_unnest(_EVENT_COLUMNS, _EVENTS_AT)}
+            WITH ORDINALITY AS e({", ".join(_EVENT_COLUMNS)}, n)
         WHERE e.game_id IN (SELECT id FROM saved)
         ORDER BY e.n
         RETURNING 1

@@ -129,7 +129,7 @@ class Writer:
                 if "," in event.event:  # a row joins a change's event names with commas
                     raise StorageError(
                         f"cannot {'create' if create else 'save'} game {game.id}: an event's"
-                        f" name has no comma, not {event.event!r}"
+                        f" name must have no comma, not {event.event!r}"
                     )
         last = 0 if create else self._last_round.get(game.id, 0)
         # Save's fields in order (create, game_id, game, rounds, events, ratings): positional,

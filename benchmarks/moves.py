@@ -259,19 +259,30 @@ def table(results: list[Result]) -> str:
             f" | {fmt(r.written_per_move, 0)} | {fmt(r.saves_per_batch)}"
             f" | {fmt(r.switches_per_move)} |"
         )
-    by = {(r.server, r.players): r for r in results}
+    by: dict[tuple[str, int], list[Result]] = {}
+    for r in results:
+        if r.us_per_move > 0 and r.moves_per_s > 0:
+            by.setdefault((r.server, r.players), []).append(r)
     for n in sorted({r.players for r in results}):
         for kind in ("hub", "hub-pg", "before", "before-pg"):
             # On PostgreSQL against the reference on PostgreSQL, when it ran.
-            ref = by.get(("reference-pg", n)) if kind.endswith("-pg") else None
-            ref = ref or by.get(("reference", n))
-            hub = by.get((kind, n))
-            if hub and ref and ref.us_per_move > 0 and ref.moves_per_s > 0:
+            refs = by.get(("reference-pg", n), []) if kind.endswith("-pg") else []
+            refs = refs or by.get(("reference", n), [])
+            hubs = by.get((kind, n), [])
+            if hubs and refs:  # every row of the server against every row of its reference
+                cpu = span([h.us_per_move / r.us_per_move for h in hubs for r in refs])
+                rate = span([h.moves_per_s / r.moves_per_s for h in hubs for r in refs])
                 lines.append(
-                    f"\n{kind} at {n:,} players: CPU/move {hub.us_per_move / ref.us_per_move:.2f}x "
-                    f"the {ref.server}, moves/s {hub.moves_per_s / ref.moves_per_s:.2f}x"
+                    f"\n{kind} at {n:,} players: CPU/move {cpu} the {refs[0].server},"
+                    f" moves/s {rate}"
                 )
     return "\n".join(lines)
+
+
+def span(ratios: list[float]) -> str:
+    """``1.40x``, or ``1.40-1.43x`` when the rows differ."""
+    low, high = f"{min(ratios):.2f}", f"{max(ratios):.2f}"
+    return f"{low}x" if low == high else f"{low}-{high}x"
 
 
 def plot(results: list[Result], path: Path) -> None:
@@ -287,8 +298,8 @@ def plot(results: list[Result], path: Path) -> None:
         axes[0].plot(xs, [r.us_per_move for r in rows], marker="o", label=kind)
         axes[1].plot(xs, [r.moves_per_s for r in rows], marker="o", label=kind)
         axes[2].plot(xs, [r.p99_ms for r in rows], marker="o", label=kind)
-    for ax, title in zip(axes, ("server µs CPU per move", "moves/s", "p99 move → round, ms"),
-                         strict=True):  # fmt: skip
+    titles = ("server process µs CPU per move", "moves/s", "p99 move → round, ms")
+    for ax, title in zip(axes, titles, strict=True):
         ax.set_xscale("log")
         ax.set_xlabel("concurrent players")
         ax.set_title(title)

@@ -16,7 +16,7 @@ answers each ``round_open`` with a move for that round at once.  Over a measured
 
 Servers: ``hub`` (``python -m hub serve`` on a temporary SQLite file, deadline/grace/heartbeat
 off, ``--ws-rate 0``: no per-connection request limit, as the reference has none), ``hub-pg``
-(the same on PostgreSQL, ``--pg URL``, a fresh schema per run), ``reference``
+(the same on PostgreSQL, ``--pg URL``, a fresh schema per run, dropped after it), ``reference``
 (``moves_reference.py``: aiohttp + SQLite WAL, group commit) and ``reference-pg`` (the same on
 PostgreSQL: asyncpg, group commit, a fresh schema; ``hub-pg`` is compared with it when it ran,
 else with ``reference``); ``before`` is the hub of another checkout (``--before DIR``), for an
@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 from benchlib import io, main_thread_seconds, postgres_seconds, switches, times
 from fanout import (
     cpu_seconds,
@@ -73,8 +74,9 @@ ROOT = HERE.parent
 
 
 def start_server(
-    kind: str, port: int, tmp: Path, pg: str, before: Path | None = None
+    kind: str, port: int, tmp: Path, pg: str, before: Path | None = None, schema: str = ""
 ) -> subprocess.Popen[bytes]:
+    """The server ``kind`` on ``port``; on PostgreSQL in ``schema``, which it creates."""
     common = ["--round-deadline", "0", "--grace", "0", "--heartbeat", "0", "--ws-rate", "0",
               "--log-level", "WARNING"]  # fmt: skip
     cwd = ROOT
@@ -85,7 +87,6 @@ def start_server(
             assert before is not None
             cwd = before
     elif kind in ("hub-pg", "before-pg"):
-        schema = f"bench_{secrets.token_hex(4)}"
         sep = "&" if "?" in pg else "?"
         cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port),
                "--db", f"{pg}{sep}schema={schema}", *common]  # fmt: skip
@@ -94,7 +95,7 @@ def start_server(
             cwd = before
     elif kind == "reference-pg":
         cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
-               "--pg", pg, "--schema", f"bench_ref_{secrets.token_hex(4)}"]  # fmt: skip
+               "--pg", pg, "--schema", schema]  # fmt: skip
     else:
         cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
                "--db", str(tmp / f"ref-{port}.db")]  # fmt: skip
@@ -172,7 +173,8 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
     res = Result(kind, n, seconds=args.seconds)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(kind, port, tmp, args.pg, args.before)
+    schema = f"bench_{secrets.token_hex(4)}" if kind.endswith("-pg") else ""
+    proc = start_server(kind, port, tmp, args.pg, args.before, schema)
     try:
         await wait_listening(proc, port, patience=30)
         hub = not kind.startswith("reference")
@@ -241,7 +243,18 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             res.p50_ms, res.p99_ms = percentile(lat, 0.50), percentile(lat, 0.99)
     finally:
         stop_server(proc)
+        if schema:
+            await drop_schema(args.pg, schema)
     return res
+
+
+async def drop_schema(pg: str, schema: str) -> None:
+    """Drop a PostgreSQL server's schema once it has stopped (each run makes a fresh one)."""
+    db = await asyncpg.connect(pg)
+    try:
+        await db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await db.close()
 
 
 def table(results: list[Result]) -> str:

@@ -174,13 +174,18 @@ async def closed_within(server: Any, player: Any, events: int) -> bool:
     return False
 
 
-async def test_a_client_that_never_reads_is_closed_once_the_kernel_and_hub_hold_its_frame_limit(
-    start_hub: HubFactory, clients: Clients, stuck: Any
-) -> None:
-    server = await start_hub(
+async def frame_limited_hub(start_hub: HubFactory) -> Any:
+    """A hub whose peers may hold 100 frames (bytes unlimited), with no rate limit."""
+    return await start_hub(
         outbound_frames=100, outbound_bytes=1 << 30, close_timeout=0.5, heartbeat=0, rate=1e6,
         burst=10**6,
     )  # fmt: skip
+
+
+async def test_a_client_that_never_reads_is_closed_once_the_kernel_and_hub_hold_its_frame_limit(
+    start_hub: HubFactory, clients: Clients, stuck: Any
+) -> None:
+    server = await frame_limited_hub(start_hub)
     ann = await clients.player(server, "ann")
     client = await stuck(server)
     await client.send("subscribe", topic="lobby")
@@ -194,10 +199,7 @@ async def test_a_spectator_that_never_reads_is_closed_by_a_games_events(
 ) -> None:
     # A move's events reach each subscriber in one write (Peer.write), each frame counted:
     # a game of 50 drawn rounds is 200 of them, past 100 and a 4 KB receive buffer.
-    server = await start_hub(
-        outbound_frames=100, outbound_bytes=1 << 30, close_timeout=0.5, heartbeat=0, rate=1e6,
-        burst=10**6,
-    )  # fmt: skip
+    server = await frame_limited_hub(start_hub)
     ann, bob = await clients.player(server, "ann"), await clients.player(server, "bob")
     challenge = (await ann.ok("play", opponent="bob", best_of=15))["challenge"]
     game_id = (await bob.ok("accept", challenge=challenge))["game"]

@@ -26,7 +26,7 @@ import socket
 import time
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import hdrs, web
 
@@ -172,8 +172,8 @@ class Refusal(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Answer 503 at once, and wait a little for the peer to read it."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A TCP transport; not an ``asyncio.Transport`` instance on every loop (uvloop's is not).
+        self.transport = transport = cast(asyncio.Transport, transport)
         transport.write(REFUSAL)
         if len(self.listener.refusals) >= LINGERING:
             transport.close()

@@ -26,6 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from hub import __version__
 from hub.config import Config
 from hub.listener import Listener
+from hub.loops import loop_name
 from protocol.errors import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ async def _serve(config: Config, socks: list[socket.socket]) -> int:
     await listener.start(socks)
     port = socks[0].getsockname()[1]  # the real port for --port 0
     print(f"rps-hub {__version__} serving on http://{config.host}:{port}/", flush=True)
+    log.info("event loop: %s", loop_name(loop))
     await stopping.wait()
     hub = runner.app[keys.HUB]
     hub.draining = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from hub.app import create_app
 from hub.config import Config
+from hub.loops import loop_factory
 
 HubFactory = Callable[..., Awaitable[TestServer]]
 
@@ -47,3 +49,12 @@ async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
             if await check():
                 return
             await asyncio.sleep(delay)
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every test runs on the event loop ``rps-hub serve`` would choose (uvloop when installed),
+    or on the one ``RPS_HUB_LOOP`` names (``RPS_HUB_LOOP=asyncio pytest`` for asyncio's own)."""
+    name = os.environ.get("RPS_HUB_LOOP", "auto").strip().lower()
+    return {name: loop_factory(name)}

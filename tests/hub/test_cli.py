@@ -14,9 +14,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.cli import build_parser, config_of, serve_settings
+from hub.cli import build_parser
 from hub.cluster.address import BrokerAddress, parse_broker
 from hub.config import Config
+from hub.options import config_of, serve_settings
 
 DATA = Path(__file__).resolve().parents[2] / "protocol" / "data"
 TIMEOUT = 20

@@ -9,7 +9,8 @@ WSMsgType.TEXT)`` in a loop" and speaks just enough of the hub's wire protocol f
   ``game_updated`` (~256 bytes), serializes it once, sends the same bytes to every subscriber in a
   plain ``await ws.send_frame`` loop, then replies to the driver.
 
-Run: ``python benchmarks/baseline_server.py --port P``.  SIGINT/SIGTERM stop it.
+Run: ``python benchmarks/baseline_server.py --port P [--loop asyncio]`` (uvloop by default when
+installed, as the hub).  SIGINT/SIGTERM stop it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import signal
 import time
 
 from aiohttp import WSMsgType, web
+from benchlib import run_on_loop
 
 SUBSCRIBERS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("subscribers", set)
 STATE: web.AppKey[dict[str, int]] = web.AppKey("state", dict)
@@ -121,4 +123,7 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8090)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default=None,
+                        help="the event loop (default: uvloop when installed)")  # fmt: skip
+    args = parser.parse_args()
+    run_on_loop(main(args.port), args.loop)

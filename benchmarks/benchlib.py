@@ -1,5 +1,5 @@
 """What the benchmarks share: a process's CPU and memory from /proc, a free port, a server
-subprocess's start and stop, and the figures' format."""
+subprocess's start and stop, the bare servers' event loop, and the figures' format."""
 
 from __future__ import annotations
 
@@ -13,9 +13,29 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- the bare servers' event loop ----------------------------------------------------------------
+
+
+def run_on_loop(main: Coroutine[Any, Any, None], loop: str | None) -> None:
+    """Run ``main`` on uvloop (``loop`` "uvloop", or None and uvloop installed: what ``rps-hub
+    serve`` runs on by default) or on asyncio's own loop (``loop`` "asyncio")."""
+    new_loop = asyncio.new_event_loop
+    if loop != "asyncio":
+        try:
+            import uvloop
+
+            new_loop = uvloop.new_event_loop
+        except ImportError:
+            if loop == "uvloop":
+                raise
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        runner.run(main)
 
 
 # -- /proc --------------------------------------------------------------------------------------

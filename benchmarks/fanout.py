@@ -73,6 +73,9 @@ ROOT = HERE.parent
 
 
 def start_server(kind: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    """``hub`` or ``baseline`` on ``port``; ``KIND@asyncio`` or ``KIND@uvloop`` on that event loop
+    (without it each runs on its default: uvloop when installed)."""
+    kind, _, loop = kind.partition("@")
     if kind == "hub":
         db = tmp / f"bench-{port}.db"
         cmd = [sys.executable, "-m", "hub", "serve", "--port", str(port), "--db", str(db),
@@ -80,6 +83,8 @@ def start_server(kind: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
                "--summary-interval", "0", "--log-level", "WARNING"]  # fmt: skip
     else:
         cmd = [sys.executable, str(HERE / "baseline_server.py"), "--port", str(port)]
+    if loop:
+        cmd += ["--loop", loop]
     log = open(tmp / f"{kind}-{port}.log", "wb")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(
@@ -138,7 +143,7 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
     try:
         await wait_listening(proc, port)
         pid = proc.pid
-        drivers = await make_drivers(kind, base, args.drivers)
+        drivers = await make_drivers(kind.partition("@")[0], base, args.drivers)
         control = BaselineDriver(await open_ws(base.replace("http", "ws", 1) + "/ws"))
 
         # Warm-up without subscribers: loads lazy code paths; gives the per-event fixed cost.

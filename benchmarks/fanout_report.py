@@ -49,10 +49,12 @@ def table(results: list[Result]) -> str:
         )
     by = {(r.server, r.n): r for r in results}
     for n in sorted({r.n for r in results}):
-        hub, base = by.get(("hub", n)), by.get(("baseline", n))
-        if hub and base and base.us_per_msg > 0:
+        for at in ("", "@uvloop", "@asyncio"):  # each hub against the baseline on its loop
+            hub, base = by.get((f"hub{at}", n)), by.get((f"baseline{at}", n))
+            if not (hub and base and base.us_per_msg > 0):
+                continue
             lines.append(
-                f"\nN={n:,}: hub/baseline µs/msg = {hub.us_per_msg / base.us_per_msg:.2f} "
+                f"\nN={n:,}: hub{at}/baseline{at} µs/msg = {hub.us_per_msg / base.us_per_msg:.2f} "
                 f"(msgs/s {hub.msgs_per_s / base.msgs_per_s:.2f}, "
                 f"KB/conn {hub.kb_per_conn / base.kb_per_conn:.2f})"
             )

@@ -20,7 +20,10 @@ off, ``--ws-rate 0``: no per-connection request limit, as the reference has none
 (``moves_reference.py``: aiohttp + SQLite WAL, group commit) and ``reference-pg`` (the same on
 PostgreSQL: asyncpg, group commit, a fresh schema; ``hub-pg`` is compared with it when it ran,
 else with ``reference``); ``before`` is the hub of another checkout (``--before DIR``), for an
-interleaved A/B (``before-pg`` its hub on PostgreSQL).  A move refused as ``rate_limited`` (should
+interleaved A/B (``before-pg`` its hub on PostgreSQL).  Each runs on its default event loop
+(uvloop when installed, for the hub and the references alike); ``SERVER@asyncio`` or
+``SERVER@uvloop`` names the loop, and a server is compared with the reference on the same loop.
+A move refused as ``rate_limited`` (should
 a hub be run with a limit) is retried after 50 ms and counted.
 
 Usage: ``.venv/bin/python benchmarks/moves.py [--players 10 100 1000] [--servers hub reference]
@@ -73,10 +76,22 @@ ROOT = HERE.parent
 # -- servers --------------------------------------------------------------------------------------
 
 
+SERVERS = ("hub", "hub-pg", "reference", "reference-pg", "before", "before-pg")
+
+
+def server(text: str) -> str:  # a --servers item: one of SERVERS, @uvloop or @asyncio optional
+    kind, at, loop = text.partition("@")
+    if kind not in SERVERS or (at and loop not in ("uvloop", "asyncio")):
+        raise argparse.ArgumentTypeError(f"{text!r}: use one of {', '.join(SERVERS)}[@LOOP]")
+    return text
+
+
 def start_server(
     kind: str, port: int, tmp: Path, pg: str, before: Path | None = None, schema: str = ""
 ) -> subprocess.Popen[bytes]:
-    """The server ``kind`` on ``port``; on PostgreSQL in ``schema``, which it creates."""
+    """The server ``kind`` on ``port``; on PostgreSQL in ``schema``, which it creates.
+    ``kind@loop`` runs it on that event loop (``--loop``); without it, on the server's default."""
+    kind, _, loop = kind.partition("@")
     common = ["--round-deadline", "0", "--grace", "0", "--heartbeat", "0", "--ws-rate", "0",
               "--log-level", "WARNING"]  # fmt: skip
     cwd = ROOT
@@ -99,6 +114,8 @@ def start_server(
     else:
         cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
                "--db", str(tmp / f"ref-{port}.db")]  # fmt: skip
+    if loop:
+        cmd += ["--loop", loop]
     log = open(tmp / f"{kind}-{port}.log", "wb")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(
@@ -173,7 +190,8 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
     res = Result(kind, n, seconds=args.seconds)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    schema = f"bench_{secrets.token_hex(4)}" if kind.endswith("-pg") else ""
+    on_pg = kind.partition("@")[0].endswith("-pg")
+    schema = f"bench_{secrets.token_hex(4)}" if on_pg else ""
     proc = start_server(kind, port, tmp, args.pg, args.before, schema)
     try:
         await wait_listening(proc, port, patience=30)
@@ -198,7 +216,7 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
         cpu0, loop0, io0 = cpu_seconds(proc.pid), main_thread_seconds(proc.pid), io(proc.pid)
         sys0, switches0 = times(str(proc.pid))[1], switches(proc.pid)
         clients0 = sum(cpu_seconds(p.pid) for _, p in handles if p.pid is not None)
-        db0 = postgres_seconds() if kind.endswith("-pg") else {}
+        db0 = postgres_seconds() if on_pg else {}
         await asyncio.sleep(args.seconds)
         res.cpu_s = cpu_seconds(proc.pid) - cpu0
         loop_s = main_thread_seconds(proc.pid) - loop0
@@ -206,7 +224,7 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
         sys_s = times(str(proc.pid))[1] - sys0
         switched = switches(proc.pid) - switches0
         clients_s = sum(cpu_seconds(p.pid) for _, p in handles if p.pid is not None) - clients0
-        db1 = postgres_seconds() if kind.endswith("-pg") else {}
+        db1 = postgres_seconds() if on_pg else {}
         db_s = sum(t - db0.get(pid, 0.0) for pid, t in db1.items())
         if hub:
             saved1 = await batches(base)
@@ -233,7 +251,7 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
             res.us_per_move = res.cpu_s / res.moves * 1e6
             res.loop_us_per_move = loop_s / res.moves * 1e6
             res.sys_us_per_move = sys_s / res.moves * 1e6
-            if kind.endswith("-pg"):
+            if on_pg:
                 res.db_us_per_move = db_s / res.moves * 1e6
             res.written_per_move = (io1[0] - io0[0]) / res.moves
             res.writes_per_move = (io1[1] - io0[1]) / res.moves
@@ -277,10 +295,12 @@ def table(results: list[Result]) -> str:
         if r.us_per_move > 0 and r.moves_per_s > 0:
             by.setdefault((r.server, r.players), []).append(r)
     for n in sorted({r.players for r in results}):
-        for kind in ("hub", "hub-pg", "before", "before-pg"):
-            # On PostgreSQL against the reference on PostgreSQL, when it ran.
-            refs = by.get(("reference-pg", n), []) if kind.endswith("-pg") else []
-            refs = refs or by.get(("reference", n), [])
+        for kind in dict.fromkeys(r.server for r in results if not r.server.startswith("ref")):
+            # Against the reference on the same event loop; on PostgreSQL against the reference
+            # on PostgreSQL, when it ran.
+            base, at, loop = kind.partition("@")
+            refs = by.get((f"reference-pg{at}{loop}", n), []) if base.endswith("-pg") else []
+            refs = refs or by.get((f"reference{at}{loop}", n), [])
             hubs = by.get((kind, n), [])
             if hubs and refs:  # every row of the server against every row of its reference
                 cpu = span([h.us_per_move / r.us_per_move for h in hubs for r in refs])
@@ -345,9 +365,8 @@ async def amain(args: argparse.Namespace) -> list[Result]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--players", type=int, nargs="+", default=[10, 100, 1000])
-    parser.add_argument("--servers", nargs="+", default=["hub", "reference"],
-                        choices=["hub", "hub-pg", "reference", "reference-pg", "before",
-                                 "before-pg"])  # fmt: skip
+    parser.add_argument("--servers", nargs="+", default=["hub", "reference"], type=server,
+                        metavar="SERVER[@LOOP]", help=f"{SERVERS}; @uvloop, @asyncio")  # fmt: skip
     parser.add_argument("--before", type=Path, metavar="DIR",
                         help="server 'before': another checkout's hub (A/B)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")

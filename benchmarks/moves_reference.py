@@ -15,6 +15,9 @@ It speaks just enough of the hub's wire protocol (docs/protocol.md) for the benc
 
 Each frame is serialized once.  Run: ``python benchmarks/moves_reference.py --port P --db FILE``.
 
+It runs on uvloop when that is installed, as the hub does by default; ``--loop asyncio`` runs it on
+asyncio's own loop.
+
 With ``--pg URL --schema NAME`` it stores on PostgreSQL instead (the floor ``hub-pg`` is measured
 against): asyncpg, one connection, the same group commit — every save waiting at the moment in one
 transaction, each table's rows of the batch in one ``executemany`` (asyncpg sends them in one
@@ -37,6 +40,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import WSMsgType, web
+from benchlib import run_on_loop
 
 ROLLS = ("Rock", "Paper", "Scissors")
 BEATS = {"Rock": "Scissors", "Paper": "Rock", "Scissors": "Paper"}
@@ -350,5 +354,7 @@ if __name__ == "__main__":
     where.add_argument("--db", help="a SQLite file")
     where.add_argument("--pg", help="a PostgreSQL URL")
     parser.add_argument("--schema", default="moves_reference", help="the PostgreSQL schema")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default=None,
+                        help="the event loop (default: uvloop when installed)")  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.db, args.pg, args.schema))
+    run_on_loop(main(args.port, args.db, args.pg, args.schema), args.loop)

@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 UNSUPPORTED_DATA = 1003
 POLICY_VIOLATION = 1008
+# What aiohttp's ``receive`` returns once the connection is closing: the loop over frames ends.
+_ENDS = frozenset((WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED))
 
 
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
@@ -142,8 +144,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             RateLimiter(config.rate, config.burst, config.abuse_window) if config.rate > 0 else None
         )
         try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
+            # ``receive`` itself, not ``async for``: aiohttp's ``__anext__`` would add a coroutine
+            # per frame, and keep one alive per idle connection (216 bytes each).
+            while True:
+                msg = await ws.receive()
+                kind = msg.type
+                if kind is WSMsgType.TEXT:
                     if limiter is not None and not limiter.allow():
                         metrics.errors.labels(ErrorCode.RATE_LIMITED).inc()
                         if limiter.refusals >= config.abuse_limit:
@@ -161,9 +167,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     if closing:
                         break
                     continue
-                elif msg.type is WSMsgType.PING:
+                elif kind in _ENDS:
+                    break
+                elif kind is WSMsgType.PING:
                     peer.write(pong_frame(msg.data))
-                elif msg.type is WSMsgType.BINARY:
+                elif kind is WSMsgType.BINARY:
                     peer.close(UNSUPPORTED_DATA, "binary frames are not accepted")
                     break
                 if peer.closing:

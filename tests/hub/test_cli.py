@@ -8,7 +8,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -35,14 +35,16 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 async def run(tmp_path: Path) -> AsyncIterator[Run]:
-    """Start ``python -m hub ARGS`` in ``tmp_path``; every process is gone after the test."""
+    """Start ``python -m hub ARGS`` in ``tmp_path`` (``head``: what stands for ``-m hub``);
+    every process is gone after the test."""
     started: list[asyncio.subprocess.Process] = []
 
-    async def start(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    async def start(
+        *args: str, env: dict[str, str] | None = None, head: Sequence[str] = ("-m", "hub")
+    ) -> asyncio.subprocess.Process:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "hub",
+            *head,
             *args,
             cwd=tmp_path,
             env=env if env is not None else clean_env(),

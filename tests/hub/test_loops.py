@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.hub.test_cli import clean_env, finish, get_json, serving_url
+from tests.hub.test_cli import Run, clean_env, finish, get_json, run, serving_url
+
+__all__ = ["run"]  # the fixture, which ``start`` builds on
 
 Start = Callable[..., Awaitable[asyncio.subprocess.Process]]
 
@@ -27,34 +27,17 @@ WITHOUT_UVLOOP = (
 
 
 @pytest.fixture
-async def start(tmp_path: Path) -> AsyncIterator[Start]:
-    """``rps-hub serve --port 0 ARGS`` in ``tmp_path`` (``uvloop=False``: on a machine without
-    uvloop); every process is gone after the test."""
-    started: list[asyncio.subprocess.Process] = []
+def start(run: Run) -> Start:
+    """``rps-hub serve --port 0 ARGS`` (``uvloop=False``: on a machine without uvloop)."""
 
-    async def spawn(
+    def spawn(
         *args: str, uvloop: bool = True, env: dict[str, str] | None = None
-    ) -> asyncio.subprocess.Process:
-        head = ["-m", "hub"] if uvloop else ["-c", WITHOUT_UVLOOP]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *head,
-            "serve",
-            *("--port", "0", "--db", "hub.db", "--log-level", "info"),
-            *args,
-            cwd=tmp_path,
-            env=env if env is not None else clean_env(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        started.append(proc)
-        return proc
+    ) -> Awaitable[asyncio.subprocess.Process]:
+        head = ("-m", "hub") if uvloop else ("-c", WITHOUT_UVLOOP)
+        serve = ("serve", "--port", "0", "--db", "hub.db", "--log-level", "info")
+        return run(*serve, *args, env=env if env is not None else clean_env(), head=head)
 
-    yield spawn
-    for proc in started:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    return spawn
 
 
 async def serves_on(proc: asyncio.subprocess.Process) -> str:

@@ -45,7 +45,7 @@ from storage import sql
 from storage.base import SeatTaken, StaleRating, StorageError
 from storage.engine import K, NeverCreated, Save, Session, batches_on_loop
 from storage.open import COMMAND_TIMEOUT, SCHEMA_NAME, command_timeout, postgres_dsn, redacted
-from storage.postgres_batch import Connection, apply
+from storage.postgres_batch import SETTINGS, Connection, apply
 from storage.postgres_schema import MIGRATIONS, NOW_MS
 from storage.store import SQLStore
 
@@ -239,9 +239,17 @@ class PostgresBackend:
 
     async def _batch_connection(self) -> Connection:
         """The connection batches run on, kept out of the pool between them (so no reset runs
-        after each batch); a new one when it was lost."""
+        after each batch), with ``postgres_batch.SETTINGS``; a new one when it was lost (the
+        pool's reset clears the settings of one given back)."""
         if self._batches is None:
-            self._batches = await self._pool.acquire()
+            db = await self._pool.acquire()
+            try:
+                await db.execute(SETTINGS)
+            except BaseException:
+                with contextlib.suppress(*_DATABASE_ERRORS):
+                    await self._pool.release(db)
+                raise
+            self._batches = db
         return self._batches
 
     async def _drop_batch_connection(self) -> None:

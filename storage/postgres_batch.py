@@ -37,9 +37,17 @@ from storage import sql
 from storage.base import StaleRating
 from storage.engine import NeverCreated, Save, unmatched
 
-__all__ = ["Connection", "apply"]
+__all__ = ["BATCH", "SETTINGS", "Connection", "apply", "arguments"]
 
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+
+# What the connection batches run on is set to, once (``storage.postgres``): the planner may not
+# read a table whole where an index answers.  The statements below find every row they change by
+# its key, and PostgreSQL keeps a prepared statement's generic plan: one made while ``games`` was
+# small or never analyzed (a new database's first minutes) joined each batch to the whole table,
+# by a sequential scan growing with it, until an ANALYZE.  A table no index serves is still read
+# (the setting makes a sequential scan dear to the planner, not impossible).
+SETTINGS = "SET enable_seqscan = off"
 
 _COLUMNS = [*sql.GAME_FIELDS, "seq"]
 _ROUND_COLUMNS = ["game_id", "round", "move_a", "move_b", "winner", "commitment", "nonce"]
@@ -69,11 +77,14 @@ def _unnest(columns: list[str], first: int) -> str:
 _PLAYING_AT = 3
 _ROUNDS_AT = _PLAYING_AT + len(_PLAYING_COLUMNS)
 _EVENTS_AT = _ROUNDS_AT + len(_ROUND_COLUMNS)
+_ENDED_IDS_AT = _EVENTS_AT + len(_EVENT_COLUMNS)
 # $1: the new games, $2: the games that ended (a null seq keeps the stored one; each with the seq
 # it expects, or null), as JSON arrays of rows by column; then the columns of the games still
-# playing, of the rounds and of the events.  The answer is the ids of the games updated; a saved
-# game missing there was stale or never created.
-_BATCH = f"""WITH created AS (
+# playing, of the rounds and of the events; last the ids of the games that ended.  Each update
+# names its games' ids as an array too (``g.id = ANY(...)``): a condition the primary key's index
+# answers, so that with ``SETTINGS`` no plan of the statement reads the whole table.  The answer
+# is the ids of the games updated; a saved game missing there was stale or never created.
+BATCH = f"""WITH created AS (
         INSERT INTO games ({", ".join(_COLUMNS)})
         SELECT {", ".join(_COLUMNS)} FROM json_populate_recordset(NULL::games, $1::json)
         RETURNING id
@@ -82,13 +93,15 @@ _BATCH = f"""WITH created AS (
         SET {", ".join(f"{c} = v.{c}" for c in sql.GAME_FIELDS if c != "id")},
             seq = COALESCE(v.seq, g.seq)
         FROM json_array_elements($2::json) AS j, json_populate_record(NULL::games, j) AS v
-        WHERE g.id = v.id AND (j ->> 'expected' IS NULL OR g.seq = (j ->> 'expected')::bigint)
+        WHERE g.id = ANY(${_ENDED_IDS_AT}::text[]) AND g.id = v.id
+            AND (j ->> 'expected' IS NULL OR g.seq = (j ->> 'expected')::bigint)
         RETURNING g.id
     ), playing AS (
         UPDATE games AS g
         SET {", ".join(f"{c} = v.{c}" for c in sql.PLAYING_FIELDS)}, seq = COALESCE(v.seq, g.seq)
         FROM {_unnest(_PLAYING_COLUMNS, _PLAYING_AT)} AS v({", ".join(_PLAYING_COLUMNS)})
-        WHERE g.id = v.id AND (v.expected IS NULL OR g.seq = v.expected)
+        WHERE g.id = ANY(${_PLAYING_AT}::text[]) AND g.id = v.id
+            AND (v.expected IS NULL OR g.seq = v.expected)
         RETURNING g.id
     ), updated AS (
         SELECT id FROM ended UNION ALL SELECT id FROM playing
@@ -154,15 +167,7 @@ async def _store(
 ) -> list[BaseException | None]:
     """The batch's statement, and the ratings' when ``atomic`` (in the caller's transaction)."""
     refused: dict[str, BaseException] = {}
-    playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
-    row = await db.fetchrow(
-        _BATCH,
-        _json([s.game for s in saves if s.create]),
-        _json([s.game for s in saves if not s.create and s.game["status"] != "playing"]),
-        *[[g[c] for g in playing] for c in _PLAYING_COLUMNS],
-        *_columns([r for s in saves for r in s.rounds], len(_ROUND_COLUMNS)),
-        *_columns([e for s in saves for e in s.events], len(_EVENT_COLUMNS)),
-    )
+    row = await db.fetchrow(BATCH, *arguments(saves))
     assert row is not None
     if len(row["updated"]) != sum(not s.create for s in saves):
         refused = await _unmatched(db, saves, set(row["updated"]))
@@ -177,6 +182,20 @@ async def _store(
     if ratings and await db.fetchval(_RATINGS, _json(ratings)) != len(ratings):
         raise StaleRating("a rating changed since it was read; rate the game again")
     return [refused.get(s.game_id) for s in saves]
+
+
+def arguments(saves: Sequence[Save]) -> list[Any]:
+    """``BATCH``'s parameters for ``saves``."""
+    playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
+    ended = [s.game for s in saves if not s.create and s.game["status"] != "playing"]
+    return [
+        _json([s.game for s in saves if s.create]),
+        _json(ended),
+        *[[g[c] for g in playing] for c in _PLAYING_COLUMNS],
+        *_columns([r for s in saves for r in s.rounds], len(_ROUND_COLUMNS)),
+        *_columns([e for s in saves for e in s.events], len(_EVENT_COLUMNS)),
+        [g["id"] for g in ended],
+    ]
 
 
 async def _unmatched(

@@ -2,7 +2,7 @@
 
 uvloop (libuv under asyncio's interface, written in Cython) does in C what asyncio's default loop
 does in Python for every message: reading a socket and handing the bytes to the protocol, writing
-a frame, scheduling callbacks and timers.  On uvloop a move costs the hub 5-15% less CPU, it serves
+a frame, scheduling callbacks and timers.  On uvloop a move costs the hub 4-15% less CPU, it serves
 3-15% more moves a second at 10 and 100 players (at 1,000, -3 to +9%: there the process is held
 to one core, the GIL, which the SQLite writer's thread shares), and its lobby fan-out costs it no
 more than on asyncio

@@ -21,10 +21,10 @@ off, ``--ws-rate 0``: no per-connection request limit, as the reference has none
 PostgreSQL: asyncpg, group commit, a fresh schema; ``hub-pg`` is compared with it when it ran,
 else with ``reference``); ``before`` is the hub of another checkout (``--before DIR``), for an
 interleaved A/B (``before-pg`` its hub on PostgreSQL).  Each runs on its default event loop
-(uvloop when installed, for the hub and the references alike); ``SERVER@asyncio`` or
-``SERVER@uvloop`` names the loop, and a server is compared with the reference on the same loop.
-A move refused as ``rate_limited`` (should
-a hub be run with a limit) is retried after 50 ms and counted.
+(uvloop when installed, for the hub and the references alike; a ``before`` older than ``serve
+--loop`` runs on asyncio); ``SERVER@asyncio`` or ``SERVER@uvloop`` names the loop, and a server is
+compared with the reference on the same loop.  A move refused as ``rate_limited`` (should a hub be
+run with a limit) is retried after 50 ms and counted.
 
 Usage: ``.venv/bin/python benchmarks/moves.py [--players 10 100 1000] [--servers hub reference]
 [--seconds 10] [--pg postgresql://127.0.0.1/test] [--json out.json] [--plot out.png]

@@ -53,14 +53,14 @@ async def test_a_batch_reads_games_by_key_on_a_table_never_analyzed(schema: str)
             explained = await db.fetchval("EXPLAIN (FORMAT JSON) " + BATCH, *arguments(saves))
         finally:
             await db.execute("RESET plan_cache_mode")
-        analyzed = await db.fetchval(
+        never_analyzed = await db.fetchval(
             "SELECT last_analyze IS NULL AND last_autoanalyze IS NULL FROM pg_stat_user_tables"
             " WHERE schemaname = $1 AND relname = 'games'",
             schema,
         )
     finally:
         await storage.close()
-    assert analyzed is True  # the case in question: statistics never gathered
+    assert never_analyzed is True  # the case in question: statistics never gathered
     scans = [
         n
         for n in plan_nodes(json.loads(explained)[0]["Plan"])

@@ -16,6 +16,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from hub.loops import loop_factory
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -23,18 +25,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def run_on_loop(main: Coroutine[Any, Any, None], loop: str | None) -> None:
-    """Run ``main`` on uvloop (``loop`` "uvloop", or None and uvloop installed: what ``rps-hub
-    serve`` runs on by default) or on asyncio's own loop (``loop`` "asyncio")."""
-    new_loop = asyncio.new_event_loop
-    if loop != "asyncio":
-        try:
-            import uvloop
-
-            new_loop = uvloop.new_event_loop
-        except ImportError:
-            if loop == "uvloop":
-                raise
-    with asyncio.Runner(loop_factory=new_loop) as runner:
+    """Run ``main`` on the loop ``loop`` names ("uvloop" or "asyncio"), or, when None, on the one
+    ``rps-hub serve`` runs on by default (``hub.loops``: uvloop when installed)."""
+    with asyncio.Runner(loop_factory=loop_factory(loop or "auto")) as runner:
         runner.run(main)
 
 

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from hub.app import create_app  # noqa: E402 - after the path is set
 from hub.config import Config  # noqa: E402
-from hub.loops import LOOPS, loop_factory  # noqa: E402
+from hub.loops import LOOPS, loop_factory, loop_name  # noqa: E402
 
 PLAY = {"type": "play", "opponent": "computer", "best_of": 15, "rules": "rps3"}
 ROLLS = ("Rock", "Paper", "Scissors")
@@ -185,7 +185,7 @@ async def measure(n: int, moves: int, db: str, top: int = 0) -> dict[str, float]
         await runner.cleanup()
     row = {"players": float(n), "moves": float(done), "calls": counter.calls / done}
     row.update({k: counter.watched[k] / done for k in WATCHED.values()})
-    if not isinstance(asyncio.get_running_loop(), asyncio.BaseEventLoop):
+    if loop_name(asyncio.get_running_loop()) == "uvloop":
         row["socket_writes"] = math.nan  # uvloop's transports write in C, unseen by the profiler
     if top:
         for code, count in counter.by_code.most_common(top):

@@ -204,6 +204,21 @@ async def test_a_refused_websocket_upgrade_carries_the_security_headers(
         assert {k: response.headers.get(k) for k in SECURITY} == SECURITY
 
 
+async def test_an_accepted_websocket_keeps_no_copy_of_its_101s_headers(
+    start_hub: HubFactory,
+) -> None:
+    """The 101 is sent whole (websockets checks its accept key), then the server's response drops
+    its headers: they would stay with every open connection for its whole life (~0.3 KB)."""
+    server = await start_hub()
+    async with connect(str(server.make_url("/ws")).replace("http://", "ws://", 1)) as ws:
+        await ws.recv()  # the welcome: the server's side of the connection is set up
+        sent = ws.response.headers if ws.response is not None else {}
+        assert sent["Upgrade"].lower() == "websocket"
+        assert "Sec-WebSocket-Accept" in sent
+        (peer,) = server.app[keys.PEERS]
+        assert dict(peer.ws.headers) == {}
+
+
 # -- health -------------------------------------------------------------------------------
 
 

@@ -147,33 +147,36 @@ async def _register(
             limits.release(address, now)
 
 
-_SOCKET = web.RequestKey("socket_address", str)
+def open_socket(request: web.Request) -> tuple[web.Response | None, str | None]:
+    """Count a WebSocket of the request's client: a 429 refusal when it has its fill.
 
-
-def open_socket(request: web.Request) -> web.Response | None:
-    """Count a WebSocket of the request's client: a 429 refusal when it has its fill."""
+    The second item is the address counted (None when none was), for ``close_socket``: the
+    caller keeps it, not the request, whose state dict would be made for it (~0.2 KB each
+    connection, for its whole life).
+    """
     state = request.app[GUARD]
     address = client_address(
         request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, ()), state.trusted
     )
     if address is None:
-        return None
+        return None, None
     limits = state.limits
     if not limits.open_socket(address):
-        return refuse(
-            request,
-            ErrorCode.RATE_LIMITED,
-            f"at most {limits.sockets} open WebSockets per address; close one first",
+        return (
+            refuse(
+                request,
+                ErrorCode.RATE_LIMITED,
+                f"at most {limits.sockets} open WebSockets per address; close one first",
+            ),
+            None,
         )
-    request[_SOCKET] = address
-    return None
+    return None, address
 
 
-def close_socket(request: web.Request) -> None:
-    """The WebSocket that ``open_socket`` counted has ended."""
-    address = request.get(_SOCKET)
+def close_socket(app: web.Application, address: str | None) -> None:
+    """The WebSocket that ``open_socket`` counted at ``address`` has ended."""
     if address is not None:
-        request.app[GUARD].limits.close_socket(address)
+        app[GUARD].limits.close_socket(address)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -100,7 +100,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return guard.refuse(request, ErrorCode.UNAVAILABLE, "the hub is shutting down")
     if not origin_allowed(request, config.allow_origin):
         return guard.refuse(request, ErrorCode.FORBIDDEN, "origin not allowed")
-    refusal = guard.open_socket(request)
+    refusal, counted = guard.open_socket(request)
     if refusal is not None:
         return refusal
     try:
@@ -193,7 +193,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await peer.stop()
         return ws
     finally:
-        guard.close_socket(request)
+        guard.close_socket(app, counted)
 
 
 class Session:

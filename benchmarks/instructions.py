@@ -10,10 +10,11 @@ depends on timing).  Valgrind runs the threads one at a time and ~50x slower, so
 those of a native run; compare counts with counts.
 
 ``--reference`` counts ``moves_reference.py`` the same way (its app, in this process), for the
-ratio the moves benchmark's targets are written in.
+ratio the moves benchmark's targets are written in.  Either runs on the event loop ``rps-hub
+serve`` would choose (uvloop when installed), or on the one ``--loop`` names.
 
 Usage: ``.venv/bin/python benchmarks/instructions.py [--players 20] [--moves 1000] [--db URL]
-[--reference]``.
+[--reference] [--loop asyncio]``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from hub import keys  # noqa: E402 - after the path is set
 from hub.app import create_app  # noqa: E402
 from hub.config import Config  # noqa: E402
+from hub.loops import LOOPS, loop_factory  # noqa: E402
 
 SLOWDOWN = 50.0  # about how much slower the hub runs under callgrind
 
@@ -123,12 +125,15 @@ def main() -> int:
     parser.add_argument("--moves", type=int, default=1000)
     parser.add_argument("--db", help="a database URL (default: a temporary SQLite file)")
     parser.add_argument("--reference", action="store_true", help="count the reference server")
+    parser.add_argument("--loop", choices=LOOPS, default="auto",
+                        help="the event loop, as serve --loop")  # fmt: skip
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rps-instructions-") as tmp:
         if args.inside:  # under valgrind: run the hub and print the moves counted
             db = args.db or str(Path(tmp) / f"hub-{time.monotonic_ns()}.db")
-            print(asyncio.run(measure(args.players, args.moves, db, args.reference)))
+            with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+                print(runner.run(measure(args.players, args.moves, db, args.reference)))
             return 0
         out = Path(tmp) / "cg.out"
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",

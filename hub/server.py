@@ -118,9 +118,9 @@ def tune_gc() -> None:
 def tune_switching() -> None:
     """Ask the event loop's thread to give up the GIL after ``SWITCH_INTERVAL`` when another
     thread waits for it, instead of CPython's 5 ms: SQLite's writer thread waits for the GIL
-    between its steps while the loop runs Python, and at 1,000 players those waits held each
-    batch up (benchmarks/README.md: p50 move -> ``round`` -14 to -33%, moves/s within noise to
-    +13%, CPU a move unchanged)."""
+    while the loop runs Python, and at 1,000 players those waits held each batch up (A/B in
+    benchmarks/README.md, 1,000 players: moves/s +8 to +17%, p50 move -> ``round`` -26 to -38%,
+    p99 -22 to -34%, CPU a move -2 to -14%; 100 players: moves/s +0 to +4%)."""
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 

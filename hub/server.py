@@ -119,7 +119,7 @@ def tune_switching() -> None:
     """Ask the event loop's thread to give up the GIL after ``SWITCH_INTERVAL`` when another
     thread waits for it, instead of CPython's 5 ms: SQLite's writer thread waits for the GIL
     while the loop runs Python, and at 1,000 players those waits held each batch up (two A/B
-    runs in benchmarks/README.md, 1,000 players: p50 move -> ``round`` -13 to -38%, p99 -6 to
+    runs in benchmarks/README.md, 1,000 players: p50 move -> ``round`` -13 to -38%, p99 -7 to
     -34%, moves/s -3 to +17%, CPU a move within noise; 100 players: moves/s +0 to +11%)."""
     sys.setswitchinterval(SWITCH_INTERVAL)
 

@@ -212,7 +212,8 @@ async def test_an_accepted_websocket_keeps_no_copy_of_its_101s_headers(
     server = await start_hub()
     async with connect(str(server.make_url("/ws")).replace("http://", "ws://", 1)) as ws:
         await ws.recv()  # the welcome: the server's side of the connection is set up
-        sent = ws.response.headers if ws.response is not None else {}
+        assert ws.response is not None
+        sent = ws.response.headers
         assert sent["Upgrade"].lower() == "websocket"
         assert "Sec-WebSocket-Accept" in sent
         (peer,) = server.app[keys.PEERS]

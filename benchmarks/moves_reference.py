@@ -36,7 +36,6 @@ import json
 import secrets
 import signal
 import sqlite3
-import sys
 import time
 from typing import Any
 
@@ -44,7 +43,7 @@ import asyncpg
 from aiohttp import WSMsgType, web
 from benchlib import run_on_loop
 
-from hub.server import SWITCH_INTERVAL
+from hub.server import tune_switching
 
 ROLLS = ("Rock", "Paper", "Scissors")
 BEATS = {"Rock": "Scissors", "Paper": "Rock", "Scissors": "Paper"}
@@ -352,7 +351,7 @@ async def main(port: int, db: str | None, pg: str | None, schema: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.setswitchinterval(SWITCH_INTERVAL)  # as the hub's serving process does
+    tune_switching()  # the GIL handed over as the hub's serving process hands it
     parser = argparse.ArgumentParser(description="durable-move reference server")
     parser.add_argument("--port", type=int, required=True)
     where = parser.add_mutually_exclusive_group(required=True)

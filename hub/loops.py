@@ -5,11 +5,10 @@ does in Python for every message: reading a socket and handing the bytes to the 
 a frame, scheduling callbacks and timers.  On uvloop a move costs the hub 4-15% less CPU, it serves
 3-15% more moves a second at 10 and 100 players (at 1,000, -3 to +9%: there the process is held
 to one core, the GIL, which the SQLite writer's thread shares), and its lobby fan-out costs it no
-more than on asyncio
-(``benchmarks/moves.py`` and ``fanout.py``; the numbers are in benchmarks/README.md).  Nothing
-in the hub depends on which loop runs it: the test suite runs on the loop ``serve`` would
-choose, and ``--loop asyncio`` is always there (uvloop has no Windows build, and a loop written
-in Python is the one a debugger or profiler steps through).
+more than on asyncio (``benchmarks/moves.py`` and ``fanout.py``; the numbers are in
+benchmarks/README.md).  Nothing in the hub depends on which loop runs it: the test suite runs on
+the loop ``serve`` would choose, and ``--loop asyncio`` is always there (uvloop has no Windows
+build, and a loop written in Python is the one a debugger or profiler steps through).
 """
 
 from __future__ import annotations

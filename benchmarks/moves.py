@@ -17,9 +17,11 @@ answers each ``round_open`` with a move for that round at once.  Over a measured
 Servers: ``hub`` (``python -m hub serve`` on a temporary SQLite file, deadline/grace/heartbeat
 off, ``--ws-rate 0``: no per-connection request limit, as the reference has none), ``hub-pg``
 (the same on PostgreSQL, ``--pg URL``, a fresh schema per run, dropped after it), ``reference``
-(``moves_reference.py``: aiohttp + SQLite WAL, group commit) and ``reference-pg`` (the same on
-PostgreSQL: asyncpg, group commit, a fresh schema; ``hub-pg`` is compared with it when it ran,
-else with ``reference``); ``before`` is the hub of another checkout (``--before DIR``), for an
+(``moves_reference.py``: aiohttp + SQLite WAL, group commit, what the protocol asks of a move)
+and ``reference-pg`` (the same on PostgreSQL: asyncpg, group commit, a fresh schema; ``hub-pg``
+is compared with it when it ran, else with ``reference``); ``lean`` and ``lean-pg`` are the
+reference before 2026-12-06 (``moves_reference.py --lean``: no ``moved`` event, no event rows),
+each server is compared with them too when they ran; ``before`` is the hub of another checkout (``--before DIR``), for an
 interleaved A/B (``before-pg`` its hub on PostgreSQL).  Each runs on its default event loop
 (uvloop when installed, for the hub and the references alike; a ``before`` older than ``serve
 --loop`` runs on asyncio); ``SERVER@asyncio`` or ``SERVER@uvloop`` names the loop, and a server is
@@ -76,7 +78,7 @@ ROOT = HERE.parent
 # -- servers --------------------------------------------------------------------------------------
 
 
-SERVERS = ("hub", "hub-pg", "reference", "reference-pg", "before", "before-pg")
+SERVERS = ("hub", "hub-pg", "reference", "reference-pg", "before", "before-pg", "lean", "lean-pg")
 
 
 def server(text: str) -> str:  # a --servers item: one of SERVERS, @uvloop or @asyncio optional
@@ -108,12 +110,14 @@ def start_server(
         if kind == "before-pg":
             assert before is not None
             cwd = before
-    elif kind == "reference-pg":
+    elif kind in ("reference-pg", "lean-pg"):
         cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
                "--pg", pg, "--schema", schema]  # fmt: skip
     else:
         cmd = [sys.executable, str(HERE / "moves_reference.py"), "--port", str(port),
                "--db", str(tmp / f"ref-{port}.db")]  # fmt: skip
+    if kind.startswith("lean"):
+        cmd.append("--lean")
     if loop:
         cmd += ["--loop", loop]
     log = open(tmp / f"{kind}-{port}.log", "wb")  # noqa: SIM115 - handed to the child
@@ -195,7 +199,7 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
     proc = start_server(kind, port, tmp, args.pg, args.before, schema)
     try:
         await wait_listening(proc, port, patience=30)
-        hub = not kind.startswith("reference")
+        hub = not kind.startswith(("reference", "lean"))
         tokens = await register(base, n) if hub else [None] * n
         ctx = mp.get_context("spawn")
         nw = max(1, min(args.workers, n))
@@ -295,20 +299,22 @@ def table(results: list[Result]) -> str:
         if r.us_per_move > 0 and r.moves_per_s > 0:
             by.setdefault((r.server, r.players), []).append(r)
     for n in sorted({r.players for r in results}):
-        for kind in dict.fromkeys(r.server for r in results if not r.server.startswith("ref")):
-            # Against the reference on the same event loop; on PostgreSQL against the reference
-            # on PostgreSQL, when it ran.
+        servers = (r.server for r in results if not r.server.startswith(("reference", "lean")))
+        for kind in dict.fromkeys(servers):
+            # Against the reference on the same event loop (and the lean one, when it ran); on
+            # PostgreSQL against the reference on PostgreSQL, when it ran.
             base, at, loop = kind.partition("@")
-            refs = by.get((f"reference-pg{at}{loop}", n), []) if base.endswith("-pg") else []
-            refs = refs or by.get((f"reference{at}{loop}", n), [])
-            hubs = by.get((kind, n), [])
-            if hubs and refs:  # every row of the server against every row of its reference
-                cpu = span([h.us_per_move / r.us_per_move for h in hubs for r in refs])
-                rate = span([h.moves_per_s / r.moves_per_s for h in hubs for r in refs])
-                lines.append(
-                    f"\n{kind} at {n:,} players: CPU/move {cpu} the {refs[0].server},"
-                    f" moves/s {rate}"
-                )
+            for yardstick in ("reference", "lean"):
+                refs = by.get((f"{yardstick}-pg{at}{loop}", n), []) if base.endswith("-pg") else []
+                refs = refs or by.get((f"{yardstick}{at}{loop}", n), [])
+                hubs = by.get((kind, n), [])
+                if hubs and refs:  # every row of the server against every row of its reference
+                    cpu = span([h.us_per_move / r.us_per_move for h in hubs for r in refs])
+                    rate = span([h.moves_per_s / r.moves_per_s for h in hubs for r in refs])
+                    lines.append(
+                        f"\n{kind} at {n:,} players: CPU/move {cpu} the {refs[0].server},"
+                        f" moves/s {rate}"
+                    )
     return "\n".join(lines)
 
 

@@ -5,15 +5,23 @@ It is the floor a hub's move path is measured against (ANCHORS, "durable moves")
 save waiting at the moment goes to the writer thread in one hop and commits in one transaction
 (a savepoint per save, so one failing save fails alone); nobody is answered before the commit.
 
-It speaks just enough of the hub's wire protocol (docs/protocol.md) for the benchmark's players:
+It speaks just enough of the hub's wire protocol (docs/protocol.md) for the benchmark's players,
+and does what the protocol asks of every move, no more:
 
 - ``auth`` replies ``{"player": ...}`` (any token is taken: identity is not what is measured);
-- ``play`` against the computer stores a game and replies ``{"game": id}``, then ``round_open``;
+- ``play`` against the computer stores a game and its first event, replies ``{"game": id}``, then
+  sends ``round_open``;
 - ``move`` resolves the round against a committed random computer roll
-  (``sha256("<roll>:<nonce>")``, like the hub), stores the round and the game's score, then sends
-  ``round`` and ``round_open`` (or ``game_over``) and the reply ``{"round": n}``.
+  (``sha256("<roll>:<nonce>")``, like the hub), stores the round, the game's score and the
+  move's three events (``moved``, ``round``, ``round_open`` or ``game_over``: the game topic's
+  history, which the protocol keeps whole; in one row, as the hub does) in one save, then sends
+  those three events and the reply ``{"round": n}``.
 
-Each frame is serialized once.  Run: ``python benchmarks/moves_reference.py --port P --db FILE``.
+Each frame is serialized once and sent with aiohttp's ``send_frame``.  Game ids sort by the time
+they were made, as the hub's do, so a batch's new rows share index pages.  ``--lean`` is the
+reference as it was until 2026-12-06: no ``moved`` event, no event rows, random ids; less than
+the protocol asks of a move (``moves.py`` runs it as ``lean`` and ``lean-pg``, for comparison with
+earlier runs).  Run: ``python benchmarks/moves_reference.py --port P --db FILE [--lean]``.
 
 It runs on uvloop when that is installed, as the hub does by default; ``--loop asyncio`` runs it on
 asyncio's own loop.  Like the hub's serving process (``hub.server.tune_switching``) it hands the
@@ -48,6 +56,9 @@ from hub.server import tune_switching
 ROLLS = ("Rock", "Paper", "Scissors")
 BEATS = {"Rock": "Scissors", "Paper": "Rock", "Scissors": "Paper"}
 
+# ``--lean``: the reference as it was until 2026-12-06: no ``moved`` event and no event rows
+# stored (less than the protocol asks of a move), random game ids.
+LEAN = False
 WRITER: web.AppKey[Batcher] = web.AppKey("writer", object)  # type: ignore[arg-type]
 
 
@@ -66,6 +77,10 @@ CREATE TABLE IF NOT EXISTS rounds (
     computer_roll TEXT NOT NULL, nonce TEXT NOT NULL, winner TEXT,
     PRIMARY KEY (game, round)
 );
+CREATE TABLE IF NOT EXISTS events (
+    game TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, names TEXT NOT NULL,
+    data TEXT NOT NULL, PRIMARY KEY (game, seq)
+);
 """
 
 # A save is a list of statements by name, each with its parameters; the SQL per database.
@@ -75,12 +90,14 @@ SQLITE = {
     "round": "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?)",
     "score": "UPDATE games SET score_player = ?, score_computer = ?, round = ?, status = ? "
     "WHERE id = ?",
+    "events": "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
 }
 POSTGRES = {
     "game": "INSERT INTO games VALUES ($1, $2, $3, 0, 0, 1, 'playing', $4)",
     "round": "INSERT INTO rounds VALUES ($1, $2, $3, $4, $5, $6)",
     "score": "UPDATE games SET score_player = $1, score_computer = $2, round = $3, status = $4 "
     "WHERE id = $5",
+    "events": "INSERT INTO events VALUES ($1, $2, $3, $4, $5)",
 }
 PG_SCHEMA = SCHEMA.replace("INTEGER", "BIGINT")
 
@@ -206,14 +223,14 @@ class PgGroupCommit(Batcher):
             return results
 
     async def _write(self, units: list[list[Statement]]) -> None:
-        rows: dict[str, list[tuple[Any, ...]]] = {"game": [], "round": [], "score": []}
+        rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in POSTGRES}
         for statements in units:
             for name, params in statements:
                 rows[name].append(params)
         async with self._db.transaction():
-            for name, params in rows.items():
-                if params:
-                    await self._db.executemany(POSTGRES[name], params)
+            for name, table_rows in rows.items():
+                if table_rows:
+                    await self._db.executemany(POSTGRES[name], table_rows)
 
     async def close(self) -> None:
         await super().close()
@@ -224,7 +241,7 @@ class Game:
     __slots__ = ("best_of", "commitment", "id", "nonce", "player", "roll", "round", "score")
 
     def __init__(self, player: str, best_of: int) -> None:
-        self.id = secrets.token_urlsafe(9)
+        self.id = secrets.token_urlsafe(9) if LEAN else sortable_id()
         self.player = player
         self.best_of = best_of
         self.round = 1
@@ -239,8 +256,18 @@ class Game:
         self.commitment = hashlib.sha256(f"{self.roll}:{self.nonce}".encode()).hexdigest()
 
 
+def sortable_id() -> str:
+    """A game id that sorts by the time it was made (hex milliseconds, then random): a batch's
+    new rows land on the same few index pages, not one page a game (the hub's ids do too)."""
+    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(4)}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def event(topic: str, seq: int, name: str, data: object) -> bytes:
-    ts = int(time.time() * 1000)
+    ts = now_ms()
     return dump(
         {"type": "event", "topic": topic, "seq": seq, "ts": ts, "event": name, "data": data}
     )
@@ -268,16 +295,17 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             game = Game(player, int(req.get("best_of", 5)))
             seq = [0]
             games[game.id] = (game, seq)
-            await writer.save([(
-                "game", (game.id, player, game.best_of, int(time.time() * 1000)),
-            )])  # fmt: skip
+            topic = f"game:{game.id}"
+            first = {"round": 1, "deadline": None, "commitment": game.commitment}
+            opened = event(topic, 1, "round_open", first)
+            created: list[Statement] = [("game", (game.id, player, game.best_of, now_ms()))]
+            if not LEAN:
+                created.append(("events", (game.id, 1, now_ms(), "round_open", opened.decode())))
+            await writer.save(created)
             await send(dump({"type": "reply", "id": rid, "ok": True, "data": {"game": game.id}}),
                        WSMsgType.TEXT)  # fmt: skip
             seq[0] += 1
-            topic = f"game:{game.id}"
-            await send(event(topic, seq[0], "round_open",
-                             {"round": 1, "deadline": None, "commitment": game.commitment}),
-                       WSMsgType.TEXT)  # fmt: skip
+            await send(opened, WSMsgType.TEXT)
         elif op == "move":
             game, seq = games[req["game"]]
             mine, theirs = req["roll"], game.roll
@@ -293,29 +321,38 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             if not over:
                 game.round += 1
                 game.commit()
-            await writer.save([
+            topic = f"game:{game.id}"
+            score = {game.player: game.score[0], "computer": game.score[1]}
+            frames: list[bytes] = []
+            if not LEAN:
+                seq[0] += 1
+                frames.append(event(topic, seq[0], "moved", {"round": n, "player": game.player}))
+            seq[0] += 1
+            frames.append(event(topic, seq[0], "round", {
+                "round": n, "moves": {game.player: mine, "computer": theirs},
+                "winner": winner, "score": score, "nonce": nonce,
+            }))  # fmt: skip
+            seq[0] += 1
+            if over:
+                result = {"winner": winner, "reason": "won", "score": score}
+                frames.append(event(topic, seq[0], "game_over", result))
+                del games[game.id]
+            else:
+                frames.append(event(topic, seq[0], "round_open",
+                                    {"round": game.round, "deadline": None,
+                                     "commitment": game.commitment}))  # fmt: skip
+            save: list[Statement] = [
                 ("round", (game.id, n, mine, theirs, nonce, winner)),
                 ("score", (game.score[0], game.score[1], game.round,
                            "finished" if over else "playing", game.id)),
-            ])  # fmt: skip
-            topic = f"game:{game.id}"
-            score = {game.player: game.score[0], "computer": game.score[1]}
-            seq[0] += 1
-            await send(event(topic, seq[0], "round", {
-                "round": n, "moves": {game.player: mine, "computer": theirs},
-                "winner": winner, "score": score, "nonce": nonce,
-            }), WSMsgType.TEXT)  # fmt: skip
-            seq[0] += 1
-            if over:
-                await send(event(topic, seq[0], "game_over",
-                                 {"winner": winner, "reason": "won", "score": score}),
-                           WSMsgType.TEXT)  # fmt: skip
-                del games[game.id]
-            else:
-                await send(event(topic, seq[0], "round_open",
-                                 {"round": game.round, "deadline": None,
-                                  "commitment": game.commitment}),
-                           WSMsgType.TEXT)  # fmt: skip
+            ]  # fmt: skip
+            if not LEAN:  # the move's three events in one row, as the hub stores them
+                names = "moved,round," + ("game_over" if over else "round_open")
+                text = b"\n".join(frames).decode()
+                save.append(("events", (game.id, seq[0] - 2, now_ms(), names, text)))
+            await writer.save(save)
+            for frame in frames:
+                await send(frame, WSMsgType.TEXT)
             await send(dump({"type": "reply", "id": rid, "ok": True, "data": {"round": n}}),
                        WSMsgType.TEXT)  # fmt: skip
         else:
@@ -360,5 +397,9 @@ if __name__ == "__main__":
     parser.add_argument("--schema", default="moves_reference", help="the PostgreSQL schema")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default=None,
                         help="the event loop (default: uvloop when installed)")  # fmt: skip
+    parser.add_argument("--lean", action="store_true",
+                        help="no moved event, no event rows, random ids (the reference before"
+                        " 2026-12-06)")  # fmt: skip
     args = parser.parse_args()
+    LEAN = args.lean
     run_on_loop(main(args.port, args.db, args.pg, args.schema), args.loop)

@@ -99,6 +99,22 @@ POSTGRES = {
     "WHERE id = $5",
     "events": "INSERT INTO events VALUES ($1, $2, $3, $4, $5)",
 }
+# Each table's rows of a batch in one statement, from array parameters (a column each): what
+# PostgreSQL does a row is then a row's work, not a statement's (``executemany`` runs the
+# statement once a row; ``--lean`` still does).  The update names its ids as an array too, so
+# the primary key answers it even in a plan made while ``games`` was small.
+POSTGRES_ARRAYS = {
+    "game": "INSERT INTO games SELECT v.id, v.player, v.best_of, 0, 0, 1, 'playing', v.started"
+    " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])"
+    " AS v(id, player, best_of, started)",
+    "round": "INSERT INTO rounds SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[],"
+    " $4::text[], $5::text[], $6::text[])",
+    "score": "UPDATE games AS g SET score_player = v.a, score_computer = v.b, round = v.r,"
+    " status = v.s FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])"
+    " AS v(a, b, r, s, id) WHERE g.id = ANY($5::text[]) AND g.id = v.id",
+    "events": "INSERT INTO events"
+    " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])",
+}
 PG_SCHEMA = SCHEMA.replace("INTEGER", "BIGINT")
 
 
@@ -193,8 +209,9 @@ class GroupCommit(Batcher):
 
 
 class PgGroupCommit(Batcher):
-    """PostgreSQL: one connection; a batch is one transaction, each statement's rows in one
-    ``executemany`` (the games inserted first); when it fails, each save is tried alone."""
+    """PostgreSQL: one connection; a batch is one transaction, each table's rows in one statement
+    over array parameters (``executemany`` with ``--lean``), the games inserted first; when it
+    fails, each save is tried alone."""
 
     def __init__(self, db: asyncpg.Connection) -> None:
         self._db = db
@@ -206,6 +223,8 @@ class PgGroupCommit(Batcher):
         await db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         await db.execute(f'SET search_path TO "{schema}"')
         await db.execute(PG_SCHEMA)
+        if not LEAN:  # as the hub's batch connection: no plan reads a table whole
+            await db.execute("SET enable_seqscan = off")
         return cls(db)
 
     async def _store(self, units: list[list[Statement]]) -> list[BaseException | None]:
@@ -229,8 +248,12 @@ class PgGroupCommit(Batcher):
                 rows[name].append(params)
         async with self._db.transaction():
             for name, table_rows in rows.items():
-                if table_rows:
+                if not table_rows:
+                    continue
+                if LEAN:
                     await self._db.executemany(POSTGRES[name], table_rows)
+                else:
+                    await self._db.execute(POSTGRES_ARRAYS[name], *zip(*table_rows, strict=True))
 
     async def close(self) -> None:
         await super().close()

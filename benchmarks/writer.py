@@ -1,4 +1,5 @@
-"""What the SQLite writer spends per move, alone: the store's batches without sockets or a hub.
+"""What the SQLite writer (or PostgreSQL's batch) spends per move, alone: the store's batches
+without sockets or a hub.
 
 ``--games`` games against the computer (rps3, best of 15) move in lockstep, deterministically
 (a seeded ``random.Random``): each step every game takes one move, and the step's saves go to
@@ -15,8 +16,13 @@ on a busy machine (the count of the writer's thread is the same to 0.1% from run
 ``--sql STMT`` runs statements on the database before the run (a schema change tried before its
 migration is written), ``--writer-sql STMT`` on the writer's own connection (a ``PRAGMA``).
 
+``--pg URL`` stores on PostgreSQL instead (``PostgresStorage``, a fresh schema, dropped after the
+run; ``--sql`` runs in that schema): it reports PostgreSQL's CPU a move too (every ``postgres``
+process, as ``moves.py`` counts it), and the process's, which is the hub's event loop's work for
+the batch there (asyncpg runs on the loop).
+
 Usage: ``.venv/bin/python benchmarks/writer.py [--games 100] [--moves 20000] [--callgrind]
-[--random-ids] [--sql STMT ...] [--writer-sql STMT ...]``.
+[--random-ids] [--sql STMT ...] [--writer-sql STMT ...] [--pg URL]``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ import threading
 import time
 from pathlib import Path
 
+import asyncpg
+from benchlib import postgres_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -41,7 +50,8 @@ from hub.entropy import sortable_id  # noqa: E402 - after the path is set
 from protocol.game import COMPUTER, Game  # noqa: E402
 from protocol.rules import builtin_rules  # noqa: E402
 from protocol.wire import effect_event  # noqa: E402
-from storage.base import StoredEvent  # noqa: E402
+from storage.base import Storage, StoredEvent  # noqa: E402
+from storage.open import open_storage  # noqa: E402
 from storage.sqlite import SQLiteStorage  # noqa: E402
 
 ROLLS = ("Rock", "Paper", "Scissors")
@@ -129,14 +139,34 @@ class Table:
 
 
 async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
-    store = await SQLiteStorage.open(path)
+    if args.pg:
+        schema = f"bench_{os.urandom(4).hex()}"
+        sep = "&" if "?" in args.pg else "?"
+        admin = await asyncpg.connect(args.pg)
+        try:
+            store = await open_storage(f"{args.pg}{sep}schema={schema}")
+            try:
+                await admin.execute(f'SET search_path TO "{schema}"')
+                for statement in args.sql:
+                    await admin.execute(statement)
+                return await measure(args, store)
+            finally:
+                await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        finally:
+            await admin.close()
+    sqlite = await SQLiteStorage.open(path)
     if args.sql:
         raw = sqlite3.connect(path, isolation_level=None)
         for statement in args.sql:
             raw.execute(statement)
         raw.close()
     for statement in args.writer_sql:  # on the writer's own connection (a PRAGMA, say)
-        await store._backend._writer.execute(statement)  # type: ignore[attr-defined]
+        await sqlite._backend._writer.execute(statement)  # type: ignore[attr-defined]
+    return await measure(args, sqlite)
+
+
+async def measure(args: argparse.Namespace, store: Storage) -> dict[str, float]:
+    """Run the games through ``store`` (closed after); the window's figures a move."""
     table = Table(args.games, random.Random(args.seed), args.random_ids)
     moves = 0
     before: dict[int, float] = {}
@@ -149,6 +179,7 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
                 instrument("on")
                 before, t0, p0 = thread_cpu(), time.perf_counter(), time.process_time()
                 io0 = io()
+                pg0 = postgres_seconds() if args.pg else {}
                 moves = 0
             moved, created = table.step()
             await asyncio.gather(
@@ -160,6 +191,7 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
                 break
         after, t1, p1 = thread_cpu(), time.perf_counter(), time.process_time()
         io1 = io()
+        pg1 = postgres_seconds() if args.pg else {}
         instrument("off")
     finally:
         await store.close()
@@ -174,6 +206,7 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
         "written": (io1[0] - io0[0]) / moves,
         "writes": (io1[1] - io0[1]) / moves,
         "reads": (io1[2] - io0[2]) / moves,
+        "postgres_us": sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items()) / moves * 1e6,
     }
 
 
@@ -217,6 +250,7 @@ def main() -> int:
     parser.add_argument("--writer-sql", nargs="*", default=[],
                         help="statements to run first on the writer's connection")  # fmt: skip
     parser.add_argument("--db", help="the database file (default: a temporary one)")
+    parser.add_argument("--pg", metavar="URL", help="store on PostgreSQL, in a fresh schema")
     parser.add_argument("--random-ids", action="store_true",
                         help="games' ids random, as before time-ordered ids")  # fmt: skip
     parser.add_argument("--callgrind", action="store_true",
@@ -232,7 +266,7 @@ def main() -> int:
         f"process {row['process_us']:.1f} µs/move (loop thread {row['loop_us']:.1f}, "
         f"database threads {row['threads_us']:.1f}), wall {row['wall_us']:.1f} µs/move; "
         f"{row['written']:,.0f} bytes in {row['writes']:.1f} writes, {row['reads']:.1f} reads"
-        " per move"
+        " per move" + (f"; PostgreSQL {row['postgres_us']:.1f} µs/move" if args.pg else "")
     )
     return 0
 

@@ -71,10 +71,17 @@ def table(results: list[Result]) -> str:
                 if hubs and refs:  # every row of the server against every row of its reference
                     cpu = span([h.us_per_move / r.us_per_move for h in hubs for r in refs])
                     rate = span([h.moves_per_s / r.moves_per_s for h in hubs for r in refs])
-                    lines.append(
+                    line = (
                         f"\n{kind} at {n:,} players: CPU/move {cpu} the {refs[0].server},"
                         f" moves/s {rate}"
                     )
+                    # The i-th row of each beside the other: with ``--servers hub reference hub
+                    # reference`` the pairs measured one after the other, the least noisy.
+                    if len(hubs) == len(refs) > 1:
+                        pairs = zip(hubs, refs, strict=True)
+                        each = ", ".join(f"{h.moves_per_s / r.moves_per_s:.2f}" for h, r in pairs)
+                        line += f" (pairs in the order they ran: {each})"
+                    lines.append(line)
     return "\n".join(lines)
 
 

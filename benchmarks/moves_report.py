@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fanout import fmt
+from benchlib import fmt
 
 
 @dataclass

@@ -55,9 +55,11 @@ class Save:
 
     create: bool
     game_id: str
-    # The games row by column, ``seq`` included (None: keep the stored one), and for an update
-    # ``expected``: the seq the stored row must still have, or None (``storage.sql.save_row``).
-    game: dict[str, Any]
+    # An update of a game still playing: the values of ``storage.sql.PLAYING_ROW`` (the columns a
+    # move can change, seq, id and expected seq).  A new game, or one that ended: its ``games`` row
+    # by column, ``seq`` included (None: keep the stored one), and for an update ``expected``: the
+    # seq the stored row must still have, or None (``storage.sql.save_row``).
+    game: dict[str, Any] | tuple[Any, ...]
     rounds: list[tuple[Any, ...]]  # (game_id, round, move_a, move_b, winner, commitment, nonce)
     events: list[tuple[Any, ...]]  # (game_id, seq, ts, event, data)
     # A rated game's end: (name_key, rating, deviation, volatility, rated, game_id, ts) per seat.
@@ -71,7 +73,8 @@ class Save:
     @property
     def expected(self) -> int | None:
         """The seq an update needs the stored game to have (compare-and-set), or None."""
-        expected: int | None = self.game.get("expected")
+        game = self.game
+        expected: int | None = game[-1] if isinstance(game, tuple) else game.get("expected")
         return expected
 
 

@@ -53,9 +53,9 @@ _COLUMNS = [*sql.GAME_FIELDS, "seq"]
 _ROUND_COLUMNS = ["game_id", "round", "move_a", "move_b", "winner", "commitment", "nonce"]
 _EVENT_COLUMNS = ["game_id", "seq", "ts", "event", "data"]
 # The rows every move brings, each column an array parameter (asyncpg sends arrays in binary, and
-# unnest reads them without parsing): a game still playing (``sql.PLAYING_FIELDS`` with its id,
-# seq and expected seq), its new rounds, its events.  New games and games that ended are whole
-# rows in JSON, as they are few.
+# unnest reads them without parsing): a game still playing (``sql.PLAYING_ROW``: the columns a
+# move changes, seq, id and expected seq), its new rounds, its events.  New games and games that
+# ended are whole rows in JSON, as they are few.
 _TYPES = {
     "id": "text", "score_a": "integer", "score_b": "integer", "round": "integer",
     "deadline": "bigint", "secret_roll": "text", "secret_nonce": "text", "pending": "text",
@@ -63,7 +63,7 @@ _TYPES = {
     "game_id": "text", "move_a": "text", "move_b": "text", "winner": "text",
     "commitment": "text", "nonce": "text", "ts": "bigint", "event": "text", "data": "text",
 }  # fmt: skip
-_PLAYING_COLUMNS = ["id", *sql.PLAYING_FIELDS, "seq", "expected"]
+_PLAYING_COLUMNS = list(sql.PLAYING_ROW)
 
 
 def _unnest(columns: list[str], first: int) -> str:
@@ -100,7 +100,7 @@ BATCH = f"""WITH created AS (
         UPDATE games AS g
         SET {", ".join(f"{c} = v.{c}" for c in sql.PLAYING_FIELDS)}, seq = COALESCE(v.seq, g.seq)
         FROM {_unnest(_PLAYING_COLUMNS, _PLAYING_AT)} AS v({", ".join(_PLAYING_COLUMNS)})
-        WHERE g.id = ANY(${_PLAYING_AT}::text[]) AND g.id = v.id
+        WHERE g.id = ANY(${_PLAYING_AT + _PLAYING_COLUMNS.index("id")}::text[]) AND g.id = v.id
             AND (v.expected IS NULL OR g.seq = v.expected)
         RETURNING g.id
     ), updated AS (
@@ -186,12 +186,20 @@ async def _store(
 
 def arguments(saves: Sequence[Save]) -> list[Any]:
     """``BATCH``'s parameters for ``saves``."""
-    playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
-    ended = [s.game for s in saves if not s.create and s.game["status"] != "playing"]
+    created: list[dict[str, Any]] = []
+    playing: list[tuple[Any, ...]] = []
+    ended: list[dict[str, Any]] = []
+    for s in saves:
+        if isinstance(s.game, tuple):
+            playing.append(s.game)
+        elif s.create:
+            created.append(s.game)
+        else:
+            ended.append(s.game)
     return [
-        _json([s.game for s in saves if s.create]),
+        _json(created),
         _json(ended),
-        *[[g[c] for g in playing] for c in _PLAYING_COLUMNS],
+        *_columns(playing, len(_PLAYING_COLUMNS)),
         *_columns([r for s in saves for r in s.rounds], len(_ROUND_COLUMNS)),
         *_columns([e for s in saves for e in s.events], len(_EVENT_COLUMNS)),
         [g["id"] for g in ended],

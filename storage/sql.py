@@ -41,6 +41,11 @@ PLAYING_FIELDS = (
     "idle_until",
 )
 
+# A save of a game still playing stores ``PLAYING_FIELDS`` and nothing else of its row
+# (``playing_row``): their values in this order, then the seq of its last event (None keeps the
+# stored one), its id, and the seq the stored row must still have (None: any).
+PLAYING_ROW = (*PLAYING_FIELDS, "seq", "id", "expected")
+
 GAME_FIELDS = [
     "id",
     "rules",
@@ -277,13 +282,36 @@ def game_row(
 
 def save_row(
     game: Game, events: Sequence[StoredEvent], *, create: bool, expected: int | None
-) -> dict[str, Any]:
-    """The ``games`` row a save stores (``game_row``; an update without events keeps the stored
-    seq) and, for an update, ``expected``: the seq the stored row must still have (None: any)."""
+) -> dict[str, Any] | tuple[Any, ...]:
+    """What of the ``games`` row a save stores: for an update of a game still playing, the
+    ``playing_row``; else the whole ``game_row`` (an update without events keeps the stored seq)
+    and, for an update, ``expected``: the seq the stored row must still have (None: any)."""
+    if not create and game.status is Status.PLAYING:
+        return playing_row(game, events, expected)
     row = game_row(game, events, keep_seq=not create)
     if not create:
         row["expected"] = expected
     return row
+
+
+def playing_row(game: Game, events: Sequence[StoredEvent], expected: int | None) -> tuple[Any, ...]:
+    """An update of a game still playing as its ``PLAYING_ROW`` values: what ``game_row`` says of
+    those columns, in a tuple made for every move instead of a dict of every column."""
+    a, b = game.players
+    secret = game.secret
+    return (
+        game.score.get(a, 0),
+        game.score.get(b, 0),
+        game.round,
+        game.deadline,
+        None if secret is None else secret.roll,
+        None if secret is None else secret.nonce,
+        json.dumps(game.pending, sort_keys=True) if game.pending else "{}",
+        game.idle_until,
+        events[-1].seq if events else None,
+        game.id,
+        expected,
+    )
 
 
 def round_rows(game: Game, rounds: Iterable[Round]) -> list[tuple[Any, ...]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from storage import sql
 from storage.base import StaleRating
@@ -33,11 +34,14 @@ _UPDATE_GAME = (
     " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
 )
 # A game still playing is updated in ``sql.PLAYING_FIELDS`` only: SQLite rewrites an index entry
-# for every indexed column an UPDATE sets, changed or not.
+# for every indexed column an UPDATE sets, changed or not.  Its parameters are a tuple of
+# ``sql.PLAYING_ROW``'s values, numbered: bound by position, not looked up by name in a dict.
 PLAYING_FIELDS = sql.PLAYING_FIELDS
+_AT = {name: f"?{i}" for i, name in enumerate(sql.PLAYING_ROW, start=1)}
 _UPDATE_PLAYING = (
-    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in PLAYING_FIELDS)},"
-    " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
+    f"UPDATE games SET {', '.join(f'{f} = {_AT[f]}' for f in PLAYING_FIELDS)},"
+    f" seq = COALESCE({_AT['seq']}, seq) WHERE id = {_AT['id']}"
+    f" AND ({_AT['expected']} IS NULL OR seq = {_AT['expected']})"
 )
 # Rounds already stored are the same rounds (a resolved round never changes): skipped.
 _INSERT_ROUND = (
@@ -81,9 +85,16 @@ def _apply(db: sqlite3.Connection, saves: Sequence[Save]) -> None:
     """Store ``saves`` in one transaction, or roll back and raise."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        created = [s.game for s in saves if s.create]
-        playing = [s.game for s in saves if not s.create and s.game["status"] == "playing"]
-        ended = [s.game for s in saves if not s.create and s.game["status"] != "playing"]
+        created: list[dict[str, Any]] = []
+        playing: list[tuple[Any, ...]] = []
+        ended: list[dict[str, Any]] = []
+        for s in saves:
+            if isinstance(s.game, tuple):
+                playing.append(s.game)
+            elif s.create:
+                created.append(s.game)
+            else:
+                ended.append(s.game)
         rounds = [row for s in saves for row in s.rounds]
         events = [row for s in saves for row in s.events]
         if created:

@@ -35,7 +35,9 @@ def refused(db: sqlite3.Connection, save: Save, exc: BaseException) -> BaseExcep
 
 def _seat_taken(db: sqlite3.Connection, save: Save) -> SeatTaken | None:
     """The first seat of a new game that another live game holds, as ``SeatTaken``."""
-    seats = [save.game["player_a"], save.game["player_b"]]
+    game = save.game
+    assert isinstance(game, dict)  # a new game's whole row
+    seats = [game["player_a"], game["player_b"]]
     humans = {sql.key(seat): seat for seat in seats if sql.key(seat) != COMPUTER}
     rows = db.execute(
         "SELECT player, game_id FROM live_seats WHERE player IN (SELECT value FROM json_each(?))",

@@ -267,7 +267,8 @@ class Writer:
             if outcome is None:
                 # What the last round committed for the game is (a finished game needs it no
                 # more): inline, as this runs for every move.
-                if save.game["status"] != "playing":
+                game = save.game
+                if not isinstance(game, tuple) and game["status"] != "playing":
                     self._last_round.pop(save.game_id, None)
                 elif save.rounds:
                     self._last_round[save.game_id] = save.rounds[-1][1]  # in order, as the game's

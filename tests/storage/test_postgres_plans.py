@@ -32,9 +32,13 @@ def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
 def update(table: Table, *, ended: bool) -> Save:
     """A save of ``table``'s game after a move (as ended: its row says finished)."""
     events = table.play(table.game.players[0], "Rock")
-    row = sql.save_row(table.game, events, create=False, expected=events[0].seq - 1)
-    if ended:
+    expected = events[0].seq - 1
+    row: dict[str, Any] | tuple[Any, ...]
+    if ended:  # the whole row, as a save of a game that ended stores it
+        row = {**sql.game_row(table.game, events), "expected": expected}
         row["status"], row["reason"], row["winner"] = "finished", "won", table.game.players[0]
+    else:
+        row = sql.save_row(table.game, events, create=False, expected=expected)
     rounds = sql.round_rows(table.game, table.game.rounds)
     return Save(False, table.game.id, row, rounds, sql.event_rows(table.game.id, events))
 

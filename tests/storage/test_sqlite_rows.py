@@ -1,5 +1,6 @@
-"""The SQLite writer's statements: a game still playing is saved by an UPDATE of the columns a
-move can change only, so every other column must stay as it was created until the game ends."""
+"""The writers' statements: a game still playing is saved by an UPDATE of the columns a move can
+change only, so every other column must stay as it was created until the game ends; and the
+values it sets (``sql.playing_row``) are the ones the whole row (``sql.game_row``) holds."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from protocol.game import COMPUTER, Game, Status
 from protocol.rules import builtin_rules
 from storage import sql
+from storage.base import StoredEvent
 from storage.sqlite_batch import PLAYING_FIELDS
 
 RPS3 = builtin_rules()["rps3"]
@@ -75,3 +77,14 @@ def test_a_playing_game_changes_no_column_but_those_its_update_sets(
         if game.status is not Status.PLAYING:
             break
         assert fixed(game) == created
+        assert_playing_row_is_the_whole_rows(game)
+
+
+def assert_playing_row_is_the_whole_rows(game: Game) -> None:
+    """What a save of the playing ``game`` sets is the whole row's values of those columns,
+    with events (their last seq) and without (None: the stored seq is kept)."""
+    events = [StoredEvent(7, T0, "round", {}, "{}"), StoredEvent(8, T0, "round_open", {}, "{}")]
+    for evs, expected in ((events, 6), ([], None)):
+        whole = {**sql.game_row(game, evs, keep_seq=True), "expected": expected}
+        row = sql.save_row(game, evs, create=False, expected=expected)
+        assert row == tuple(whole[c] for c in sql.PLAYING_ROW)

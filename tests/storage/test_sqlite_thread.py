@@ -79,3 +79,18 @@ async def test_a_failed_open_leaves_no_thread_behind(tmp_path: Path) -> None:
         with pytest.raises(sqlite3.OperationalError):
             await Connection.open(str(tmp_path / "missing" / "t.db"))
     assert connections() - before == set()
+
+
+async def test_none_binds_as_null_through_the_adapter_registered_for_it(tmp_path: Path) -> None:
+    """None is bound as NULL by an adapter registered for its type, not by sqlite3's adaptation
+    protocol (which makes and drops an AttributeError for every None it binds)."""
+    assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters
+    conn = await Connection.open(str(tmp_path / "t.db"))
+    try:
+        await conn.execute("CREATE TABLE t (x INTEGER, y TEXT)")
+        await conn.execute("INSERT INTO t VALUES (?, ?)", (None, None))
+        rows = await conn.fetchall("SELECT typeof(x) AS x, typeof(y) AS y, ? IS NULL AS n FROM t",
+                                   (None,))  # fmt: skip
+        assert [(row["x"], row["y"], row["n"]) for row in rows] == [("null", "null", 1)]
+    finally:
+        await conn.close()

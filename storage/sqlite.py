@@ -143,6 +143,11 @@ class SQLiteBackend:
                 "PRAGMA synchronous = NORMAL",
                 "PRAGMA foreign_keys = ON",
                 f"PRAGMA wal_autocheckpoint = {FALLBACK_CHECKPOINT}",
+                # What a statement keeps aside while it runs (its journal, to undo it alone; the
+                # VALUES an update joins) in memory, not a temporary file: 1.2 KB written a move
+                # at 1,000 players as it was, and 9 KB more with a batch's statements of many
+                # rows (``storage.sqlite_batch``).  Bounded by a batch, on this connection only.
+                "PRAGMA temp_store = MEMORY",
             )
             opened.append(writer)
             await writer.call(lambda db: _migrate(db, path))

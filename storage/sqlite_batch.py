@@ -1,19 +1,25 @@
 """How the SQLite writer stores a batch of saves: one transaction on the writer's thread.
 
-``BEGIN IMMEDIATE``, one ``executemany`` per table (the games inserted, the games updated, their
-new rounds, their events) and ``COMMIT``.  A game still playing is updated in the columns a move
-can change only, so a move rewrites no index entry but the live games' due time (``games_due``);
-a game that ended is updated whole.  When that transaction fails for a save's own reason (an
-integrity error, a game that was never created or that changed since it was read, a seat already
-taken), it rolls back and each save runs alone in a transaction of its own, so only the bad one
-fails (``storage.sqlite_refusals`` says why); an operational error (the file is locked past the
-busy timeout, the disk is full) fails the whole batch.
+``BEGIN IMMEDIATE``, each table's rows (the games inserted, the games updated, their new rounds,
+their events) and ``COMMIT``.  The rows a move brings (its game's update, its round, its events)
+go in statements of many rows each: ``sqlite3`` gives up the GIL for each step of a statement and
+waits to take it back, behind the event loop, so a statement a row made a batch of 180 moves wait
+for it some 540 times, and a few statements a table make it wait a dozen times (``CHUNKS``).
+A game still playing is updated in the columns a move can change only, so a move rewrites no
+index entry but the live games' due time (``games_due``); a game that ended is updated whole.
+
+When that transaction fails for a save's own reason (an integrity error, a game that was never
+created or that changed since it was read, a seat already taken), it rolls back and each save
+runs alone in a transaction of its own, so only the bad one fails (``storage.sqlite_refusals``
+says why); an operational error (the file is locked past the busy timeout, the disk is full)
+fails the whole batch.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from storage import sql
@@ -33,22 +39,41 @@ _UPDATE_GAME = (
     f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in sql.GAME_FIELDS if f != 'id')},"
     " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
 )
+# Statements of many rows take a batch's rows ``CHUNKS[0]`` at a time, then fewer for the rest:
+# a few texts (each compiled once, in the connection's cache of statements) for any batch.
+CHUNKS = (64, 16, 4, 1)
+
+
+def _statements(template: str, width: int) -> dict[int, str]:
+    """``template`` with ``{rows}`` as the VALUES of each size in ``CHUNKS``, by size."""
+    row = f"({', '.join(['?'] * width)})"
+    return {n: template.format(rows=f"VALUES {', '.join([row] * n)}") for n in CHUNKS}
+
+
+def _column(name: str) -> str:
+    """The column of ``_UPDATE_PLAYING``'s VALUES holding ``name`` of ``sql.PLAYING_ROW``."""
+    return f"v.column{sql.PLAYING_ROW.index(name) + 1}"
+
+
 # A game still playing is updated in ``sql.PLAYING_FIELDS`` only: SQLite rewrites an index entry
-# for every indexed column an UPDATE sets, changed or not.  Its parameters are a tuple of
-# ``sql.PLAYING_ROW``'s values, numbered: bound by position, not looked up by name in a dict.
+# for every indexed column an UPDATE sets, changed or not.  The games of a batch are updated a
+# chunk a statement: their ``sql.PLAYING_ROW`` values are the VALUES it joins ``games`` to, by id
+# (found by the primary key's index: tests/storage/test_sqlite_batch.py).
 PLAYING_FIELDS = sql.PLAYING_FIELDS
-_AT = {name: f"?{i}" for i, name in enumerate(sql.PLAYING_ROW, start=1)}
-_UPDATE_PLAYING = (
-    f"UPDATE games SET {', '.join(f'{f} = {_AT[f]}' for f in PLAYING_FIELDS)},"
-    f" seq = COALESCE({_AT['seq']}, seq) WHERE id = {_AT['id']}"
-    f" AND ({_AT['expected']} IS NULL OR seq = {_AT['expected']})"
+_UPDATE_PLAYING = _statements(
+    f"UPDATE games SET {', '.join(f'{f} = {_column(f)}' for f in PLAYING_FIELDS)},"
+    f" seq = COALESCE({_column('seq')}, games.seq) FROM ({{rows}}) AS v"
+    f" WHERE games.id = {_column('id')}"
+    f" AND ({_column('expected')} IS NULL OR games.seq = {_column('expected')})",
+    len(sql.PLAYING_ROW),
 )
 # Rounds already stored are the same rounds (a resolved round never changes): skipped.
-_INSERT_ROUND = (
+_INSERT_ROUNDS = _statements(
     "INSERT INTO rounds (game_id, round, move_a, move_b, winner, commitment, nonce)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (game_id, round) DO NOTHING"
+    " {rows} ON CONFLICT (game_id, round) DO NOTHING",
+    7,
 )
-_INSERT_EVENT = "INSERT INTO game_events (game_id, seq, ts, event, data) VALUES (?, ?, ?, ?, ?)"
+_INSERT_EVENTS = _statements("INSERT INTO game_events (game_id, seq, ts, event, data) {rows}", 5)
 # A rated game's new ratings, from storage.sql.rating_rows: each player's is only changed over the
 # count of rated games it was read at; then the history row.
 _UPDATE_RATING = (
@@ -101,15 +126,13 @@ def _apply(db: sqlite3.Connection, saves: Sequence[Save]) -> None:
             db.executemany(_INSERT_GAME, created)
         changed = 0
         if playing:
-            changed += db.executemany(_UPDATE_PLAYING, playing).rowcount
+            changed += _many(db, _UPDATE_PLAYING, playing)
         if ended:
             changed += db.executemany(_UPDATE_GAME, ended).rowcount
         if changed != len(playing) + len(ended):
             raise NeverCreated()
-        if rounds:
-            db.executemany(_INSERT_ROUND, rounds)
-        if events:
-            db.executemany(_INSERT_EVENT, events)
+        _many(db, _INSERT_ROUNDS, rounds)
+        _many(db, _INSERT_EVENTS, events)
         ratings = [row for s in saves for row in s.ratings]
         if ratings:
             updates = [(r[1], r[2], r[3], r[0], r[4]) for r in ratings]
@@ -121,3 +144,17 @@ def _apply(db: sqlite3.Connection, saves: Sequence[Save]) -> None:
     except BaseException:
         db.rollback()  # a no-op when no transaction is open
         raise
+
+
+def _many(db: sqlite3.Connection, statements: dict[int, str], rows: list[tuple[Any, ...]]) -> int:
+    """Run ``statements`` (``_statements``) over ``rows``, as many a statement as ``CHUNKS``
+    allows; how many rows they changed."""
+    changed = at = 0
+    left = len(rows)
+    for size in CHUNKS:
+        while left >= size:
+            params = tuple(chain.from_iterable(rows[at : at + size]))
+            changed += db.execute(statements[size], params).rowcount
+            at += size
+            left -= size
+    return changed

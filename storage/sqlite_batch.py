@@ -5,8 +5,9 @@ their events) and ``COMMIT``.  The rows a move brings (its game's update, its ro
 go in statements of many rows each: ``sqlite3`` gives up the GIL for each step of a statement and
 waits to take it back, behind the event loop: a statement a row made a batch of 180 moves wait for
 it some 540 times, statements of up to ``CHUNKS[0]`` rows some 50 (the games it created or ended,
-about 30 in such a batch, are still a statement each).  A game still playing is updated in the columns a move can change only, so a move rewrites no
-index entry but the live games' due time (``games_due``); a game that ended is updated whole.
+about 30 in such a batch, are still a statement each).  A game still playing is updated in the
+columns a move can change only, so a move rewrites no index entry but the live games' due time
+(``games_due``); a game that ended is updated whole.
 
 When that transaction fails for a save's own reason (an integrity error, a game that was never
 created or that changed since it was read, a seat already taken), it rolls back and each save

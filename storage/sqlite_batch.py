@@ -4,10 +4,9 @@
 their events) and ``COMMIT``.  The rows a move brings (its game's update, its round, its events)
 go in statements of many rows each: ``sqlite3`` gives up the GIL for each step of a statement and
 waits to take it back, behind the event loop: a statement a row made a batch of 180 moves wait for
-it some 540 times, statements of up to ``CHUNKS[0]`` rows some 50 (the games it created or ended,
-about 30 in such a batch, are still a statement each).  A game still playing is updated in the
-columns a move can change only, so a move rewrites no index entry but the live games' due time
-(``games_due``); a game that ended is updated whole.
+it some 540 times, statements of up to ``CHUNKS[0]`` rows about 30.  A game still playing is
+updated in the columns a move can change only, so a move rewrites no index entry but the live
+games' due time (``games_due``); a game that ended is updated whole.
 
 When that transaction fails for a save's own reason (an integrity error, a game that was never
 created or that changed since it was read, a seat already taken), it rolls back and each save
@@ -30,16 +29,6 @@ from storage.sqlite_refusals import refused
 
 __all__ = ["PLAYING_FIELDS", "store_batch"]
 
-_INSERT_GAME = (
-    f"INSERT INTO games ({', '.join(sql.GAME_FIELDS)}, seq)"
-    f" VALUES ({', '.join(':' + f for f in sql.GAME_FIELDS)}, :seq)"
-)
-# A save without events keeps the stored seq (:seq is None then); an update changes the row only
-# while its seq is still :expected (compare-and-set, when :expected is not None).
-_UPDATE_GAME = (
-    f"UPDATE games SET {', '.join(f'{f} = :{f}' for f in sql.GAME_FIELDS if f != 'id')},"
-    " seq = COALESCE(:seq, seq) WHERE id = :id AND (:expected IS NULL OR seq = :expected)"
-)
 # Statements of many rows take a batch's rows ``CHUNKS[0]`` at a time, then fewer for the rest:
 # a few texts (each compiled once, in the connection's cache of statements) for any batch.
 CHUNKS = (64, 16, 4, 1)
@@ -51,23 +40,35 @@ def _statements(template: str, width: int) -> dict[int, str]:
     return {n: template.format(rows=f"VALUES {', '.join([row] * n)}") for n in CHUNKS}
 
 
-def _column(name: str) -> str:
-    """The column of ``_UPDATE_PLAYING``'s VALUES holding ``name`` of ``sql.PLAYING_ROW``."""
-    return f"v.column{sql.PLAYING_ROW.index(name) + 1}"
+def _update(fields: Sequence[str], row: Sequence[str]) -> dict[int, str]:
+    """An update of ``fields`` (and the seq) of the games whose ``row`` values (``id``, ``seq``
+    and ``expected`` among them) are the VALUES it joins ``games`` to, by id (found by the
+    primary key's index: tests/storage/test_sqlite_batch.py).  A save without events keeps the
+    stored seq (its seq is None); a game's row changes only while its seq is still the expected
+    one (compare-and-set, when that is not None)."""
+
+    def value(name: str) -> str:
+        return f"v.column{list(row).index(name) + 1}"
+
+    return _statements(
+        f"UPDATE games SET {', '.join(f'{f} = {value(f)}' for f in fields)},"
+        f" seq = COALESCE({value('seq')}, games.seq) FROM ({{rows}}) AS v"
+        f" WHERE games.id = {value('id')}"
+        f" AND ({value('expected')} IS NULL OR games.seq = {value('expected')})",
+        len(row),
+    )
 
 
-# A game still playing is updated in ``sql.PLAYING_FIELDS`` only: SQLite rewrites an index entry
-# for every indexed column an UPDATE sets, changed or not.  The games of a batch are updated a
-# chunk a statement: their ``sql.PLAYING_ROW`` values are the VALUES it joins ``games`` to, by id
-# (found by the primary key's index: tests/storage/test_sqlite_batch.py).
+# A new game's whole row; a game that ended, its whole row and the seq it expects: their values
+# in this order (taken from ``sql.save_row``'s dict, made for these few saves a batch).
+_GAME_ROW = (*sql.GAME_FIELDS, "seq")
+_ENDED_ROW = (*_GAME_ROW, "expected")
+_INSERT_GAMES = _statements(f"INSERT INTO games ({', '.join(_GAME_ROW)}) {{rows}}", len(_GAME_ROW))
+_UPDATE_ENDED = _update([f for f in sql.GAME_FIELDS if f != "id"], _ENDED_ROW)
+# A game still playing is updated in ``sql.PLAYING_FIELDS`` only (its ``sql.PLAYING_ROW``):
+# SQLite rewrites an index entry for every indexed column an UPDATE sets, changed or not.
 PLAYING_FIELDS = sql.PLAYING_FIELDS
-_UPDATE_PLAYING = _statements(
-    f"UPDATE games SET {', '.join(f'{f} = {_column(f)}' for f in PLAYING_FIELDS)},"
-    f" seq = COALESCE({_column('seq')}, games.seq) FROM ({{rows}}) AS v"
-    f" WHERE games.id = {_column('id')}"
-    f" AND ({_column('expected')} IS NULL OR games.seq = {_column('expected')})",
-    len(sql.PLAYING_ROW),
-)
+_UPDATE_PLAYING = _update(PLAYING_FIELDS, sql.PLAYING_ROW)
 # Rounds already stored are the same rounds (a resolved round never changes): skipped.
 _INSERT_ROUNDS = _statements(
     "INSERT INTO rounds (game_id, round, move_a, move_b, winner, commitment, nonce)"
@@ -111,25 +112,20 @@ def _apply(db: sqlite3.Connection, saves: Sequence[Save]) -> None:
     """Store ``saves`` in one transaction, or roll back and raise."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        created: list[dict[str, Any]] = []
+        created: list[tuple[Any, ...]] = []
         playing: list[tuple[Any, ...]] = []
-        ended: list[dict[str, Any]] = []
+        ended: list[tuple[Any, ...]] = []
         for s in saves:
             if isinstance(s.game, tuple):
                 playing.append(s.game)
             elif s.create:
-                created.append(s.game)
+                created.append(tuple([s.game[c] for c in _GAME_ROW]))
             else:
-                ended.append(s.game)
+                ended.append(tuple([s.game[c] for c in _ENDED_ROW]))
         rounds = [row for s in saves for row in s.rounds]
         events = [row for s in saves for row in s.events]
-        if created:
-            db.executemany(_INSERT_GAME, created)
-        changed = 0
-        if playing:
-            changed += _many(db, _UPDATE_PLAYING, playing)
-        if ended:
-            changed += db.executemany(_UPDATE_GAME, ended).rowcount
+        _many(db, _INSERT_GAMES, created)
+        changed = _many(db, _UPDATE_PLAYING, playing) + _many(db, _UPDATE_ENDED, ended)
         if changed != len(playing) + len(ended):
             raise NeverCreated()
         _many(db, _INSERT_ROUNDS, rounds)

@@ -247,10 +247,11 @@ def _run_row(game_id: str, run: list[StoredEvent]) -> tuple[Any, ...]:
 def game_row(
     game: Game, events: Sequence[StoredEvent], *, keep_seq: bool = False
 ) -> dict[str, Any]:
-    """A game's ``games`` row by column; ``seq`` is the last event's (None keeps the stored one)."""
+    """A game's ``games`` row by column; ``seq`` is the last event's (None keeps the stored one).
+    The columns a move can change are ``playing_row``'s values, made there only."""
     a, b = game.players
     seq: int | None = events[-1].seq if events else (None if keep_seq else 0)
-    return {
+    row = {
         "id": game.id,
         "rules": game.rules.name,
         "best_of": game.best_of,
@@ -259,25 +260,18 @@ def game_row(
         "status": game.status.value,
         "reason": game.reason.value if game.reason else None,
         "winner": game.winner,
-        "score_a": game.score.get(a, 0),
-        "score_b": game.score.get(b, 0),
-        "round": game.round,
-        "deadline": game.deadline,
         "round_seconds": game.round_seconds,
-        "secret_roll": game.secret.roll if game.secret else None,
-        "secret_nonce": game.secret.nonce if game.secret else None,
-        # Empty after every resolved round: no encoder built for it (json.dumps with options
-        # builds one per call).
-        "pending": json.dumps(game.pending, sort_keys=True) if game.pending else "{}",
         "epoch": game.epoch,
         "started": game.started,
         "finished": game.finished,
         "idle_seconds": game.idle_seconds,
-        "idle_until": game.idle_until,
         "rating_change": None if game.rating_change is None else json.dumps(game.rating_change),
         "level": game.level,
         "seq": seq,
     }
+    playing = playing_row(game, events, None)[: len(PLAYING_FIELDS)]
+    row.update(zip(PLAYING_FIELDS, playing, strict=True))
+    return row
 
 
 def save_row(
@@ -295,8 +289,8 @@ def save_row(
 
 
 def playing_row(game: Game, events: Sequence[StoredEvent], expected: int | None) -> tuple[Any, ...]:
-    """An update of a game still playing as its ``PLAYING_ROW`` values: what ``game_row`` says of
-    those columns, in a tuple made for every move instead of a dict of every column."""
+    """An update of a game still playing as its ``PLAYING_ROW`` values, in a tuple made for every
+    move instead of a dict of every column (``game_row`` takes its columns from here)."""
     a, b = game.players
     secret = game.secret
     return (
@@ -306,6 +300,8 @@ def playing_row(game: Game, events: Sequence[StoredEvent], expected: int | None)
         game.deadline,
         None if secret is None else secret.roll,
         None if secret is None else secret.nonce,
+        # Empty after every resolved round: no encoder built for it (json.dumps with options
+        # builds one per call).
         json.dumps(game.pending, sort_keys=True) if game.pending else "{}",
         game.idle_until,
         events[-1].seq if events else None,

@@ -151,7 +151,7 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
                     await admin.execute(statement)
                 return await measure(args, store)
             finally:
-                await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await admin.close()
     sqlite = await SQLiteStorage.open(path)

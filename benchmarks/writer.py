@@ -18,11 +18,13 @@ migration is written), ``--writer-sql STMT`` on the writer's own connection (a `
 
 ``--pg URL`` stores on PostgreSQL instead (``PostgresStorage``, a fresh schema, dropped after the
 run; ``--sql`` runs in that schema): it reports PostgreSQL's CPU a move too (every ``postgres``
-process, as ``moves.py`` counts it), and the process's, which is the hub's event loop's work for
-the batch there (asyncpg runs on the loop).
+process, as ``moves.py`` counts it), the share of the games' row updates that were HOT (no new
+index entries: PostgreSQL's ``n_tup_hot_upd``), and the process's, which is the hub's event
+loop's work for the batch there (asyncpg runs on the loop).  ``--round-seconds S`` gives every
+round a deadline, as ``serve`` does (each round then moves its game's deadline).
 
 Usage: ``.venv/bin/python benchmarks/writer.py [--games 100] [--moves 20000] [--callgrind]
-[--random-ids] [--sql STMT ...] [--writer-sql STMT ...] [--pg URL]``.
+[--random-ids] [--round-seconds S] [--sql STMT ...] [--writer-sql STMT ...] [--pg URL]``.
 """
 
 from __future__ import annotations
@@ -82,9 +84,12 @@ def thread_cpu() -> dict[int, float]:
 class Table:
     """Games moving in lockstep, their events numbered as the hub numbers them."""
 
-    def __init__(self, n: int, rng: random.Random, random_ids: bool = False) -> None:
+    def __init__(
+        self, n: int, rng: random.Random, random_ids: bool = False, round_seconds: int = 0
+    ) -> None:
         self.rng = rng
         self.random_ids = random_ids
+        self.round_seconds = round_seconds
         self.rules = builtin_rules()["rps3"]
         self.seqs: dict[str, int] = {}
         self.clock = 1_800_000_000_000
@@ -119,7 +124,7 @@ class Table:
             now=self.clock,
             rng=self.rng,
             epoch="e",
-            round_seconds=0,
+            round_seconds=self.round_seconds,
         )
         return game, self.events(game, list(effects))
 
@@ -149,7 +154,13 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
                 await admin.execute(f'SET search_path TO "{schema}"')
                 for statement in args.sql:
                     await admin.execute(statement)
-                return await measure(args, store)
+                row = await measure(args, store)  # closes the store: its stats are flushed
+                hot = await admin.fetchrow(
+                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                    " WHERE relid = 'games'::regclass"
+                )
+                row["hot"] = hot["n_tup_hot_upd"] / max(hot["n_tup_upd"], 1)
+                return row
             finally:
                 await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
@@ -167,7 +178,7 @@ async def run(args: argparse.Namespace, path: str) -> dict[str, float]:
 
 async def measure(args: argparse.Namespace, store: Storage) -> dict[str, float]:
     """Run the games through ``store`` (closed after); the window's figures a move."""
-    table = Table(args.games, random.Random(args.seed), args.random_ids)
+    table = Table(args.games, random.Random(args.seed), args.random_ids, args.round_seconds)
     moves = 0
     before: dict[int, float] = {}
     t0 = p0 = 0.0
@@ -253,6 +264,8 @@ def main() -> int:
     parser.add_argument("--pg", metavar="URL", help="store on PostgreSQL, in a fresh schema")
     parser.add_argument("--random-ids", action="store_true",
                         help="games' ids random, as before time-ordered ids")  # fmt: skip
+    parser.add_argument("--round-seconds", type=int, default=0, metavar="S",
+                        help="each round's deadline, as serve's (default 0: none)")  # fmt: skip
     parser.add_argument("--callgrind", action="store_true",
                         help="count instructions under valgrind's callgrind (slow)")  # fmt: skip
     args = parser.parse_args()
@@ -266,7 +279,13 @@ def main() -> int:
         f"process {row['process_us']:.1f} µs/move (loop thread {row['loop_us']:.1f}, "
         f"database threads {row['threads_us']:.1f}), wall {row['wall_us']:.1f} µs/move; "
         f"{row['written']:,.0f} bytes in {row['writes']:.1f} writes, {row['reads']:.1f} reads"
-        " per move" + (f"; PostgreSQL {row['postgres_us']:.1f} µs/move" if args.pg else "")
+        " per move"
+        + (
+            f"; PostgreSQL {row['postgres_us']:.1f} µs/move, {row['hot']:.0%} of the games'"
+            " updates HOT (the whole run)"
+            if args.pg
+            else ""
+        )
     )
     return 0
 

@@ -17,7 +17,9 @@ from storage.engine import Dialect, Session
 
 T = TypeVar("T")
 
-# Served by the partial index ``games_due`` (migration 6), whose expression this spells alike.
+# On SQLite served by the partial index ``games_due`` (migration 6), whose expression this spells
+# alike; on PostgreSQL by the index of the live games alone (``games_live``, migration 8), the
+# due time worked out from their rows: an index over it would make every move's update non-HOT.
 _OVERDUE = (
     f"SELECT id FROM games WHERE status = 'playing' AND ({sql.DUE}) <= ?"
     f" ORDER BY ({sql.DUE}), id LIMIT ?"

@@ -28,8 +28,9 @@ from storage.base import (
 )
 
 # What a save of a game still playing can change: every other column of its row changes only
-# when the game ends (``protocol.game``), among them every indexed one but the due time's
-# (``games_due``).
+# when the game ends (``protocol.game``), among them every indexed one but, on SQLite, the due
+# time's (``games_due``).  PostgreSQL indexes none of these, so that a move's update there is
+# HOT (``storage.postgres_schema``, migration 8).
 PLAYING_FIELDS = (
     "score_a",
     "score_b",
@@ -106,7 +107,7 @@ _LAST_EVENT = "(SELECT COALESCE(MAX(e.seq), 0) FROM game_events AS e WHERE e.gam
 SEQ_BACKFILL = f"UPDATE games SET seq = {_LAST_EVENT} WHERE seq <> {_LAST_EVENT}"
 
 # When a live game next has something due: its round's deadline or its idle limit, the earlier
-# (NULL when it has neither), spelled alike on both backends.  The index of the games due
+# (NULL when it has neither), spelled alike on both backends.  SQLite's index of the games due
 # (``games_due``) is made on this very text, so a query must spell it the same to use it.
 DUE = "CASE WHEN idle_until IS NULL OR deadline < idle_until THEN deadline ELSE idle_until END"
 

@@ -11,16 +11,18 @@ cancelled call ends at once yet never races the next one nor leaves a connection
 A statement that runs longer than the command timeout (``COMMAND_TIMEOUT``, or
 ``?command_timeout=S``) is cancelled the same way and its unit fails as ``unavailable``.
 
-Writes come from the store's single writer.  A batch of saves is one transaction of three round
-trips however many saves it holds (``storage.postgres_batch``): its updates are compare-and-set
-on each game's ``seq``, and a save that lost that race fails alone (``StaleGame``) while the rest
-commit.  When a batch fails for a save's own reason (a game never created, an integrity error, a
-seat already taken, a stale rating), each of its saves runs again alone, so only the bad one
-fails; when the database is the trouble (unreachable, too slow), the whole batch fails.  Batches
-run on a connection kept for them (a new one from the pool when it is lost).  Writes run at READ
-COMMITTED; updating a game's row holds its lock until commit, so saves of one game are
-serialized across every process sharing the database.  As in SQLite, a trigger makes each
-topic's ``seq`` rise by exactly 1; a duplicate or a gap raises and the save rolls back.
+Writes come from the store's single writer.  A batch of saves is one statement, one round trip,
+however many saves it holds (two in a transaction when a rated game ends in it:
+``storage.postgres_batch``): its updates are compare-and-set on each game's ``seq``, and a save
+that lost that race fails alone (``StaleGame``) while the rest commit.  When a batch fails for a
+save's own reason (a game never created, an integrity error, a seat already taken, a stale rating),
+each of its saves runs again alone, so only the bad one fails; when the database is the trouble
+(unreachable, too slow), the whole batch fails.  Batches run on a connection kept for them (a new
+one from the pool when it is lost).  Writes run at READ COMMITTED; updating a game's row holds its
+lock until commit, so saves of one game are serialized across every process sharing the
+database.  Each topic's ``seq`` rises by exactly 1: a save's first event must follow the stored
+``seq`` (the compare-and-set) and the writer refuses events that do not follow one another
+(``storage.writer``).
 
 The schema version is the highest row of ``schema_migrations``; migrations run in one transaction
 under an advisory lock, so hubs starting at once apply them exactly once.  The data lives in the

@@ -124,6 +124,10 @@ class Cursors:
         if not cursor.pending:
             cursor.arrived = max(cursor.arrived, seq)
         out = self._drain(topic, cursor)
+        if topic.startswith("game:") and any(i.get("event") == "game_over" for i in out.deliver):
+            # A game topic's last event: the hub ends its subscriptions there, so this client
+            # follows it no more (a reconnect does not subscribe to it again).
+            del self._topics[topic]
         resume = out.send[0] if out.send else None
         if any(item is frame for item in out.deliver):
             return Step(Verdict.DELIVER, out.deliver, resume)

@@ -52,6 +52,7 @@ async def _hub_context(app: web.Application) -> AsyncIterator[None]:
     storage = await open_storage(config.db)
     app[keys.METRICS].watch_storage(storage)
     subscriptions = Subscriptions()
+    app[keys.METRICS].watch_subscriptions(subscriptions.count)
     broker = LocalBroker(subscriptions)
     node = None
     if config.broker is None:

@@ -344,6 +344,13 @@ class Subscriptions:
         if self.on_game_change is not None and topic.startswith("game:"):
             self.on_game_change(topic[5:])
 
+    def finish(self, topic: str) -> None:
+        """End every subscription to ``topic``, a game's after its ``game_over``: nothing more is
+        published there, and a connection playing game after game would otherwise hold a
+        subscription for each (a later ``subscribe`` holds one again)."""
+        for peer in self._by_topic.pop(topic, ()):
+            peer.topics.pop(topic, None)
+
     def drop(self, peer: Peer) -> None:
         """Remove ``peer`` from every topic."""
         for topic in list(peer.topics):

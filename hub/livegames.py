@@ -162,6 +162,8 @@ class LocalGames:
         topic = game_topic(game.id)
         hub.metrics.events["game"] += len(events)
         hub.subscriptions.deliver_all(topic, encode_events_text(topic, events))
+        if game.is_over:  # these were its last events, ``game_over`` the last of them
+            hub.subscriptions.finish(topic)
 
     async def expire(self, game_id: str, round: int) -> None:
         """End the live game's round ``round`` if it is due."""

@@ -8,7 +8,7 @@ incremented in place, read into metric families only when ``/metrics`` is scrape
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -51,6 +51,16 @@ class Metrics:
         self.closed_slow = Counter(
             "rps_hub_slow_consumers_closed", "Connections closed as slow consumers", registry=r
         )
+
+    def watch_subscriptions(self, count: Callable[[], int]) -> None:
+        """Report how many subscriptions this process's connections hold (``count``, called
+        when scraped)."""
+        gauge = Gauge(
+            "rps_hub_subscriptions",
+            "Topic subscriptions held by connections",
+            registry=self.registry,
+        )
+        gauge.set_function(count)
 
     def watch_storage(self, storage: Storage) -> None:
         """Report the storage writer's counters, read when scraped (nothing on the move path)."""

@@ -288,10 +288,13 @@ class ClusterHub:
         """A topic's next event (the relay read its seq), in order, for this node's subscribers."""
         if topic.startswith("game:"):
             self.games.relayed(topic, seq)
-        else:
-            self.feed.relayed(topic, seq, frame)
-            if topic != "lobby" and b'"event":"game_started"' in frame:
-                self.hub._spawn(self._seat_here(topic, frame), "seat")
+            self.subscriptions.deliver(topic, frame)
+            if b'"event":"game_over"' in frame:  # its last: no subscription outlives it
+                self.subscriptions.finish(topic)
+            return
+        self.feed.relayed(topic, seq, frame)
+        if topic != "lobby" and b'"event":"game_started"' in frame:
+            self.hub._spawn(self._seat_here(topic, frame), "seat")
         self.subscriptions.deliver(topic, frame)
 
     async def _seat_here(self, topic: str, frame: bytes) -> None:

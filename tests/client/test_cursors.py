@@ -268,3 +268,31 @@ class OneTopicOverFlakyConnections(RuleBasedStateMachine):
 test_one_topic_over_flaky_connections_hands_out_every_seq_once_in_order = (
     OneTopicOverFlakyConnections.TestCase
 )
+
+
+def test_a_game_topic_is_followed_no_more_after_its_game_over() -> None:
+    cursors = following()
+    cursors.subscribing("player:ann")
+    cursors.subscribed("player:ann", reply("p1", 0, recovered=False), internal=False)
+    assert cursors.receive(frame(1)).verdict is Verdict.DELIVER
+    over = {**frame(2), "event": "game_over", "data": {"winner": "ann"}}
+    step = cursors.receive(over)
+    assert step.verdict is Verdict.DELIVER and [i["event"] for i in step.deliver] == ["game_over"]
+    assert cursors.topics == ["player:ann"]
+    cursors.lost()
+    assert [r.topic for r in cursors.resume()] == ["player:ann"]  # not the finished game
+
+
+def test_a_game_over_waiting_behind_a_gap_ends_the_topic_only_once_delivered() -> None:
+    cursors = following()
+    over = {**frame(3), "event": "game_over", "data": {}}
+    step = cursors.receive(over)  # seqs 1 and 2 missing: a catch-up is asked for
+    assert step.verdict is Verdict.GAP and step.resume is not None
+    assert TOPIC in cursors
+    caught_up = cursors.subscribed(TOPIC, reply("e1", 3, recovered=True), internal=True)
+    delivered = seqs(caught_up.deliver)
+    delivered += seqs(cursors.receive(frame(1)).deliver)
+    assert TOPIC in cursors
+    delivered += seqs(cursors.receive(frame(2)).deliver)
+    assert delivered == [1, 2, 3]
+    assert TOPIC not in cursors

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
-from tests.cluster.harness import cluster
+from tests.cluster.harness import Cluster, cluster
 from tests.cluster.harness_clients import connected
+from tests.cluster.harness_games import challenge_and_accept, game_over, play_round
 from tests.reliability.harness import http
 
 
@@ -35,3 +37,29 @@ async def test_a_nodes_metrics_count_the_events_its_relay_brought_from_another_n
         assert sample(text, "rps_hub_cluster_redis_commands_total") > 0
         assert sample(text, "rps_hub_cluster_relay_connected") == 1
         assert sample(text, "rps_hub_cluster_relay_topics") >= 1
+
+
+async def subscriptions(slot: int, c: Cluster) -> float:
+    """The subscriptions node ``slot``'s connections hold, from its ``/metrics``."""
+    async with http() as session, session.get(c.url(slot) + "/metrics") as answer:
+        return sample(await answer.text(), "rps_hub_subscriptions")
+
+
+async def test_no_node_keeps_a_subscription_to_a_finished_games_topic(tmp_path: Path) -> None:
+    # The seats on nodes 0 and 1, a spectator on node 2: each node ends the subscriptions to
+    # the game's topic after delivering its game_over, whichever node stored it.
+    async with cluster(tmp_path) as c, connected(c) as clients:
+        ann, bob = await clients.player("ann", 0), await clients.player("bob", 1)
+        watcher = await clients.connect(2, "watcher")
+        slots = range(len(c.nodes))
+        held = [await subscriptions(s, c) for s in slots]
+        game = await challenge_and_accept(ann, bob, best_of=1, rules="rps3")
+        await watcher.subscribe(f"game:{game}")
+        watching = [await subscriptions(s, c) for s in slots]
+        assert sum(watching) == sum(held) + 3  # the two seats and the spectator
+        await play_round(ann, bob, game, 1, ("Rock", "Scissors"))
+        for conn in (ann, bob, watcher):
+            assert (await game_over(conn, game)).data["winner"] == "ann"
+        async with asyncio.timeout(10):  # the relay delivers on each node in its own time
+            while [await subscriptions(s, c) for s in slots] != held:  # noqa: ASYNC110 - polled
+                await asyncio.sleep(0.05)

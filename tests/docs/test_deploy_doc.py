@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.fanout import Subscriptions
 from hub.metrics import Metrics
 from storage.open import MEMORY, open_storage
 from tests.docs.markdown import tables
@@ -28,6 +29,7 @@ def exported() -> dict[str, str]:
         try:
             metrics = Metrics()
             metrics.watch_storage(storage)
+            metrics.watch_subscriptions(Subscriptions().count)  # as hub.app does
             return metrics.render().decode()
         finally:
             await storage.close()

@@ -162,7 +162,7 @@ class LocalGames:
         topic = game_topic(game.id)
         hub.metrics.events["game"] += len(events)
         hub.subscriptions.deliver_all(topic, encode_events_text(topic, events))
-        if game.is_over:  # these were its last events, ``game_over`` the last of them
+        if events[-1].event == "game_over":  # the topic's last event
             hub.subscriptions.finish(topic)
 
     async def expire(self, game_id: str, round: int) -> None:

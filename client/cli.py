@@ -104,7 +104,13 @@ def register(subparsers: argparse._SubParsersAction[P]) -> None:
         description="Without TOKEN: print a new token of the player you play as here, for another"
         " device. With TOKEN (printed by another device): play as its player on this device.",
     )
-    login.add_argument("token", metavar="TOKEN", nargs="?", help="a token from another device")
+    login.add_argument(
+        "token",
+        metavar="TOKEN",
+        nargs="?",
+        help="a token from another device (one that starts with '-', which hubs before"
+        " 2026-12-06 could give, goes last, after '--')",
+    )
     _server(login)
     login.add_argument("--name", help="the player to make a token for (default: the last one)")
     login.set_defaults(func=login_command, json=False)

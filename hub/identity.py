@@ -24,6 +24,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_token() -> str:
+    """A bearer token: 32 random bytes in base64url (43 characters, docs/protocol.md), drawn
+    again while it starts with "-" (one in 64 would), so that it can follow a command on a
+    command line (``rps-hub login TOKEN``)."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if token[0] != "-":
+            return token
+
+
 class Identity:
     """Players and their tokens, in ``storage``; ``now`` gives Unix milliseconds."""
 
@@ -33,7 +43,7 @@ class Identity:
 
     async def register(self, name: object) -> tuple[PlayerRecord, str]:
         """Register a player; returns the record and its token (shown once)."""
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         record = await self.storage.create_player(_name(name), hash_token(token), self.now())
         return record, token
 
@@ -53,7 +63,7 @@ class Identity:
 
     async def add_token(self, player: PlayerRecord) -> str:
         """Another token for ``player`` (another device); returns it (shown once)."""
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         await self.storage.add_token(player, hash_token(token), self.now())
         return token
 

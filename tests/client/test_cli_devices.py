@@ -9,6 +9,7 @@ from pathlib import Path
 import pexpect
 
 from client.tokens import TokenStore
+from hub.cli import build_parser
 from tests.client.pty import HubProcess, finish, spawn, transcript
 
 TOKEN = r"[A-Za-z0-9_-]{43}"
@@ -78,3 +79,9 @@ def test_login_without_a_saved_token_says_what_to_do(
     children.append(give)
     give.expect("rps-hub: no saved token for a player on http://127.0.0.1:\\d+: play once first")
     assert finish(give) == 1
+
+
+def test_a_token_that_starts_with_a_dash_goes_after_two_dashes() -> None:
+    # Hubs before 2026-12-06 gave one token in 64 a leading "-" (hub.identity.new_token no more).
+    args = build_parser().parse_args(["login", "--server", "http://h", "--", "-Abc_9"])
+    assert (args.token, args.server) == ("-Abc_9", "http://h")

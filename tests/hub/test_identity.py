@@ -60,3 +60,13 @@ async def test_names_are_checked_unique_and_tokenless_players_have_no_token(
     for bad in ("", None, 3, "nope"):
         with pytest.raises(Unauthorized):
             await identity.authenticate(bad)
+
+
+async def test_no_token_starts_with_a_dash_so_a_command_line_takes_it(identity: Identity) -> None:
+    # ``rps-hub login TOKEN`` (the command the client prints for another device): a TOKEN that
+    # starts with "-" is an unknown option to the command line. One token in 64 did.
+    record, first = await identity.register("Ann")
+    tokens = [first] + [await identity.add_token(record) for _ in range(600)]
+    assert [t for t in tokens if t.startswith("-")] == []
+    assert {len(t) for t in tokens} == {43}  # 32 random bytes in base64url (docs/protocol.md)
+    assert len(set(tokens)) == len(tokens)

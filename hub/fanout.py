@@ -43,6 +43,8 @@ from protocol.messages import MAX_FRAME
 log = logging.getLogger(__name__)
 
 SLOW_CONSUMER = 1013
+# The finished games whose subscriptions a connection keeps (``Subscriptions.finish``).
+FINISHED_KEPT = 4
 
 if sys.platform == "linux":
     import fcntl
@@ -87,6 +89,7 @@ class Peer:
         "busy",
         "close_code",
         "close_timeout",
+        "finished",
         "max_bytes",
         "max_frames",
         "player",
@@ -110,6 +113,7 @@ class Peer:
         self.player: str | None = None
         # Each topic with the seq after which every event was sent on this connection.
         self.topics: dict[str, int] = {}
+        self.finished: list[str] | None = None  # finished games' topics still held, oldest first
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self.close_timeout = close_timeout
@@ -345,11 +349,18 @@ class Subscriptions:
             self.on_game_change(topic[5:])
 
     def finish(self, topic: str) -> None:
-        """End every subscription to ``topic``, a game's after its ``game_over``: nothing more is
-        published there, and a connection playing game after game would otherwise hold a
-        subscription for each (a later ``subscribe`` holds one again)."""
-        for peer in self._by_topic.pop(topic, ()):
-            peer.topics.pop(topic, None)
+        """``topic``, a game's, had its last event (``game_over``).  Each subscriber keeps the
+        subscription of its last ``FINISHED_KEPT`` finished games and the oldest beyond them
+        ends: without that a connection playing game after game held one for every game it
+        ever played, and ending each at once would forget what the connection was sent, so a
+        ``subscribe`` with ``since`` crossing the end on its way would get it a second time."""
+        for peer in tuple(self._by_topic.get(topic, ())):
+            finished = peer.finished
+            if finished is None:
+                finished = peer.finished = []
+            finished.append(topic)
+            if len(finished) > FINISHED_KEPT:
+                self.discard(finished.pop(0), peer)
 
     def drop(self, peer: Peer) -> None:
         """Remove ``peer`` from every topic."""

@@ -6,6 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
+from hub.fanout import FINISHED_KEPT
 from tests.cluster.harness import Cluster, cluster
 from tests.cluster.harness_clients import connected
 from tests.cluster.harness_games import challenge_and_accept, game_over, play_round
@@ -45,21 +46,23 @@ async def subscriptions(slot: int, c: Cluster) -> float:
         return sample(await answer.text(), "rps_hub_subscriptions")
 
 
-async def test_no_node_keeps_a_subscription_to_a_finished_games_topic(tmp_path: Path) -> None:
-    # The seats on nodes 0 and 1, a spectator on node 2: each node ends the subscriptions to
-    # the game's topic after delivering its game_over, whichever node stored it.
+async def test_no_node_keeps_more_than_the_last_finished_games_subscriptions(
+    tmp_path: Path,
+) -> None:
+    # The seats on nodes 0 and 1, a spectator on node 2: each node ends the oldest finished
+    # game's subscriptions beyond the last FINISHED_KEPT, whichever node stored the game.
     async with cluster(tmp_path) as c, connected(c) as clients:
         ann, bob = await clients.player("ann", 0), await clients.player("bob", 1)
         watcher = await clients.connect(2, "watcher")
         slots = range(len(c.nodes))
-        held = [await subscriptions(s, c) for s in slots]
-        game = await challenge_and_accept(ann, bob, best_of=1, rules="rps3")
-        await watcher.subscribe(f"game:{game}")
-        watching = [await subscriptions(s, c) for s in slots]
-        assert sum(watching) == sum(held) + 3  # the two seats and the spectator
-        await play_round(ann, bob, game, 1, ("Rock", "Scissors"))
-        for conn in (ann, bob, watcher):
-            assert (await game_over(conn, game)).data["winner"] == "ann"
-        async with asyncio.timeout(10):  # the relay delivers on each node in its own time
-            while [await subscriptions(s, c) for s in slots] != held:  # noqa: ASYNC110 - polled
-                await asyncio.sleep(0.05)
+        held = sum([await subscriptions(s, c) for s in slots])
+        for n in range(1, FINISHED_KEPT + 2):
+            game = await challenge_and_accept(ann, bob, best_of=1, rules="rps3")
+            await watcher.subscribe(f"game:{game}")
+            await play_round(ann, bob, game, 1, ("Rock", "Scissors"))
+            for conn in (ann, bob, watcher):
+                assert (await game_over(conn, game)).data["winner"] == "ann"
+            want = held + 3 * min(n, FINISHED_KEPT)  # the two seats and the spectator
+            async with asyncio.timeout(10):  # the relay delivers on each node in its own time
+                while sum([await subscriptions(s, c) for s in slots]) != want:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)

@@ -11,13 +11,13 @@ packed full, 10% were at 1,000 players, each other one adding an entry to all se
 from __future__ import annotations
 
 import asyncio
-import time
 
 import asyncpg
 
 from protocol.game import COMPUTER
 from storage import sql
 from storage.postgres import PostgresStorage
+from tests.conftest import eventually
 from tests.postgres import schema_url
 from tests.storage.contract import Table
 
@@ -58,17 +58,19 @@ async def test_no_index_of_games_holds_a_column_a_move_changes(
 async def hot_share(db: asyncpg.Connection, schema: str, updates: int) -> float:
     """The share of ``games``' updates that were HOT, once PostgreSQL has counted ``updates``
     (a backend reports its counts when it ends: the store's connections, just closed)."""
-    deadline = time.monotonic() + 20
-    while True:
+    counts: list[asyncpg.Record] = []
+
+    async def counted() -> bool:
         row = await db.fetchrow(
             "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
             " WHERE schemaname = $1 AND relname = 'games'",
             schema,
         )
-        if row is not None and row["n_tup_upd"] >= updates:
-            return float(row["n_tup_hot_upd"]) / row["n_tup_upd"]
-        assert time.monotonic() < deadline, f"PostgreSQL counted {row} of {updates} updates"
-        await asyncio.sleep(0.1)
+        counts[:] = [row] if row is not None else []
+        return row is not None and row["n_tup_upd"] >= updates
+
+    await eventually(counted)
+    return float(counts[0]["n_tup_hot_upd"]) / counts[0]["n_tup_upd"]
 
 
 async def test_moves_with_round_deadlines_update_their_games_rows_heap_only(

@@ -32,6 +32,11 @@ async def start_game(a: Player, b: Player, **play: Any) -> str:
     ``play`` goes with the challenge (default: ``GAME``).
     """
     for _ in range(100):
+        # A player between games does nothing that would reconnect it: one whose connection a
+        # node's end closed is away (not active, after a restart) until it does.  A client
+        # reconnects by itself (client.connection), so the waiting seat comes back here.
+        if b.conn.ended.is_set():
+            await b.reconnect()
         reply = await a.act("play", opponent=b.name, **(play or GAME))
         if reply.frame["ok"]:
             answer = await b.act("accept", challenge=reply.data["challenge"])

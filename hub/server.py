@@ -33,7 +33,7 @@ from protocol.errors import ProtocolError
 log = logging.getLogger(__name__)
 
 RESERVE = 128  # descriptors kept for everything but client connections
-GC_THRESHOLD = 10_000  # allocations between collections of the youngest generation (CPython: 700)
+GC_THRESHOLD = 100_000  # net new containers between young collections (CPython: 700)
 SWITCH_INTERVAL = 0.0005  # seconds a busy thread keeps the GIL from one that waits (CPython: 0.005)
 
 
@@ -106,11 +106,16 @@ def bind(host: str, port: int) -> list[socket.socket]:
 
 
 def tune_gc() -> None:
-    """Collect the youngest generation every ``GC_THRESHOLD`` allocations: a move allocates
-    hundreds of containers, and with CPython's 700 the older generations followed so often that
-    at 1,000 players the collector took a tenth of the CPU, with a full collection (over every
-    connection's objects, ~50 ms of the event loop) about every second; now 3%, and a tenth of
-    the full collections."""
+    """Collect the youngest generation only after ``GC_THRESHOLD`` more containers were
+    allocated than freed (CPython counts it so).  The hub's objects die by reference count; what
+    the collector finds is the moves in flight: at 1,000 players ~7,500 containers (each move's
+    coroutines, round, events) wait for their batch's commit at any moment.  CPython's 700 made
+    the collector a tenth of the CPU there; 10,000 still ran a young collection about twice a
+    second during play, each traversing those objects for nothing (4 ms on average) and promoting
+    them, and the older generations' collections followed (up to 52 ms, and 106 ms for a full
+    one).  At 100,000 none runs in 20 s of play at 1,000 players (the imports' and the logins'
+    ones only), at most that many objects of cyclic garbage wait for one, and moves/s rose ~10%
+    (interleaved pairs in benchmarks/README.md)."""
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, older, oldest)
 

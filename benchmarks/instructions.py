@@ -10,11 +10,11 @@ depends on timing).  Valgrind runs the threads one at a time and ~50x slower, so
 those of a native run; compare counts with counts.
 
 ``--reference`` counts ``moves_reference.py`` the same way (its app, in this process), for the
-ratio the moves benchmark's targets are written in.  Each is set up as it serves: the hub with
-``rps-hub serve``'s collector threshold (``hub.server.tune_gc``; before 2026-12-06 it ran here
-with CPython's, and the collector counted ~10,000 instructions a move more than it does
-served) and both with the switch interval.  Either runs on the event loop ``rps-hub
-serve`` would choose (uvloop when installed), or on the one ``--loop`` names.
+ratio the moves benchmark's targets are written in.  Each is set up as it serves: both with
+``rps-hub serve``'s collector threshold (``hub.server.tune_gc``; before 2026-12-06 the hub ran
+here with CPython's, and the collector counted ~10,000 instructions a move more than it does
+served; the reference took it at 09:40 that day) and switch interval.  Either runs on the event
+loop ``rps-hub serve`` would choose (uvloop when installed), or on the one ``--loop`` names.
 
 Usage: ``.venv/bin/python benchmarks/instructions.py [--players 20] [--moves 1000] [--db URL]
 [--reference] [--loop asyncio]``.
@@ -94,10 +94,9 @@ async def measure(n: int, count: int, db: str, reference: bool) -> int:
     config = Config(port=0, db=db, round_deadline=0, grace=0, heartbeat=0, rate=0, burst=0,
                     summary_interval=SLOWDOWN)  # fmt: skip
     app = reference_app(db) if reference else create_app(config)
-    # Each server as it serves: the hub with ``rps-hub serve``'s collector threshold and switch
-    # interval, the reference with the switch interval its ``__main__`` sets.
-    if not reference:
-        tune_gc()
+    # Each server as it serves: with ``rps-hub serve``'s collector threshold and switch interval
+    # (the reference's ``__main__`` sets both too, since 2026-12-06 09:40).
+    tune_gc()
     tune_switching()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

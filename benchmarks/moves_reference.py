@@ -24,8 +24,10 @@ the protocol asks of a move (``moves.py`` runs it as ``lean`` and ``lean-pg``, f
 earlier runs).  Run: ``python benchmarks/moves_reference.py --port P --db FILE [--lean]``.
 
 It runs on uvloop when that is installed, as the hub does by default; ``--loop asyncio`` runs it on
-asyncio's own loop.  Like the hub's serving process (``hub.server.tune_switching``) it hands the
-GIL to a waiting thread, its writer's, after 0.5 ms instead of CPython's 5.
+asyncio's own loop.  Its process is tuned as the hub's serving process is: it hands the GIL to a
+waiting thread, its writer's, after 0.5 ms instead of CPython's 5 (``hub.server.tune_switching``),
+and collects the youngest generation as rarely (``hub.server.tune_gc``, since 2026-12-06 09:40:
+the floor is a bare server as well tuned as the hub, not one with CPython's defaults).
 
 With ``--pg URL --schema NAME`` it stores on PostgreSQL instead (the floor ``hub-pg`` is measured
 against): asyncpg, one connection, the same group commit — every save waiting at the moment in one
@@ -49,7 +51,7 @@ from aiohttp import WSMsgType, web
 from benchlib import run_on_loop
 from moves_reference_store import Batcher, GroupCommit, PgGroupCommit, Statement
 
-from hub.server import tune_switching
+from hub.server import tune_gc, tune_switching
 
 ROLLS = ("Rock", "Paper", "Scissors")
 BEATS = {"Rock": "Scissors", "Paper": "Rock", "Scissors": "Paper"}
@@ -216,6 +218,7 @@ async def main(port: int, db: str | None, pg: str | None, schema: str) -> None:
 
 if __name__ == "__main__":
     tune_switching()  # the GIL handed over as the hub's serving process hands it
+    tune_gc()  # and the collector as rare
     parser = argparse.ArgumentParser(description="durable-move reference server")
     parser.add_argument("--port", type=int, required=True)
     where = parser.add_mutually_exclusive_group(required=True)

@@ -111,7 +111,7 @@ def tune_gc() -> None:
     the collector finds is the moves in flight: at 1,000 players ~7,500 containers (each move's
     coroutines, round, events) wait for their batch's commit at any moment.  CPython's 700 made
     the collector a tenth of the CPU there; 10,000 still ran a young collection about twice a
-    second during play, each traversing those objects for nothing (4 ms on average) and promoting
+    second during play, each traversing those objects for nothing (~10 ms each) and promoting
     them, and the older generations' collections followed (up to 52 ms, and 106 ms for a full
     one).  At 100,000 none runs in 20 s of play at 1,000 players (the imports' and the logins'
     ones only), at most that many objects of cyclic garbage wait for one, and moves/s rose ~10%

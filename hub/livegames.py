@@ -208,9 +208,14 @@ class LocalGames:
             return game, seq, missed
 
     async def seat(self, peer: Peer, player: str) -> tuple[str, int, str] | None:
-        """Read and subscribed with no await in between, so no event falls in a gap."""
+        """Read and subscribed with no await in between, so no event falls in a gap.  A game
+        seated but not live yet is being started (its players are seated before its row is
+        stored, under its lock): its start is waited for, then the seat read again."""
         hub = self.hub
         live = hub.lobby.live.get(player)
+        if live is not None and live not in hub.table.live:
+            async with hub.table.lock(live):
+                live = hub.lobby.live.get(player)  # unseated if the start failed
         if live is None:
             return None
         game = await self.game(live)

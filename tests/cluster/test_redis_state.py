@@ -174,6 +174,25 @@ async def test_a_topic_never_appended_to_gets_an_epoch_and_seq_zero_that_stay(
     assert await state.since("player:bob", epoch, 0) == [published.frame]
 
 
+async def test_a_commit_that_forgets_a_topic_drops_it_in_the_same_step_as_its_events(
+    state: RedisState, raw: Redis, listener: Listener
+) -> None:
+    # A player's last events and the lobby's player_left, then their topic goes: whoever hears
+    # player_left finds the topic gone already, and the next event starts a new epoch at seq 1.
+    (joined,) = await state.commit(None, None, [], [event("player:pat", 0)])
+    last, left = await state.commit(
+        None, None, [], [event("player:pat", 1), event("lobby", 2)], forget=["player:pat"]
+    )
+    assert (last.epoch, last.seq) == (joined.epoch, 2)
+    heard = [await listener.next() for _ in range(3)]
+    assert heard[-1] == ("lobby", left.epoch.encode() + b" " + left.frame)
+    keys = (state.key("meta", "player:pat"), state.key("log", "player:pat"))
+    assert await raw.exists(*keys) == 0
+    assert await raw.exists(state.key("meta", "lobby")) == 1
+    (again,) = await state.commit(None, None, [], [event("player:pat", 3)])
+    assert again.epoch != joined.epoch and again.seq == 1
+
+
 async def test_heads_reads_many_topics_in_one_round_trip_and_leaves_out_unknown_ones(
     state: RedisState,
 ) -> None:

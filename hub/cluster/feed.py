@@ -97,8 +97,12 @@ class ClusterFeed:
             self._adopt(load(raw))
             yield
             document = dump(self._doc())
+            # As in one process, a player's topic history goes with them (in the same step as
+            # their player_left): Redis holds topics of active players only, and one who comes
+            # back starts a new epoch (a snapshot).
+            forget = [player_topic(player) for player in section.forget]
             published = await state.commit(
-                token, document, section.ops, section.appends, release=True
+                token, document, section.ops, section.appends, release=True, forget=forget
             )
             stored = True
         finally:
@@ -113,10 +117,6 @@ class ClusterFeed:
             await self.offer(published)
             for game, events in section.after:
                 await self.cluster.games.deliver_now(game, events)
-        # As in one process, a player's topic history goes with them: Redis holds topics of
-        # active players only, and one who comes back starts a new epoch (a snapshot).
-        for player in section.forget:
-            await state.forget_topic(player_topic(player))
 
     def _adopt(self, doc: LobbyDoc) -> None:
         hub = self.hub
@@ -192,7 +192,7 @@ class ClusterFeed:
         section.ops.append(HSet(SUMMARIES, data["id"], encode_data(data)))
 
     def forget(self, player: str) -> None:
-        """The player's topic is deleted from Redis once the section is stored."""
+        """The player's topic is deleted from Redis by the section's commit, after its events."""
         section = self.current()
         assert section is not None
         section.forget.append(player)

@@ -27,7 +27,8 @@ COMMIT = (
     "#!lua\n"
     + _EPOCH_OF
     + """
--- KEYS: lock, document, one per op, then meta and log per topic.
+-- KEYS: lock, document, one per op, then meta and log per topic, then meta and log of each
+-- topic to forget (deleted after the appends: a new epoch starts with its next event).
 -- ARGV[1..8]: fencing ('0' none, '1' by token, '2' by token and release the lock at the end),
 -- token, has document ('1' or '0'), document, history (stream MAXLEN), n ops, n topics,
 -- n appends; then per op: name, a, b; per topic: epoch candidate, channel; per append: topic
@@ -97,6 +98,9 @@ for i = 1, nappends do
   redis.call('XADD', log, 'MAXLEN', '~', ARGV[5], string.format('%d-0', seq), 'f', frame)
   redis.call('PUBLISH', ARGV[topics + 2 * t], epochs[t] .. ' ' .. frame)
   seqs[i] = seq
+end
+for k = 3 + nops + 2 * ntopics, #KEYS do
+  redis.call('DEL', KEYS[k])
 end
 if ARGV[1] == '2' then
   redis.call('DEL', KEYS[1])

@@ -189,8 +189,11 @@ class RedisState:
         events: Sequence[Append],
         *,
         release: bool = False,
+        forget: Sequence[str] = (),
     ) -> list[Published]:
-        """Write the document, apply ``ops``, number, log and publish ``events``: all or nothing.
+        """Write the document, apply ``ops``, number, log and publish ``events``, then drop the
+        topics in ``forget`` (their next event starts a new epoch): all or nothing, so whoever
+        hears an event of the commit finds those topics gone.
 
         With a ``token``, ``Fenced`` (and nothing written) unless the lobby lock still holds it;
         ``release`` then gives the lock back in the same step.  A topic without an epoch gets
@@ -226,6 +229,8 @@ class RedisState:
             args.extend((candidate, self.channel(topic)))
         for event, (head, tail) in zip(events, parts, strict=True):
             args.extend((index[event.topic], head, tail))
+        for topic in forget:
+            keys.extend((self.key("meta", topic), self.key("log", topic)))
         answer = await self._eval("commit", lua.COMMIT, keys, args)
         if answer is None:
             raise Fenced("the lobby lock was lost (it expired or another node took it); not saved")
@@ -236,13 +241,6 @@ class RedisState:
             Published(event.topic, epochs[index[event.topic] - 1], seq, head + b"%d" % seq + tail)
             for event, (head, tail), seq in zip(events, parts, answer[1], strict=True)
         ]
-
-    async def forget_topic(self, topic: str) -> None:
-        """Drop a topic's epoch, seq and log (a player's, once they left): the next event starts
-        a new epoch at seq 1, and a subscriber coming back with the old epoch gets a snapshot."""
-        await self._call(
-            "forget", self._redis.call("DEL", self.key("meta", topic), self.key("log", topic))
-        )
 
     async def publish_many(self, items: Sequence[tuple[str, str, bytes]]) -> None:
         """``publish`` each (topic, epoch, frame), in order, in one write on a connection that

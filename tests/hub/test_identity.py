@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hub.identity import Identity, hash_token
 from protocol.errors import BadMessage, Unauthorized
-from storage.base import NameTaken
+from storage.base import NameTaken, PlayerRecord, Storage
 from storage.open import open_storage
 from tests.postgres import fresh_schema, schema_url
 
@@ -70,3 +72,51 @@ async def test_no_token_starts_with_a_dash_so_a_command_line_takes_it(identity: 
     assert [t for t in tokens if t.startswith("-")] == []
     assert {len(t) for t in tokens} == {43}  # 32 random bytes in base64url (docs/protocol.md)
     assert len(set(tokens)) == len(tokens)
+
+
+class Counting:
+    """A storage that counts the reads that look tokens up (ours: not a mock, a window)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage, self.lookups = storage, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.storage, name)
+
+    async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
+        self.lookups += 1
+        return await self.storage.player_by_token(token_hash)
+
+    async def players_by_tokens(self, hashes: Sequence[str]) -> dict[str, PlayerRecord]:
+        self.lookups += 1
+        return await self.storage.players_by_tokens(hashes)
+
+
+async def test_authentications_that_arrive_together_are_looked_up_in_one_read(
+    identity: Identity,
+) -> None:
+    # A thousand clients reconnecting at once (a restart, a deploy) each waited for a read of
+    # their own: on a busy hub a read waits for the event loop at each step, and only a few run
+    # at once, so the last of 1,000 authenticated 16 s later (benchmarks/moves.py).
+    tokens = [(await identity.register(f"p{i}"))[1] for i in range(50)]
+    counting = Counting(identity.storage)
+    identity.storage = counting  # type: ignore[assignment]
+    found = await asyncio.gather(
+        *(identity.authenticate(t) for t in [*tokens, "nope", tokens[0]]), return_exceptions=True
+    )
+    assert [getattr(f, "name", f) for f in found[:50]] == [f"p{i}" for i in range(50)]
+    assert isinstance(found[50], Unauthorized) and getattr(found[51], "name", None) == "p0"
+    assert counting.lookups == 1
+
+
+async def test_a_token_revoked_while_others_are_looked_up_is_refused_after(
+    identity: Identity,
+) -> None:
+    ann, token = await identity.register("Ann")
+    other = await identity.add_token(ann)
+    first = asyncio.ensure_future(identity.authenticate(other))
+    await asyncio.sleep(0)  # its lookup is under way
+    await identity.revoke_token(token)
+    with pytest.raises(Unauthorized):
+        await identity.authenticate(token)
+    assert (await first).name == "Ann"

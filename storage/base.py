@@ -194,6 +194,10 @@ class Storage(Protocol):
     async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
         """The player one of whose tokens hashes to ``token_hash``, or None."""
 
+    async def players_by_tokens(self, hashes: Sequence[str]) -> dict[str, PlayerRecord]:
+        """``player_by_token`` of many hashes in one read: each hash that finds a player, with
+        that player (unknown hashes are left out)."""
+
     async def add_token(self, player: PlayerRecord, token_hash: str, created: int) -> None:
         """Give a player with tokens another one (another device)."""
 

@@ -139,19 +139,25 @@ class SQLStore(RatingReads, LiveReads):
 
     async def player_by_token(self, token_hash: str) -> PlayerRecord | None:
         """The player one of whose tokens hashes to ``token_hash``, or None."""
-        if not sql.storable(token_hash):
-            return None
+        return (await self.players_by_tokens([token_hash])).get(token_hash)
+
+    async def players_by_tokens(self, hashes: Sequence[str]) -> dict[str, PlayerRecord]:
+        """Each of ``hashes`` that a token hashes to, with its player, in one read."""
+        stored = sorted({h for h in hashes if sql.storable(h)})
+        if not stored:
+            return {}
         query = (
-            "SELECT p.id, p.name, p.created, NOT p.tokenless AS has_token, p.rating,"
+            "SELECT t.hash, p.id, p.name, p.created, NOT p.tokenless AS has_token, p.rating,"
             " p.deviation, p.volatility, p.rated"
-            " FROM tokens AS t JOIN players AS p ON p.id = t.player_id WHERE t.hash = ?"
+            f" FROM tokens AS t JOIN players AS p ON p.id = t.player_id"
+            f" WHERE {self._d.in_texts('t.hash')}"
         )
 
-        async def work(s: Session) -> sql.Row | None:
-            return await s.fetchrow(query, token_hash)
+        async def work(s: Session) -> list[sql.Row]:
+            return await s.fetch(query, self._d.texts(stored))
 
-        row = await self._read("look up a token", work)
-        return None if row is None else sql.player_record(row)
+        rows = await self._read("look up tokens", work)
+        return {row["hash"]: sql.player_record(row) for row in rows}
 
     async def add_token(self, player: PlayerRecord, token_hash: str, created: int) -> None:
         """Give a player with tokens another one (another device)."""

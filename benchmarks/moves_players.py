@@ -109,6 +109,7 @@ async def worker_run(url: str, tokens: list[str | None], start: float, seconds: 
         "moves": sum(p.moves for p in players),
         "latencies": [x for p in players for x in p.latencies],
         "rate_limited": sum(p.rate_limited for p in players),
+        "idle": sum(not p.moves for p in players),
         "errors": [e for p in players for e in p.errors][:3],
     }
 

@@ -5,30 +5,28 @@ for a cluster), so one implementation serves both deployments: a cluster node's 
 the same class over the shared PostgreSQL.  ``GameHub`` answers the transports' ``register``,
 ``authenticate``, ``add_token`` and ``revoke_token`` with it; tokens are never logged.
 
-Authentications are looked up together, as moves are stored together: the tokens that arrive
-while a look-up is under way wait for it to end, then go in one read.  On a busy hub every read
-waits for the event loop at each of its steps and only a few run at once, so a thousand clients
-reconnecting at once (after a restart, a deploy) each waiting for a read of their own took 16 s
-to let the last one in; now a few reads do.  A look-up that arrives during a read never takes
-that read's answer: its own read begins after it arrived (after a revocation it waited for).
+Authentications are looked up together (``hub.batches``), as moves are stored together: the
+tokens that arrive while a look-up is under way wait for it to end, then go in one read.  On a
+busy hub every read waits for the event loop at each of its steps and only a few run at once, so
+a thousand clients reconnecting at once (after a restart, a deploy) each waiting for a read of
+their own took 16 s to let the last one in; now a few reads do.  A look-up that arrives during
+a read never takes that read's answer: its own read begins after it arrived (after a revocation
+it waited for).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Iterator
-from typing import TypeAlias
+from collections.abc import Callable
 
+from hub.batches import Batches
 from protocol.errors import BadMessage, Unauthorized
 from storage.base import PlayerRecord, Storage
 
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 LOOKUP_LIMIT = 500  # token hashes at most in one read
-
-Waiting: TypeAlias = "list[asyncio.Future[PlayerRecord | None]]"  # the authentications of a token
 
 
 def hash_token(token: str) -> str:
@@ -52,8 +50,7 @@ class Identity:
     def __init__(self, storage: Storage, now: Callable[[], int]) -> None:
         self.storage = storage
         self.now = now
-        self._waiting: dict[str, Waiting] = {}  # by token hash
-        self._lookups: asyncio.Task[None] | None = None
+        self._lookups = Batches(self._look_up, LOOKUP_LIMIT)
 
     async def register(self, name: object) -> tuple[PlayerRecord, str]:
         """Register a player; returns the record and its token (shown once)."""
@@ -70,40 +67,15 @@ class Identity:
         """The player a token belongs to; ``Unauthorized`` otherwise."""
         if not isinstance(token, str) or not token:
             raise Unauthorized("a valid token is required")
-        found: asyncio.Future[PlayerRecord | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(hash_token(token), []).append(found)
-        if self._lookups is None:
-            self._lookups = asyncio.create_task(self._look_up())
-        record = await found
+        record = await self._lookups(hash_token(token))
         if record is None:
             raise Unauthorized("the token is not valid")
         return record
 
-    async def _look_up(self) -> None:
-        """Read the waiting tokens, up to ``LOOKUP_LIMIT`` a read, until none waits; a read
-        that fails fails its tokens' authentications (with ``StorageError``)."""
-        waiting: list[Waiting] = []
-        try:
-            while self._waiting:
-                hashes = list(self._waiting)[:LOOKUP_LIMIT]
-                waiting = [self._waiting.pop(h) for h in hashes]
-                try:
-                    found = await self.storage.players_by_tokens(hashes)
-                except Exception as exc:
-                    for future in _waited(waiting):
-                        future.set_exception(exc)
-                    continue
-                for h, futures in zip(hashes, waiting, strict=True):
-                    for future in _waited([futures]):
-                        future.set_result(found.get(h))
-                waiting = []
-        except BaseException:  # cancelled: the hub is stopping
-            for future in _waited([*waiting, *self._waiting.values()]):
-                future.cancel()
-            self._waiting.clear()
-            raise
-        finally:
-            self._lookups = None
+    async def _look_up(self, hashes: list[str]) -> list[PlayerRecord | None]:
+        """The players of ``hashes`` (None for a token that is not valid), in one read."""
+        found = await self.storage.players_by_tokens(hashes)
+        return [found.get(h) for h in hashes]
 
     async def add_token(self, player: PlayerRecord) -> str:
         """Another token for ``player`` (another device); returns it (shown once)."""
@@ -116,11 +88,6 @@ class Identity:
         that authenticated with it keep their session until they close."""
         if not await self.storage.revoke_token(hash_token(token)):
             raise Unauthorized("the token is not valid")
-
-
-def _waited(waiting: list[Waiting]) -> Iterator[asyncio.Future[PlayerRecord | None]]:
-    """The futures still waited for (not one whose connection closed meanwhile)."""
-    return (future for futures in waiting for future in futures if not future.done())
 
 
 def _name(name: object) -> str:

@@ -71,6 +71,7 @@ class ClusterFeed:
         self.lobby_stream = Stream("lobby", cluster.config.history)
         self.player_streams: dict[str, Stream] = {}  # the relay's copies
         self.view = LobbyView()
+        self.changes = 0  # sections this node stored (``rps_hub_cluster_lobby_changes``)
 
     # -- sections --------------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class ClusterFeed:
                 token, document, section.ops, section.appends, release=True, forget=forget
             )
             stored = True
+            self.changes += 1
         finally:
             _SECTION.reset(entered)
             if not stored:

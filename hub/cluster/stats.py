@@ -30,6 +30,11 @@ class ClusterCollector(Collector):
             "Commands (and pipelines) this node sent to Redis for the lobby, topics and liveness",
             value=hub.state.commands,
         )
+        yield CounterMetricFamily(
+            "rps_hub_cluster_lobby_changes",
+            "Changes of the lobby this node stored under the cluster's lobby lock",
+            value=hub.feed.changes,
+        )
         relay = CounterMetricFamily(
             "rps_hub_cluster_relay_messages",
             "What this node's relay did with topic events (received from Redis, delivered here,"

@@ -7,13 +7,16 @@ entry goes, their leave is due at now + grace in the ``leaving`` sorted set; any
 (its liveness key lapsed) has its entries dropped by the others (``drop_node``), and each node
 puts its own connections right every few seconds (``reconcile``) after a change it could not
 store.  Who is active, and their status, is what this node's lobby events told
-(``hub.cluster.view.LobbyView``), so REST answers agree with the lobby topic here.
+(``hub.cluster.view.LobbyView``), so REST answers agree with the lobby topic here.  The
+connections that open and close on a node while one lobby change of them is being stored go
+together in the next (``hub.batches``): each change waits for the cluster's lobby lock.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
+from hub.batches import Batches
 from hub.cluster.changes import ZAdd, ZRem
 from hub.cluster.doc import load
 from hub.cluster.repair import disagree, repair
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
     from hub.service import GameHub
 
 LEAVING = "leaving"  # sorted set: player -> unix ms their leave is due
+CHANGES_LIMIT = 500  # connections opened or closed at most in one lobby change
+
+Change: TypeAlias = tuple[str, str, bool]  # player, connection, opened (else closed)
 
 
 class ClusterPresence:
@@ -35,25 +41,32 @@ class ClusterPresence:
     def __init__(self, cluster: ClusterHub) -> None:
         self.cluster = cluster
         self.conns: dict[str, list[str]] = {}  # the lobby document's, while a change is made
+        # Connections that open or close while a lobby change of them is being stored wait for
+        # it, then go together in the next: a storm of logins is a few changes, not one each.
+        self._changes = Batches(self._change, CHANGES_LIMIT)
 
     def _conn(self, peer: Peer) -> str:
         return f"{self.cluster.name}|{peer.session}"
 
     async def connect(self, peer: Peer, player: str, first: bool) -> None:
         """The connection is listed; the player joins if they were not active anywhere."""
-        feed = self.cluster.feed
-        await feed.watch_player(player)
-        async with feed.section():
-            self._add_conns(player, [self._conn(peer)])
+        await self.cluster.feed.watch_player(player)
+        await self._changes((player, self._conn(peer), True))
 
     def disconnect(self, peer: Peer, player: str, last: bool) -> None:
         """The connection is no longer listed; when it was the player's last anywhere, they
         leave after the grace period (``leaving``)."""
-        self.hub._spawn(self._disconnected(player, [self._conn(peer)]), "disconnect")
+        self.hub._spawn(self._changes((player, self._conn(peer), False)), "disconnect")
 
-    async def _disconnected(self, player: str, conns: list[str]) -> None:
+    async def _change(self, changes: list[Change]) -> list[None]:
+        """Connections in and out of presence, in the order they came, in one lobby change."""
         async with self.cluster.feed.section():
-            self._drop_conns(player, conns)
+            for player, conn, opened in changes:
+                if opened:
+                    self._add_conns(player, [conn])
+                else:
+                    self._drop_conns(player, [conn])
+        return [None] * len(changes)
 
     def players(self) -> list[tuple[str, PlayerStatus]]:
         """Active players across the cluster, as this node's lobby events tell."""

@@ -149,7 +149,7 @@ class SQLStore(RatingReads, LiveReads):
         query = (
             "SELECT t.hash, p.id, p.name, p.created, NOT p.tokenless AS has_token, p.rating,"
             " p.deviation, p.volatility, p.rated"
-            f" FROM tokens AS t JOIN players AS p ON p.id = t.player_id"
+            " FROM tokens AS t JOIN players AS p ON p.id = t.player_id"
             f" WHERE {self._d.in_texts('t.hash')}"
         )
 

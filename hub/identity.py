@@ -6,10 +6,10 @@ the same class over the shared PostgreSQL.  ``GameHub`` answers the transports' 
 ``authenticate``, ``add_token`` and ``revoke_token`` with it; tokens are never logged.
 
 Authentications are looked up together (``hub.batches``), as moves are stored together: the
-tokens that arrive while a look-up is under way wait for it to end, then go in one read.  On a
-busy hub every read waits for the event loop at each of its steps and only a few run at once, so
-a thousand clients reconnecting at once (after a restart, a deploy) each waiting for a read of
-their own took 16 s to let the last one in; now a few reads do.  A look-up that arrives during
+tokens that arrive while a look-up is under way wait for it to end, then go in one read.  A read
+waits for the event loop at each of its steps and only a few run at once, so a thousand clients
+logging in at once (after a restart, a deploy) on a hub at play, each waiting for a read of
+their own, took 16 s to let the last one in; now a few reads do.  A look-up that arrives during
 a read never takes that read's answer: its own read begins after it arrived (after a revocation
 it waited for).
 """

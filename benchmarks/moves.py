@@ -28,7 +28,7 @@ its default event loop (uvloop when installed, for the hub and the references al
 names the loop, and a server is compared with the reference on the same loop.  A move refused as
 ``rate_limited`` (should a hub be run with a limit) is retried after 50 ms and counted.  Players
 that made no move in the window are counted in a note: the window then measured fewer players
-than asked (until 2026-12-06 12:00, 10-15% of the hub's 1,000 were still logging in).
+than asked (until 2026-12-06 12:00, 6-15% of the hub's 1,000 were still logging in).
 
 Usage: ``.venv/bin/python benchmarks/moves.py [--players 10 100 1000] [--servers hub reference]
 [--seconds 10] [--pg postgresql://127.0.0.1/test] [--json out.json] [--plot out.png]

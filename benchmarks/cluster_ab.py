@@ -109,6 +109,7 @@ async def one_window(
         "redis_us_per_move": per_move[-1] if c.redis else 0.0,
         "node0_redis_commands_per_move": sent / moves if moves else float("nan"),
         "errors": report["errors"],
+        "unavailable": report.get("unavailable", 0),
     }
 
 
@@ -132,6 +133,7 @@ def pooled(windows: list[dict[str, Any]], players: int) -> dict[str, Any]:
                 w["node0_redis_commands_per_move"] for w in mine
             ),
             "errors": [e for w in mine for e in w["errors"]][:3],
+            "unavailable": sum(w.get("unavailable", 0) for w in mine),
         }
     pairs = [
         c["p50_ms"] - s["p50_ms"]
@@ -179,7 +181,8 @@ async def moves_ab(src: Path, work: Path, args: argparse.Namespace, say: Any) ->
                         f"  moves {name:7} {n} player(s), window {rep + 1}: {w['moves']} moves, "
                         f"p50 {w['p50_ms']:.2f} ms, p99 {w['p99_ms']:.2f} ms, "
                         f"node 0 {w['node0_us_per_move']:.0f} us/move, "
-                        f"{w['node0_redis_commands_per_move']:.2f} Redis commands/move"
+                        f"{w['node0_redis_commands_per_move']:.2f} Redis commands/move, "
+                        f"{w['unavailable']} games refused as the lobby was busy"
                     )
                     windows[n].append({"server": name, "rep": rep, **w})
     out: dict[str, Any] = {"seconds": args.move_seconds}

@@ -206,6 +206,7 @@ def details(out: dict[str, Any]) -> str:
                     f"{fmt(r['others_us_per_move'], 0)} µs, Redis "
                     f"{fmt(r['redis_us_per_move'], 0)} µs; node 0's Redis commands per move "
                     f"{r.get('node0_redis_commands_per_move', 0):.2f} (medians of the windows); "
+                    f"games refused, the lobby busy (tried again): {r.get('unavailable', 0)}; "
                     f"errors: {r['errors'] or 'none'}"
                 )
             lines.append(

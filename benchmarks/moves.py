@@ -222,6 +222,9 @@ async def bench_one(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> R
         lat = sorted(x for r in reports for x in r["latencies"])
         res.moves = sum(r["moves"] for r in reports)
         res.rate_limited = sum(r["rate_limited"] for r in reports)
+        refused = sum(r["unavailable"] for r in reports)
+        if refused:
+            res.notes.append(f"{refused} games refused as the lobby was busy (tried again)")
         idle = sum(r["idle"] for r in reports)
         if idle:  # still logging in, or stuck: the window measured fewer players than asked
             res.notes.append(f"{idle} of {n} players made no move in the window")

@@ -1,6 +1,8 @@
 """The players of ``moves.py``, in its worker processes: each plays the computer flat out (rps3,
 best of 15, a new game when one ends), answering every ``round_open`` at once, and reports the
-moves it saw resolved in the measured window with their latencies."""
+moves it saw resolved in the measured window with their latencies.  A request refused as
+``rate_limited``, or a ``play`` refused as ``unavailable`` (a cluster's lobby lock stayed taken),
+is sent again after 50 ms and counted."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class Player:
         self.latencies: list[float] = []
         self.moves = 0
         self.rate_limited = 0
+        self.unavailable = 0  # ``play`` refused: the lobby was busy (tried again)
         self.errors: list[str] = []
         self.next_id = 0
         self.game: str | None = None
@@ -82,7 +85,13 @@ class Player:
                     if msg["ok"]:
                         continue
                     code = msg["error"]["code"]
-                    if code == "rate_limited" and request is not None:
+                    if code == "unavailable" and request is not None and request["type"] == "play":
+                        # The lobby was busy (a cluster's lock): the game did not start; a client
+                        # tries again, as the error says.
+                        self.unavailable += 1
+                        await asyncio.sleep(0.05)
+                        await self.request(ws, pending, request)
+                    elif code == "rate_limited" and request is not None:
                         self.rate_limited += 1
                         await asyncio.sleep(0.05)
                         if request["type"] == "move":
@@ -109,6 +118,7 @@ async def worker_run(url: str, tokens: list[str | None], start: float, seconds: 
         "moves": sum(p.moves for p in players),
         "latencies": [x for p in players for x in p.latencies],
         "rate_limited": sum(p.rate_limited for p in players),
+        "unavailable": sum(p.unavailable for p in players),
         "idle": sum(not p.moves for p in players),
         "errors": [e for p in players for e in p.errors][:3],
     }

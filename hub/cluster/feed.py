@@ -72,6 +72,7 @@ class ClusterFeed:
         self.player_streams: dict[str, Stream] = {}  # the relay's copies
         self.view = LobbyView()
         self.changes = 0  # sections this node stored (``rps_hub_cluster_lobby_changes``)
+        self._turn = asyncio.Lock()  # this node's sections, one at a time, first come first
 
     # -- sections --------------------------------------------------------------------------
 
@@ -88,6 +89,14 @@ class ClusterFeed:
         if self.current() is not None:
             yield
             return
+        # This node's sections take turns here, in the order they came, and only the one whose
+        # turn it is waits for the cluster's lock in Redis (which its waiters poll): no section
+        # of this node is overtaken by its own later ones.
+        async with self._turn, self._locked():
+            yield
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
         state = self.cluster.state
         token, raw = await state.acquire_and_load(owner=self.cluster.name)
         section = _Section(token, asyncio.current_task())

@@ -29,6 +29,7 @@ from attrs import define, field
 
 from hub.cluster.changes import Append, HDel, HSet, IfHas, Op, Published
 from hub.cluster.doc import LobbyDoc, dump, load
+from hub.cluster.redis_state import Busy
 from hub.cluster.relay import parse_seq
 from hub.cluster.view import LobbyView
 from hub.streams import Stream
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUMMARIES = "summaries"  # hash: live game id -> its lobby summary's JSON
+TURN_WAIT = 5.0  # seconds a change waits for its turn on this node (as for the lock in Redis)
 
 
 @define
@@ -92,8 +94,19 @@ class ClusterFeed:
         # This node's sections take turns here, in the order they came, and only the one whose
         # turn it is waits for the cluster's lock in Redis (which its waiters poll): no section
         # of this node is overtaken by its own later ones.
-        async with self._turn, self._locked():
-            yield
+        # A turn is waited for as long as the lock in Redis is (5 s): then ``Busy``, as there,
+        # so that a queue behind a Redis that stopped answering fails as fast as it did.
+        try:
+            async with asyncio.timeout(TURN_WAIT):
+                await self._turn.acquire()
+        except TimeoutError:
+            raise Busy(f"the lobby is busy (this node's changes waited {TURN_WAIT:g} s for their"
+                       " turn); try again") from None  # fmt: skip
+        try:
+            async with self._locked():
+                yield
+        finally:
+            self._turn.release()
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:

@@ -15,15 +15,12 @@ from pathlib import Path
 
 from tests.cluster.harness import cluster
 from tests.cluster.harness_clients import Clients, connected
-from tests.cluster.test_metrics import sample
-from tests.reliability.harness import http
+from tests.cluster.test_metrics import metrics_text, sample
 
 
 async def counts(clients: Clients, slot: int) -> tuple[float, float]:
     """Node ``slot``'s Redis commands and lobby changes so far."""
-    async with http() as session, session.get(clients.cluster.url(slot) + "/metrics") as answer:
-        assert answer.status == 200
-        text = await answer.text()
+    text = await metrics_text(clients.cluster, slot)
     return (
         sample(text, "rps_hub_cluster_redis_commands_total"),
         sample(text, "rps_hub_cluster_lobby_changes_total"),

@@ -15,15 +15,13 @@ from pathlib import Path
 
 from tests.cluster.harness import cluster
 from tests.cluster.harness_clients import Clients, connected
-from tests.cluster.test_metrics import sample
-from tests.reliability.harness import http
+from tests.cluster.test_metrics import metrics_text, sample
 
 
 async def changes(clients: Clients, slot: int) -> float:
     """The lobby changes node ``slot`` has stored so far."""
-    async with http() as session, session.get(clients.cluster.url(slot) + "/metrics") as answer:
-        assert answer.status == 200
-        return sample(await answer.text(), "rps_hub_cluster_lobby_changes_total")
+    text = await metrics_text(clients.cluster, slot)
+    return sample(text, "rps_hub_cluster_lobby_changes_total")
 
 
 async def test_players_logging_in_at_once_join_the_lobby_in_a_few_changes(tmp_path: Path) -> None:

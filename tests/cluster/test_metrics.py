@@ -28,9 +28,7 @@ async def test_a_nodes_metrics_count_the_events_its_relay_brought_from_another_n
         lobby = await clients.watcher(1, "lobby")
         await clients.player("pat", 0)
         await lobby.wait_event("lobby", "player_joined", lambda d: d["name"] == "pat")
-        async with http() as session, session.get(c.url(1) + "/metrics") as answer:
-            assert answer.status == 200
-            text = await answer.text()
+        text = await metrics_text(c, 1)
         relayed = "rps_hub_cluster_relay_messages_total"
         assert sample(text, relayed, '{what="received"}') >= 1  # pat's player_joined, from node 0
         assert sample(text, relayed, '{what="delivered"}') >= 1
@@ -40,10 +38,16 @@ async def test_a_nodes_metrics_count_the_events_its_relay_brought_from_another_n
         assert sample(text, "rps_hub_cluster_relay_topics") >= 1
 
 
+async def metrics_text(c: Cluster, slot: int) -> str:
+    """Node ``slot``'s ``/metrics``, which must answer 200."""
+    async with http() as session, session.get(c.url(slot) + "/metrics") as answer:
+        assert answer.status == 200
+        return await answer.text()
+
+
 async def subscriptions(slot: int, c: Cluster) -> float:
     """The subscriptions node ``slot``'s connections hold, from its ``/metrics``."""
-    async with http() as session, session.get(c.url(slot) + "/metrics") as answer:
-        return sample(await answer.text(), "rps_hub_subscriptions")
+    return sample(await metrics_text(c, slot), "rps_hub_subscriptions")
 
 
 async def test_no_node_keeps_more_than_the_last_finished_games_subscriptions(

@@ -13,8 +13,9 @@ implementation and a cluster one (``docs/cluster.md``, the architecture):
 It holds the lobby (``protocol.lobby.Lobby``; a cluster node's feed loads it for each change),
 this process's connections, the summaries' timing, the queue's entries and background tasks, and
 the steps every part takes: publish what the lobby's core returned (``_publish_effects``) and
-announce what the lobby has not told yet (``_sync_statuses``).  ``hub.games.GameActions`` adds
-the games, ``hub.queue.FairQueue`` the queue, ``hub.service.GameHub`` players and the lobby.
+announce what the lobby has not told yet (``_sync_statuses``).  ``hub.gamenews.GameNews`` adds
+what the lobby hears of the games, ``hub.games.GameActions`` the games,
+``hub.queue.FairQueue`` the queue, ``hub.service.GameHub`` players and the lobby.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class HubState:
             subscriptions.on_game_change = self._watchers_changed
 
     def _watchers_changed(self, game_id: str) -> None:
-        """A game topic gained or lost a subscriber (``hub.games`` tells the lobby)."""
+        """A game topic gained or lost a subscriber (``hub.gamenews`` tells the lobby)."""
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``work`` in the background (awaited by ``close``); a failure is logged."""

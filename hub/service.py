@@ -3,8 +3,9 @@
 ``GameHub`` is what the WebSocket, REST and legacy handlers call, the same class in one process
 and on each node of a cluster: what differs is the parts it is given (``hub.hubstate``: identity,
 presence, the lobby feed, the games; the in-process ones by default, a cluster node's from
-``hub.cluster.node``).  Its code is in three modules for size: ``hub.games.GameActions``
-(starting games, moves, resignations; the path each game action follows is described there),
+``hub.cluster.node``).  Its code is in four modules for size: ``hub.gamenews.GameNews`` (what
+the lobby hears of the games), ``hub.games.GameActions`` (starting games, moves, resignations;
+the path each game action follows is described there),
 ``hub.queue.FairQueue`` (the queue, paired by rating), and this module: players (by
 ``identity``), presence (by ``presence``), the lobby's actions (rematch too) and closing.
 

@@ -8,6 +8,7 @@ once: a later telling by the node that stored the change adds nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -17,11 +18,14 @@ from aiohttp.test_utils import TestServer
 
 from hub import keys
 from hub.app import create_app
+from hub.cluster.feed import ClusterFeed
 from hub.cluster.presence import ClusterPresence
+from hub.cluster.repair import repair
 from hub.config import Config
 from hub.service import GameHub
 from protocol.game import Game
 from tests.cluster.redisserver import RedisServer
+from tests.conftest import eventually
 from tests.hub.wsclient import Clients, Peer, start_pvp
 from tests.postgres import fresh_schema, schema_url
 
@@ -48,6 +52,10 @@ def hub_of(server: TestServer) -> GameHub:
     hub: GameHub = server.app[keys.HUB]
     assert isinstance(hub.presence, ClusterPresence), "a cluster node"
     return hub
+
+
+async def has_live_games(hub: GameHub) -> bool:
+    return bool(await hub.storage.live_game_ids())
 
 
 async def lobby_until(lobby: Peer, name: str) -> list[tuple[str, str, object]]:
@@ -147,3 +155,75 @@ async def test_presence_is_put_right_without_postgresql(
     await hub.presence.drop_node("ghost")  # a dead node's connections still leave
     await ann.ok("cancel")  # lobby changes go on (they need Redis only)
     assert [name for name, _ in hub.presence.players()] == ["ann"]
+
+
+async def test_a_game_whose_end_the_lobby_missed_does_not_keep_its_player_from_the_computer(
+    server: TestServer, clients: Clients
+) -> None:
+    """PostgreSQL decides the seats: once it has the game's end, its player may start another
+    game at once, and the lobby hears of the end first, then of the new start."""
+    hub = hub_of(server)
+    ann = await clients.player(server, "ann")
+    first = (await ann.ok("play", opponent="computer", best_of=3, rules="rps3"))["game"]
+    lobby = await clients.lobby(server)
+
+    # Stored finished by "another node" that died before its lobby change: the lobby still
+    # seats ann in the first game.
+    game = await hub.storage.game(first)
+    assert game is not None
+    effects = game.resign("ann", now=hub.now())
+    await hub.storage.save_game(game, hub._events(first, hub.table.seqs[first], effects))
+    assert hub.lobby.live == {"ann": first}
+
+    reply, before = await ann.request("play", opponent="computer", best_of=3, rules="rps3")
+    assert reply["ok"], reply
+    second = reply["data"]["game"]
+    assert second != first
+    assert [f["data"]["id"] for f in before if f.get("event") == "game_started"] == [second]
+    told = [await lobby.event("lobby") for _ in range(4)]
+    assert [(f["event"], f["data"].get("id") or f["data"]["name"]) for f in told] == [
+        ("game_finished", first),
+        ("player_status", "ann"),
+        ("game_started", second),
+        ("player_status", "ann"),
+    ], told
+    assert [told[1]["data"]["status"], told[3]["data"]["status"]] == ["idle", "playing"]
+    await hub.presence.reconcile()  # the lobby agrees with the store: nothing more to tell
+    await clients.player(server, "bob")
+    later = await lobby_until(lobby, "bob")
+    assert [e for e, _ in later if e in ("game_started", "game_finished")] == [], later
+
+
+async def test_a_start_the_repair_told_first_is_told_once(
+    server: TestServer, clients: Clients
+) -> None:
+    """A game against the computer is stored before the lobby is told of it; a repair that
+    finds it in between tells it, and the start's own lobby change then tells nothing."""
+    hub = hub_of(server)
+    ann = await clients.player(server, "ann")
+    lobby = await clients.lobby(server)
+    feed = hub.feed
+    assert isinstance(feed, ClusterFeed)
+
+    await feed._turn.acquire()  # this node's lobby changes wait: the start gets as far as its store
+    try:
+        play = asyncio.create_task(
+            ann.request("play", opponent="computer", best_of=3, rules="rps3")
+        )
+        await eventually(lambda: has_live_games(hub))  # stored without waiting for the lobby
+        async with feed._locked():  # what a reconcile's section does, on this node or another
+            await repair(hub)
+    finally:
+        feed._turn.release()
+    reply, before = await play
+    assert reply["ok"], reply
+    game_id = reply["data"]["game"]
+    assert [f["data"]["id"] for f in before if f.get("event") == "game_started"] == [game_id]
+    await ann.assert_quiet()
+    started = await lobby.event("lobby", "game_started")
+    assert started["data"]["id"] == game_id
+    await clients.player(server, "bob")
+    later = await lobby_until(lobby, "bob")
+    assert [e for e, _ in later if e == "game_started"] == [], later
+    await ann.ok("resign", game=game_id)
+    assert (await lobby.event("lobby", "game_finished"))["data"]["id"] == game_id

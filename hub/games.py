@@ -23,7 +23,7 @@ from hub.topics import game_topic
 from protocol.errors import ProtocolError
 from protocol.game import COMPUTER, Effect, Game, GameOver, RoundPlayed
 from protocol.messages import encode_data
-from protocol.reader import DEFAULT_LEVEL
+from protocol.reader import DEFAULT_LEVEL, Seen
 from protocol.rules import RuleSet
 from protocol.wire import effect_event_text
 from storage.base import StaleGame, StaleRating, StoredEvent
@@ -50,13 +50,40 @@ class GameActions(GameNews):
         level: str = DEFAULT_LEVEL,
     ) -> Game:
         """Start a game: store it, then announce it to the seats, the lobby and its topic.
-        A ``reader`` computer reads the player's rounds against it, loaded once here."""
-        async with self.feed.section():
-            return await self._start_game(
+        A ``reader`` computer reads the player's rounds against it, loaded once here.
+
+        Where the store decides the seats (``LiveGames.stored_seats``: a cluster), a game against
+        the computer is stored before the lobby's change that tells it, so that its write holds
+        no other change of the lobby up; between humans the lobby decides (a challenge, the
+        queue) and the game is stored inside its change."""
+        if players[1] == COMPUTER and self.games.stored_seats:
+            return await self._start_stored(
                 players, rules, best_of, game_id, round_seconds, idle_seconds, level
             )
+        humans = [p for p in players if p != COMPUTER]
+        async with self.feed.section():
+            for p in humans:
+                self.lobby.ensure_free(p)
+            history = await self._history(players, rules, level)
+            for p in humans:  # still free after the read
+                self.lobby.ensure_free(p)
+            game, effects = self._new_game(
+                players, rules, best_of, game_id, round_seconds, idle_seconds, level, history
+            )
+            self.lobby.seat(game.humans, game.id)
+            async with self.table.lock(game.id):
+                events = self._events(game.id, 0, effects)
+                try:
+                    await self.storage.create_game(game, events)
+                except BaseException:
+                    self.lobby.unseat(game.humans, game.id)
+                    raise
+                self._started(game, events)
+                self._announce_start(game)
+                await self._go(game, events)
+            return game
 
-    async def _start_game(
+    async def _start_stored(
         self,
         players: tuple[str, str],
         rules: RuleSet,
@@ -66,15 +93,62 @@ class GameActions(GameNews):
         idle_seconds: float,
         level: str,
     ) -> Game:
-        for p in players:
-            if p != COMPUTER:
-                self.lobby.ensure_free(p)
-        history = []
+        """A game against the computer whose seat the store decides (``SeatTaken``: conflict,
+        nothing stored), told to the lobby after.  When that change fails (Redis down), the
+        game is the player's all the same, and the lobby hears of it from ``hub.cluster.repair``
+        within seconds."""
+        history = await self._history(players, rules, level)
+        game, effects = self._new_game(
+            players, rules, best_of, game_id, round_seconds, idle_seconds, level, history
+        )
+        async with self.table.lock(game.id):
+            events = self._events(game.id, 0, effects)
+            await self.storage.create_game(game, events)
+            self._started(game, events)
+            try:
+                async with self.feed.section():
+                    await self._seat_stored(game)
+            except ProtocolError as exc:
+                log.warning("the lobby did not hear that game %s started (%s)", game.id, exc)
+            await self._go(game, events)  # after the lobby's game_started
+        return game
+
+    async def _seat_stored(self, game: Game) -> None:
+        """The lobby's part of a stored start (in a section): a game the lobby still seats its
+        player in has ended, since the store gave the seat (its end is told first); nothing
+        when a repair told this one already."""
+        for p in game.humans:
+            held = self.lobby.live.get(p)
+            if held == game.id:
+                return  # told (``hub.cluster.repair`` found it stored first)
+            if held is not None:
+                ended = await self.storage.game(held)
+                if ended is not None and ended.is_over:
+                    self._unseat(ended)
+                else:  # not stored, or live again: the store seats the player here now
+                    self.lobby.unseat((p,), held)
+        self.lobby.seat(game.humans, game.id)
+        self._announce_start(game)
+
+    async def _history(self, players: tuple[str, str], rules: RuleSet, level: str) -> list[Seen]:
+        """The player's rounds against the computer, for a ``reader`` computer."""
         if level != DEFAULT_LEVEL and players[1] == COMPUTER:
-            history = await self.storage.computer_rounds(players[0], rules.name)
-            self.lobby.ensure_free(players[0])  # still free after the read
+            return await self.storage.computer_rounds(players[0], rules.name)
+        return []
+
+    def _new_game(
+        self,
+        players: tuple[str, str],
+        rules: RuleSet,
+        best_of: int,
+        game_id: str | None,
+        round_seconds: float | None,
+        idle_seconds: float,
+        level: str,
+        history: list[Seen],
+    ) -> tuple[Game, list[Effect]]:
         seconds = self.config.round_deadline if round_seconds is None else round_seconds
-        game, effects = Game.start(
+        return Game.start(
             id=game_id or new_game_id(self.now()),
             rules=rules,
             best_of=best_of,
@@ -87,26 +161,20 @@ class GameActions(GameNews):
             level=level,
             history=history,
         )
-        self.lobby.seat(game.humans, game.id)
+
+    def _started(self, game: Game, events: list[StoredEvent]) -> None:
+        """A stored new game is this process's: its copy, its seats' connections subscribed."""
         table = self.table
-        async with table.lock(game.id):
-            events = self._events(game.id, 0, effects)
-            try:
-                await self.storage.create_game(game, events)
-            except BaseException:
-                self.lobby.unseat(game.humans, game.id)
-                raise
-            table.live[game.id] = game
-            table.seqs[game.id] = events[-1].seq
-            self.metrics.games_started.labels(
-                "computer" if game.against_computer else "player"
-            ).inc()
-            self.metrics.games_live.set(len(table.live))
-            self._seat_peers(game)
-            self._announce_start(game)
-            await self.games.deliver(game, events)
-            table.arm(game)
-        return game
+        table.live[game.id] = game
+        table.seqs[game.id] = events[-1].seq
+        self.metrics.games_started.labels("computer" if game.against_computer else "player").inc()
+        self.metrics.games_live.set(len(table.live))
+        self._seat_peers(game)
+
+    async def _go(self, game: Game, events: list[StoredEvent]) -> None:
+        """A new game's first events out, and its first round's deadline armed."""
+        await self.games.deliver(game, events)
+        self.table.arm(game)
 
     def _seat_peers(self, game: Game) -> None:
         """Subscribe the seats' connections to a new game's topic (from its first event)."""

@@ -47,6 +47,9 @@ class LiveGames(Protocol):
     """The games of a hub: their current copies, their events' way out, their deadlines."""
 
     attempts: int  # tries of one action (another node may change the game meanwhile)
+    # Whether the store decides who sits where (a seat is a row: ``SeatTaken``), so that a game
+    # against the computer is stored before the lobby's change that tells it.
+    stored_seats: bool
 
     async def resume(self) -> int:
         """At start: take over the stored live games; returns how many."""
@@ -95,6 +98,7 @@ class LocalGames:
     """The games of one process: every live game is in its table."""
 
     attempts = 1
+    stored_seats = False  # this process's lobby decides, a seat taken before the game's write
 
     def __init__(self, hub: GameHub) -> None:
         self.hub = hub

@@ -46,6 +46,7 @@ class ClusterGames:
     """The games, decided by compare-and-set on each game's seq in PostgreSQL."""
 
     attempts = ATTEMPTS
+    stored_seats = True  # PostgreSQL's (``live_seats``): no lobby lock held for a game's write
     hub: GameHub  # set once the node's ``GameHub`` is built
 
     def __init__(self, cluster: ClusterHub) -> None:

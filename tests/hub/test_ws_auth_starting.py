@@ -1,6 +1,6 @@
 """A player's connection that authenticates while one of its games is being started.
 
-A game's players are seated in the lobby before its row is stored (``GameActions._start_game``,
+A game's players are seated in the lobby before its row is stored (``GameActions.start_game``,
 under the game's lock), so for the moment of the commit the lobby names a game that is neither
 live in the table nor in the database yet. ``auth`` subscribes a new connection to the game its
 player is seated in; asked in that moment, it answered ``not_found`` (seen in the reliability

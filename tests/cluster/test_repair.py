@@ -205,16 +205,18 @@ async def test_a_start_the_repair_told_first_is_told_once(
     feed = hub.feed
     assert isinstance(feed, ClusterFeed)
 
-    await feed._turn.acquire()  # this node's lobby changes wait: the start gets as far as its store
-    try:
-        play = asyncio.create_task(
-            ann.request("play", opponent="computer", best_of=3, rules="rps3")
-        )
-        await eventually(lambda: has_live_games(hub))  # stored without waiting for the lobby
-        async with feed._locked():  # what a reconcile's section does, on this node or another
-            await repair(hub)
-    finally:
-        feed._turn.release()
+    holding = asyncio.Event()
+
+    async def repair_when_stored() -> None:
+        async with feed.section():  # the start's own lobby change waits for this one
+            holding.set()
+            await eventually(lambda: has_live_games(hub))  # stored without waiting for it
+            await repair(hub)  # what a reconcile does, on this node or another
+
+    repairing = asyncio.create_task(repair_when_stored())
+    await holding.wait()
+    play = asyncio.create_task(ann.request("play", opponent="computer", best_of=3, rules="rps3"))
+    await repairing
     reply, before = await play
     assert reply["ok"], reply
     game_id = reply["data"]["game"]

@@ -1,0 +1,128 @@
+"""A node's lobby changes go together in one hold of the lobby lock (``hub.cluster.sections``).
+
+On a cluster node in the test's process (a fresh PostgreSQL schema, a private ``redis-server``):
+the changes waiting while one hold is under way are made one after the other in the next and
+stored in one commit; one that fails is taken back alone, the others are stored; a change that
+gives up waiting is not made at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from hub import keys
+from hub.app import create_app
+from hub.cluster import sections
+from hub.cluster.doc import load
+from hub.cluster.feed import ClusterFeed
+from hub.cluster.node import ClusterHub
+from hub.cluster.redis_state import Busy
+from hub.config import Config
+from hub.service import GameHub
+from tests.cluster.redisserver import RedisServer
+from tests.hub.wsclient import Clients
+from tests.postgres import fresh_schema, schema_url
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    with RedisServer() as running:
+        yield running
+
+
+@pytest.fixture
+async def server(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], redis: RedisServer, tmp_path: Path
+) -> AsyncIterator[TestServer]:
+    async with fresh_schema() as schema:
+        broker = f"{redis.url}?prefix=h{secrets.token_hex(4)}"
+        config = Config(round_deadline=0.0, grace=5.0, db=schema_url(schema), broker=broker)
+        running = await aiohttp_server(create_app(config))
+        yield running
+        await running.close()
+
+
+def parts(server: TestServer) -> tuple[GameHub, ClusterFeed, ClusterHub]:
+    hub: GameHub = server.app[keys.HUB]
+    feed = hub.feed
+    assert isinstance(feed, ClusterFeed), "a cluster node"
+    return hub, feed, feed.cluster
+
+
+async def active_in_redis(cluster: ClusterHub) -> set[str]:
+    """The players the lobby document stored in Redis holds as active."""
+    return set(load(await cluster.state.load()).lobby.active.values())
+
+
+async def test_changes_waiting_together_are_one_commit_and_a_failed_one_is_taken_back_alone(
+    server: TestServer, clients: Clients
+) -> None:
+    hub, feed, cluster = parts(server)
+    lobby = await clients.lobby(server)
+    holding, release = asyncio.Event(), asyncio.Event()
+    made_before, holds_before = feed.changes, feed.holds
+
+    async def first() -> None:
+        async with feed.section():
+            holding.set()
+            await release.wait()
+            hub._publish_effects(hub.lobby.join("ann"))
+
+    async def joins(name: str) -> None:
+        async with feed.section():
+            hub._publish_effects(hub.lobby.join(name))
+
+    async def fails() -> None:
+        async with feed.section():
+            hub._publish_effects(hub.lobby.join("ghost"))  # made, then the change fails
+            raise RuntimeError("refused half-way")
+
+    holder = asyncio.create_task(first())
+    await holding.wait()
+    waiting = [
+        asyncio.create_task(joins("bob")),
+        asyncio.create_task(fails()),
+        asyncio.create_task(joins("carl")),
+    ]
+    await asyncio.sleep(0.05)  # all of them in line behind the hold under way
+    release.set()
+    await holder
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert [type(r).__name__ for r in results] == ["NoneType", "RuntimeError", "NoneType"]
+    assert (feed.changes - made_before, feed.holds - holds_before) == (3, 1)  # one commit
+    assert await active_in_redis(cluster) == {"ann", "bob", "carl"}
+    joined = [(await lobby.event("lobby", "player_joined"))["data"]["name"] for _ in range(3)]
+    assert joined == ["ann", "bob", "carl"]
+    await lobby.assert_quiet()  # no ghost
+
+
+async def test_a_change_that_gives_up_waiting_is_not_made(
+    server: TestServer, clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub, feed, cluster = parts(server)
+    monkeypatch.setattr(sections, "TURN_WAIT", 0.2)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with feed.section():
+            holding.set()
+            await release.wait()
+
+    async def joins(name: str) -> None:
+        async with feed.section():
+            hub._publish_effects(hub.lobby.join(name))
+
+    holder = asyncio.create_task(first())
+    await holding.wait()
+    with pytest.raises(Busy, match=r"waited 0\.2 s for their turn"):
+        await joins("late")
+    release.set()
+    await holder
+    await joins("bob")  # the line goes on
+    assert await active_in_redis(cluster) == {"bob"}

@@ -8,7 +8,8 @@ step (``RedisState.commit``: fenced by the lock's token, so a node that lost the
 nothing).  Its own events then reach its subscribers at once through the relay, followed by the
 game events stored during the section (``game_started`` before a game's first event); every
 other node gets them from Redis.  A change that fails (Redis down: the error ``unavailable``) is
-not stored at all.
+not stored at all.  The changes of a node waiting for the lock go together in one hold of it, one
+after the other, and are stored in one step (``hub.cluster.sections``).
 
 What a node *shows* of the lobby (snapshots, REST) is its ``LobbyView``, built from the events it
 delivered; ``player:`` streams are the relay's copies while the player has a connection here.  A
@@ -19,24 +20,17 @@ still there (``IfHas``), so a game that finished meanwhile, on any node, gets no
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
-
-from attrs import define, field
 
 from hub.cluster.changes import Append, HDel, HSet, IfHas, Op, Published
 from hub.cluster.doc import LobbyDoc, dump, load
-from hub.cluster.redis_state import Busy
 from hub.cluster.relay import parse_seq
+from hub.cluster.sections import LobbySections, Section
 from hub.cluster.view import LobbyView
 from hub.streams import Stream
 from hub.topics import player_topic
-from protocol.game import Game
 from protocol.messages import encode_data
-from storage.base import StoredEvent
 
 if TYPE_CHECKING:
     from hub.cluster.node import ClusterHub
@@ -45,25 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUMMARIES = "summaries"  # hash: live game id -> its lobby summary's JSON
-TURN_WAIT = 5.0  # seconds a change waits for its turn on this node (as for the lock in Redis)
 
 
-@define
-class _Section:
-    """One change of the lobby under way: its lock token, task, and what it will store."""
-
-    token: str
-    task: asyncio.Task[Any] | None
-    ops: list[Op] = field(factory=list)
-    appends: list[Append] = field(factory=list)
-    after: list[tuple[Game, list[StoredEvent]]] = field(factory=list)  # game events made in it
-    forget: list[str] = field(factory=list)  # players who left: their topics go once stored
-
-
-_SECTION: contextvars.ContextVar[_Section | None] = contextvars.ContextVar("section", default=None)
-
-
-class ClusterFeed:
+class ClusterFeed(LobbySections):
     """The lobby, decided one change at a time across the cluster, and its topics here."""
 
     hub: GameHub  # set once the node's ``GameHub`` is built
@@ -73,74 +51,56 @@ class ClusterFeed:
         self.lobby_stream = Stream("lobby", cluster.config.history)
         self.player_streams: dict[str, Stream] = {}  # the relay's copies
         self.view = LobbyView()
-        self.changes = 0  # sections this node stored (``rps_hub_cluster_lobby_changes``)
-        self._turn = asyncio.Lock()  # this node's sections, one at a time, first come first
+        super().__init__()  # the line of changes; ``changes``: how many this node stored
 
-    # -- sections --------------------------------------------------------------------------
+    # -- the steps of a hold of the lobby lock (``hub.cluster.sections``) --------------------
 
-    def current(self) -> _Section | None:
-        """The section this task is in, if any."""
-        section = _SECTION.get()
-        if section is not None and section.task is asyncio.current_task():
-            return section
-        return None  # none, or a timer or task started inside one that has ended
-
-    @asynccontextmanager
-    async def section(self) -> AsyncIterator[None]:
-        """One change of the lobby, under the hub's lobby lock (joined when already in one)."""
-        if self.current() is not None:
-            yield
-            return
-        # This node's sections take turns here, in the order they came, and only the one whose
-        # turn it is waits for the cluster's lock in Redis (which its waiters poll): no section
-        # of this node is overtaken by its own later ones.
-        # A turn is waited for as long as the lock in Redis is (5 s): then ``Busy``, as there,
-        # so that a queue behind a Redis that stopped answering fails as fast as it did.
+    async def _take(self) -> tuple[str, bytes | None]:
+        token, raw = await self.cluster.state.acquire_and_load(owner=self.cluster.name)
         try:
-            async with asyncio.timeout(TURN_WAIT):
-                await self._turn.acquire()
-        except TimeoutError:
-            raise Busy(f"the lobby is busy (this node's changes waited {TURN_WAIT:g} s for their"
-                       " turn); try again") from None  # fmt: skip
-        try:
-            async with self._locked():
-                yield
-        finally:
-            self._turn.release()
+            self._restore(raw)
+        except BaseException:
+            await self._let_go(token)
+            raise
+        return token, raw
 
-    @asynccontextmanager
-    async def _locked(self) -> AsyncIterator[None]:
+    def _snapshot(self) -> bytes:
+        return dump(self._doc())
+
+    def _restore(self, document: bytes | None) -> None:
+        self._adopt(load(document))
+
+    async def _store(self, section: Section, made: int) -> list[Published]:
         state = self.cluster.state
-        token, raw = await state.acquire_and_load(owner=self.cluster.name)
-        section = _Section(token, asyncio.current_task())
-        entered = _SECTION.set(section)
-        published: list[Published] = []
-        stored = False
+        if made:
+            try:
+                # As in one process, a player's topic history goes with them (in the same step
+                # as their player_left): Redis holds topics of active players only, and one who
+                # comes back starts a new epoch (a snapshot).
+                forget = [player_topic(player) for player in section.forget]
+                document = dump(self._doc())
+                return await state.commit(
+                    section.token, document, section.ops, section.appends, release=True,
+                    forget=forget,
+                )  # fmt: skip
+            except BaseException:
+                await self._let_go(section.token)
+                raise
+        await self._let_go(section.token)
+        return []
+
+    async def _let_go(self, token: str) -> None:
         try:
-            self._adopt(load(raw))
-            yield
-            document = dump(self._doc())
-            # As in one process, a player's topic history goes with them (in the same step as
-            # their player_left): Redis holds topics of active players only, and one who comes
-            # back starts a new epoch (a snapshot).
-            forget = [player_topic(player) for player in section.forget]
-            published = await state.commit(
-                token, document, section.ops, section.appends, release=True, forget=forget
-            )
-            stored = True
-            self.changes += 1
-        finally:
-            _SECTION.reset(entered)
-            if not stored:
-                try:
-                    await state.release(token)
-                except Exception:  # it expires by itself; the next holder fences us out anyway
-                    log.warning("could not release the lobby lock", exc_info=True)
-            # The section's lobby and player events first, then the game events it stored
-            # (stored in PostgreSQL: they are delivered even when the lobby's change failed).
-            await self.offer(published)
-            for game, events in section.after:
-                await self.cluster.games.deliver_now(game, events)
+            await self.cluster.state.release(token)
+        except Exception:  # it expires by itself; the next holder fences us out anyway
+            log.warning("could not release the lobby lock", exc_info=True)
+
+    async def _out(self, section: Section, published: list[Published]) -> None:
+        """The hold's lobby and player events first, then the game events stored in it (stored
+        in PostgreSQL: they are delivered even when the lobby's change failed)."""
+        await self.offer(published)
+        for game, events in section.after:
+            await self.cluster.games.deliver_now(game, events)
 
     def _adopt(self, doc: LobbyDoc) -> None:
         hub = self.hub

@@ -35,6 +35,12 @@ class ClusterCollector(Collector):
             "Changes of the lobby this node stored under the cluster's lobby lock",
             value=hub.feed.changes,
         )
+        yield CounterMetricFamily(
+            "rps_hub_cluster_lobby_holds",
+            "Holds of the cluster's lobby lock in which this node stored its changes (one commit"
+            " each; the changes waiting on the node go together in one)",
+            value=hub.feed.holds,
+        )
         relay = CounterMetricFamily(
             "rps_hub_cluster_relay_messages",
             "What this node's relay did with topic events (received from Redis, delivered here,"

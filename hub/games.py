@@ -125,7 +125,7 @@ class GameActions(GameNews):
                 ended = await self.storage.game(held)
                 if ended is not None and ended.is_over:
                     self._unseat(ended)
-                else:  # not stored, or live again: the store seats the player here now
+                else:  # not stored at all (the lobby astray): the store seats the player here
                     self.lobby.unseat((p,), held)
         self.lobby.seat(game.humans, game.id)
         self._announce_start(game)

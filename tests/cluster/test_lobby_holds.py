@@ -19,10 +19,12 @@ from aiohttp.test_utils import TestServer
 from hub import keys
 from hub.app import create_app
 from hub.cluster import sections
+from hub.cluster.changes import Published
 from hub.cluster.doc import load
 from hub.cluster.feed import ClusterFeed
 from hub.cluster.node import ClusterHub
 from hub.cluster.redis_state import Busy
+from hub.cluster.sections import LobbySections, Section
 from hub.config import Config
 from hub.service import GameHub
 from tests.cluster.redisserver import RedisServer
@@ -126,3 +128,76 @@ async def test_a_change_that_gives_up_waiting_is_not_made(
     await holder
     await joins("bob")  # the line goes on
     assert await active_in_redis(cluster) == {"bob"}
+
+
+class Steps(LobbySections):
+    """The line and its driver over a document in memory (a list of names): what a hold does
+    around the changes, without Redis."""
+
+    def __init__(self, *, out_fails: bool = False) -> None:
+        super().__init__()
+        self.stored: list[str] = []  # the document as last committed
+        self.doc: list[str] = []  # the document the changes of a hold work on
+        self.released: list[str] = []
+        self.out_fails = out_fails
+
+    async def _take(self) -> tuple[str, bytes | None]:
+        self.doc = list(self.stored)
+        return "token", ",".join(self.stored).encode()
+
+    def _snapshot(self) -> bytes:
+        return ",".join(self.doc).encode()
+
+    def _restore(self, document: bytes | None) -> None:
+        if document == b"poison":
+            raise ValueError("not a document")
+        self.doc = [n for n in (document or b"").decode().split(",") if n]
+
+    async def _store(self, section: Section, made: int) -> list[Published]:
+        self.stored = list(self.doc)
+        self.released.append(section.token)
+        return []
+
+    async def _out(self, section: Section, published: list[Published]) -> None:
+        if self.out_fails:
+            raise ConnectionError("Redis went away as the events went out")
+
+    async def _let_go(self, token: str) -> None:
+        self.released.append(token)
+
+
+async def test_changes_stored_return_when_their_events_cannot_go_out() -> None:
+    steps = Steps(out_fails=True)
+
+    async def add(name: str) -> None:
+        async with steps.section():
+            steps.doc.append(name)
+
+    async with asyncio.timeout(5):  # they returned: none waits for ever on its hold
+        await asyncio.gather(add("ann"), add("bob"))
+    assert steps.stored == ["ann", "bob"]
+
+
+async def test_a_hold_that_cannot_put_a_change_back_fails_and_lets_the_lock_go() -> None:
+    steps = Steps()
+
+    async def breaks() -> None:
+        async with steps.section():
+            steps.doc.append("ghost")
+            raise RuntimeError("refused half-way")
+
+    async def add(name: str) -> None:
+        async with steps.section():
+            steps.doc.append(name)
+
+    steps._snapshot = lambda: b"poison"  # type: ignore[method-assign]
+    first = asyncio.create_task(add("ann"))
+    failing = asyncio.create_task(breaks())
+    after = asyncio.create_task(add("bob"))
+    async with asyncio.timeout(5):
+        results = await asyncio.gather(first, failing, after, return_exceptions=True)
+    # ann's hold failed as the failed change could not be taken back: nothing of it stored, its
+    # lock let go at once; bob, still in line, went in the next hold.
+    assert [type(r).__name__ for r in results] == ["ValueError", "RuntimeError", "NoneType"]
+    assert steps.stored == ["bob"]
+    assert steps.released == ["token", "token"]

@@ -71,23 +71,17 @@ class ClusterFeed(LobbySections):
         self._adopt(load(document))
 
     async def _store(self, section: Section, made: int) -> list[Published]:
-        state = self.cluster.state
-        if made:
-            try:
-                # As in one process, a player's topic history goes with them (in the same step
-                # as their player_left): Redis holds topics of active players only, and one who
-                # comes back starts a new epoch (a snapshot).
-                forget = [player_topic(player) for player in section.forget]
-                document = dump(self._doc())
-                return await state.commit(
-                    section.token, document, section.ops, section.appends, release=True,
-                    forget=forget,
-                )  # fmt: skip
-            except BaseException:
-                await self._let_go(section.token)
-                raise
-        await self._let_go(section.token)
-        return []
+        if not made:
+            await self._let_go(section.token)
+            return []
+        # As in one process, a player's topic history goes with them (in the same step as their
+        # player_left): Redis holds topics of active players only, and one who comes back starts
+        # a new epoch (a snapshot).
+        forget = [player_topic(player) for player in section.forget]
+        document = dump(self._doc())
+        return await self.cluster.state.commit(
+            section.token, document, section.ops, section.appends, release=True, forget=forget
+        )
 
     async def _let_go(self, token: str) -> None:
         try:

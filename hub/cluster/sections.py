@@ -78,7 +78,7 @@ _BOUND: contextvars.ContextVar[tuple[Section, asyncio.Task[Any] | None] | None] 
 
 class LobbySections:
     """The line of a node's lobby changes and its driver; ``ClusterFeed`` supplies the steps
-    (``_take``, ``_snapshot``, ``_restore``, ``_store``, ``_out``)."""
+    (``_take``, ``_snapshot``, ``_restore``, ``_store``, ``_let_go``, ``_out``)."""
 
     changes: int  # changes stored
     holds: int  # holds of the lock that stored changes (commits)
@@ -175,12 +175,17 @@ class LobbySections:
                 section.stored.exception()  # retrieved: raised by its changes still waiting
             else:
                 section.stored.cancel()
+            await self._let_go(section.token)
             await self._out(section, [])
             raise
         self.changes += made
         self.holds += made > 0
-        await self._out(section, published)
-        section.stored.set_result(None)
+        try:
+            await self._out(section, published)
+        except Exception as exc:  # the relay catches up from Redis, a game's from PostgreSQL
+            log.warning("the events of a lobby change did not all go out here: %s", exc)
+        finally:  # stored: its changes return even when their events could not go out here
+            section.stored.set_result(None)
 
     # -- the steps, supplied by ``ClusterFeed`` ----------------------------------------------
 
@@ -197,8 +202,12 @@ class LobbySections:
         raise NotImplementedError
 
     async def _store(self, section: Section, made: int) -> list[Published]:
-        """Store the hold's changes with their events, and let the lock go (only that when
-        ``made`` is 0); the events published.  The lock is let go when it fails too."""
+        """Store the hold's changes with their events and let the lock go (only that when
+        ``made`` is 0); the events published."""
+        raise NotImplementedError
+
+    async def _let_go(self, token: str) -> None:
+        """Let the lock go after a failure (never raises: it expires by itself anyway)."""
         raise NotImplementedError
 
     async def _out(self, section: Section, published: list[Published]) -> None:

@@ -24,7 +24,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from hub.cluster.changes import Append, HDel, HSet, IfHas, Op, Published
-from hub.cluster.doc import LobbyDoc, dump, load
+from hub.cluster.doc import LobbyDoc, copy, dump, load
 from hub.cluster.relay import parse_seq
 from hub.cluster.sections import LobbySections, Section
 from hub.cluster.view import LobbyView
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 SUMMARIES = "summaries"  # hash: live game id -> its lobby summary's JSON
 
 
-class ClusterFeed(LobbySections):
+class ClusterFeed(LobbySections[LobbyDoc]):
     """The lobby, decided one change at a time across the cluster, and its topics here."""
 
     hub: GameHub  # set once the node's ``GameHub`` is built
@@ -55,20 +55,20 @@ class ClusterFeed(LobbySections):
 
     # -- the steps of a hold of the lobby lock (``hub.cluster.sections``) --------------------
 
-    async def _take(self) -> tuple[str, bytes | None]:
+    async def _take(self) -> str:
         token, raw = await self.cluster.state.acquire_and_load(owner=self.cluster.name)
         try:
-            self._restore(raw)
+            self._adopt(load(raw))
         except BaseException:
             await self._let_go(token)
             raise
-        return token, raw
+        return token
 
-    def _snapshot(self) -> bytes:
-        return dump(self._doc())
+    def _snapshot(self) -> LobbyDoc:
+        return copy(self._doc())
 
-    def _restore(self, document: bytes | None) -> None:
-        self._adopt(load(document))
+    def _restore(self, document: LobbyDoc) -> None:
+        self._adopt(copy(document))
 
     async def _store(self, section: Section, made: int) -> list[Published]:
         if not made:

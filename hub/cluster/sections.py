@@ -27,7 +27,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from attrs import define, field
 
@@ -37,6 +37,8 @@ from protocol.game import Game
 from storage.base import StoredEvent
 
 log = logging.getLogger(__name__)
+
+D = TypeVar("D")  # the document (``ClusterFeed``: a ``hub.cluster.doc.LobbyDoc``)
 
 TURN_WAIT = 5.0  # seconds a change waits for its turn on this node (as for the lock in Redis)
 GROUP_LIMIT = 100  # changes stored in one hold of the lobby lock, at most
@@ -76,7 +78,7 @@ _BOUND: contextvars.ContextVar[tuple[Section, asyncio.Task[Any] | None] | None] 
 )
 
 
-class LobbySections:
+class LobbySections(Generic[D]):
     """The line of a node's lobby changes and its driver; ``ClusterFeed`` supplies the steps
     (``_take``, ``_snapshot``, ``_restore``, ``_store``, ``_let_go``, ``_out``)."""
 
@@ -145,7 +147,7 @@ class LobbySections:
     async def _hold(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            token, before = await self._take()
+            token = await self._take()
         except Exception as exc:  # Busy, Redis down: the changes waiting fail with it
             while self._line:
                 turn = self._line.popleft()
@@ -153,18 +155,19 @@ class LobbySections:
                     turn.go.set_exception(exc)
             return
         section = Section(token, loop.create_future())
-        began, made, fresh = loop.time(), 0, True  # fresh: ``before`` is the document now
+        began, made = loop.time(), 0
+        before: D | None = None  # the document as it is now, when it is not None
         try:
             while self._line and made < GROUP_LIMIT and loop.time() - began < GROUP_SECONDS:
                 turn = self._line.popleft()
                 if turn.go.done():
                     continue  # gave up waiting
-                if not fresh:
-                    before, fresh = self._snapshot(), True
+                if before is None:
+                    before = self._snapshot()
                 marks = section.marks()
                 turn.go.set_result(section)
                 if await turn.done:
-                    made, fresh = made + 1, False
+                    made, before = made + 1, None
                 else:
                     section.undo(marks)
                     self._restore(before)
@@ -189,16 +192,16 @@ class LobbySections:
 
     # -- the steps, supplied by ``ClusterFeed`` ----------------------------------------------
 
-    async def _take(self) -> tuple[str, bytes | None]:
-        """Take the lobby lock and load the document: the lock's token, the document's bytes."""
+    async def _take(self) -> str:
+        """Take the lobby lock and load the document; the lock's token."""
         raise NotImplementedError
 
-    def _snapshot(self) -> bytes:
-        """The document as it is now."""
+    def _snapshot(self) -> D:
+        """The document as it is now, apart from it."""
         raise NotImplementedError
 
-    def _restore(self, document: bytes | None) -> None:
-        """Put the document back as it was."""
+    def _restore(self, document: D) -> None:
+        """Put the document back as it was (``document`` stays as it is)."""
         raise NotImplementedError
 
     async def _store(self, section: Section, made: int) -> list[Published]:

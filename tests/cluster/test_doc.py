@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.cluster.doc import LobbyDoc, dump, load
+from hub.cluster.doc import LobbyDoc, copy, dump, load
 from hub.cluster.view import LobbyView
 from protocol.lobby import Challenge, Lobby, PlayerStatus, Ticket
 from protocol.messages import encode_event
@@ -90,3 +91,20 @@ def test_the_view_starts_from_the_document_and_the_summaries() -> None:
         "games": [{"id": "g1"}],
         "queue": [{"rules": "rps5", "best_of": 1, "waiting": 2}],
     }
+
+
+@given(docs())
+def test_a_copy_is_the_same_document_and_changes_to_the_original_leave_it_alone(
+    doc: LobbyDoc,
+) -> None:
+    copied = copy(doc)
+    assert dump(copied) == dump(doc)
+    kept = dump(copied)
+    lobby = doc.lobby
+    for name in attrs.fields_dict(Lobby):
+        getattr(lobby, name).clear()  # every container of the lobby
+    doc.entries.clear()
+    for conns in doc.conns.values():
+        conns.append("other|session")  # presence's lists change in place
+    doc.conns["new"] = ["n|s"]
+    assert dump(copied) == kept

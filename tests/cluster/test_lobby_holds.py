@@ -130,7 +130,7 @@ async def test_a_change_that_gives_up_waiting_is_not_made(
     assert await active_in_redis(cluster) == {"bob"}
 
 
-class Steps(LobbySections):
+class Steps(LobbySections[list[str]]):
     """The line and its driver over a document in memory (a list of names): what a hold does
     around the changes, without Redis."""
 
@@ -141,17 +141,17 @@ class Steps(LobbySections):
         self.released: list[str] = []
         self.out_fails = out_fails
 
-    async def _take(self) -> tuple[str, bytes | None]:
+    async def _take(self) -> str:
         self.doc = list(self.stored)
-        return "token", ",".join(self.stored).encode()
+        return "token"
 
-    def _snapshot(self) -> bytes:
-        return ",".join(self.doc).encode()
+    def _snapshot(self) -> list[str]:
+        return list(self.doc)
 
-    def _restore(self, document: bytes | None) -> None:
-        if document == b"poison":
+    def _restore(self, document: list[str]) -> None:
+        if document == ["poison"]:
             raise ValueError("not a document")
-        self.doc = [n for n in (document or b"").decode().split(",") if n]
+        self.doc = list(document)
 
     async def _store(self, section: Section, made: int) -> list[Published]:
         self.stored = list(self.doc)
@@ -190,7 +190,7 @@ async def test_a_hold_that_cannot_put_a_change_back_fails_and_lets_the_lock_go()
         async with steps.section():
             steps.doc.append(name)
 
-    steps._snapshot = lambda: b"poison"  # type: ignore[method-assign]
+    steps._snapshot = lambda: ["poison"]  # type: ignore[method-assign]
     first = asyncio.create_task(add("ann"))
     failing = asyncio.create_task(breaks())
     after = asyncio.create_task(add("bob"))

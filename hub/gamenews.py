@@ -82,8 +82,7 @@ class GameNews(HubState):
         is answered ``ok`` even when the lobby cannot hear of it now (a cluster's Redis down):
         it is told again until it has."""
         try:
-            async with self.feed.section():
-                self._finish(game)
+            await self.feed.change(lambda: self._finish(game))
         except ProtocolError as exc:
             log.warning("the lobby did not hear that game %s finished (%s); retrying", game.id, exc)
             self._spawn(self._finish_later(game), f"finish {game.id}")
@@ -106,8 +105,7 @@ class GameNews(HubState):
         for delay in RETRY_FINISH:
             await asyncio.sleep(delay)
             try:
-                async with self.feed.section():
-                    self._unseat(game)
+                await self.feed.change(lambda: self._unseat(game))
                 return
             except ProtocolError:
                 continue

@@ -106,29 +106,40 @@ class GameActions(GameNews):
             await self.storage.create_game(game, events)
             self._started(game, events)
             try:
-                async with self.feed.section():
-                    await self._seat_stored(game)
+                if not await self.feed.change(lambda: self._seat_stored(game)):
+                    async with self.feed.section():  # its player's last game ended unheard of
+                        await self._seat_stored_after(game)
             except ProtocolError as exc:
                 log.warning("the lobby did not hear that game %s started (%s)", game.id, exc)
             await self._go(game, events)  # after the lobby's game_started
         return game
 
-    async def _seat_stored(self, game: Game) -> None:
-        """The lobby's part of a stored start (in a section): a game the lobby still seats its
-        player in has ended, since the store gave the seat (its end is told first); nothing
-        when a repair told this one already."""
+    def _seat_stored(self, game: Game) -> bool:
+        """The lobby's part of a stored start (in a change): its seat, ``game_started`` and the
+        statuses; nothing when a repair told it already.  False, with nothing changed, when the
+        lobby still seats its player in another game (``_seat_stored_after``)."""
         for p in game.humans:
             held = self.lobby.live.get(p)
             if held == game.id:
-                return  # told (``hub.cluster.repair`` found it stored first)
+                return True  # told (``hub.cluster.repair`` found it stored first)
             if held is not None:
+                return False
+        self.lobby.seat(game.humans, game.id)
+        self._announce_start(game)
+        return True
+
+    async def _seat_stored_after(self, game: Game) -> None:
+        """The same (in a section), once the game the lobby still seats the player in is read:
+        it has ended, since the store gave the seat, and its end is told first."""
+        for p in game.humans:
+            held = self.lobby.live.get(p)
+            if held is not None and held != game.id:
                 ended = await self.storage.game(held)
                 if ended is not None and ended.is_over:
                     self._unseat(ended)
                 else:  # not stored at all (the lobby astray): the store seats the player here
                     self.lobby.unseat((p,), held)
-        self.lobby.seat(game.humans, game.id)
-        self._announce_start(game)
+        self._seat_stored(game)
 
     async def _history(self, players: tuple[str, str], rules: RuleSet, level: str) -> list[Seen]:
         """The player's rounds against the computer, for a ``reader`` computer."""

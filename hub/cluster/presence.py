@@ -60,13 +60,15 @@ class ClusterPresence:
 
     async def _change(self, changes: list[Change]) -> list[None]:
         """Connections in and out of presence, in the order they came, in one lobby change."""
-        async with self.cluster.feed.section():
-            for player, conn, opened in changes:
-                if opened:
-                    self._add_conns(player, [conn])
-                else:
-                    self._drop_conns(player, [conn])
+        await self.cluster.feed.change(lambda: self._apply(changes))
         return [None] * len(changes)
+
+    def _apply(self, changes: list[Change]) -> None:
+        for player, conn, opened in changes:
+            if opened:
+                self._add_conns(player, [conn])
+            else:
+                self._drop_conns(player, [conn])
 
     def players(self) -> list[tuple[str, PlayerStatus]]:
         """Active players across the cluster, as this node's lobby events tell."""

@@ -201,3 +201,67 @@ async def test_a_hold_that_cannot_put_a_change_back_fails_and_lets_the_lock_go()
     assert [type(r).__name__ for r in results] == ["ValueError", "RuntimeError", "NoneType"]
     assert steps.stored == ["bob"]
     assert steps.released == ["token", "token"]
+
+
+async def test_changes_given_as_functions_are_made_by_the_hold_itself_in_their_order() -> None:
+    steps = Steps()
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with steps.section():
+            holding.set()
+            await release.wait()
+            steps.doc.append("ann")
+
+    def add(name: str) -> int:
+        steps.doc.append(name)
+        return len(steps.doc)
+
+    def fails() -> int:
+        steps.doc.append("ghost")
+        raise RuntimeError("refused half-way")
+
+    async def nested() -> int:
+        async with steps.section():
+            steps.doc.append("dan")
+            return await steps.change(lambda: add("erin"))  # made in the section, at once
+
+    holder = asyncio.create_task(first())
+    await holding.wait()
+    waiting = [
+        asyncio.create_task(steps.change(lambda: add("bob"))),
+        asyncio.create_task(steps.change(fails)),
+        asyncio.create_task(steps.change(lambda: add("carl"))),
+        asyncio.create_task(nested()),
+    ]
+    await asyncio.sleep(0.01)  # all of them in line behind the change under way
+    release.set()
+    await holder
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert [r if isinstance(r, int) else type(r).__name__ for r in results] == [
+        2, "RuntimeError", 3, 5,
+    ]  # fmt: skip
+    assert steps.stored == ["ann", "bob", "carl", "dan", "erin"]
+    assert (steps.changes, steps.holds) == (4, 1)  # erin was part of dan's change
+
+
+async def test_a_change_given_as_a_function_that_gives_up_waiting_is_not_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps = Steps()
+    monkeypatch.setattr(sections, "TURN_WAIT", 0.2)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with steps.section():
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(first())
+    await holding.wait()
+    with pytest.raises(Busy, match=r"waited 0\.2 s for their turn"):
+        await steps.change(lambda: steps.doc.append("late"))
+    release.set()
+    await holder
+    await steps.change(lambda: steps.doc.append("bob"))
+    assert steps.stored == ["bob"]

@@ -57,9 +57,11 @@ class GameActions(GameNews):
         no other change of the lobby up; between humans the lobby decides (a challenge, the
         queue) and the game is stored inside its change."""
         if players[1] == COMPUTER and self.games.stored_seats:
-            return await self._start_stored(
-                players, rules, best_of, game_id, round_seconds, idle_seconds, level
+            history = await self._history(players, rules, level)
+            game, effects = self._new_game(
+                players, rules, best_of, game_id, round_seconds, idle_seconds, level, history
             )
+            return await self._start_stored(game, effects)
         humans = [p for p in players if p != COMPUTER]
         async with self.feed.section():
             for p in humans:
@@ -83,24 +85,11 @@ class GameActions(GameNews):
                 await self._go(game, events)
             return game
 
-    async def _start_stored(
-        self,
-        players: tuple[str, str],
-        rules: RuleSet,
-        best_of: int,
-        game_id: str | None,
-        round_seconds: float | None,
-        idle_seconds: float,
-        level: str,
-    ) -> Game:
+    async def _start_stored(self, game: Game, effects: list[Effect]) -> Game:
         """A game against the computer whose seat the store decides (``SeatTaken``: conflict,
         nothing stored), told to the lobby after.  When that change fails (Redis down), the
         game is the player's all the same, and the lobby hears of it from ``hub.cluster.repair``
         within seconds."""
-        history = await self._history(players, rules, level)
-        game, effects = self._new_game(
-            players, rules, best_of, game_id, round_seconds, idle_seconds, level, history
-        )
         async with self.table.lock(game.id):
             events = self._events(game.id, 0, effects)
             await self.storage.create_game(game, events)

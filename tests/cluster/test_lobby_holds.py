@@ -9,15 +9,14 @@ gives up waiting is not made at all.
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from hub import keys
-from hub.app import create_app
 from hub.cluster import sections
 from hub.cluster.changes import Published
 from hub.cluster.doc import load
@@ -25,33 +24,12 @@ from hub.cluster.feed import ClusterFeed
 from hub.cluster.node import ClusterHub
 from hub.cluster.redis_state import Busy
 from hub.cluster.sections import LobbySections, Section
-from hub.config import Config
 from hub.service import GameHub
-from tests.cluster.redisserver import RedisServer
 from tests.hub.wsclient import Clients
-from tests.postgres import fresh_schema, schema_url
 
 
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    with RedisServer() as running:
-        yield running
-
-
-@pytest.fixture
-async def server(
-    aiohttp_server: Callable[..., Awaitable[TestServer]], redis: RedisServer, tmp_path: Path
-) -> AsyncIterator[TestServer]:
-    async with fresh_schema() as schema:
-        broker = f"{redis.url}?prefix=h{secrets.token_hex(4)}"
-        config = Config(round_deadline=0.0, grace=5.0, db=schema_url(schema), broker=broker)
-        running = await aiohttp_server(create_app(config))
-        yield running
-        await running.close()
-
-
-def parts(server: TestServer) -> tuple[GameHub, ClusterFeed, ClusterHub]:
-    hub: GameHub = server.app[keys.HUB]
+def parts(node: TestServer) -> tuple[GameHub, ClusterFeed, ClusterHub]:
+    hub: GameHub = node.app[keys.HUB]
     feed = hub.feed
     assert isinstance(feed, ClusterFeed), "a cluster node"
     return hub, feed, feed.cluster
@@ -62,19 +40,33 @@ async def active_in_redis(cluster: ClusterHub) -> set[str]:
     return set(load(await cluster.state.load()).lobby.active.values())
 
 
-async def test_changes_waiting_together_are_one_commit_and_a_failed_one_is_taken_back_alone(
-    server: TestServer, clients: Clients
-) -> None:
-    hub, feed, cluster = parts(server)
-    lobby = await clients.lobby(server)
+@asynccontextmanager
+async def held(line: LobbySections[Any], then: Callable[[], object] = list) -> AsyncIterator[None]:
+    """A change under way while the body of the ``async with`` runs: the changes asked for
+    meanwhile wait in line behind it.  It makes ``then()`` once let go, and has ended after."""
     holding, release = asyncio.Event(), asyncio.Event()
-    made_before, holds_before = feed.changes, feed.holds
 
     async def first() -> None:
-        async with feed.section():
+        async with line.section():
             holding.set()
             await release.wait()
-            hub._publish_effects(hub.lobby.join("ann"))
+            then()
+
+    task = asyncio.create_task(first())
+    await holding.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await task
+
+
+async def test_changes_waiting_together_are_one_commit_and_a_failed_one_is_taken_back_alone(
+    node: TestServer, clients: Clients
+) -> None:
+    hub, feed, cluster = parts(node)
+    lobby = await clients.lobby(node)
+    made_before, holds_before = feed.changes, feed.holds
 
     async def joins(name: str) -> None:
         async with feed.section():
@@ -85,16 +77,13 @@ async def test_changes_waiting_together_are_one_commit_and_a_failed_one_is_taken
             hub._publish_effects(hub.lobby.join("ghost"))  # made, then the change fails
             raise RuntimeError("refused half-way")
 
-    holder = asyncio.create_task(first())
-    await holding.wait()
-    waiting = [
-        asyncio.create_task(joins("bob")),
-        asyncio.create_task(fails()),
-        asyncio.create_task(joins("carl")),
-    ]
-    await asyncio.sleep(0.05)  # all of them in line behind the hold under way
-    release.set()
-    await holder
+    async with held(feed, then=lambda: hub._publish_effects(hub.lobby.join("ann"))):
+        waiting = [
+            asyncio.create_task(joins("bob")),
+            asyncio.create_task(fails()),
+            asyncio.create_task(joins("carl")),
+        ]
+        await asyncio.sleep(0.05)  # all of them in line behind the hold under way
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert [type(r).__name__ for r in results] == ["NoneType", "RuntimeError", "NoneType"]
     assert (feed.changes - made_before, feed.holds - holds_before) == (3, 1)  # one commit
@@ -105,27 +94,18 @@ async def test_changes_waiting_together_are_one_commit_and_a_failed_one_is_taken
 
 
 async def test_a_change_that_gives_up_waiting_is_not_made(
-    server: TestServer, clients: Clients, monkeypatch: pytest.MonkeyPatch
+    node: TestServer, clients: Clients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub, feed, cluster = parts(server)
+    hub, feed, cluster = parts(node)
     monkeypatch.setattr(sections, "TURN_WAIT", 0.2)
-    holding, release = asyncio.Event(), asyncio.Event()
-
-    async def first() -> None:
-        async with feed.section():
-            holding.set()
-            await release.wait()
 
     async def joins(name: str) -> None:
         async with feed.section():
             hub._publish_effects(hub.lobby.join(name))
 
-    holder = asyncio.create_task(first())
-    await holding.wait()
-    with pytest.raises(Busy, match=r"waited 0\.2 s for their turn"):
-        await joins("late")
-    release.set()
-    await holder
+    async with held(feed):
+        with pytest.raises(Busy, match=r"waited 0\.2 s for their turn"):
+            await joins("late")
     await joins("bob")  # the line goes on
     assert await active_in_redis(cluster) == {"bob"}
 
@@ -205,13 +185,6 @@ async def test_a_hold_that_cannot_put_a_change_back_fails_and_lets_the_lock_go()
 
 async def test_changes_given_as_functions_are_made_by_the_hold_itself_in_their_order() -> None:
     steps = Steps()
-    holding, release = asyncio.Event(), asyncio.Event()
-
-    async def first() -> None:
-        async with steps.section():
-            holding.set()
-            await release.wait()
-            steps.doc.append("ann")
 
     def add(name: str) -> int:
         steps.doc.append(name)
@@ -226,17 +199,14 @@ async def test_changes_given_as_functions_are_made_by_the_hold_itself_in_their_o
             steps.doc.append("dan")
             return await steps.change(lambda: add("erin"))  # made in the section, at once
 
-    holder = asyncio.create_task(first())
-    await holding.wait()
-    waiting = [
-        asyncio.create_task(steps.change(lambda: add("bob"))),
-        asyncio.create_task(steps.change(fails)),
-        asyncio.create_task(steps.change(lambda: add("carl"))),
-        asyncio.create_task(nested()),
-    ]
-    await asyncio.sleep(0.01)  # all of them in line behind the change under way
-    release.set()
-    await holder
+    async with held(steps, then=lambda: steps.doc.append("ann")):
+        waiting = [
+            asyncio.create_task(steps.change(lambda: add("bob"))),
+            asyncio.create_task(steps.change(fails)),
+            asyncio.create_task(steps.change(lambda: add("carl"))),
+            asyncio.create_task(nested()),
+        ]
+        await asyncio.sleep(0.01)  # all of them in line behind the change under way
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert [r if isinstance(r, int) else type(r).__name__ for r in results] == [
         2, "RuntimeError", 3, 5,
@@ -250,18 +220,8 @@ async def test_a_change_given_as_a_function_that_gives_up_waiting_is_not_made(
 ) -> None:
     steps = Steps()
     monkeypatch.setattr(sections, "TURN_WAIT", 0.2)
-    holding, release = asyncio.Event(), asyncio.Event()
-
-    async def first() -> None:
-        async with steps.section():
-            holding.set()
-            await release.wait()
-
-    holder = asyncio.create_task(first())
-    await holding.wait()
-    with pytest.raises(Busy, match=r"waited 0\.2 s for their turn"):
-        await steps.change(lambda: steps.doc.append("late"))
-    release.set()
-    await holder
+    async with held(steps):
+        with pytest.raises(Busy, match=r"waited 0\.2 s for their turn"):
+            await steps.change(lambda: steps.doc.append("late"))
     await steps.change(lambda: steps.doc.append("bob"))
     assert steps.stored == ["bob"]

@@ -9,47 +9,21 @@ once: a later telling by the node that stored the change adds nothing."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 
-import pytest
 from aiohttp.test_utils import TestServer
 
 from hub import keys
-from hub.app import create_app
 from hub.cluster.feed import ClusterFeed
 from hub.cluster.presence import ClusterPresence
 from hub.cluster.repair import repair
-from hub.config import Config
 from hub.service import GameHub
 from protocol.game import Game
-from tests.cluster.redisserver import RedisServer
 from tests.conftest import eventually
 from tests.hub.wsclient import Clients, Peer, start_pvp
-from tests.postgres import fresh_schema, schema_url
 
 
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    with RedisServer() as running:
-        yield running
-
-
-@pytest.fixture
-async def server(
-    aiohttp_server: Callable[..., Awaitable[TestServer]], redis: RedisServer, tmp_path: Path
-) -> AsyncIterator[TestServer]:
-    async with fresh_schema() as schema:
-        broker = f"{redis.url}?prefix=r{secrets.token_hex(4)}"
-        config = Config(round_deadline=0.0, grace=5.0, db=schema_url(schema), broker=broker)
-        running = await aiohttp_server(create_app(config))
-        yield running
-        await running.close()
-
-
-def hub_of(server: TestServer) -> GameHub:
-    hub: GameHub = server.app[keys.HUB]
+def hub_of(node: TestServer) -> GameHub:
+    hub: GameHub = node.app[keys.HUB]
     assert isinstance(hub.presence, ClusterPresence), "a cluster node"
     return hub
 
@@ -69,12 +43,12 @@ async def lobby_until(lobby: Peer, name: str) -> list[tuple[str, str, object]]:
 
 
 async def test_a_game_ended_without_the_lobby_hearing_is_told_once(
-    server: TestServer, clients: Clients
+    node: TestServer, clients: Clients
 ) -> None:
-    hub = hub_of(server)
-    ann, bob = await clients.player(server, "ann"), await clients.player(server, "bob")
+    hub = hub_of(node)
+    ann, bob = await clients.player(node, "ann"), await clients.player(node, "bob")
     game_id = await start_pvp(ann, bob, best_of=3, rules="rps3")
-    lobby = await clients.lobby(server)
+    lobby = await clients.lobby(node)
 
     # Stored finished by "another node" that died before its lobby change: nothing in the lobby.
     game = await hub.storage.game(game_id)
@@ -94,19 +68,19 @@ async def test_a_game_ended_without_the_lobby_hearing_is_told_once(
 
     await hub._finished(game)  # the storing node's own telling, late: it tells nothing more
     await hub.presence.reconcile()  # and the lobby agrees now: nothing to put right
-    await clients.player(server, "carl")  # a marker after both
+    await clients.player(node, "carl")  # a marker after both
     later = await lobby_until(lobby, "carl")
     assert [e for e, _ in later if e in ("game_finished", "game_started")] == [], later
 
 
 async def test_a_game_started_without_the_lobby_hearing_is_told_and_its_challenge_withdrawn(
-    server: TestServer, clients: Clients
+    node: TestServer, clients: Clients
 ) -> None:
-    hub = hub_of(server)
-    ann, bob = await clients.player(server, "ann"), await clients.player(server, "bob")
+    hub = hub_of(node)
+    ann, bob = await clients.player(node, "ann"), await clients.player(node, "bob")
     challenge = (await bob.ok("play", opponent="ann", best_of=1, rules="rps3"))["challenge"]
     await ann.event("player:ann", "challenge")
-    lobby = await clients.lobby(server)
+    lobby = await clients.lobby(node)
 
     # Stored by "another node" accepting it, which died before its lobby change.
     game, effects = Game.start(
@@ -138,17 +112,15 @@ async def test_a_game_started_without_the_lobby_hearing_is_told_and_its_challeng
     await ann.ok("move", game="found", roll="Rock", round=1)
     over = await lobby.event("lobby", "game_finished")
     assert (over["data"]["id"], over["data"]["winner"]) == ("found", "ann")
-    await clients.player(server, "carl")
+    await clients.player(node, "carl")
     later = await lobby_until(lobby, "carl")
     assert [e for e, _ in later if e == "game_started"] == [], later
 
 
-async def test_presence_is_put_right_without_postgresql(
-    server: TestServer, clients: Clients
-) -> None:
-    hub = hub_of(server)
-    lobby = await clients.lobby(server)
-    ann = await clients.player(server, "ann")
+async def test_presence_is_put_right_without_postgresql(node: TestServer, clients: Clients) -> None:
+    hub = hub_of(node)
+    lobby = await clients.lobby(node)
+    ann = await clients.player(node, "ann")
     await lobby.event("lobby", "player_joined")
     await hub.storage.close()  # PostgreSQL gone for this node: reads fail from now on
     await hub.presence.reconcile()  # compares nothing with the games, puts presence right
@@ -158,14 +130,14 @@ async def test_presence_is_put_right_without_postgresql(
 
 
 async def test_a_game_whose_end_the_lobby_missed_does_not_keep_its_player_from_the_computer(
-    server: TestServer, clients: Clients
+    node: TestServer, clients: Clients
 ) -> None:
     """PostgreSQL decides the seats: once it has the game's end, its player may start another
     game at once, and the lobby hears of the end first, then of the new start."""
-    hub = hub_of(server)
-    ann = await clients.player(server, "ann")
+    hub = hub_of(node)
+    ann = await clients.player(node, "ann")
     first = (await ann.ok("play", opponent="computer", best_of=3, rules="rps3"))["game"]
-    lobby = await clients.lobby(server)
+    lobby = await clients.lobby(node)
 
     # Stored finished by "another node" that died before its lobby change: the lobby still
     # seats ann in the first game.
@@ -189,19 +161,19 @@ async def test_a_game_whose_end_the_lobby_missed_does_not_keep_its_player_from_t
     ], told
     assert [told[1]["data"]["status"], told[3]["data"]["status"]] == ["idle", "playing"]
     await hub.presence.reconcile()  # the lobby agrees with the store: nothing more to tell
-    await clients.player(server, "bob")
+    await clients.player(node, "bob")
     later = await lobby_until(lobby, "bob")
     assert [e for e, _ in later if e in ("game_started", "game_finished")] == [], later
 
 
 async def test_a_start_the_repair_told_first_is_told_once(
-    server: TestServer, clients: Clients
+    node: TestServer, clients: Clients
 ) -> None:
     """A game against the computer is stored before the lobby is told of it; a repair that
     finds it in between tells it, and the start's own lobby change then tells nothing."""
-    hub = hub_of(server)
-    ann = await clients.player(server, "ann")
-    lobby = await clients.lobby(server)
+    hub = hub_of(node)
+    ann = await clients.player(node, "ann")
+    lobby = await clients.lobby(node)
     feed = hub.feed
     assert isinstance(feed, ClusterFeed)
 
@@ -224,7 +196,7 @@ async def test_a_start_the_repair_told_first_is_told_once(
     await ann.assert_quiet()
     started = await lobby.event("lobby", "game_started")
     assert started["data"]["id"] == game_id
-    await clients.player(server, "bob")
+    await clients.player(node, "bob")
     later = await lobby_until(lobby, "bob")
     assert [e for e, _ in later if e == "game_started"] == [], later
     await ann.ok("resign", game=game_id)

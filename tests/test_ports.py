@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.cluster.redisserver import free_port
+from tests.ports import free_port
 
 
 def ephemeral() -> range:

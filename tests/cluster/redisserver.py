@@ -22,15 +22,11 @@ import subprocess
 import time
 from types import TracebackType
 
+from tests.ports import free_port
+
+__all__ = ["RedisServer", "answers", "free_port"]
+
 STARTUP = 10.0  # seconds a starting server may take to answer PING
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def answers(port: int) -> bool:

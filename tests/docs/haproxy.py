@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import csv
 import shutil
-import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from tests.conftest import eventually
+from tests.ports import free_port
 from tests.reliability.harness import Hub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,13 +32,6 @@ OPENSSL = shutil.which("openssl")
 NAME = "hub.example.org"
 NODES = ("10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080")
 TIMEOUT = 30
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proxy_config(nodes: list[str], http_port: int, https_port: int, pem: Path, admin: Path) -> str:

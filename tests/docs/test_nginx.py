@@ -26,6 +26,7 @@ from attrs import frozen
 from websockets.asyncio.client import connect
 
 from tests.conftest import HubFactory, eventually
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "docs" / "deploy.md"
@@ -44,14 +45,6 @@ def documented_site() -> str:
     found = re.search(r"```nginx\n(.*?)```", DEPLOY.read_text("utf-8"), re.DOTALL)
     assert found, "docs/deploy.md shows no nginx config"
     return found.group(1)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def substitute(text: str, old: str, new: str) -> str:

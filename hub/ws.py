@@ -260,8 +260,11 @@ class Session:
             await self.hub.connect(self.peer, name)
         stream = self.hub.player_stream(name)
         self.hub.subscriptions.add(stream.topic, self.peer, stream.seq)
-        subscribed.append({"topic": stream.topic, "seq": stream.seq, "epoch": stream.epoch})
         seated = await self.hub.seat_game(self.peer, name)
+        # The player topic's seq as of the reply: on a cluster node, events of it published while
+        # the live game was read (an await) were sent before the reply, and it counts them.
+        stream = self.hub.player_stream(name)
+        subscribed.append({"topic": stream.topic, "seq": stream.seq, "epoch": stream.epoch})
         if seated is not None:
             topic, seq, epoch = seated
             subscribed.append({"topic": topic, "seq": seq, "epoch": epoch})

@@ -94,6 +94,7 @@ class Conn:
         self.context: Callable[[], str] = lambda: ""
         self._sent: dict[Any, tuple[str, dict[str, Any]]] = {}
         self._replies: dict[Any, asyncio.Future[Seen]] = {}
+        self._early: list[Seen] = []  # player topic events before auth's reply (``_note``)
         self.news = asyncio.Event()
         self.close_code: int | None = None
         self.ended = asyncio.Event()
@@ -138,6 +139,9 @@ class Conn:
         frame = seen.frame
         topic, seq = frame["topic"], frame["seq"]
         sub = self.subs.get(topic)
+        if sub is None and topic.startswith("player:") and self._authenticating():
+            self._early.append(seen)  # before auth's reply, which counts it (docs/protocol.md)
+            return
         if sub is None:  # subscribed by the hub at a game's start: its events begin at 1
             sub = self.subs[topic] = Sub(self._game_epoch(topic), 0)
         if seq != sub.seq + 1:
@@ -147,6 +151,12 @@ class Conn:
         if frame["event"] == "game_started" and topic.startswith("player:"):
             game = seen.data
             self.subs.setdefault(f"game:{game['id']}", Sub(game["epoch"], 0))
+
+    def _authenticating(self) -> bool:
+        return any(
+            self._sent.get(rid, ("?",))[0] == "auth" and not future.done()
+            for rid, future in self._replies.items()
+        )
 
     def _game_epoch(self, topic: str) -> str | None:
         if not topic.startswith("game:"):
@@ -167,6 +177,15 @@ class Conn:
                 known = self.subs.get(sub["topic"])
                 if known is None or known.epoch != sub["epoch"]:
                     self.subs[sub["topic"]] = Sub(sub["epoch"], sub["seq"])
+            early, self._early = self._early, []
+            for seen in early:  # a player topic's events sent just before the reply: counted
+                topic, seq = seen.frame["topic"], seen.frame["seq"]
+                sub = self.subs.get(topic)
+                if sub is None or seq > sub.seq:
+                    self.problems.append(f"{self.label}: {topic} seq {seq} before auth's reply"
+                                         f" but not counted in it: {seen.raw}")  # fmt: skip
+                else:
+                    self.ledger.record(topic, sub.epoch, seq, seen.raw, self.label)
         elif op == "subscribe":
             known = self.subs.get(data["topic"])
             if not data["recovered"]:

@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
@@ -49,3 +50,23 @@ async def fresh_schema() -> AsyncIterator[str]:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         finally:
             await conn.close()
+
+
+def schema_of(url: str) -> str:
+    """The schema a URL made by ``schema_url`` names."""
+    return parse_qs(urlsplit(url).query)["schema"][0]
+
+
+async def connect_to(url: str) -> asyncpg.Connection:
+    """A plain connection to the test server whose tables are those of ``url``'s schema."""
+    return await asyncpg.connect(
+        SERVER, timeout=10, server_settings={"search_path": schema_of(url)}
+    )
+
+
+async def lock_waited(db: asyncpg.Connection, table: str) -> bool:
+    """Whether a session waits for a lock on ``table`` (of ``db``'s schema)."""
+    waiting: bool = await db.fetchval(
+        "SELECT count(*) > 0 FROM pg_locks WHERE relation = $1::regclass AND NOT granted", table
+    )
+    return waiting

@@ -14,41 +14,30 @@ while another player's challenge reaches the topic.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import parse_qs, urlsplit
 
-import asyncpg
 from aiohttp.test_utils import TestServer
 
 from hub import keys
 from hub.service import GameHub
 from tests.conftest import eventually
 from tests.hub.wsclient import Clients, register
-from tests.postgres import SERVER
-
-
-async def waiting_on(db: asyncpg.Connection, table: str) -> bool:
-    """Whether a session waits for a lock on ``table`` (of the connection's schema)."""
-    waiting: bool = await db.fetchval(
-        "SELECT count(*) > 0 FROM pg_locks WHERE relation = $1::regclass AND NOT granted", table
-    )
-    return waiting
+from tests.postgres import connect_to, lock_waited
 
 
 async def test_auth_replies_before_an_event_of_its_player_topic_published_meanwhile(
     node: TestServer, clients: Clients
 ) -> None:
     hub: GameHub = node.app[keys.HUB]
-    schema = parse_qs(urlsplit(hub.config.db).query)["schema"][0]
     bob = await clients.player(node, "bob")
     token = await register(node, "ann")
     ann = await clients.spectator(node)
-    db = await asyncpg.connect(SERVER, server_settings={"search_path": schema})
+    db = await connect_to(hub.config.db)
     try:
         hold = db.transaction()
         await hold.start()
         await db.execute("LOCK TABLE live_seats IN ACCESS EXCLUSIVE MODE")  # ann's seat read
         sent = asyncio.create_task(ann.request("auth", token=token))
-        await eventually(lambda: waiting_on(db, "live_seats"))
+        await eventually(lambda: lock_waited(db, "live_seats"))
         challenge = (await bob.ok("play", opponent="ann", best_of=1, rules="rps3"))["challenge"]
         await hold.rollback()
     finally:

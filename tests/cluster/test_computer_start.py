@@ -12,22 +12,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
-
-import asyncpg
 
 from tests.cluster.harness import cluster
 from tests.cluster.harness_clients import connected
 from tests.conftest import eventually
-from tests.postgres import SERVER
-
-
-async def waiting_on_games(db: asyncpg.Connection) -> bool:
-    """Whether a session waits for a lock on the table ``games`` (of the connection's schema)."""
-    waiting: bool = await db.fetchval(
-        "SELECT count(*) > 0 FROM pg_locks WHERE relation = 'games'::regclass AND NOT granted"
-    )
-    return waiting
+from tests.postgres import connect_to, lock_waited
 
 
 async def test_a_start_waiting_on_the_database_holds_no_other_lobby_change_up(
@@ -39,8 +28,7 @@ async def test_a_start_waiting_on_the_database_holds_no_other_lobby_change_up(
         bob = await clients.player("bob", 1)
         carl = await clients.player("carl", 2)
         lobby = await clients.watcher(2, "lobby")
-        schema = parse_qs(urlsplit(c.db).query)["schema"][0]
-        db = await asyncpg.connect(SERVER, server_settings={"search_path": schema})
+        db = await connect_to(c.db)
         try:
             hold = db.transaction()
             await hold.start()
@@ -48,7 +36,7 @@ async def test_a_start_waiting_on_the_database_holds_no_other_lobby_change_up(
             play = asyncio.create_task(
                 ann.request("play", opponent="computer", best_of=1, rules="rps3", within=30)
             )
-            await eventually(lambda: waiting_on_games(db))  # the game's insert waits
+            await eventually(lambda: lock_waited(db, "games"))  # the game's insert waits
 
             challenge = await bob.ok("play", opponent="carl", best_of=1, rules="rps3")
             told = await carl.wait_event("player:carl", "challenge")

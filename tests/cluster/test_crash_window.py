@@ -37,7 +37,6 @@ import random
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
@@ -50,7 +49,7 @@ from tests.cluster.harness_clients import TIMEOUT, Clients, Conn, Seen, connecte
 from tests.cluster.harness_games import Acks, challenge_and_accept, check_game, check_lobby, joined
 from tests.cluster.harness_pairs import live_game
 from tests.cluster.harness_players import Lost, Player
-from tests.postgres import SERVER
+from tests.postgres import SERVER, schema_of
 
 pytestmark = pytest.mark.skipif(
     not shape()[1], reason="a crash between the commit and the Redis publish needs the broker"
@@ -162,7 +161,7 @@ async def both_move(s: Scene, game: str, n: int) -> None:
 async def stored_events(c: Cluster, game: str, after: int) -> list[tuple[int, str]]:
     """The events of ``game`` past seq ``after`` in PostgreSQL, read from the test's schema (a
     row holds the events of one time, from its seq, their names joined by commas)."""
-    schema = parse_qs(urlsplit(c.db).query)["schema"][0]
+    schema = schema_of(c.db)
     conn = await asyncpg.connect(SERVER, timeout=TIMEOUT)
     try:
         rows = await conn.fetch(
